@@ -1,0 +1,416 @@
+// Package storetest is the contract every application.Store obeys: one suite
+// run against the in-memory store, standalone Redis and Redis Cluster, so the
+// Go rules of package domain and the Redis scripts cannot drift apart.
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/seatres/reservation/application"
+	"github.com/seatres/reservation/domain"
+)
+
+// Policies used by the suite: long enough that holds never expire by
+// accident on a slow machine, or short enough to watch them expire.
+var (
+	longHold  = domain.HoldPolicy{TTL: time.Minute, MaxSeats: 3}
+	shortHold = domain.HoldPolicy{TTL: 150 * time.Millisecond, MaxSeats: 3}
+)
+
+// Run runs the contract against stores made by newStore. Stores may share
+// state between calls: every test works on events of its own.
+func Run(t *testing.T, newStore func(t *testing.T) application.Store) {
+	t.Run("events", func(t *testing.T) { t.Parallel(); testEvents(t, newStore(t)) })
+	t.Run("seat", func(t *testing.T) { t.Parallel(); testSeat(t, newStore(t)) })
+	t.Run("hold", func(t *testing.T) { t.Parallel(); testHold(t, newStore(t)) })
+	t.Run("hold limit", func(t *testing.T) { t.Parallel(); testHoldLimit(t, newStore(t)) })
+	t.Run("refresh", func(t *testing.T) { t.Parallel(); testRefresh(t, newStore(t)) })
+	t.Run("reserve", func(t *testing.T) { t.Parallel(); testReserve(t, newStore(t)) })
+	t.Run("expiry", func(t *testing.T) { t.Parallel(); testExpiry(t, newStore(t)) })
+	t.Run("race one seat", func(t *testing.T) { t.Parallel(); testRaceOneSeat(t, newStore(t)) })
+	t.Run("race hold limit", func(t *testing.T) { t.Parallel(); testRaceHoldLimit(t, newStore(t)) })
+	t.Run("race reserve", func(t *testing.T) { t.Parallel(); testRaceReserve(t, newStore(t)) })
+	t.Run("race expiring holds", func(t *testing.T) { t.Parallel(); testRaceExpiringHolds(t, newStore(t)) })
+}
+
+// newEvent creates an event with a fresh id and n seats.
+func newEvent(t *testing.T, s application.Store, n int) domain.Event {
+	t.Helper()
+	e, err := domain.NewEvent(domain.EventID(uuid.NewString()), "Suite "+t.Name(), n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateEvent(context.Background(), e); err != nil {
+		t.Fatalf("CreateEvent: %v", err)
+	}
+	return e
+}
+
+func wantErr(t *testing.T, what string, got, want error) {
+	t.Helper()
+	if !errors.Is(got, want) {
+		t.Fatalf("%s: got error %v, want %v", what, got, want)
+	}
+}
+
+// must returns a function that takes a store call's results and fails the
+// test on an error: must(t, "Hold")(s.Hold(...)).
+func must(t *testing.T, what string) func(domain.Seat, error) domain.Seat {
+	return func(seat domain.Seat, err error) domain.Seat {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		return seat
+	}
+}
+
+func wantSeat(t *testing.T, what string, got domain.Seat, id domain.SeatID, status domain.Status, holder domain.UserID) {
+	t.Helper()
+	if got.ID != id || got.Status != status || got.Holder != holder {
+		t.Fatalf("%s: got seat %+v, want %v %v held by %q", what, got, id, status, holder)
+	}
+	if (status == domain.OnHold) == got.HoldExpiresAt.IsZero() {
+		t.Fatalf("%s: seat %v has HoldExpiresAt %v", what, status, got.HoldExpiresAt)
+	}
+}
+
+func wantAvailable(t *testing.T, s application.Store, e domain.Event, want ...int) {
+	t.Helper()
+	got, free, err := s.AvailableSeats(context.Background(), e.ID)
+	if err != nil {
+		t.Fatalf("AvailableSeats: %v", err)
+	}
+	if got != e {
+		t.Fatalf("AvailableSeats event = %+v, want %+v", got, e)
+	}
+	if fmt.Sprint(free) != fmt.Sprint(want) {
+		t.Fatalf("AvailableSeats = %v, want %v", free, want)
+	}
+}
+
+func seq(from, to int, except ...int) []int {
+	var out []int
+	for n := from; n <= to; n++ {
+		skip := false
+		for _, x := range except {
+			skip = skip || x == n
+		}
+		if !skip {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+func testEvents(t *testing.T, s application.Store) {
+	ctx := context.Background()
+	e := newEvent(t, s, 10)
+	got, err := s.Event(ctx, e.ID)
+	if err != nil || got != e {
+		t.Fatalf("Event = %+v, %v; want %+v", got, err, e)
+	}
+	wantErr(t, "CreateEvent twice", s.CreateEvent(ctx, e), domain.ErrEventExists)
+	unknown := domain.EventID(uuid.NewString())
+	_, err = s.Event(ctx, unknown)
+	wantErr(t, "Event of unknown id", err, domain.ErrEventNotFound)
+	_, _, err = s.AvailableSeats(ctx, unknown)
+	wantErr(t, "AvailableSeats of unknown id", err, domain.ErrEventNotFound)
+	wantAvailable(t, s, e, seq(1, 10)...)
+
+	big := newEvent(t, s, domain.MaxTotalSeats)
+	wantAvailable(t, s, big, seq(1, domain.MaxTotalSeats)...)
+}
+
+func testSeat(t *testing.T, s application.Store) {
+	ctx := context.Background()
+	e := newEvent(t, s, 10)
+	for _, n := range []int{1, 10} {
+		seat := must(t, "Seat")(s.Seat(ctx, e.Seat(n)))
+		wantSeat(t, "fresh seat", seat, e.Seat(n), domain.Available, "")
+	}
+	for _, id := range []domain.SeatID{e.Seat(0), e.Seat(11), {Event: domain.EventID(uuid.NewString()), Number: 1}} {
+		_, err := s.Seat(ctx, id)
+		wantErr(t, fmt.Sprintf("Seat(%v)", id), err, domain.ErrSeatNotFound)
+		_, err = s.Hold(ctx, id, "u", longHold)
+		wantErr(t, fmt.Sprintf("Hold(%v)", id), err, domain.ErrSeatNotFound)
+		_, err = s.Refresh(ctx, id, "u", longHold)
+		wantErr(t, fmt.Sprintf("Refresh(%v)", id), err, domain.ErrSeatNotFound)
+		_, err = s.Reserve(ctx, id, "u")
+		wantErr(t, fmt.Sprintf("Reserve(%v)", id), err, domain.ErrSeatNotFound)
+	}
+}
+
+func testHold(t *testing.T, s application.Store) {
+	ctx := context.Background()
+	e := newEvent(t, s, 10)
+	id := e.Seat(3)
+	before := time.Now()
+	held := must(t, "Hold")(s.Hold(ctx, id, "alice", longHold))
+	wantSeat(t, "held", held, id, domain.OnHold, "alice")
+	if exp := held.HoldExpiresAt; exp.Before(before.Add(longHold.TTL-time.Second)) || exp.After(time.Now().Add(longHold.TTL+time.Second)) {
+		t.Fatalf("HoldExpiresAt = %v, want about now + %v", exp, longHold.TTL)
+	}
+	got := must(t, "Seat")(s.Seat(ctx, id))
+	if !got.HoldExpiresAt.Equal(held.HoldExpiresAt) {
+		t.Fatalf("Seat expiry %v, Hold said %v", got.HoldExpiresAt, held.HoldExpiresAt)
+	}
+	wantSeat(t, "Seat after hold", got, id, domain.OnHold, "alice")
+	wantAvailable(t, s, e, seq(1, 10, 3)...)
+
+	_, err := s.Hold(ctx, id, "bob", longHold)
+	wantErr(t, "Hold by another", err, domain.ErrSeatHeld)
+
+	again := must(t, "Hold again")(s.Hold(ctx, id, "alice", longHold))
+	wantSeat(t, "held again", again, id, domain.OnHold, "alice")
+	if again.HoldExpiresAt.Before(held.HoldExpiresAt) {
+		t.Fatalf("retried hold expires %v, before first %v", again.HoldExpiresAt, held.HoldExpiresAt)
+	}
+
+	must(t, "Reserve")(s.Reserve(ctx, id, "alice"))
+	for _, user := range []domain.UserID{"alice", "bob"} {
+		_, err = s.Hold(ctx, id, user, longHold)
+		wantErr(t, "Hold reserved seat by "+string(user), err, domain.ErrSeatReserved)
+	}
+}
+
+func testHoldLimit(t *testing.T, s application.Store) {
+	ctx := context.Background()
+	e := newEvent(t, s, 10)
+	other := newEvent(t, s, 10)
+	for n := 1; n <= longHold.MaxSeats; n++ {
+		must(t, "Hold")(s.Hold(ctx, e.Seat(n), "alice", longHold))
+	}
+	_, err := s.Hold(ctx, e.Seat(9), "alice", longHold)
+	wantErr(t, "Hold over the limit", err, domain.ErrHoldLimit)
+	// A retry of a hold alice has counts once, so it is not over the limit.
+	must(t, "Hold retry at the limit")(s.Hold(ctx, e.Seat(1), "alice", longHold))
+	// The limit is per event and per user.
+	must(t, "Hold in another event")(s.Hold(ctx, other.Seat(1), "alice", longHold))
+	must(t, "Hold by another user")(s.Hold(ctx, e.Seat(9), "bob", longHold))
+	// A reservation is no longer a hold: it frees a place under the limit.
+	must(t, "Reserve")(s.Reserve(ctx, e.Seat(1), "alice"))
+	must(t, "Hold after reserving")(s.Hold(ctx, e.Seat(10), "alice", longHold))
+	_, err = s.Hold(ctx, e.Seat(8), "alice", longHold)
+	wantErr(t, "Hold over the limit again", err, domain.ErrHoldLimit)
+}
+
+func testRefresh(t *testing.T, s application.Store) {
+	ctx := context.Background()
+	e := newEvent(t, s, 10)
+	id := e.Seat(5)
+	_, err := s.Refresh(ctx, id, "alice", longHold)
+	wantErr(t, "Refresh available seat", err, domain.ErrNotOnHold)
+
+	held := must(t, "Hold")(s.Hold(ctx, id, "alice", longHold))
+	refreshed := must(t, "Refresh")(s.Refresh(ctx, id, "alice", longHold))
+	wantSeat(t, "refreshed", refreshed, id, domain.OnHold, "alice")
+	if refreshed.HoldExpiresAt.Before(held.HoldExpiresAt) {
+		t.Fatalf("refreshed hold expires %v, before %v", refreshed.HoldExpiresAt, held.HoldExpiresAt)
+	}
+	_, err = s.Refresh(ctx, id, "bob", longHold)
+	wantErr(t, "Refresh by another", err, domain.ErrNotHolder)
+
+	must(t, "Reserve")(s.Reserve(ctx, id, "alice"))
+	_, err = s.Refresh(ctx, id, "alice", longHold)
+	wantErr(t, "Refresh reserved seat", err, domain.ErrNotOnHold)
+}
+
+func testReserve(t *testing.T, s application.Store) {
+	ctx := context.Background()
+	e := newEvent(t, s, 10)
+	id := e.Seat(7)
+	_, err := s.Reserve(ctx, id, "alice")
+	wantErr(t, "Reserve available seat", err, domain.ErrNoLiveHold)
+
+	must(t, "Hold")(s.Hold(ctx, id, "alice", longHold))
+	_, err = s.Reserve(ctx, id, "bob")
+	wantErr(t, "Reserve seat held by another", err, domain.ErrNoLiveHold)
+
+	reserved := must(t, "Reserve")(s.Reserve(ctx, id, "alice"))
+	wantSeat(t, "reserved", reserved, id, domain.Reserved, "alice")
+	again := must(t, "Reserve again")(s.Reserve(ctx, id, "alice"))
+	wantSeat(t, "reserved again", again, id, domain.Reserved, "alice")
+	wantSeat(t, "Seat after reserve", must(t, "Seat")(s.Seat(ctx, id)), id, domain.Reserved, "alice")
+	_, err = s.Reserve(ctx, id, "bob")
+	wantErr(t, "Reserve seat reserved by another", err, domain.ErrNoLiveHold)
+	wantAvailable(t, s, e, seq(1, 10, 7)...)
+}
+
+// waitExpired waits until a hold that ends at exp has surely ended on the
+// store's clock, which runs on this machine but may be a little ahead.
+func waitExpired(exp time.Time) {
+	time.Sleep(time.Until(exp.Add(20 * time.Millisecond)))
+}
+
+func testExpiry(t *testing.T, s application.Store) {
+	ctx := context.Background()
+	e := newEvent(t, s, 10)
+	var last time.Time
+	for n := 1; n <= shortHold.MaxSeats; n++ {
+		last = must(t, "Hold")(s.Hold(ctx, e.Seat(n), "alice", shortHold)).HoldExpiresAt
+	}
+	waitExpired(last)
+
+	id := e.Seat(1)
+	wantSeat(t, "Seat after expiry", must(t, "Seat")(s.Seat(ctx, id)), id, domain.Available, "")
+	wantAvailable(t, s, e, seq(1, 10)...)
+	_, err := s.Refresh(ctx, id, "alice", shortHold)
+	wantErr(t, "Refresh expired hold", err, domain.ErrNotOnHold)
+	_, err = s.Reserve(ctx, id, "alice")
+	wantErr(t, "Reserve expired hold", err, domain.ErrNoLiveHold)
+
+	// Expired holds no longer count toward the limit, and the seat is free
+	// for anyone.
+	must(t, "Hold by another after expiry")(s.Hold(ctx, id, "bob", longHold))
+	for n := 4; n < 4+longHold.MaxSeats; n++ {
+		must(t, "Hold after own holds expired")(s.Hold(ctx, e.Seat(n), "alice", longHold))
+	}
+}
+
+// race runs f(i) for i in [0, n) at once and returns the errors in order.
+func race(n int, f func(i int) error) []error {
+	errs := make([]error, n)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			errs[i] = f(i)
+		}()
+	}
+	close(start)
+	wg.Wait()
+	return errs
+}
+
+// tally counts the nil errors and fails on any error not in allowed.
+func tally(t *testing.T, errs []error, allowed ...error) int {
+	t.Helper()
+	wins := 0
+	for _, err := range errs {
+		if err == nil {
+			wins++
+			continue
+		}
+		ok := false
+		for _, a := range allowed {
+			ok = ok || errors.Is(err, a)
+		}
+		if !ok {
+			t.Fatalf("unexpected error: %v", err)
+		}
+	}
+	return wins
+}
+
+func isNil(err error) bool { return err == nil }
+
+func user(i int) domain.UserID { return domain.UserID(fmt.Sprintf("user-%d", i)) }
+
+func testRaceOneSeat(t *testing.T, s application.Store) {
+	ctx := context.Background()
+	e := newEvent(t, s, 10)
+	id := e.Seat(1)
+	errs := race(200, func(i int) error {
+		_, err := s.Hold(ctx, id, user(i), longHold)
+		return err
+	})
+	if wins := tally(t, errs, domain.ErrSeatHeld); wins != 1 {
+		t.Fatalf("%d holds won one seat, want 1", wins)
+	}
+	winner := user(slices.IndexFunc(errs, isNil))
+	wantSeat(t, "Seat after race", must(t, "Seat")(s.Seat(ctx, id)), id, domain.OnHold, winner)
+}
+
+func testRaceHoldLimit(t *testing.T, s application.Store) {
+	ctx := context.Background()
+	e := newEvent(t, s, 20)
+	errs := race(20, func(i int) error {
+		_, err := s.Hold(ctx, e.Seat(i+1), "alice", longHold)
+		return err
+	})
+	if wins := tally(t, errs, domain.ErrHoldLimit); wins != longHold.MaxSeats {
+		t.Fatalf("one user won %d holds, want the limit %d", wins, longHold.MaxSeats)
+	}
+	_, free, err := s.AvailableSeats(ctx, e.ID)
+	if err != nil || len(free) != 20-longHold.MaxSeats {
+		t.Fatalf("AvailableSeats = %v, %v; want %d seats", free, err, 20-longHold.MaxSeats)
+	}
+}
+
+func testRaceReserve(t *testing.T, s application.Store) {
+	ctx := context.Background()
+	e := newEvent(t, s, 10)
+	id := e.Seat(2)
+	errs := race(200, func(i int) error {
+		if _, err := s.Hold(ctx, id, user(i), longHold); err != nil {
+			return err
+		}
+		_, err := s.Reserve(ctx, id, user(i))
+		return err
+	})
+	if wins := tally(t, errs, domain.ErrSeatHeld, domain.ErrSeatReserved); wins != 1 {
+		t.Fatalf("%d users reserved one seat, want 1", wins)
+	}
+	winner := user(slices.IndexFunc(errs, isNil))
+	wantSeat(t, "Seat after race", must(t, "Seat")(s.Seat(ctx, id)), id, domain.Reserved, winner)
+}
+
+// testRaceExpiringHolds has many users grab one seat again and again while
+// short holds expire under them. Each granted hold covers
+// [expiry-TTL, expiry) on the store's clock; holds of different users must
+// never overlap, whatever the interleaving.
+func testRaceExpiringHolds(t *testing.T, s application.Store) {
+	ctx := context.Background()
+	e := newEvent(t, s, 10)
+	id := e.Seat(4)
+	p := domain.HoldPolicy{TTL: 30 * time.Millisecond, MaxSeats: 1}
+	type grant struct {
+		user domain.UserID
+		exp  time.Time
+	}
+	var (
+		mu     sync.Mutex
+		grants []grant
+	)
+	deadline := time.Now().Add(600 * time.Millisecond)
+	errs := race(50, func(i int) error {
+		for time.Now().Before(deadline) {
+			seat, err := s.Hold(ctx, id, user(i), p)
+			switch {
+			case err == nil:
+				mu.Lock()
+				grants = append(grants, grant{user(i), seat.HoldExpiresAt})
+				mu.Unlock()
+			case !errors.Is(err, domain.ErrSeatHeld):
+				return err
+			}
+		}
+		return nil
+	})
+	tally(t, errs)
+	if len(grants) < 2 {
+		t.Fatalf("only %d holds granted in the run; the seat never changed hands", len(grants))
+	}
+	// Sort by expiry; a user's own retries extend its hold, others must
+	// start at or after the previous expiry.
+	slices.SortFunc(grants, func(a, b grant) int { return a.exp.Compare(b.exp) })
+	for i := 1; i < len(grants); i++ {
+		prev, cur := grants[i-1], grants[i]
+		if cur.user != prev.user && cur.exp.Add(-p.TTL).Before(prev.exp) {
+			t.Fatalf("hold of %s from %v overlaps hold of %s until %v",
+				cur.user, cur.exp.Add(-p.TTL), prev.user, prev.exp)
+		}
+	}
+}
