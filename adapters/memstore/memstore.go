@@ -69,9 +69,9 @@ func (s *Store) AvailableSeats(_ context.Context, id domain.EventID) (domain.Eve
 	if err != nil {
 		return domain.Event{}, nil, err
 	}
-	now := s.now()
 	ev.mu.Lock()
 	defer ev.mu.Unlock()
+	now := s.now()
 	free := make([]int, 0, len(ev.seats))
 	for i, seat := range ev.seats {
 		if seat.At(now).Status == domain.Available {
@@ -132,9 +132,9 @@ func (s *Store) apply(id domain.SeatID, r rule) (domain.Seat, error) {
 	if err != nil || !ev.info.Has(id) {
 		return domain.Seat{}, domain.ErrSeatNotFound
 	}
-	now := s.now()
 	ev.mu.Lock()
 	defer ev.mu.Unlock()
+	now := s.now() // read under the lock, so transitions see time move forward
 	next, err := r(ev, now, ev.seats[id.Number-1])
 	if err != nil {
 		return domain.Seat{}, err
