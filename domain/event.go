@@ -107,13 +107,20 @@ func ParseSeatID(s string) (SeatID, error) {
 	if i < 0 || !isCanonicalUUID(s[:i]) {
 		return SeatID{}, ErrSeatNotFound
 	}
+	// Canonical numbers only (digits, no sign, no leading zero), so each seat
+	// has exactly one id.
 	digits := s[i+1:]
-	// Canonical numbers only: no sign, no leading zero, at most 5 digits.
 	if len(digits) == 0 || len(digits) > 5 || digits[0] == '0' {
 		return SeatID{}, ErrSeatNotFound
 	}
-	n, err := strconv.Atoi(digits)
-	if err != nil || n > MaxTotalSeats {
+	n := 0
+	for _, c := range []byte(digits) {
+		if c < '0' || c > '9' {
+			return SeatID{}, ErrSeatNotFound
+		}
+		n = n*10 + int(c-'0')
+	}
+	if n > MaxTotalSeats {
 		return SeatID{}, ErrSeatNotFound
 	}
 	return SeatID{Event: EventID(s[:i]), Number: n}, nil

@@ -1,0 +1,153 @@
+package domain_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/seatres/reservation/domain"
+)
+
+const eventID = "0f8fad5b-d9cb-469f-a165-70867728950e"
+
+func TestNewEvent(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		id      domain.EventID
+		give    string
+		seats   int
+		wantErr error
+	}{
+		{name: "smallest", id: eventID, give: "A", seats: 10},
+		{name: "largest", id: eventID, give: strings.Repeat("é", 200), seats: 10000},
+		{name: "unicode", id: eventID, give: "Концерт 🎵", seats: 500},
+		{name: "empty name", id: eventID, give: "", seats: 10, wantErr: domain.ErrInvalidName},
+		{name: "blank name", id: eventID, give: " \t ", seats: 10, wantErr: domain.ErrInvalidName},
+		{name: "long name", id: eventID, give: strings.Repeat("a", 201), seats: 10, wantErr: domain.ErrInvalidName},
+		{name: "control character", id: eventID, give: "a\nb", seats: 10, wantErr: domain.ErrInvalidName},
+		{name: "invalid UTF-8", id: eventID, give: "a\xffb", seats: 10, wantErr: domain.ErrInvalidName},
+		{name: "too few seats", id: eventID, give: "A", seats: 9, wantErr: domain.ErrInvalidTotalSeats},
+		{name: "too many seats", id: eventID, give: "A", seats: 10001, wantErr: domain.ErrInvalidTotalSeats},
+		{name: "bad id", id: "{x}", give: "A", seats: 10, wantErr: domain.ErrEventNotFound},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			e, err := domain.NewEvent(tt.id, tt.give, tt.seats)
+			if !errors.Is(err, tt.wantErr) {
+				t.Fatalf("error = %v, want %v", err, tt.wantErr)
+			}
+			if err == nil && (e.ID != tt.id || e.Name != tt.give || e.TotalSeats != tt.seats) {
+				t.Fatalf("event = %+v", e)
+			}
+		})
+	}
+}
+
+func TestParseEventID(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		give    string
+		wantErr error
+	}{
+		{give: eventID},
+		{give: "", wantErr: domain.ErrEventNotFound},
+		{give: strings.ToUpper(eventID), wantErr: domain.ErrEventNotFound},
+		{give: "{" + eventID + "}", wantErr: domain.ErrEventNotFound},
+		{give: "urn:uuid:" + eventID, wantErr: domain.ErrEventNotFound},
+		{give: strings.ReplaceAll(eventID, "-", ""), wantErr: domain.ErrEventNotFound},
+		{give: "0f8fad5b-d9cb-469f-a165-7086772895*e", wantErr: domain.ErrEventNotFound},
+		{give: "0f8fad5b-d9cb-469f-a165-70867728950e\n", wantErr: domain.ErrEventNotFound},
+	}
+	for _, tt := range tests {
+		id, err := domain.ParseEventID(tt.give)
+		if !errors.Is(err, tt.wantErr) {
+			t.Errorf("ParseEventID(%q) error = %v, want %v", tt.give, err, tt.wantErr)
+		}
+		if err == nil && string(id) != tt.give {
+			t.Errorf("ParseEventID(%q) = %q", tt.give, id)
+		}
+	}
+}
+
+func TestSeatIDRoundTrip(t *testing.T) {
+	t.Parallel()
+	e := domain.Event{ID: eventID, Name: "A", TotalSeats: 10000}
+	for _, n := range []int{1, 9, 10, 999, 10000} {
+		id := e.Seat(n)
+		got, err := domain.ParseSeatID(id.String())
+		if err != nil || got != id {
+			t.Errorf("ParseSeatID(%q) = %+v, %v; want %+v", id, got, err, id)
+		}
+		if !e.Has(got) {
+			t.Errorf("event does not have its seat %v", got)
+		}
+	}
+	if e.Has(e.Seat(0)) || e.Has(e.Seat(10001)) || e.Has(domain.SeatID{Event: "x", Number: 1}) {
+		t.Error("event has a seat outside 1..TotalSeats or of another event")
+	}
+}
+
+func TestParseSeatID(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		give    string
+		want    int
+		wantErr error
+	}{
+		{give: eventID + ".1", want: 1},
+		{give: eventID + ".10000", want: 10000},
+		{give: "", wantErr: domain.ErrInvalidSeatID},
+		{give: eventID, wantErr: domain.ErrSeatNotFound},
+		{give: eventID + ".", wantErr: domain.ErrSeatNotFound},
+		{give: eventID + ".0", wantErr: domain.ErrSeatNotFound},
+		{give: eventID + ".01", wantErr: domain.ErrSeatNotFound},
+		{give: eventID + ".-1", wantErr: domain.ErrSeatNotFound},
+		{give: eventID + ".+1", wantErr: domain.ErrSeatNotFound},
+		{give: eventID + ".10001", wantErr: domain.ErrSeatNotFound},
+		{give: eventID + ".99999999999999999999", wantErr: domain.ErrSeatNotFound},
+		{give: eventID + ".1 ", wantErr: domain.ErrSeatNotFound},
+		{give: eventID + ".*", wantErr: domain.ErrSeatNotFound},
+		{give: "{" + eventID + "}.1", wantErr: domain.ErrSeatNotFound},
+		{give: "rsv:{x}:seats.1", wantErr: domain.ErrSeatNotFound},
+		{give: eventID + ".1\n", wantErr: domain.ErrSeatNotFound},
+	}
+	for _, tt := range tests {
+		id, err := domain.ParseSeatID(tt.give)
+		if !errors.Is(err, tt.wantErr) {
+			t.Errorf("ParseSeatID(%q) error = %v, want %v", tt.give, err, tt.wantErr)
+		}
+		if err == nil && (id.Number != tt.want || id.Event != eventID) {
+			t.Errorf("ParseSeatID(%q) = %+v", tt.give, id)
+		}
+	}
+}
+
+func TestNewUserID(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		give    string
+		wantErr error
+	}{
+		{give: "3f2b9c1e-0000-4000-8000-000000000000"},
+		{give: "x"},
+		{give: "{tag}*:pattern"},
+		{give: strings.Repeat("ü", 128)},
+		{give: "", wantErr: domain.ErrInvalidUser},
+		{give: "   ", wantErr: domain.ErrInvalidUser},
+		{give: strings.Repeat("ü", 129), wantErr: domain.ErrInvalidUser},
+		{give: "a\nb", wantErr: domain.ErrInvalidUser},
+		{give: "a\x00b", wantErr: domain.ErrInvalidUser},
+		{give: "\xff", wantErr: domain.ErrInvalidUser},
+	}
+	for _, tt := range tests {
+		u, err := domain.NewUserID(tt.give)
+		if !errors.Is(err, tt.wantErr) {
+			t.Errorf("NewUserID(%q) error = %v, want %v", tt.give, err, tt.wantErr)
+		}
+		if err == nil && string(u) != tt.give {
+			t.Errorf("NewUserID(%q) = %q", tt.give, u)
+		}
+	}
+}
