@@ -7,7 +7,7 @@ import (
 	"github.com/seatres/reservation/domain"
 )
 
-//go:generate go tool mockgen -destination=mock_store_test.go -package=application_test . Store
+//go:generate go tool mockgen -source=ports.go -destination=mocks/store.go -package=mocks
 
 // Store keeps events and seats and applies the seat rules of package domain
 // atomically: each transition method is one indivisible step, whatever the
