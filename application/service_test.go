@@ -19,9 +19,9 @@ const (
 )
 
 var (
-	policy    = domain.HoldPolicy{TTL: time.Minute, MaxSeats: 6}
-	seat      = domain.SeatID{Event: eventID, Number: 3}
-	errRedis  = errors.New("connection refused")
+	policy       = domain.HoldPolicy{TTL: time.Minute, MaxSeats: 6}
+	seat         = domain.SeatID{Event: eventID, Number: 3}
+	errRedis     = errors.New("connection refused")
 	errStoreDown = errors.Join(application.ErrUnavailable, errRedis)
 )
 
