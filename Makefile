@@ -1,0 +1,26 @@
+# The service's everyday commands. `make test` is what CI runs.
+
+GO ?= go
+# sudo only when not root: CI and these machines run as root.
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+
+.PHONY: build run test generate ensure-redis
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -o bin/reservation ./cmd/reservation
+
+run: build
+	./bin/reservation
+
+test: ensure-redis
+	$(GO) vet ./...
+	@unformatted="$$(gofmt -l .)"; \
+	if [ -n "$$unformatted" ]; then echo "gofmt needed on:"; echo "$$unformatted"; exit 1; fi
+	$(GO) test -race -count=1 -timeout 10m ./...
+
+generate:
+	$(GO) generate ./...
+
+# The Redis tests start their own throwaway redis-server.
+ensure-redis:
+	@command -v redis-server >/dev/null || { $(SUDO) apt-get update && $(SUDO) apt-get install -y redis-server; }
