@@ -1,0 +1,131 @@
+// Package metrics exposes the service's Prometheus metrics: HTTP requests by
+// route and status, seat transitions by outcome, and the latency and errors
+// of store calls. It keeps its own registry, so tests and several instances
+// in one process never collide on the global one.
+package metrics
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.uber.org/fx"
+)
+
+// Module provides *Metrics. Wire StoreDecorator at the root of the app as
+// well to instrument the store.
+var Module = fx.Module("metrics", fx.Provide(New))
+
+// StoreDecorator wraps the application.Store with InstrumentStore. fx scopes
+// a decoration to the module that declares it and its children, so this
+// option belongs at the level where the store's users are built (the root
+// of the app), not inside Module.
+var StoreDecorator = fx.Decorate((*Metrics).InstrumentStore)
+
+// unmatchedRoute labels requests that matched no route (404, 405): their raw
+// paths would let any client create series without bound.
+const unmatchedRoute = "unmatched"
+
+// latencyBuckets span an in-memory store call (well under a millisecond) to
+// an HTTP request that hits the Redis timeout.
+var latencyBuckets = []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5}
+
+// Metrics holds the service's collectors.
+type Metrics struct {
+	handler     http.Handler
+	requests    *prometheus.CounterVec
+	requestTime *prometheus.HistogramVec
+	transitions *prometheus.CounterVec
+	storeTime   *prometheus.HistogramVec
+	storeErrors *prometheus.CounterVec
+}
+
+// New returns the service's metrics on a fresh registry that also carries
+// the Go runtime and process collectors.
+func New() *Metrics {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	f := promauto.With(reg)
+	m := &Metrics{
+		handler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}),
+		requests: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "http_requests_total",
+			Help: "HTTP requests answered, by route template, method and status code.",
+		}, []string{"route", "method", "status"}),
+		requestTime: f.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "http_request_duration_seconds",
+			Help:    "Time to answer an HTTP request, by route template and method.",
+			Buckets: latencyBuckets,
+		}, []string{"route", "method"}),
+		transitions: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "seat_transitions_total",
+			Help: "Hold, refresh and reserve calls to the store, by result: ok, the refusal (seat_held, hold_limit, ...), unavailable or error.",
+		}, []string{"op", "result"}),
+		storeTime: f.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "store_call_duration_seconds",
+			Help:    "Time of a store call (one Redis round trip on Redis), by operation.",
+			Buckets: latencyBuckets,
+		}, []string{"op"}),
+		storeErrors: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "store_errors_total",
+			Help: "Store calls that failed for a reason other than the seat rules (store unreachable, timeout, bug), by operation.",
+		}, []string{"op"}),
+	}
+	m.initSeries()
+	return m
+}
+
+// initSeries creates every store series at zero, so that rates and alerts
+// work from the first scrape instead of from the first failure.
+func (m *Metrics) initSeries() {
+	for _, o := range storeOps {
+		m.storeTime.WithLabelValues(o.name)
+		m.storeErrors.WithLabelValues(o.name)
+		if o.transition {
+			for _, r := range results {
+				m.transitions.WithLabelValues(o.name, r)
+			}
+		}
+	}
+}
+
+// Handler serves the metrics in the Prometheus exposition format, for
+// GET /metrics.
+func (m *Metrics) Handler() http.Handler { return m.handler }
+
+// Middleware counts and times every request. Register it first, before
+// recovery and other middleware that may answer on their own, so that their
+// answers (a recovered panic's 500 included) are counted with their final
+// status.
+func (m *Metrics) Middleware() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		start := time.Now()
+		c.Next()
+		route := c.FullPath()
+		if route == "" {
+			route = unmatchedRoute
+		}
+		method := methodLabel(c.Request.Method)
+		m.requests.WithLabelValues(route, method, strconv.Itoa(c.Writer.Status())).Inc()
+		m.requestTime.WithLabelValues(route, method).Observe(time.Since(start).Seconds())
+	}
+}
+
+// methodLabel keeps the standard methods and folds any other into "other",
+// since on an unmatched route the method is whatever the client sent.
+func methodLabel(method string) string {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodConnect, http.MethodOptions, http.MethodTrace:
+		return method
+	}
+	return "other"
+}

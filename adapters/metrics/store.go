@@ -1,0 +1,139 @@
+package metrics
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/seatres/reservation/application"
+	"github.com/seatres/reservation/domain"
+)
+
+// storeOp names one store method in the op label. Transitions (hold,
+// refresh, reserve) also count their outcomes in seat_transitions_total.
+type storeOp struct {
+	name       string
+	transition bool
+}
+
+var (
+	opCreateEvent    = storeOp{name: "create_event"}
+	opEvent          = storeOp{name: "event"}
+	opAvailableSeats = storeOp{name: "available_seats"}
+	opSeat           = storeOp{name: "seat"}
+	opHold           = storeOp{name: "hold", transition: true}
+	opRefresh        = storeOp{name: "refresh", transition: true}
+	opReserve        = storeOp{name: "reserve", transition: true}
+
+	storeOps = []storeOp{opCreateEvent, opEvent, opAvailableSeats, opSeat, opHold, opRefresh, opReserve}
+)
+
+// Results of a store call that are not a refusal of the rules.
+const (
+	resultOK          = "ok"
+	resultUnavailable = "unavailable" // wraps application.ErrUnavailable
+	resultError       = "error"       // anything else: a bug
+)
+
+// refusals names the domain's refusals a store returns, in the result label.
+var refusals = []struct {
+	err  error
+	name string
+}{
+	{domain.ErrEventNotFound, "event_not_found"},
+	{domain.ErrSeatNotFound, "seat_not_found"},
+	{domain.ErrEventExists, "event_exists"},
+	{domain.ErrSeatHeld, "seat_held"},
+	{domain.ErrSeatReserved, "seat_reserved"},
+	{domain.ErrHoldLimit, "hold_limit"},
+	{domain.ErrNotHolder, "not_holder"},
+	{domain.ErrNotOnHold, "not_on_hold"},
+	{domain.ErrNoLiveHold, "no_live_hold"},
+}
+
+// results lists every value of the result label.
+var results = func() []string {
+	r := []string{resultOK, resultUnavailable, resultError}
+	for _, ref := range refusals {
+		r = append(r, ref.name)
+	}
+	return r
+}()
+
+// outcome names the result of a store call and reports whether it is a
+// store failure rather than an answer of the rules.
+func outcome(err error) (result string, failed bool) {
+	if err == nil {
+		return resultOK, false
+	}
+	for _, r := range refusals {
+		if errors.Is(err, r.err) {
+			return r.name, false
+		}
+	}
+	if errors.Is(err, application.ErrUnavailable) {
+		return resultUnavailable, true
+	}
+	return resultError, true
+}
+
+// observe records one store call that started at start and returned *errp.
+// It takes a pointer so that it can be deferred before the call.
+func (m *Metrics) observe(op storeOp, start time.Time, errp *error) {
+	m.storeTime.WithLabelValues(op.name).Observe(time.Since(start).Seconds())
+	result, failed := outcome(*errp)
+	if failed {
+		m.storeErrors.WithLabelValues(op.name).Inc()
+	}
+	if op.transition {
+		m.transitions.WithLabelValues(op.name, result).Inc()
+	}
+}
+
+// InstrumentStore returns next with every call timed and its outcome
+// counted. Results and errors pass through unchanged.
+func (m *Metrics) InstrumentStore(next application.Store) application.Store {
+	return &instrumentedStore{next: next, m: m}
+}
+
+type instrumentedStore struct {
+	next application.Store
+	m    *Metrics
+}
+
+var _ application.Store = (*instrumentedStore)(nil)
+
+func (s *instrumentedStore) CreateEvent(ctx context.Context, e domain.Event) (err error) {
+	defer s.m.observe(opCreateEvent, time.Now(), &err)
+	return s.next.CreateEvent(ctx, e)
+}
+
+func (s *instrumentedStore) Event(ctx context.Context, id domain.EventID) (_ domain.Event, err error) {
+	defer s.m.observe(opEvent, time.Now(), &err)
+	return s.next.Event(ctx, id)
+}
+
+func (s *instrumentedStore) AvailableSeats(ctx context.Context, id domain.EventID) (_ domain.Event, _ []int, err error) {
+	defer s.m.observe(opAvailableSeats, time.Now(), &err)
+	return s.next.AvailableSeats(ctx, id)
+}
+
+func (s *instrumentedStore) Seat(ctx context.Context, id domain.SeatID) (_ domain.Seat, err error) {
+	defer s.m.observe(opSeat, time.Now(), &err)
+	return s.next.Seat(ctx, id)
+}
+
+func (s *instrumentedStore) Hold(ctx context.Context, id domain.SeatID, user domain.UserID, p domain.HoldPolicy) (_ domain.Seat, err error) {
+	defer s.m.observe(opHold, time.Now(), &err)
+	return s.next.Hold(ctx, id, user, p)
+}
+
+func (s *instrumentedStore) Refresh(ctx context.Context, id domain.SeatID, user domain.UserID, p domain.HoldPolicy) (_ domain.Seat, err error) {
+	defer s.m.observe(opRefresh, time.Now(), &err)
+	return s.next.Refresh(ctx, id, user, p)
+}
+
+func (s *instrumentedStore) Reserve(ctx context.Context, id domain.SeatID, user domain.UserID) (_ domain.Seat, err error) {
+	defer s.m.observe(opReserve, time.Now(), &err)
+	return s.next.Reserve(ctx, id, user)
+}

@@ -1,0 +1,217 @@
+package metrics_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"go.uber.org/fx"
+	"go.uber.org/fx/fxtest"
+
+	"github.com/seatres/reservation/adapters/metrics"
+	"github.com/seatres/reservation/application"
+	"github.com/seatres/reservation/domain"
+)
+
+// fakeStore answers every call with err, and with values built from the
+// arguments so that a test sees they were passed on.
+type fakeStore struct{ err error }
+
+var _ application.Store = fakeStore{}
+
+func (f fakeStore) CreateEvent(context.Context, domain.Event) error { return f.err }
+
+func (f fakeStore) Event(_ context.Context, id domain.EventID) (domain.Event, error) {
+	return domain.Event{ID: id}, f.err
+}
+
+func (f fakeStore) AvailableSeats(_ context.Context, id domain.EventID) (domain.Event, []int, error) {
+	return domain.Event{ID: id}, []int{1}, f.err
+}
+
+func (f fakeStore) Seat(_ context.Context, id domain.SeatID) (domain.Seat, error) {
+	return domain.Seat{ID: id}, f.err
+}
+
+func (f fakeStore) Hold(_ context.Context, id domain.SeatID, user domain.UserID, p domain.HoldPolicy) (domain.Seat, error) {
+	return domain.Seat{ID: id, Status: domain.OnHold, Holder: user, HoldExpiresAt: time.Unix(0, 0).Add(p.TTL)}, f.err
+}
+
+func (f fakeStore) Refresh(_ context.Context, id domain.SeatID, user domain.UserID, p domain.HoldPolicy) (domain.Seat, error) {
+	return domain.Seat{ID: id, Status: domain.OnHold, Holder: user, HoldExpiresAt: time.Unix(0, 0).Add(p.TTL)}, f.err
+}
+
+func (f fakeStore) Reserve(_ context.Context, id domain.SeatID, user domain.UserID) (domain.Seat, error) {
+	return domain.Seat{ID: id, Status: domain.Reserved, Holder: user}, f.err
+}
+
+const event = domain.EventID("0b6f3c1e-8d0a-4f43-9a52-3c2f1e5d7a90")
+
+var (
+	seat   = domain.SeatID{Event: event, Number: 7}
+	user   = domain.UserID("buyer")
+	policy = domain.HoldPolicy{TTL: time.Minute, MaxSeats: 6}
+)
+
+// calls runs one store method by its op label.
+var calls = map[string]func(application.Store) error{
+	"create_event": func(s application.Store) error {
+		return s.CreateEvent(context.Background(), domain.Event{ID: event})
+	},
+	"event": func(s application.Store) error {
+		_, err := s.Event(context.Background(), event)
+		return err
+	},
+	"available_seats": func(s application.Store) error {
+		_, _, err := s.AvailableSeats(context.Background(), event)
+		return err
+	},
+	"seat": func(s application.Store) error {
+		_, err := s.Seat(context.Background(), seat)
+		return err
+	},
+	"hold": func(s application.Store) error {
+		_, err := s.Hold(context.Background(), seat, user, policy)
+		return err
+	},
+	"refresh": func(s application.Store) error {
+		_, err := s.Refresh(context.Background(), seat, user, policy)
+		return err
+	},
+	"reserve": func(s application.Store) error {
+		_, err := s.Reserve(context.Background(), seat, user)
+		return err
+	},
+}
+
+func TestInstrumentStoreCountsOutcomes(t *testing.T) {
+	t.Parallel()
+	unavailable := fmt.Errorf("redis: i/o timeout: %w", application.ErrUnavailable)
+	tests := []struct {
+		op         string
+		give       error
+		wantResult string // in seat_transitions_total; "" for no series
+		wantErrors float64
+	}{
+		{"hold", nil, "ok", 0},
+		{"hold", domain.ErrSeatHeld, "seat_held", 0},
+		{"hold", fmt.Errorf("hold seat x: %w", domain.ErrHoldLimit), "hold_limit", 0},
+		{"hold", domain.ErrSeatReserved, "seat_reserved", 0},
+		{"hold", domain.ErrSeatNotFound, "seat_not_found", 0},
+		{"hold", unavailable, "unavailable", 1},
+		{"hold", errors.New("bug"), "error", 1},
+		{"refresh", nil, "ok", 0},
+		{"refresh", domain.ErrNotHolder, "not_holder", 0},
+		{"refresh", domain.ErrNotOnHold, "not_on_hold", 0},
+		{"reserve", nil, "ok", 0},
+		{"reserve", domain.ErrNoLiveHold, "no_live_hold", 0},
+		{"reserve", unavailable, "unavailable", 1},
+		{"create_event", domain.ErrEventExists, "", 0},
+		{"create_event", unavailable, "", 1},
+		{"event", domain.ErrEventNotFound, "", 0},
+		{"available_seats", nil, "", 0},
+		{"seat", errors.New("bug"), "", 1},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("%s/%v", tt.op, tt.give), func(t *testing.T) {
+			t.Parallel()
+			m := metrics.New()
+			s := m.InstrumentStore(fakeStore{err: tt.give})
+
+			if err := calls[tt.op](s); err != tt.give {
+				t.Fatalf("error = %v, want the store's own %v", err, tt.give)
+			}
+
+			fams := families(t, m)
+			if got, _ := value(fams, "store_call_duration_seconds", "op", tt.op); got != 1 {
+				t.Errorf("store_call_duration_seconds{op=%q} count = %v, want 1", tt.op, got)
+			}
+			if got, _ := value(fams, "store_errors_total", "op", tt.op); got != tt.wantErrors {
+				t.Errorf("store_errors_total{op=%q} = %v, want %v", tt.op, got, tt.wantErrors)
+			}
+			var total float64
+			for _, s := range fams["seat_transitions_total"].GetMetric() {
+				total += s.GetCounter().GetValue()
+			}
+			if tt.wantResult == "" {
+				if total != 0 {
+					t.Errorf("seat_transitions_total sums to %v, want 0 for op %s", total, tt.op)
+				}
+				return
+			}
+			got, ok := value(fams, "seat_transitions_total", "op", tt.op, "result", tt.wantResult)
+			if !ok || got != 1 || total != 1 {
+				t.Errorf("seat_transitions_total{op=%q,result=%q} = %v (present %v, all series sum to %v), want 1 and only it",
+					tt.op, tt.wantResult, got, ok, total)
+			}
+		})
+	}
+}
+
+func TestInstrumentStorePassesResultsThrough(t *testing.T) {
+	t.Parallel()
+	s := metrics.New().InstrumentStore(fakeStore{})
+	ctx := context.Background()
+
+	held, err := s.Hold(ctx, seat, user, policy)
+	want := domain.Seat{ID: seat, Status: domain.OnHold, Holder: user, HoldExpiresAt: time.Unix(0, 0).Add(policy.TTL)}
+	if err != nil || held != want {
+		t.Errorf("Hold = %+v, %v; want %+v, nil", held, err, want)
+	}
+	e, free, err := s.AvailableSeats(ctx, event)
+	if err != nil || e.ID != event || len(free) != 1 || free[0] != 1 {
+		t.Errorf("AvailableSeats = %+v, %v, %v; want event %s, [1], nil", e, free, err, event)
+	}
+}
+
+// Series exist at zero before any call, so rates and alerts work at once.
+func TestStoreSeriesStartAtZero(t *testing.T) {
+	t.Parallel()
+	fams := families(t, metrics.New())
+	for op := range calls {
+		if v, ok := value(fams, "store_errors_total", "op", op); !ok || v != 0 {
+			t.Errorf("store_errors_total{op=%q} = %v (present %v), want 0", op, v, ok)
+		}
+	}
+	for _, op := range []string{"hold", "refresh", "reserve"} {
+		for _, r := range []string{"ok", "unavailable", "hold_limit"} {
+			if _, ok := value(fams, "seat_transitions_total", "op", op, "result", r); !ok {
+				t.Errorf("seat_transitions_total{op=%q,result=%q} missing", op, r)
+			}
+		}
+	}
+}
+
+// The wiring the lead uses: Module provides *Metrics and StoreDecorator, at
+// the root, instruments the store that the Service receives.
+func TestModuleInstrumentsTheServicesStore(t *testing.T) {
+	t.Parallel()
+	opts := fx.Options(
+		fx.Provide(
+			fx.Annotate(func() fakeStore { return fakeStore{} }, fx.As(new(application.Store))),
+			func(s application.Store) *application.Service { return application.NewService(s, policy) },
+		),
+		metrics.Module,
+		metrics.StoreDecorator,
+		fx.NopLogger,
+	)
+	if err := fx.ValidateApp(opts); err != nil {
+		t.Fatal(err)
+	}
+	var (
+		svc *application.Service
+		m   *metrics.Metrics
+	)
+	app := fxtest.New(t, opts, fx.Populate(&svc, &m))
+	app.RequireStart()
+	defer app.RequireStop()
+
+	if _, err := svc.Reserve(context.Background(), seat.String(), string(user)); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := value(families(t, m), "seat_transitions_total", "op", "reserve", "result", "ok"); got != 1 {
+		t.Errorf(`seat_transitions_total{op="reserve",result="ok"} = %v, want 1`, got)
+	}
+}
