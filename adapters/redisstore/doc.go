@@ -1,0 +1,38 @@
+// Package redisstore is the application.Store on Redis, standalone or
+// Cluster (rueidis finds out which). Each transition is one Lua script, one
+// round trip and one atomic step, so any number of service instances can
+// share one Redis. Time is Redis's TIME, one clock for every instance.
+//
+// # Layout
+//
+// All keys of event E carry the hash tag {E}, so they live in one Cluster
+// slot and every script touches one slot. E is a canonical UUID; a user id
+// may contain '{' or '}', but only the first {...} of a key counts. Keys are
+// built in Go and passed in KEYS, never built inside a script.
+//
+//	rsv:{E}:event        hash   name, total
+//	rsv:{E}:seats        string one byte per seat: 'A' not reserved, 'R' reserved;
+//	                            seat n exists iff 1 <= n <= STRLEN
+//	rsv:{E}:holds        hash   n -> "<expiresAtMs>:<user>", the last hold taken
+//	                            on seat n, live iff expiresAtMs > now; expired
+//	                            ones are ignored and overwritten, reserve deletes it
+//	rsv:{E}:res:<b>      hash   n -> user who reserved seat n, for the seats
+//	                            n = 100b+1 .. 100b+100 (small hashes pack tightly)
+//	rsv:{E}:user:<user>  zset   seats user held in E, scored by hold expiry; the
+//	                            hold script drops scores <= now and counts the
+//	                            rest; the key expires with its latest hold
+//
+// A fresh event is two keys, about one byte per seat; creating it is one
+// SET. Listing available seats is one script that returns the seats string,
+// every hold and the time; the domain's rule (domain.Seat.At) decides which
+// holds are live.
+//
+// # Errors
+//
+// Scripts refuse with small integer codes that map to the domain's errors in
+// one table (codes). Anything else that goes wrong, including a call that
+// outlives Config.Timeout, wraps application.ErrUnavailable. Scripts that
+// change state are not retried by rueidis: a timeout leaves the outcome
+// unknown, and the caller may retry since hold, refresh and reserve are
+// idempotent for the same user.
+package redisstore

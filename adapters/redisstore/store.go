@@ -1,0 +1,264 @@
+package redisstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/rueidis"
+	"go.uber.org/zap"
+
+	"github.com/seatres/reservation/application"
+	"github.com/seatres/reservation/domain"
+)
+
+var _ application.Store = (*Store)(nil)
+
+// Config says where Redis is and how long to wait for it.
+type Config struct {
+	// Addrs are host:port of a standalone server or of any nodes of a
+	// cluster; the client finds out which.
+	Addrs []string
+	// Timeout bounds every call to Redis.
+	Timeout time.Duration
+	// DialTimeout bounds connecting; zero means rueidis's default.
+	DialTimeout time.Duration
+}
+
+// Store keeps events and seats in Redis, standalone or Cluster, and applies
+// each transition as one Lua script.
+type Store struct {
+	client  rueidis.Client
+	timeout time.Duration
+}
+
+// New connects to Redis and checks that it answers, so a configured but
+// unreachable Redis stops start-up at once rather than failing requests.
+func New(ctx context.Context, cfg Config, log *zap.Logger) (*Store, error) {
+	if cfg.Timeout <= 0 {
+		return nil, fmt.Errorf("redisstore: timeout must be positive, got %v", cfg.Timeout)
+	}
+	client, err := rueidis.NewClient(rueidis.ClientOption{
+		InitAddress: cfg.Addrs,
+		Dialer:      net.Dialer{Timeout: cfg.DialTimeout},
+		// The store never reads through the client-side cache.
+		DisableCache: true,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("redisstore: connect to Redis at %s: %w: %w", strings.Join(cfg.Addrs, ","), application.ErrUnavailable, err)
+	}
+	s := &Store{client: client, timeout: cfg.Timeout}
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	if err := client.Do(ctx, client.B().Ping().Build()).Error(); err != nil {
+		client.Close()
+		return nil, fmt.Errorf("redisstore: ping Redis at %s: %w: %w", strings.Join(cfg.Addrs, ","), application.ErrUnavailable, err)
+	}
+	log.Info("connected to Redis", zap.Strings("addrs", cfg.Addrs))
+	return s, nil
+}
+
+// Close closes the connections to Redis.
+func (s *Store) Close() { s.client.Close() }
+
+// Keys. Every key of event E starts with "rsv:{E}:", so all of them hash to
+// the slot of E (Redis Cluster hashes only the first {...} of a key, and E is
+// a UUID, free of braces) and every script works on one slot.
+func key(e domain.EventID, kind string) string { return "rsv:{" + string(e) + "}:" + kind }
+
+func eventKey(e domain.EventID) string { return key(e, "event") }
+func seatsKey(e domain.EventID) string { return key(e, "seats") }
+func holdsKey(e domain.EventID) string { return key(e, "holds") }
+
+// resKey is the key of the reservations of seat n. They are spread over
+// hashes of resPerKey seats, small enough for Redis to pack each in one
+// listpack: half the memory of one big hash table, for a sold-out event.
+func resKey(e domain.EventID, n int) string {
+	return key(e, "res:"+strconv.Itoa((n-1)/resPerKey))
+}
+
+const resPerKey = 100
+
+func userKey(e domain.EventID, u domain.UserID) string { return key(e, "user:"+string(u)) }
+
+// CreateEvent implements application.Store.
+func (s *Store) CreateEvent(ctx context.Context, e domain.Event) error {
+	msg, err := s.run(ctx, createScript,
+		[]string{eventKey(e.ID), seatsKey(e.ID)},
+		[]string{e.Name, strconv.Itoa(e.TotalSeats)})
+	if err != nil {
+		return err
+	}
+	return refusal(msg)
+}
+
+// Event implements application.Store.
+func (s *Store) Event(ctx context.Context, id domain.EventID) (domain.Event, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	fields, err := s.client.Do(ctx, s.client.B().Hmget().Key(eventKey(id)).Field("name", "total").Build()).ToArray()
+	if err != nil {
+		return domain.Event{}, unavailable(err)
+	}
+	if len(fields) != 2 || fields[0].IsNil() {
+		return domain.Event{}, domain.ErrEventNotFound
+	}
+	return toEvent(id, fields[0], fields[1])
+}
+
+// AvailableSeats implements application.Store. Redis hands over the seats
+// and every hold in one round trip; which holds are live is the domain's
+// call.
+func (s *Store) AvailableSeats(ctx context.Context, id domain.EventID) (domain.Event, []int, error) {
+	msg, err := s.run(ctx, listScript, []string{eventKey(id), seatsKey(id), holdsKey(id)}, nil)
+	if err != nil {
+		return domain.Event{}, nil, err
+	}
+	if msg.IsInt64() {
+		return domain.Event{}, nil, refusal(msg)
+	}
+	reply, err := msg.ToArray()
+	if err != nil || len(reply) != 5 {
+		return domain.Event{}, nil, errMalformed
+	}
+	e, err := toEvent(id, reply[0], reply[1])
+	if err != nil {
+		return domain.Event{}, nil, err
+	}
+	seats, err1 := reply[2].ToString()
+	holds, err2 := reply[3].AsStrSlice()
+	nowMs, err3 := reply[4].ToInt64()
+	if err := errors.Join(err1, err2, err3); err != nil || len(seats) != e.TotalSeats {
+		return domain.Event{}, nil, errMalformed
+	}
+	state := []byte(seats)
+	now := time.UnixMilli(nowMs)
+	for i := 0; i+1 < len(holds); i += 2 {
+		n, err := strconv.Atoi(holds[i])
+		exp, _, ok := strings.Cut(holds[i+1], ":")
+		expMs, err2 := strconv.ParseInt(exp, 10, 64)
+		if err != nil || !ok || err2 != nil || n < 1 || n > len(state) {
+			return domain.Event{}, nil, errMalformed
+		}
+		hold := domain.Seat{Status: domain.OnHold, HoldExpiresAt: time.UnixMilli(expMs)}
+		if hold.At(now).Status == domain.OnHold {
+			state[n-1] = 'H'
+		}
+	}
+	free := make([]int, 0, len(state))
+	for i, c := range state {
+		if c == 'A' {
+			free = append(free, i+1)
+		}
+	}
+	return e, free, nil
+}
+
+// Seat implements application.Store.
+func (s *Store) Seat(ctx context.Context, id domain.SeatID) (domain.Seat, error) {
+	return s.seat(ctx, id, seatScript,
+		[]string{seatsKey(id.Event), holdsKey(id.Event), resKey(id.Event, id.Number)},
+		[]string{strconv.Itoa(id.Number)})
+}
+
+// Hold implements application.Store.
+func (s *Store) Hold(ctx context.Context, id domain.SeatID, user domain.UserID, p domain.HoldPolicy) (domain.Seat, error) {
+	return s.seat(ctx, id, holdScript,
+		[]string{seatsKey(id.Event), holdsKey(id.Event), userKey(id.Event, user)},
+		[]string{strconv.Itoa(id.Number), string(user), ttlMs(p), strconv.Itoa(p.MaxSeats)})
+}
+
+// Refresh implements application.Store.
+func (s *Store) Refresh(ctx context.Context, id domain.SeatID, user domain.UserID, p domain.HoldPolicy) (domain.Seat, error) {
+	return s.seat(ctx, id, refreshScript,
+		[]string{seatsKey(id.Event), holdsKey(id.Event), userKey(id.Event, user)},
+		[]string{strconv.Itoa(id.Number), string(user), ttlMs(p)})
+}
+
+// Reserve implements application.Store.
+func (s *Store) Reserve(ctx context.Context, id domain.SeatID, user domain.UserID) (domain.Seat, error) {
+	return s.seat(ctx, id, reserveScript,
+		[]string{seatsKey(id.Event), holdsKey(id.Event), resKey(id.Event, id.Number), userKey(id.Event, user)},
+		[]string{strconv.Itoa(id.Number), string(user)})
+}
+
+// ttlMs is the hold TTL in the scripts' unit; the policy guarantees at
+// least 1ms.
+func ttlMs(p domain.HoldPolicy) string { return strconv.FormatInt(p.TTL.Milliseconds(), 10) }
+
+// seat runs a seat script and returns the seat it answers as it is now.
+func (s *Store) seat(ctx context.Context, id domain.SeatID, script *rueidis.Lua, keys, args []string) (domain.Seat, error) {
+	msg, err := s.run(ctx, script, keys, args)
+	if err != nil {
+		return domain.Seat{}, err
+	}
+	if msg.IsInt64() {
+		return domain.Seat{}, refusal(msg)
+	}
+	reply, err := msg.ToArray()
+	if err != nil || len(reply) != 4 {
+		return domain.Seat{}, errMalformed
+	}
+	state, err1 := reply[0].ToString()
+	holder, err2 := reply[1].ToString()
+	expMs, err3 := reply[2].ToInt64()
+	nowMs, err4 := reply[3].ToInt64()
+	if errors.Join(err1, err2, err3, err4) != nil {
+		return domain.Seat{}, errMalformed
+	}
+	seat := domain.Seat{ID: id, Holder: domain.UserID(holder)}
+	switch state {
+	case "A":
+		seat.Status = domain.Available
+	case "H":
+		seat.Status = domain.OnHold
+		seat.HoldExpiresAt = time.UnixMilli(expMs)
+	case "R":
+		seat.Status = domain.Reserved
+	default:
+		return domain.Seat{}, errMalformed
+	}
+	return seat.At(time.UnixMilli(nowMs)), nil
+}
+
+// run runs a script within the store's timeout. Only a failure to get an
+// answer is an error here; refusals are in the answer.
+func (s *Store) run(ctx context.Context, script *rueidis.Lua, keys, args []string) (rueidis.RedisMessage, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	msg, err := script.Exec(ctx, s.client, keys, args).ToMessage()
+	if err != nil {
+		return rueidis.RedisMessage{}, unavailable(err)
+	}
+	return msg, nil
+}
+
+// refusal maps a script's code to the domain's error, nil for success.
+func refusal(msg rueidis.RedisMessage) error {
+	code, err := msg.ToInt64()
+	if err != nil || code < 0 || code >= int64(len(codes)) {
+		return errMalformed
+	}
+	return codes[code].err
+}
+
+func toEvent(id domain.EventID, name, total rueidis.RedisMessage) (domain.Event, error) {
+	n, err1 := name.ToString()
+	t, err2 := total.AsInt64()
+	if errors.Join(err1, err2) != nil {
+		return domain.Event{}, errMalformed
+	}
+	return domain.Event{ID: id, Name: n, TotalSeats: int(t)}, nil
+}
+
+func unavailable(err error) error {
+	return fmt.Errorf("redis: %w: %w", application.ErrUnavailable, err)
+}
+
+// errMalformed reports an answer no script gives: a bug, or keys written by
+// something else. The store cannot answer, as when Redis is down.
+var errMalformed = fmt.Errorf("redis: unexpected answer: %w", application.ErrUnavailable)

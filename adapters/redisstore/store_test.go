@@ -1,0 +1,315 @@
+package redisstore_test
+
+import (
+	"context"
+	"errors"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/redis/rueidis"
+	"go.uber.org/zap"
+
+	"github.com/seatres/reservation/adapters/redisstore"
+	"github.com/seatres/reservation/adapters/redisstore/redistest"
+	"github.com/seatres/reservation/application"
+	"github.com/seatres/reservation/application/storetest"
+	"github.com/seatres/reservation/domain"
+)
+
+func TestMain(m *testing.M) { redistest.Main(m) }
+
+var longHold = domain.HoldPolicy{TTL: time.Minute, MaxSeats: 6}
+
+// newStore connects a store to addrs, closed when the test ends.
+func newStore(t testing.TB, addrs ...string) *redisstore.Store {
+	t.Helper()
+	return newStoreTimeout(t, 5*time.Second, addrs...)
+}
+
+func newStoreTimeout(t testing.TB, timeout time.Duration, addrs ...string) *redisstore.Store {
+	t.Helper()
+	s, err := redisstore.New(context.Background(), redisstore.Config{Addrs: addrs, Timeout: timeout}, zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	return s
+}
+
+// newClient connects a plain client to addrs, to look at the keys.
+func newClient(t testing.TB, addrs ...string) rueidis.Client {
+	t.Helper()
+	c, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: addrs, DisableCache: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
+// eventOf returns a new event with a fresh id, not yet stored.
+func eventOf(t testing.TB, seats int) domain.Event {
+	t.Helper()
+	e, err := domain.NewEvent(domain.EventID(uuid.NewString()), "Concert", seats)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func newEvent(t testing.TB, s application.Store, seats int) domain.Event {
+	t.Helper()
+	e := eventOf(t, seats)
+	if err := s.CreateEvent(context.Background(), e); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func TestContract(t *testing.T) {
+	t.Parallel()
+	t.Run("standalone", func(t *testing.T) {
+		t.Parallel()
+		addr := redistest.SharedStandalone(t)
+		storetest.Run(t, func(t *testing.T) application.Store { return newStore(t, addr) })
+	})
+	t.Run("cluster", func(t *testing.T) {
+		t.Parallel()
+		addrs := redistest.SharedCluster(t)
+		storetest.Run(t, func(t *testing.T) application.Store { return newStore(t, addrs...) })
+	})
+}
+
+// hostileUsers are user ids a client may send that mean something to Redis:
+// hash tags, glob patterns, separators. The domain refuses control
+// characters, but the store must not rely on it.
+var hostileUsers = []domain.UserID{"{x}", "}{", "*", "a:b", "user:x", "{}", "x\ny", "{e}:holds", "?*[ab]"}
+
+// TestOneSlotPerEvent has the cluster say which slot each key of an event
+// lives in, hostile users' keys included: a key elsewhere would make the
+// scripts fail on Redis Cluster.
+func TestOneSlotPerEvent(t *testing.T) {
+	t.Parallel()
+	addrs := redistest.SharedCluster(t)
+	s, c := newStore(t, addrs...), newClient(t, addrs...)
+	ctx := context.Background()
+	e := newEvent(t, s, 10)
+	for i, u := range hostileUsers {
+		if _, err := s.Hold(ctx, e.Seat(i+1), u, longHold); err != nil {
+			t.Fatalf("Hold by %q: %v", u, err)
+		}
+	}
+	if _, err := s.Reserve(ctx, e.Seat(1), hostileUsers[0]); err != nil {
+		t.Fatal(err)
+	}
+	keys := eventKeys(t, c, e.ID)
+	if len(keys) != 4+len(hostileUsers)-1 { // event, seats, holds, res and a set per user still holding
+		t.Fatalf("event has keys %q", keys)
+	}
+	want := slot(t, c, string(e.ID))
+	for _, k := range keys {
+		if got := slot(t, c, k); got != want {
+			t.Errorf("key %q is in slot %d, the event's slot is %d", k, got, want)
+		}
+	}
+}
+
+// eventKeys lists the keys of an event on every node of the cluster.
+func eventKeys(t *testing.T, c rueidis.Client, id domain.EventID) []string {
+	t.Helper()
+	var keys []string
+	for _, node := range c.Nodes() {
+		ks, err := node.Do(context.Background(), node.B().Keys().Pattern("rsv:{"+string(id)+"}:*").Build()).AsStrSlice()
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys = append(keys, ks...)
+	}
+	return keys
+}
+
+func slot(t *testing.T, c rueidis.Client, key string) int64 {
+	t.Helper()
+	n, err := c.Do(context.Background(), c.B().ClusterKeyslot().Key(key).Build()).AsInt64()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// TestHostileUsers checks that users whose ids look like keys, hash tags or
+// patterns keep to their own holds and do not touch other events.
+func TestHostileUsers(t *testing.T) {
+	t.Parallel()
+	s := newStore(t, redistest.SharedStandalone(t))
+	ctx := context.Background()
+	e, other := newEvent(t, s, 10), newEvent(t, s, 10)
+	policy := domain.HoldPolicy{TTL: time.Minute, MaxSeats: 1}
+	for i, u := range hostileUsers {
+		seat, err := s.Hold(ctx, e.Seat(i+1), u, policy)
+		if err != nil || seat.Holder != u || seat.Status != domain.OnHold {
+			t.Fatalf("Hold by %q = %+v, %v", u, seat, err)
+		}
+		// Each hostile user counts only their own hold.
+		if _, err := s.Hold(ctx, e.Seat(10), u, policy); !errors.Is(err, domain.ErrHoldLimit) {
+			t.Fatalf("second Hold by %q: %v, want %v", u, err, domain.ErrHoldLimit)
+		}
+		if seat, err := s.Seat(ctx, e.Seat(i+1)); err != nil || seat.Holder != u {
+			t.Fatalf("Seat held by %q = %+v, %v", u, seat, err)
+		}
+	}
+	for i, u := range hostileUsers {
+		seat, err := s.Reserve(ctx, e.Seat(i+1), u)
+		if err != nil || seat.Holder != u || seat.Status != domain.Reserved {
+			t.Fatalf("Reserve by %q = %+v, %v", u, seat, err)
+		}
+	}
+	if _, free, err := s.AvailableSeats(ctx, other.ID); err != nil || len(free) != 10 {
+		t.Fatalf("other event's seats = %v, %v; want all 10", free, err)
+	}
+}
+
+// TestRedisDown stops Redis under a connected store: every call then fails
+// with ErrUnavailable, which the HTTP layer answers with 503.
+func TestRedisDown(t *testing.T) {
+	t.Parallel()
+	addr := redistest.Standalone(t)
+	// rueidis retries reads until the deadline: keep it short.
+	s, c := newStoreTimeout(t, 200*time.Millisecond, addr), newClient(t, addr)
+	ctx := context.Background()
+	e := newEvent(t, s, 10)
+	// SHUTDOWN answers with a closed connection, not a reply.
+	_ = c.Do(ctx, c.B().Shutdown().Nosave().Build()).Error()
+	wantUnavailable(t, s, e)
+}
+
+// TestRedisHung pauses Redis: calls give up after the store's timeout. (The
+// clients then take a second each to close, as Redis stays silent.)
+func TestRedisHung(t *testing.T) {
+	t.Parallel()
+	addr := redistest.Standalone(t)
+	const timeout = 100 * time.Millisecond
+	s, c := newStoreTimeout(t, timeout, addr), newClient(t, addr)
+	ctx := context.Background()
+	e := newEvent(t, s, 10)
+	if err := c.Do(ctx, c.B().ClientPause().Timeout(60_000).All().Build()).Error(); err != nil {
+		t.Fatal(err)
+	}
+	// Without a deadline the calls would wait out the pause and succeed.
+	wantUnavailable(t, s, e)
+}
+
+func wantUnavailable(t *testing.T, s application.Store, e domain.Event) {
+	t.Helper()
+	ctx := context.Background()
+	id := e.Seat(1)
+	_, _, listErr := s.AvailableSeats(ctx, e.ID)
+	_, eventErr := s.Event(ctx, e.ID)
+	_, seatErr := s.Seat(ctx, id)
+	_, holdErr := s.Hold(ctx, id, "alice", longHold)
+	_, refreshErr := s.Refresh(ctx, id, "alice", longHold)
+	_, reserveErr := s.Reserve(ctx, id, "alice")
+	for name, err := range map[string]error{
+		"CreateEvent": s.CreateEvent(ctx, e), "AvailableSeats": listErr, "Event": eventErr,
+		"Seat": seatErr, "Hold": holdErr, "Refresh": refreshErr, "Reserve": reserveErr,
+	} {
+		if !errors.Is(err, application.ErrUnavailable) {
+			t.Errorf("%s: got %v, want an error wrapping %v", name, err, application.ErrUnavailable)
+		}
+	}
+}
+
+func TestNewUnreachable(t *testing.T) {
+	t.Parallel()
+	addr := closedAddr(t)
+	_, err := redisstore.New(context.Background(), redisstore.Config{Addrs: []string{addr}, Timeout: time.Second, DialTimeout: time.Second}, zap.NewNop())
+	if !errors.Is(err, application.ErrUnavailable) || !strings.Contains(err.Error(), addr) {
+		t.Fatalf("New on %s: %v; want an error naming the address and wrapping %v", addr, err, application.ErrUnavailable)
+	}
+}
+
+// closedAddr returns an address where nothing listens: a port just freed by
+// a listener is very likely closed.
+func closedAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func TestNewRejectsNoTimeout(t *testing.T) {
+	t.Parallel()
+	_, err := redisstore.New(context.Background(), redisstore.Config{Addrs: []string{"127.0.0.1:1"}}, zap.NewNop())
+	if err == nil || !strings.Contains(err.Error(), "timeout") {
+		t.Fatalf("New without timeout: %v", err)
+	}
+}
+
+// TestMemoryPerSeat measures what an event costs Redis, per seat, fresh
+// and with every seat reserved by a different user.
+func TestMemoryPerSeat(t *testing.T) {
+	t.Parallel()
+	addr := redistest.SharedStandalone(t)
+	s, c := newStore(t, addr), newClient(t, addr)
+	e := newEvent(t, s, domain.MaxTotalSeats)
+	if got := bytesPerSeat(t, c, e); got >= 32 {
+		t.Errorf("a fresh event takes %.1f bytes per seat, want < 32", got)
+	} else {
+		t.Logf("fresh: %.1f bytes per seat", got)
+	}
+
+	work := make(chan int)
+	var wg sync.WaitGroup
+	errs := make(chan error, 1)
+	for range 16 {
+		wg.Go(func() {
+			for n := range work {
+				u := domain.UserID(uuid.NewString())
+				_, err := s.Hold(context.Background(), e.Seat(n), u, longHold)
+				if err == nil {
+					_, err = s.Reserve(context.Background(), e.Seat(n), u)
+				}
+				if err != nil {
+					select {
+					case errs <- err:
+					default:
+					}
+				}
+			}
+		})
+	}
+	for n := 1; n <= e.TotalSeats; n++ {
+		work <- n
+	}
+	close(work)
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		t.Fatal(err)
+	}
+	if got := bytesPerSeat(t, c, e); got >= 100 {
+		t.Errorf("a sold-out event takes %.1f bytes per seat, want < 100", got)
+	} else {
+		t.Logf("sold out: %.1f bytes per seat", got)
+	}
+}
+
+func bytesPerSeat(t *testing.T, c rueidis.Client, e domain.Event) float64 {
+	t.Helper()
+	total := int64(0)
+	for _, k := range eventKeys(t, c, e.ID) {
+		n, err := c.Do(context.Background(), c.B().MemoryUsage().Key(k).Samples(0).Build()).AsInt64()
+		if err != nil {
+			t.Fatal(err)
+		}
+		total += n
+	}
+	return float64(total) / float64(e.TotalSeats)
+}
