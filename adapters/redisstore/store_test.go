@@ -5,13 +5,13 @@ import (
 	"errors"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/redis/rueidis"
 	"go.uber.org/zap"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/seatres/reservation/adapters/redisstore"
 	"github.com/seatres/reservation/adapters/redisstore/redistest"
@@ -252,53 +252,53 @@ func TestNewRejectsNoTimeout(t *testing.T) {
 	}
 }
 
-// TestMemoryPerSeat measures what an event costs Redis, per seat, fresh
-// and with every seat reserved by a different user.
+// TestMemoryPerSeat measures what an event costs Redis per seat: fresh, with
+// every seat on hold and with every seat reserved, each by a different user.
 func TestMemoryPerSeat(t *testing.T) {
 	t.Parallel()
 	addr := redistest.SharedStandalone(t)
 	s, c := newStore(t, addr), newClient(t, addr)
+	ctx := context.Background()
 	e := newEvent(t, s, domain.MaxTotalSeats)
-	if got := bytesPerSeat(t, c, e); got >= 32 {
-		t.Errorf("a fresh event takes %.1f bytes per seat, want < 32", got)
-	} else {
-		t.Logf("fresh: %.1f bytes per seat", got)
-	}
+	wantBytesPerSeat(t, c, e, "fresh", 32)
 
-	work := make(chan int)
-	var wg sync.WaitGroup
-	errs := make(chan error, 1)
-	for range 16 {
-		wg.Go(func() {
-			for n := range work {
-				u := domain.UserID(uuid.NewString())
-				_, err := s.Hold(context.Background(), e.Seat(n), u, longHold)
-				if err == nil {
-					_, err = s.Reserve(context.Background(), e.Seat(n), u)
-				}
-				if err != nil {
-					select {
-					case errs <- err:
-					default:
-					}
-				}
-			}
-		})
+	users := make([]domain.UserID, e.TotalSeats+1)
+	for n := range users {
+		users[n] = domain.UserID(uuid.NewString())
 	}
+	forEachSeat(t, e, func(n int) error {
+		_, err := s.Hold(ctx, e.Seat(n), users[n], longHold)
+		return err
+	})
+	t.Logf("all on hold: %.1f bytes per seat", bytesPerSeat(t, c, e))
+	forEachSeat(t, e, func(n int) error {
+		_, err := s.Reserve(ctx, e.Seat(n), users[n])
+		return err
+	})
+	wantBytesPerSeat(t, c, e, "sold out", 100)
+}
+
+// forEachSeat calls f for every seat of e from a few goroutines, so that
+// the client pipelines the calls.
+func forEachSeat(t *testing.T, e domain.Event, f func(n int) error) {
+	t.Helper()
+	var g errgroup.Group
+	g.SetLimit(16)
 	for n := 1; n <= e.TotalSeats; n++ {
-		work <- n
+		g.Go(func() error { return f(n) })
 	}
-	close(work)
-	wg.Wait()
-	close(errs)
-	if err := <-errs; err != nil {
+	if err := g.Wait(); err != nil {
 		t.Fatal(err)
 	}
-	if got := bytesPerSeat(t, c, e); got >= 100 {
-		t.Errorf("a sold-out event takes %.1f bytes per seat, want < 100", got)
-	} else {
-		t.Logf("sold out: %.1f bytes per seat", got)
+}
+
+func wantBytesPerSeat(t *testing.T, c rueidis.Client, e domain.Event, state string, limit float64) {
+	t.Helper()
+	got := bytesPerSeat(t, c, e)
+	if got >= limit {
+		t.Fatalf("%s: the event takes %.1f bytes per seat, want < %v", state, got, limit)
 	}
+	t.Logf("%s: %.1f bytes per seat", state, got)
 }
 
 func bytesPerSeat(t *testing.T, c rueidis.Client, e domain.Event) float64 {
