@@ -132,7 +132,7 @@ func (s *Store) AvailableSeats(ctx context.Context, id domain.EventID) (domain.E
 	seats, err1 := reply[2].ToString()
 	holds, err2 := reply[3].AsStrSlice()
 	nowMs, err3 := reply[4].ToInt64()
-	if err := errors.Join(err1, err2, err3); err != nil || len(seats) != e.TotalSeats {
+	if errors.Join(err1, err2, err3) != nil || len(seats) != e.TotalSeats {
 		return domain.Event{}, nil, errMalformed
 	}
 	state := []byte(seats)
