@@ -1,0 +1,114 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"strconv"
+	"sync"
+	"unicode/utf8"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/seatres/reservation/domain"
+)
+
+// Responses are appended to a byte slice rather than marshalled by
+// reflection: a listing holds up to 10,000 seats, and this keeps it one
+// pass over the seats into a reused buffer. Each shape of api/openapi.yaml
+// has one append function here.
+
+// expiryLayout is RFC 3339 in UTC with milliseconds.
+const expiryLayout = "2006-01-02T15:04:05.000Z"
+
+// maxPooledBuffer keeps the largest listing's buffer (about 1.3 MB for
+// 10,000 seats) for reuse, and lets anything bigger go.
+const maxPooledBuffer = 4 << 20
+
+var buffers = sync.Pool{New: func() any { return new([]byte) }}
+
+// respond writes the JSON body that fill appends to an empty buffer.
+func respond(c *gin.Context, status int, fill func([]byte) []byte) {
+	buf := buffers.Get().(*[]byte)
+	b := fill((*buf)[:0])
+	c.Data(status, "application/json", b)
+	if cap(b) <= maxPooledBuffer {
+		*buf = b
+		buffers.Put(buf)
+	}
+}
+
+func appendEvent(b []byte, e domain.Event) []byte {
+	b = append(b, `{"id":"`...)
+	b = append(b, e.ID...) // a canonical UUID: nothing to escape
+	b = append(b, `","name":`...)
+	b = appendString(b, e.Name)
+	b = append(b, `,"totalSeats":`...)
+	b = strconv.AppendInt(b, int64(e.TotalSeats), 10)
+	return append(b, '}')
+}
+
+// appendSeat is the one encoding of a seat, in every response.
+func appendSeat(b []byte, s domain.Seat) []byte {
+	b = append(b, `{"id":"`...)
+	b = s.ID.AppendText(b) // a UUID, a dot and digits: nothing to escape
+	b = append(b, `","eventId":"`...)
+	b = append(b, s.ID.Event...)
+	b = append(b, `","UUID":`...)
+	b = appendString(b, string(s.Holder))
+	b = append(b, `,"status":"`...)
+	b = append(b, s.Status.String()...)
+	b = append(b, '"')
+	if s.Status == domain.OnHold {
+		b = append(b, `,"holdExpiresAt":"`...)
+		b = s.HoldExpiresAt.UTC().AppendFormat(b, expiryLayout)
+		b = append(b, '"')
+	}
+	return append(b, '}')
+}
+
+// appendAvailableSeats encodes the listing of an event's available seats,
+// given by number.
+func appendAvailableSeats(b []byte, e domain.Event, numbers []int) []byte {
+	b = append(b, `{"total":`...)
+	b = strconv.AppendInt(b, int64(len(numbers)), 10)
+	b = append(b, `,"event":`...)
+	b = appendEvent(b, e)
+	b = append(b, `,"seats":[`...)
+	for i, n := range numbers {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendSeat(b, domain.NewSeat(e.Seat(n)))
+	}
+	return append(b, "]}"...)
+}
+
+// appendSeatChange encodes the answer to hold, refresh and reserve.
+func appendSeatChange(b []byte, message string, s domain.Seat) []byte {
+	b = append(b, `{"message":`...)
+	b = appendString(b, message)
+	b = append(b, `,"seat":`...)
+	b = appendSeat(b, s)
+	return append(b, '}')
+}
+
+func appendError(b []byte, message, code string) []byte {
+	b = append(b, `{"error":`...)
+	b = appendString(b, message)
+	b = append(b, `,"code":"`...)
+	b = append(b, code...) // upper-case letters and underscores
+	return append(b, `"}`...)
+}
+
+// appendString appends s as a JSON string. Printable ASCII, the usual case,
+// is copied as is; anything else is left to encoding/json's escaping.
+func appendString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < ' ' || c >= utf8.RuneSelf || c == '"' || c == '\\' {
+			quoted, _ := json.Marshal(s) // a string always marshals
+			return append(b, quoted...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
+}

@@ -1,0 +1,83 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/seatres/reservation/domain"
+)
+
+func TestAppendString(t *testing.T) {
+	t.Parallel()
+	for _, s := range []string{
+		"", "plain ASCII ~", `"quoted"`, `back\slash`, "new\nline", "tab\t", "nul\x00", "del\x7f",
+		"é 日本 🎫", "\u2028\u2029", "<script>&", "bad \xff utf-8", "cut \xe6\x97",
+	} {
+		got := appendString([]byte("prefix"), s)
+		rest, ok := strings.CutPrefix(string(got), "prefix")
+		if !ok || !json.Valid([]byte(rest)) {
+			t.Errorf("appendString(%q) = %q, not the prefix and a JSON value", s, got)
+			continue
+		}
+		// Reads back as encoding/json's encoding does (which replaces
+		// invalid UTF-8).
+		std, _ := json.Marshal(s)
+		var back, want string
+		if err := json.Unmarshal([]byte(rest), &back); err != nil || json.Unmarshal(std, &want) != nil || back != want {
+			t.Errorf("appendString(%q) = %s, reads back as %q (%v), want %q", s, rest, back, err, want)
+		}
+	}
+}
+
+// TestAppendSeat compares the hand-written encoding of a seat with
+// encoding/json's of the shape that api/openapi.yaml describes.
+func TestAppendSeat(t *testing.T) {
+	t.Parallel()
+	type seat struct {
+		ID            string `json:"id"`
+		EventID       string `json:"eventId"`
+		UUID          string `json:"UUID"`
+		Status        string `json:"status"`
+		HoldExpiresAt string `json:"holdExpiresAt,omitempty"`
+	}
+	const event = "0b6c3c1e-8a52-4c5e-9a57-0f6a3d2b9e10"
+	id := domain.SeatID{Event: event, Number: 10000}
+	paris := time.FixedZone("UTC+2", 2*60*60)
+	tests := []struct {
+		give domain.Seat
+		want seat
+	}{
+		{domain.NewSeat(id), seat{event + ".10000", event, "", "Available", ""}},
+		{domain.Seat{ID: id, Status: domain.OnHold, Holder: `"al\ice"`, HoldExpiresAt: time.Date(2026, 3, 1, 20, 1, 2, 3999999, paris)},
+			seat{event + ".10000", event, `"al\ice"`, "On hold", "2026-03-01T18:01:02.003Z"}},
+		{domain.Seat{ID: id, Status: domain.Reserved, Holder: "bob"}, seat{event + ".10000", event, "bob", "Reserved", ""}},
+	}
+	for _, tt := range tests {
+		want, _ := json.Marshal(tt.want)
+		if got := appendSeat(nil, tt.give); string(got) != string(want) {
+			t.Errorf("appendSeat(%+v)\n got %s\nwant %s", tt.give, got, want)
+		}
+	}
+}
+
+func TestAppendAvailableSeats(t *testing.T) {
+	t.Parallel()
+	e := domain.Event{ID: "0b6c3c1e-8a52-4c5e-9a57-0f6a3d2b9e10", Name: "a\"b", TotalSeats: 10}
+	for _, numbers := range [][]int{nil, {7}, {1, 2, 10}} {
+		got := appendAvailableSeats(nil, e, numbers)
+		var list listJSON
+		if err := json.Unmarshal(got, &list); err != nil {
+			t.Fatalf("%v: %s: %v", numbers, got, err)
+		}
+		if !strings.Contains(string(got), `"seats":[`) || list.Total != len(numbers) || len(list.Seats) != len(numbers) || list.Event.Name != e.Name {
+			t.Errorf("%v: %s", numbers, got)
+		}
+		for i, s := range list.Seats {
+			if s.ID != e.Seat(numbers[i]).String() {
+				t.Errorf("%v: seat %d is %s", numbers, i, s.ID)
+			}
+		}
+	}
+}

@@ -1,0 +1,147 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/seatres/reservation/adapters/memstore"
+	"github.com/seatres/reservation/application"
+	"github.com/seatres/reservation/domain"
+)
+
+var defaultPolicy = domain.HoldPolicy{TTL: time.Minute, MaxSeats: 6}
+
+// clock is the time of a test: it moves only when the test says so.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// testAPI is the router over the real use cases and the in-memory store.
+// Every answer it gets is checked against api/openapi.yaml.
+type testAPI struct {
+	t      *testing.T
+	router *gin.Engine
+	clock  *clock
+}
+
+func newAPI(t *testing.T, policy domain.HoldPolicy) *testAPI {
+	// Sub-millisecond start, to see holdExpiresAt truncated to milliseconds.
+	c := &clock{now: time.Date(2026, 3, 1, 18, 0, 0, 123456789, time.UTC)}
+	return newAPIOver(t, application.NewService(memstore.New(c.Now), policy), c)
+}
+
+func newAPIOver(t *testing.T, uc UseCases, c *clock) *testAPI {
+	return &testAPI{t: t, router: NewRouter(uc, zaptest.NewLogger(t)), clock: c}
+}
+
+// do sends a request; target is percent-encoded, contentType may be empty.
+func (a *testAPI) do(method, target, contentType, body string) *httptest.ResponseRecorder {
+	a.t.Helper()
+	req := httptest.NewRequest(method, target, strings.NewReader(body))
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	rec := httptest.NewRecorder()
+	a.router.ServeHTTP(rec, req)
+	checkContract(a.t, req, []byte(body), rec)
+	return rec
+}
+
+func (a *testAPI) get(target string) *httptest.ResponseRecorder {
+	a.t.Helper()
+	return a.do(http.MethodGet, target, "", "")
+}
+
+func (a *testAPI) post(target, body string) *httptest.ResponseRecorder {
+	a.t.Helper()
+	return a.do(http.MethodPost, target, "application/json", body)
+}
+
+// seatRequest is the body of hold, refresh and reserve.
+func seatRequest(id, user string) string {
+	b, _ := json.Marshal(map[string]string{"id": id, "UUID": user})
+	return string(b)
+}
+
+// createEvent creates an event, which must succeed.
+func (a *testAPI) createEvent(totalSeats int) eventJSON {
+	a.t.Helper()
+	r := a.post("/events/create", `{"name":"Spring concert","totalSeats":`+strconv.Itoa(totalSeats)+`}`)
+	return decode[eventJSON](a.t, r, http.StatusCreated)
+}
+
+// change posts a seat request to path, which must succeed.
+func (a *testAPI) change(path, id, user string) changeJSON {
+	a.t.Helper()
+	return decode[changeJSON](a.t, a.post(path, seatRequest(id, user)), http.StatusOK)
+}
+
+func seatOf(e eventJSON, n int) string { return e.ID + "." + strconv.Itoa(n) }
+
+// The shapes of the answers, to read them in tests.
+type (
+	eventJSON struct {
+		ID         string `json:"id"`
+		Name       string `json:"name"`
+		TotalSeats int    `json:"totalSeats"`
+	}
+	seatJSON struct {
+		ID            string `json:"id"`
+		EventID       string `json:"eventId"`
+		UUID          string `json:"UUID"`
+		Status        string `json:"status"`
+		HoldExpiresAt string `json:"holdExpiresAt"`
+	}
+	changeJSON struct {
+		Message string   `json:"message"`
+		Seat    seatJSON `json:"seat"`
+	}
+	listJSON struct {
+		Total int        `json:"total"`
+		Event eventJSON  `json:"event"`
+		Seats []seatJSON `json:"seats"`
+	}
+)
+
+// decode reads an answer that must have status want.
+func decode[T any](t *testing.T, r *httptest.ResponseRecorder, want int) T {
+	t.Helper()
+	var v T
+	if r.Code != want {
+		t.Fatalf("status %d, want %d: %s", r.Code, want, r.Body)
+	}
+	if err := json.Unmarshal(r.Body.Bytes(), &v); err != nil {
+		t.Fatalf("body %s: %v", r.Body, err)
+	}
+	return v
+}
+
+// wantError checks an error answer's status and code.
+func wantError(t *testing.T, r *httptest.ResponseRecorder, status int, code string) {
+	t.Helper()
+	if r.Code != status || errorCode(t, r) != code {
+		t.Errorf("got %d %s, want %d %s", r.Code, r.Body, status, code)
+	}
+}

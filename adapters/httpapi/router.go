@@ -1,0 +1,105 @@
+package httpapi
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/seatres/reservation/api"
+)
+
+// NewRouter returns the HTTP API over uc: the routes of api/openapi.yaml,
+// JSON answers for unknown paths and methods, panic recovery and one log
+// line per request.
+func NewRouter(uc UseCases, log *zap.Logger) *gin.Engine {
+	r := gin.New()
+	r.HandleMethodNotAllowed = true
+	r.RedirectTrailingSlash = false // "/events/x/" is not a path of the contract
+	r.UseRawPath = true             // an id's %2F is part of the id, not a separator
+	r.Use(logRequests(log), recoverPanics(log))
+	r.NoRoute(func(c *gin.Context) { writeError(c, errNoRoute) })
+	r.NoMethod(func(c *gin.Context) { writeError(c, errMethodNotAllowed) })
+
+	h := handler{uc: uc}
+	r.POST("/events/create", h.createEvent)
+	r.GET("/events/:id", h.event)
+	// OpenAPI matches a concrete path before a templated one, so GET
+	// /events/create is a method that /events/create lacks, not the event
+	// "create".
+	r.GET("/events/create", func(c *gin.Context) {
+		c.Header("Allow", http.MethodPost)
+		writeError(c, errMethodNotAllowed)
+	})
+	r.GET("/seats/list/:eventId", h.availableSeats)
+	r.GET("/seats/get/:id", h.seat)
+	r.POST("/seats/hold", seatChange("Seat held", uc.Hold))
+	refresh := seatChange("Seat hold refreshed", uc.Refresh)
+	r.POST("/seats/refresh", refresh)
+	r.POST("/seats/hold/refresh", refresh) // the original service's path
+	r.POST("/seats/reserve", seatChange("Seat reserved", uc.Reserve))
+	r.GET("/openapi.yaml", func(c *gin.Context) { c.Data(http.StatusOK, "application/yaml", api.OpenAPI) })
+	return r
+}
+
+// logRequests writes one line per request. Routes are logged as patterns
+// (the path only when no route matched), so lines group by endpoint.
+func logRequests(log *zap.Logger) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		start := time.Now()
+		c.Next()
+		status := c.Writer.Status()
+		level := zapcore.InfoLevel
+		switch {
+		case status == http.StatusServiceUnavailable:
+			level = zapcore.WarnLevel
+		case status >= http.StatusInternalServerError:
+			level = zapcore.ErrorLevel
+		}
+		ce := log.Check(level, "request")
+		if ce == nil {
+			return
+		}
+		route := c.FullPath()
+		fields := []zap.Field{
+			zap.String("method", c.Request.Method),
+			zap.String("route", route),
+			zap.Int("status", status),
+			zap.Duration("latency", time.Since(start)),
+			zap.Int("bytes", max(c.Writer.Size(), 0)),
+		}
+		if route == "" {
+			fields = append(fields, zap.String("path", c.Request.URL.Path))
+		}
+		if last := c.Errors.Last(); last != nil {
+			fields = append(fields, zap.Error(last.Err))
+		}
+		ce.Write(fields...)
+	}
+}
+
+// recoverPanics turns a panic into a 500 INTERNAL answer and an error log
+// with the stack, so one bad request cannot take the server down.
+func recoverPanics(log *zap.Logger) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		defer func() {
+			p := recover()
+			if p == nil {
+				return
+			}
+			if err, ok := p.(error); ok && errors.Is(err, http.ErrAbortHandler) {
+				panic(p) // net/http's way to drop the connection on purpose
+			}
+			log.Error("panic while handling a request", zap.Any("panic", p), zap.StackSkip("stack", 1))
+			c.Abort()
+			if !c.Writer.Written() {
+				writeError(c, fmt.Errorf("%w: panic: %v", errInternal, p))
+			}
+		}()
+		c.Next()
+	}
+}
