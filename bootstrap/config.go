@@ -1,0 +1,307 @@
+// Package bootstrap turns configuration into a running service: it reads
+// the settings, builds the logger and assembles the adapters with fx. It is
+// the only package that knows every adapter.
+package bootstrap
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/knadh/koanf/parsers/dotenv"
+	"github.com/knadh/koanf/parsers/yaml"
+	"github.com/knadh/koanf/providers/confmap"
+	"github.com/knadh/koanf/providers/env/v2"
+	"github.com/knadh/koanf/providers/file"
+	"github.com/knadh/koanf/v2"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/seatres/reservation/adapters/httpapi"
+	"github.com/seatres/reservation/adapters/redisstore"
+	"github.com/seatres/reservation/domain"
+)
+
+// Config is the whole configuration of the service, in the adapters' own
+// types.
+type Config struct {
+	HTTP  httpapi.Config
+	Redis redisstore.Config // no Addrs: the in-memory store
+	Hold  domain.HoldPolicy
+	Log   LogConfig
+}
+
+// LogConfig chooses the logger.
+type LogConfig struct {
+	Level  zapcore.Level
+	Format string // LogJSON or LogConsole
+}
+
+// Log formats.
+const (
+	LogJSON    = "json"
+	LogConsole = "console"
+)
+
+// EnvPrefix starts the name of every environment variable of the service.
+const EnvPrefix = "RESERVATION_"
+
+// setting is one configuration entry: its environment variable, its key in
+// the YAML file, its default, what it means and how it is read.
+type setting struct {
+	env     string
+	key     string
+	def     string
+	meaning string
+	apply   func(c *Config, v any) error
+}
+
+// settings is the one table that maps names to keys, for the environment,
+// the .env file, error messages and --help. Keys contain no underscores,
+// because koanf's own environment mapping would turn them into dots.
+var settings = []setting{
+	{"RESERVATION_HTTP_ADDR", "http.addr", ":8080",
+		"address the HTTP server listens on",
+		func(c *Config, v any) error { return setAddr(&c.HTTP.Addr, v) }},
+	{"RESERVATION_SHUTDOWN_TIMEOUT", "shutdownTimeout", "15s",
+		"how long in-flight requests may run after SIGTERM/SIGINT",
+		func(c *Config, v any) error { return setDuration(&c.HTTP.ShutdownTimeout, v) }},
+	{"RESERVATION_REDIS_ADDRS", "redis.addrs", "",
+		"comma-separated host:port of Redis (one for standalone, several for a cluster); empty means the in-memory store",
+		func(c *Config, v any) error { return setAddrs(&c.Redis.Addrs, v) }},
+	{"RESERVATION_REDIS_TIMEOUT", "redis.timeout", "1s",
+		"deadline of each Redis call",
+		func(c *Config, v any) error { return setDuration(&c.Redis.Timeout, v) }},
+	{"RESERVATION_REDIS_DIAL_TIMEOUT", "redis.dialTimeout", "3s",
+		"deadline to connect to Redis",
+		func(c *Config, v any) error { return setDuration(&c.Redis.DialTimeout, v) }},
+	{"RESERVATION_HOLD_TTL", "hold.ttl", "60s",
+		"how long a hold lasts (Go duration, at least 1ms)",
+		func(c *Config, v any) error { return setDuration(&c.Hold.TTL, v) }},
+	{"RESERVATION_HOLD_MAX_SEATS", "hold.maxSeats", "6",
+		"how many live holds one UUID may have in one event",
+		func(c *Config, v any) error { return setPositiveInt(&c.Hold.MaxSeats, v) }},
+	{"RESERVATION_LOG_LEVEL", "log.level", "info",
+		"debug, info, warn or error",
+		func(c *Config, v any) error { return setLevel(&c.Log.Level, v) }},
+	{"RESERVATION_LOG_FORMAT", "log.format", LogJSON,
+		"json (one object per line) or console (for people)",
+		func(c *Config, v any) error { return setFormat(&c.Log.Format, v) }},
+}
+
+// Sources are where configuration comes from besides the defaults, from
+// weakest to strongest.
+type Sources struct {
+	File    string   // YAML file; "" for none
+	DotEnv  string   // .env file; a missing one is skipped
+	Environ []string // the environment, as os.environ returns it
+}
+
+// LoadConfig reads the configuration. Its error names every setting that is
+// wrong the way the user wrote it (environment variable or YAML key), and
+// unknown RESERVATION_ variables or YAML keys are errors, to catch typos.
+func LoadConfig(src Sources) (Config, error) {
+	k := koanf.New(".")
+	// origin maps each key to the name of the source that set it last.
+	origin := make(map[string]string)
+	defaults := make(map[string]any, len(settings))
+	for _, s := range settings {
+		defaults[s.key] = s.def
+	}
+	if err := merge(k, origin, confmap.Provider(defaults, "."), nil, identity); err != nil {
+		return Config{}, err
+	}
+	if src.File != "" {
+		name := func(key string) string { return src.File + ": " + key }
+		if err := merge(k, origin, file.Provider(src.File), yaml.Parser(), name); err != nil {
+			return Config{}, fmt.Errorf("config file: %w", err)
+		}
+	}
+	if src.DotEnv != "" {
+		name := func(key string) string { return src.DotEnv + ": " + envName(key) }
+		err := merge(k, origin, file.Provider(src.DotEnv), dotenv.ParserEnvWithValue(EnvPrefix, ".", toKey), name)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return Config{}, fmt.Errorf("%s: %w", src.DotEnv, err)
+		}
+	}
+	environ := env.Provider(".", env.Opt{
+		Prefix:        EnvPrefix,
+		TransformFunc: toKey,
+		EnvironFunc:   func() []string { return src.Environ },
+	})
+	if err := merge(k, origin, environ, nil, envName); err != nil {
+		return Config{}, err
+	}
+	return parse(k, origin)
+}
+
+// merge loads one source and lays it over k, remembering how the source
+// names each key it sets.
+func merge(k *koanf.Koanf, origin map[string]string, p koanf.Provider, pa koanf.Parser, name func(key string) string) error {
+	layer := koanf.New(".")
+	if err := layer.Load(p, pa); err != nil {
+		return err
+	}
+	for _, key := range layer.Keys() {
+		origin[key] = name(key)
+	}
+	return k.Merge(layer)
+}
+
+func parse(k *koanf.Koanf, origin map[string]string) (Config, error) {
+	var errs []error
+	known := make(map[string]bool, len(settings))
+	for _, s := range settings {
+		known[s.key] = true
+	}
+	for _, key := range k.Keys() {
+		if !known[key] {
+			errs = append(errs, fmt.Errorf("%s: unknown setting", origin[key]))
+		}
+	}
+	if len(errs) > 0 {
+		// An unknown key may have replaced a known section; report only it.
+		return Config{}, errors.Join(errs...)
+	}
+	var c Config
+	for _, s := range settings {
+		if err := s.apply(&c, k.Get(s.key)); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", origin[s.key], err))
+		}
+	}
+	if len(errs) > 0 {
+		return Config{}, errors.Join(errs...)
+	}
+	policy, err := domain.NewHoldPolicy(c.Hold.TTL, c.Hold.MaxSeats)
+	if err != nil {
+		return Config{}, fmt.Errorf("%s, %s: %w", origin["hold.ttl"], origin["hold.maxSeats"], err)
+	}
+	c.Hold = policy
+	return c, nil
+}
+
+// toKey maps an environment variable to its key. An unknown name keeps its
+// own name as key, so that parse reports it as unknown.
+func toKey(name, value string) (string, any) {
+	for _, s := range settings {
+		if s.env == name {
+			return s.key, value
+		}
+	}
+	return name, value
+}
+
+// envName is the inverse of toKey.
+func envName(key string) string {
+	for _, s := range settings {
+		if s.key == key {
+			return s.env
+		}
+	}
+	return key
+}
+
+func identity(key string) string { return key }
+
+// The scalar setters read the value as text: the environment gives text,
+// and YAML's numbers read the same as the environment's.
+
+func setAddr(dst *string, v any) error {
+	s := fmt.Sprint(v)
+	if _, port, err := net.SplitHostPort(s); err != nil || port == "" {
+		return fmt.Errorf("invalid address %q (want host:port or :port)", s)
+	}
+	*dst = s
+	return nil
+}
+
+func setDuration(dst *time.Duration, v any) error {
+	s := fmt.Sprint(v)
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("invalid duration %q (want e.g. 60s, 1m30s)", s)
+	}
+	if d <= 0 {
+		return fmt.Errorf("duration %q must be positive", s)
+	}
+	*dst = d
+	return nil
+}
+
+func setPositiveInt(dst *int, v any) error {
+	s := fmt.Sprint(v)
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 {
+		return fmt.Errorf("invalid number %q (want a positive integer)", s)
+	}
+	*dst = n
+	return nil
+}
+
+// setAddrs accepts a comma-separated string (environment) or a list (YAML);
+// nothing means no Redis. Redis addresses need a host.
+func setAddrs(dst *[]string, v any) error {
+	var parts []string
+	switch v := v.(type) {
+	case nil:
+	case []any:
+		for _, p := range v {
+			parts = append(parts, fmt.Sprint(p))
+		}
+	default:
+		if s := fmt.Sprint(v); strings.TrimSpace(s) != "" {
+			parts = strings.Split(s, ",")
+		}
+	}
+	addrs := make([]string, 0, len(parts))
+	for _, p := range parts {
+		p = strings.TrimSpace(p)
+		if host, port, err := net.SplitHostPort(p); err != nil || host == "" || port == "" {
+			return fmt.Errorf("invalid address %q (want host:port)", p)
+		}
+		addrs = append(addrs, p)
+	}
+	if len(addrs) > 0 {
+		*dst = addrs
+	}
+	return nil
+}
+
+func setLevel(dst *zapcore.Level, v any) error {
+	s := fmt.Sprint(v)
+	l, err := zapcore.ParseLevel(s)
+	if err != nil {
+		return fmt.Errorf("invalid log level %q (want debug, info, warn or error)", s)
+	}
+	*dst = l
+	return nil
+}
+
+func setFormat(dst *string, v any) error {
+	s := fmt.Sprint(v)
+	if s != LogJSON && s != LogConsole {
+		return fmt.Errorf("invalid log format %q (want %s or %s)", s, LogJSON, LogConsole)
+	}
+	*dst = s
+	return nil
+}
+
+// PrintSettings writes the table of settings, for --help. A help text that
+// cannot be written has nowhere to report it, so it returns no error.
+func PrintSettings(w io.Writer) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ENVIRONMENT\tYAML KEY\tDEFAULT\tMEANING")
+	for _, s := range settings {
+		def := s.def
+		if def == "" {
+			def = "(empty)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", s.env, s.key, def, s.meaning)
+	}
+	tw.Flush()
+}

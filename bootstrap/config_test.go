@@ -1,0 +1,249 @@
+package bootstrap
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/zap/zapcore"
+
+	"github.com/seatres/reservation/adapters/httpapi"
+	"github.com/seatres/reservation/adapters/redisstore"
+	"github.com/seatres/reservation/domain"
+)
+
+// sources writes the given YAML and .env contents ("" for no file) into a
+// fresh directory and names them, with environ.
+func sources(t *testing.T, yaml, dotenv string, environ ...string) Sources {
+	t.Helper()
+	dir := t.TempDir()
+	src := Sources{DotEnv: filepath.Join(dir, ".env"), Environ: environ}
+	if yaml != "" {
+		src.File = filepath.Join(dir, "config.yaml")
+		writeFile(t, src.File, yaml)
+	}
+	if dotenv != "" {
+		writeFile(t, src.DotEnv, dotenv)
+	}
+	return src
+}
+
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestLoadConfigDefaults(t *testing.T) {
+	t.Parallel()
+	got, err := LoadConfig(sources(t, "", "", "PATH=/bin", "HOME=/root"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Config{
+		HTTP:  httpapi.Config{Addr: ":8080", ShutdownTimeout: 15 * time.Second},
+		Redis: redisstore.Config{Timeout: time.Second, DialTimeout: 3 * time.Second},
+		Hold:  domain.HoldPolicy{TTL: 60 * time.Second, MaxSeats: 6},
+		Log:   LogConfig{Level: zapcore.InfoLevel, Format: LogJSON},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("LoadConfig() = %+v, want %+v", got, want)
+	}
+}
+
+func TestLoadConfigEverySetting(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		src  func(t *testing.T) Sources
+	}{
+		{"environment", func(t *testing.T) Sources {
+			return sources(t, "", "",
+				"RESERVATION_HTTP_ADDR=127.0.0.1:9000",
+				"RESERVATION_SHUTDOWN_TIMEOUT=2s",
+				"RESERVATION_REDIS_ADDRS=r1:7000, r2:7001",
+				"RESERVATION_REDIS_TIMEOUT=250ms",
+				"RESERVATION_REDIS_DIAL_TIMEOUT=5s",
+				"RESERVATION_HOLD_TTL=90s",
+				"RESERVATION_HOLD_MAX_SEATS=4",
+				"RESERVATION_LOG_LEVEL=debug",
+				"RESERVATION_LOG_FORMAT=console",
+			)
+		}},
+		{"yaml", func(t *testing.T) Sources {
+			return sources(t, `
+http:
+  addr: 127.0.0.1:9000
+shutdownTimeout: 2s
+redis:
+  addrs: [r1:7000, r2:7001]
+  timeout: 250ms
+  dialTimeout: 5s
+hold:
+  ttl: 90s
+  maxSeats: 4
+log:
+  level: debug
+  format: console
+`, "")
+		}},
+		{"dotenv", func(t *testing.T) Sources {
+			return sources(t, "", `
+# comments and other programs' variables are allowed
+OTHER_TOOL=1
+RESERVATION_HTTP_ADDR=127.0.0.1:9000
+RESERVATION_SHUTDOWN_TIMEOUT=2s
+RESERVATION_REDIS_ADDRS="r1:7000,r2:7001"
+RESERVATION_REDIS_TIMEOUT=250ms
+RESERVATION_REDIS_DIAL_TIMEOUT=5s
+RESERVATION_HOLD_TTL=90s
+RESERVATION_HOLD_MAX_SEATS=4
+RESERVATION_LOG_LEVEL=debug
+RESERVATION_LOG_FORMAT=console
+`)
+		}},
+	}
+	want := Config{
+		HTTP:  httpapi.Config{Addr: "127.0.0.1:9000", ShutdownTimeout: 2 * time.Second},
+		Redis: redisstore.Config{Addrs: []string{"r1:7000", "r2:7001"}, Timeout: 250 * time.Millisecond, DialTimeout: 5 * time.Second},
+		Hold:  domain.HoldPolicy{TTL: 90 * time.Second, MaxSeats: 4},
+		Log:   LogConfig{Level: zapcore.DebugLevel, Format: LogConsole},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := LoadConfig(tt.src(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("LoadConfig() = %+v, want %+v", got, want)
+			}
+		})
+	}
+}
+
+func TestLoadConfigPrecedence(t *testing.T) {
+	t.Parallel()
+	const (
+		yaml   = "hold:\n  ttl: 2s\n"
+		dotenv = "RESERVATION_HOLD_TTL=3s\n"
+		env    = "RESERVATION_HOLD_TTL=4s"
+	)
+	tests := []struct {
+		name              string
+		yaml, dotenv, env string
+		want              time.Duration
+	}{
+		{name: "default", want: 60 * time.Second},
+		{name: "file over default", yaml: yaml, want: 2 * time.Second},
+		{name: "dotenv over file", yaml: yaml, dotenv: dotenv, want: 3 * time.Second},
+		{name: "environment over file", yaml: yaml, env: env, want: 4 * time.Second},
+		{name: "environment over dotenv", dotenv: dotenv, env: env, want: 4 * time.Second},
+		{name: "environment over all", yaml: yaml, dotenv: dotenv, env: env, want: 4 * time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var environ []string
+			if tt.env != "" {
+				environ = append(environ, tt.env)
+			}
+			got, err := LoadConfig(sources(t, tt.yaml, tt.dotenv, environ...))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Hold.TTL != tt.want {
+				t.Errorf("hold TTL = %v, want %v", got.Hold.TTL, tt.want)
+			}
+			// Layers override key by key: the rest keeps its default.
+			if got.Hold.MaxSeats != 6 {
+				t.Errorf("hold max seats = %d, want the default 6", got.Hold.MaxSeats)
+			}
+		})
+	}
+}
+
+func TestLoadConfigInvalid(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name         string
+		yaml, dotenv string
+		env          []string
+		want         []string // each must appear in the error
+	}{
+		{name: "http addr", env: []string{"RESERVATION_HTTP_ADDR=8080"},
+			want: []string{`RESERVATION_HTTP_ADDR: invalid address "8080"`}},
+		{name: "shutdown timeout", env: []string{"RESERVATION_SHUTDOWN_TIMEOUT=soon"},
+			want: []string{`RESERVATION_SHUTDOWN_TIMEOUT: invalid duration "soon"`}},
+		{name: "redis addr without port", env: []string{"RESERVATION_REDIS_ADDRS=localhost"},
+			want: []string{`RESERVATION_REDIS_ADDRS: invalid address "localhost"`}},
+		{name: "redis addr without host", env: []string{"RESERVATION_REDIS_ADDRS=:6379"},
+			want: []string{`RESERVATION_REDIS_ADDRS: invalid address ":6379"`}},
+		{name: "empty redis addr in list", env: []string{"RESERVATION_REDIS_ADDRS=a:1,,b:2"},
+			want: []string{`RESERVATION_REDIS_ADDRS: invalid address ""`}},
+		{name: "zero redis timeout", env: []string{"RESERVATION_REDIS_TIMEOUT=0s"},
+			want: []string{`RESERVATION_REDIS_TIMEOUT: duration "0s" must be positive`}},
+		{name: "negative dial timeout", env: []string{"RESERVATION_REDIS_DIAL_TIMEOUT=-1s"},
+			want: []string{`RESERVATION_REDIS_DIAL_TIMEOUT: duration "-1s" must be positive`}},
+		{name: "hold ttl", env: []string{"RESERVATION_HOLD_TTL=abc"},
+			want: []string{`RESERVATION_HOLD_TTL: invalid duration "abc"`}},
+		{name: "hold ttl without unit", env: []string{"RESERVATION_HOLD_TTL=60"},
+			want: []string{`RESERVATION_HOLD_TTL: invalid duration "60"`}},
+		{name: "hold ttl below the domain's minimum", env: []string{"RESERVATION_HOLD_TTL=500us"},
+			want: []string{"RESERVATION_HOLD_TTL", domain.ErrInvalidHoldPolicy.Error()}},
+		{name: "zero max seats", env: []string{"RESERVATION_HOLD_MAX_SEATS=0"},
+			want: []string{`RESERVATION_HOLD_MAX_SEATS: invalid number "0"`}},
+		{name: "fractional max seats", env: []string{"RESERVATION_HOLD_MAX_SEATS=2.5"},
+			want: []string{`RESERVATION_HOLD_MAX_SEATS: invalid number "2.5"`}},
+		{name: "log level", env: []string{"RESERVATION_LOG_LEVEL=loud"},
+			want: []string{`RESERVATION_LOG_LEVEL: invalid log level "loud"`}},
+		{name: "log format", env: []string{"RESERVATION_LOG_FORMAT=xml"},
+			want: []string{`RESERVATION_LOG_FORMAT: invalid log format "xml"`}},
+		{name: "every wrong variable is named", env: []string{"RESERVATION_HOLD_TTL=abc", "RESERVATION_LOG_LEVEL=loud"},
+			want: []string{"RESERVATION_HOLD_TTL:", "RESERVATION_LOG_LEVEL:"}},
+		{name: "unknown variable", env: []string{"RESERVATION_HOLD_TTLL=5s"},
+			want: []string{"RESERVATION_HOLD_TTLL: unknown setting"}},
+		{name: "unknown variable in dotenv", dotenv: "RESERVATION_REDIS_ADDR=r:6379\n",
+			want: []string{".env: RESERVATION_REDIS_ADDR: unknown setting"}},
+		{name: "invalid value in dotenv", dotenv: "RESERVATION_HOLD_TTL=abc\n",
+			want: []string{`.env: RESERVATION_HOLD_TTL: invalid duration "abc"`}},
+		{name: "unknown yaml key", yaml: "hold:\n  maxseats: 3\n",
+			want: []string{"config.yaml: hold.maxseats: unknown setting"}},
+		{name: "yaml scalar in place of a section", yaml: "hold: 3\n",
+			want: []string{"config.yaml: hold: unknown setting"}},
+		{name: "invalid yaml value", yaml: "hold:\n  ttl: abc\n",
+			want: []string{`config.yaml: hold.ttl: invalid duration "abc"`}},
+		{name: "invalid yaml address list", yaml: "redis:\n  addrs: [r1:7000, r2]\n",
+			want: []string{`config.yaml: redis.addrs: invalid address "r2"`}},
+		{name: "malformed yaml", yaml: "hold: [",
+			want: []string{"config file"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := LoadConfig(sources(t, tt.yaml, tt.dotenv, tt.env...))
+			if err == nil {
+				t.Fatal("LoadConfig() succeeded, want an error")
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("LoadConfig() error %q does not contain %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestLoadConfigMissingFile(t *testing.T) {
+	t.Parallel()
+	_, err := LoadConfig(Sources{File: filepath.Join(t.TempDir(), "absent.yaml")})
+	if !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("LoadConfig() error = %v, want one wrapping os.ErrNotExist", err)
+	}
+}
