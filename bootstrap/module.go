@@ -1,0 +1,46 @@
+package bootstrap
+
+import (
+	"time"
+
+	"go.uber.org/fx"
+	"go.uber.org/zap"
+
+	"github.com/seatres/reservation/adapters/httpapi"
+	"github.com/seatres/reservation/adapters/memstore"
+	"github.com/seatres/reservation/adapters/redisstore"
+	"github.com/seatres/reservation/application"
+)
+
+// stopMargin is the time left after the HTTP server's own shutdown timeout
+// for the hooks that run after it (closing the store).
+const stopMargin = 5 * time.Second
+
+// Module is the whole service for cfg: the logger, the store that cfg
+// chooses (Redis when it names addresses, memory otherwise), the use cases
+// and the HTTP server.
+func Module(cfg Config) fx.Option {
+	return fx.Options(
+		fx.Provide(func() (*zap.Logger, error) { return NewLogger(cfg.Log) }),
+		fx.WithLogger(newFxLogger),
+		fx.StopTimeout(cfg.HTTP.ShutdownTimeout+stopMargin),
+		store(cfg),
+		fx.Supply(cfg.Hold, cfg.HTTP),
+		fx.Provide(application.NewService),
+		httpapi.Module,
+		// Appended last, so its stop hook runs first: the log shows when
+		// shutdown began, before the server drains in-flight requests.
+		fx.Invoke(func(lc fx.Lifecycle, log *zap.Logger) {
+			lc.Append(fx.StopHook(func() {
+				log.Info("shutting down", zap.Duration("timeout", cfg.HTTP.ShutdownTimeout))
+			}))
+		}),
+	)
+}
+
+func store(cfg Config) fx.Option {
+	if len(cfg.Redis.Addrs) == 0 {
+		return memstore.Module
+	}
+	return fx.Options(fx.Supply(cfg.Redis), redisstore.Module)
+}
