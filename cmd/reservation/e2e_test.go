@@ -1,0 +1,346 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/seatres/reservation/adapters/redisstore/redistest"
+)
+
+// The end-to-end tests run the built binary as an operator would: against a
+// throwaway Redis, over real HTTP, stopped by a signal.
+
+// startTimeout bounds how long the binary may take to start or stop.
+const startTimeout = 30 * time.Second
+
+func TestEndToEnd(t *testing.T) {
+	t.Parallel()
+	bin := build(t)
+	redis := redistest.Standalone(t)
+	svc := start(t, bin, "RESERVATION_REDIS_ADDRS="+redis, "RESERVATION_HOLD_MAX_SEATS=6")
+	c := client{t: t, base: "http://" + svc.addr}
+
+	// The README's walk-through.
+	ev := call[event](c, "POST", "/events/create", `{"name": "Concert", "totalSeats": 10}`, http.StatusCreated)
+	if ev.Name != "Concert" || ev.TotalSeats != 10 || ev.ID == "" {
+		t.Fatalf("created event = %+v", ev)
+	}
+	if got := call[event](c, "GET", "/events/"+ev.ID, "", http.StatusOK); got != ev {
+		t.Errorf("GET event = %+v, want %+v", got, ev)
+	}
+	list := call[seatList](c, "GET", "/seats/list/"+ev.ID, "", http.StatusOK)
+	if list.Total != 10 || len(list.Seats) != 10 || list.Event != ev {
+		t.Fatalf("list = %+v, want the event and its 10 seats", list)
+	}
+	s1 := list.Seats[0].ID
+	if got := call[seat](c, "GET", "/seats/get/"+s1, "", http.StatusOK); got.Status != "Available" || got.UUID != "" || got.EventID != ev.ID {
+		t.Errorf("GET seat = %+v, want it available in event %s", got, ev.ID)
+	}
+	held := call[seatReply](c, "POST", "/seats/hold", body(s1, "alice"), http.StatusOK).Seat
+	if held.Status != "On hold" || held.UUID != "alice" || held.HoldExpiresAt == nil {
+		t.Errorf("hold = %+v, want on hold for alice with an expiry", held)
+	}
+	refreshed := call[seatReply](c, "POST", "/seats/refresh", body(s1, "alice"), http.StatusOK).Seat
+	if refreshed.Status != "On hold" || refreshed.HoldExpiresAt == nil || refreshed.HoldExpiresAt.Before(*held.HoldExpiresAt) {
+		t.Errorf("refresh = %+v, want a hold no shorter than %v", refreshed, held.HoldExpiresAt)
+	}
+	// The original service's path for refresh.
+	call[seatReply](c, "POST", "/seats/hold/refresh", body(s1, "alice"), http.StatusOK)
+
+	// Refusals while alice holds the seat.
+	c.refused("POST", "/seats/hold", body(s1, "bob"), http.StatusConflict, "SEAT_HELD")
+	c.refused("POST", "/seats/refresh", body(s1, "bob"), http.StatusForbidden, "NOT_HOLDER")
+	c.refused("POST", "/seats/reserve", body(s1, "bob"), http.StatusForbidden, "NO_LIVE_HOLD")
+
+	reserved := call[seatReply](c, "POST", "/seats/reserve", body(s1, "alice"), http.StatusOK).Seat
+	if reserved.Status != "Reserved" || reserved.UUID != "alice" || reserved.HoldExpiresAt != nil {
+		t.Errorf("reserve = %+v, want reserved by alice without expiry", reserved)
+	}
+	c.refused("POST", "/seats/hold", body(s1, "bob"), http.StatusConflict, "SEAT_RESERVED")
+	c.refused("POST", "/seats/refresh", body(s1, "alice"), http.StatusConflict, "NOT_ON_HOLD")
+
+	// carol holds seats 2..7, the limit, and is refused an eighth.
+	for _, s := range list.Seats[1:7] {
+		call[seatReply](c, "POST", "/seats/hold", body(s.ID, "carol"), http.StatusOK)
+	}
+	c.refused("POST", "/seats/hold", body(list.Seats[7].ID, "carol"), http.StatusTooManyRequests, "HOLD_LIMIT_REACHED")
+
+	if got := call[seatList](c, "GET", "/seats/list/"+ev.ID, "", http.StatusOK); got.Total != 3 || len(got.Seats) != 3 || got.Seats[0].ID != list.Seats[7].ID {
+		t.Errorf("list after holds = %+v, want seats 8, 9 and 10", got)
+	}
+	c.refused("GET", "/seats/get/"+ev.ID+".11", "", http.StatusNotFound, "SEAT_NOT_FOUND")
+	c.refused("GET", "/events/"+strings.Repeat("0", 8)+"-0000-0000-0000-"+strings.Repeat("0", 12), "", http.StatusNotFound, "EVENT_NOT_FOUND")
+
+	if code := svc.stop(syscall.SIGTERM); code != 0 {
+		t.Errorf("exit code after SIGTERM = %d, want 0\n%s", code, svc.log())
+	}
+}
+
+func TestUnreachableRedis(t *testing.T) {
+	t.Parallel()
+	bin := build(t)
+	ctx, cancel := context.WithTimeout(t.Context(), startTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin)
+	cmd.Dir = t.TempDir()
+	cmd.Env = []string{
+		"RESERVATION_REDIS_ADDRS=" + closedAddr(t),
+		"RESERVATION_REDIS_DIAL_TIMEOUT=1s",
+		"RESERVATION_HTTP_ADDR=127.0.0.1:0",
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	began := time.Now()
+	_ = cmd.Run() // judged by its exit code
+	// -1 means killed by the timeout.
+	if code := cmd.ProcessState.ExitCode(); code <= 0 {
+		t.Fatalf("exit code = %d, want a failure\n%s", code, &stderr)
+	}
+	if took := time.Since(began); took > 10*time.Second {
+		t.Errorf("took %v to give up, want a quick failure", took)
+	}
+	last := lastLine(stderr.String())
+	if !strings.Contains(strings.ToLower(last), "redis") {
+		t.Errorf("last line of stderr %q does not name Redis\n%s", last, &stderr)
+	}
+}
+
+// buildDir holds the binary that build compiles once for all tests.
+var (
+	buildDir  string
+	buildOnce sync.Once
+	buildErr  error
+	buildOut  []byte
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if buildDir != "" {
+		os.RemoveAll(buildDir)
+	}
+	os.Exit(code)
+}
+
+// build compiles the command, once per test binary, and returns its path.
+func build(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		buildDir, buildErr = os.MkdirTemp("", "reservation-e2e")
+		if buildErr == nil {
+			buildOut, buildErr = exec.Command("go", "build", "-o", buildDir, ".").CombinedOutput()
+		}
+	})
+	if buildErr != nil {
+		t.Fatalf("go build: %v\n%s", buildErr, buildOut)
+	}
+	return filepath.Join(buildDir, "reservation")
+}
+
+// service is the binary running in the background.
+type service struct {
+	t      *testing.T
+	cmd    *exec.Cmd
+	addr   string
+	stderr *watcher
+	exited chan error
+}
+
+// start runs the binary with env on a free port, and returns once it
+// reports that it is listening.
+func start(t *testing.T, bin string, env ...string) *service {
+	t.Helper()
+	w := &watcher{found: make(chan string, 1)}
+	cmd := exec.Command(bin)
+	cmd.Dir = t.TempDir() // no stray .env
+	cmd.Env = append(env, "RESERVATION_HTTP_ADDR=127.0.0.1:0")
+	cmd.Stderr = w
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	s := &service{t: t, cmd: cmd, stderr: w, exited: make(chan error, 1)}
+	go func() { s.exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			<-s.exited
+		}
+	})
+	select {
+	case s.addr = <-w.found:
+	case err := <-s.exited:
+		t.Fatalf("service exited before listening: %v\n%s", err, w.text())
+	case <-time.After(startTimeout):
+		t.Fatalf("service not listening after %v\n%s", startTimeout, w.text())
+	}
+	return s
+}
+
+// stop sends sig and returns the exit code.
+func (s *service) stop(sig os.Signal) int {
+	s.t.Helper()
+	if err := s.cmd.Process.Signal(sig); err != nil {
+		s.t.Fatal(err)
+	}
+	select {
+	case <-s.exited:
+		return s.cmd.ProcessState.ExitCode()
+	case <-time.After(startTimeout):
+		s.t.Fatalf("service still running %v after %v\n%s", startTimeout, sig, s.log())
+		return -1
+	}
+}
+
+func (s *service) log() string { return s.stderr.text() }
+
+// watcher keeps what the service logs and sends, once, the address from
+// the HTTP server's "listening" line.
+type watcher struct {
+	mu    sync.Mutex
+	buf   bytes.Buffer
+	seen  int // bytes of buf already scanned for whole lines
+	found chan string
+	sent  bool
+}
+
+func (w *watcher) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf.Write(p)
+	for {
+		rest := w.buf.Bytes()[w.seen:]
+		i := bytes.IndexByte(rest, '\n')
+		if i < 0 {
+			return len(p), nil
+		}
+		w.seen += i + 1
+		var entry struct {
+			Msg  string `json:"msg"`
+			Addr string `json:"addr"`
+		}
+		if !w.sent && json.Unmarshal(rest[:i], &entry) == nil && entry.Msg == "listening" && entry.Addr != "" {
+			w.found <- entry.Addr
+			w.sent = true
+		}
+	}
+}
+
+func (w *watcher) text() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.String()
+}
+
+// client calls the service and fails the test on any surprise.
+type client struct {
+	t    *testing.T
+	base string
+}
+
+type event struct {
+	ID         string `json:"id"`
+	Name       string `json:"name"`
+	TotalSeats int    `json:"totalSeats"`
+}
+
+type seat struct {
+	ID            string     `json:"id"`
+	EventID       string     `json:"eventId"`
+	UUID          string     `json:"UUID"`
+	Status        string     `json:"status"`
+	HoldExpiresAt *time.Time `json:"holdExpiresAt"`
+}
+
+type seatList struct {
+	Total int    `json:"total"`
+	Event event  `json:"event"`
+	Seats []seat `json:"seats"`
+}
+
+type seatReply struct {
+	Message string `json:"message"`
+	Seat    seat   `json:"seat"`
+}
+
+type errorReply struct {
+	Error string `json:"error"`
+	Code  string `json:"code"`
+}
+
+// body is a hold, refresh or reserve request. %q quotes plain ASCII as JSON does.
+func body(seatID, user string) string {
+	return fmt.Sprintf(`{"id": %q, "UUID": %q}`, seatID, user)
+}
+
+// call sends the request, checks the status and decodes the reply as T.
+func call[T any](c client, method, path, reqBody string, wantStatus int) T {
+	c.t.Helper()
+	var reader io.Reader
+	if reqBody != "" {
+		reader = strings.NewReader(reqBody)
+	}
+	req, err := http.NewRequest(method, c.base+path, reader)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if reqBody != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		c.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		c.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	if resp.StatusCode != wantStatus {
+		c.t.Fatalf("%s %s %s: status %d, want %d: %s", method, path, reqBody, resp.StatusCode, wantStatus, raw)
+	}
+	var out T
+	if err := json.Unmarshal(raw, &out); err != nil {
+		c.t.Fatalf("%s %s: decode %s: %v", method, path, raw, err)
+	}
+	return out
+}
+
+// refused checks that a request is refused with status and code.
+func (c client) refused(method, path, reqBody string, status int, code string) {
+	c.t.Helper()
+	got := call[errorReply](c, method, path, reqBody, status)
+	if got.Code != code || got.Error == "" {
+		c.t.Errorf("%s %s %s = %+v, want code %s and a message", method, path, reqBody, got, code)
+	}
+}
+
+// closedAddr returns a loopback address where nothing listens.
+func closedAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return addr
+}
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return lines[len(lines)-1]
+}
