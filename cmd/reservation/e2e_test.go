@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -34,8 +35,8 @@ func TestEndToEnd(t *testing.T) {
 	c := client{t: t, base: "http://" + svc.addr}
 
 	// The README's walk-through.
-	ev := call[event](c, "POST", "/events/create", `{"name": "Concert", "totalSeats": 10}`, http.StatusCreated)
-	if ev.Name != "Concert" || ev.TotalSeats != 10 || ev.ID == "" {
+	ev := call[event](c, "POST", "/events/create", `{"name": "Flash sale", "totalSeats": 10}`, http.StatusCreated)
+	if ev.Name != "Flash sale" || ev.TotalSeats != 10 || ev.ID == "" {
 		t.Fatalf("created event = %+v", ev)
 	}
 	if got := call[event](c, "GET", "/events/"+ev.ID, "", http.StatusOK); got != ev {
@@ -72,11 +73,11 @@ func TestEndToEnd(t *testing.T) {
 	c.refused("POST", "/seats/hold", body(s1, "bob"), http.StatusConflict, "SEAT_RESERVED")
 	c.refused("POST", "/seats/refresh", body(s1, "alice"), http.StatusConflict, "NOT_ON_HOLD")
 
-	// carol holds seats 2..7, the limit, and is refused an eighth.
+	// bob holds seats 2..7, the limit, and is refused an eighth.
 	for _, s := range list.Seats[1:7] {
-		call[seatReply](c, "POST", "/seats/hold", body(s.ID, "carol"), http.StatusOK)
+		call[seatReply](c, "POST", "/seats/hold", body(s.ID, "bob"), http.StatusOK)
 	}
-	c.refused("POST", "/seats/hold", body(list.Seats[7].ID, "carol"), http.StatusTooManyRequests, "HOLD_LIMIT_REACHED")
+	c.refused("POST", "/seats/hold", body(list.Seats[7].ID, "bob"), http.StatusTooManyRequests, "HOLD_LIMIT_REACHED")
 
 	if got := call[seatList](c, "GET", "/seats/list/"+ev.ID, "", http.StatusOK); got.Total != 3 || len(got.Seats) != 3 || got.Seats[0].ID != list.Seats[7].ID {
 		t.Errorf("list after holds = %+v, want seats 8, 9 and 10", got)
@@ -84,9 +85,58 @@ func TestEndToEnd(t *testing.T) {
 	c.refused("GET", "/seats/get/"+ev.ID+".11", "", http.StatusNotFound, "SEAT_NOT_FOUND")
 	c.refused("GET", "/events/"+strings.Repeat("0", 8)+"-0000-0000-0000-"+strings.Repeat("0", 12), "", http.StatusNotFound, "EVENT_NOT_FOUND")
 
-	if code := svc.stop(syscall.SIGTERM); code != 0 {
+	finishesInFlight(t, svc, body(list.Seats[8].ID, "dave"))
+	if code := svc.wait(); code != 0 {
 		t.Errorf("exit code after SIGTERM = %d, want 0\n%s", code, svc.log())
 	}
+}
+
+// finishesInFlight sends SIGTERM while a hold request is in flight and
+// checks that the request still succeeds. The server's "100 Continue" shows
+// that the handler is reading the body; the body follows once the server
+// has stopped accepting connections.
+func finishesInFlight(t *testing.T, svc *service, reqBody string) {
+	t.Helper()
+	conn, err := net.Dial("tcp", svc.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "POST /seats/hold HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\nExpect: 100-continue\r\n\r\n",
+		svc.addr, len(reqBody))
+	replies := bufio.NewReader(conn)
+	if resp, err := http.ReadResponse(replies, nil); err != nil || resp.StatusCode != http.StatusContinue {
+		t.Fatalf("want 100 Continue, got %v, %v", resp, err)
+	}
+	if err := svc.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	waitRefused(t, svc.addr)
+	if _, err := io.WriteString(conn, reqBody); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(replies, nil)
+	if err != nil {
+		t.Fatalf("in-flight request: %v\n%s", err, svc.log())
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("in-flight request: status %d, want 200", resp.StatusCode)
+	}
+}
+
+// waitRefused returns once addr refuses connections: the server has closed
+// its listener and is draining.
+func waitRefused(t *testing.T, addr string) {
+	t.Helper()
+	for deadline := time.Now().Add(startTimeout); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		conn, err := net.Dial("tcp", addr)
+		if err != nil {
+			return
+		}
+		conn.Close()
+	}
+	t.Fatalf("%s still accepts connections %v after SIGTERM", addr, startTimeout)
 }
 
 func TestUnreachableRedis(t *testing.T) {
@@ -155,7 +205,7 @@ type service struct {
 	cmd    *exec.Cmd
 	addr   string
 	stderr *watcher
-	exited chan error
+	exited chan struct{} // closed once cmd.Wait has returned
 }
 
 // start runs the binary with env on a free port, and returns once it
@@ -170,35 +220,37 @@ func start(t *testing.T, bin string, env ...string) *service {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	s := &service{t: t, cmd: cmd, stderr: w, exited: make(chan error, 1)}
-	go func() { s.exited <- cmd.Wait() }()
+	s := &service{t: t, cmd: cmd, stderr: w, exited: make(chan struct{})}
+	go func() {
+		defer close(s.exited)
+		cmd.Wait() // its outcome is read from cmd.ProcessState
+	}()
 	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
+		select {
+		case <-s.exited:
+		default:
 			cmd.Process.Kill()
 			<-s.exited
 		}
 	})
 	select {
 	case s.addr = <-w.found:
-	case err := <-s.exited:
-		t.Fatalf("service exited before listening: %v\n%s", err, w.text())
+	case <-s.exited:
+		t.Fatalf("service exited before listening: %v\n%s", cmd.ProcessState, w.text())
 	case <-time.After(startTimeout):
 		t.Fatalf("service not listening after %v\n%s", startTimeout, w.text())
 	}
 	return s
 }
 
-// stop sends sig and returns the exit code.
-func (s *service) stop(sig os.Signal) int {
+// wait returns the exit code once the service exits.
+func (s *service) wait() int {
 	s.t.Helper()
-	if err := s.cmd.Process.Signal(sig); err != nil {
-		s.t.Fatal(err)
-	}
 	select {
 	case <-s.exited:
 		return s.cmd.ProcessState.ExitCode()
 	case <-time.After(startTimeout):
-		s.t.Fatalf("service still running %v after %v\n%s", startTimeout, sig, s.log())
+		s.t.Fatalf("service still running after %v\n%s", startTimeout, s.log())
 		return -1
 	}
 }
