@@ -99,7 +99,7 @@ var settings = []setting{
 type Sources struct {
 	File    string   // YAML file; "" for none
 	DotEnv  string   // .env file; a missing one is skipped
-	Environ []string // the environment, as os.environ returns it
+	Environ []string // the environment, as os.Environ returns it
 }
 
 // LoadConfig reads the configuration. Its error names every setting that is
