@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"encoding/json"
 	"strconv"
 	"sync"
@@ -25,11 +26,18 @@ const maxPooledBuffer = 4 << 20
 
 var buffers = sync.Pool{New: func() any { return new([]byte) }}
 
+// jsonContentType is shared by every response (net/http only reads it), so
+// that setting it allocates nothing.
+var jsonContentType = []string{"application/json"}
+
 // respond writes the JSON body that fill appends to an empty buffer.
 func respond(c *gin.Context, status int, fill func([]byte) []byte) {
 	buf := buffers.Get().(*[]byte)
 	b := fill((*buf)[:0])
-	c.Data(status, "application/json", b)
+	c.Writer.Header()["Content-Type"] = jsonContentType
+	c.Status(status)
+	_, _ = c.Writer.Write(b) // a failed write is a client gone: nothing to answer
+
 	if cap(b) <= maxPooledBuffer {
 		*buf = b
 		buffers.Put(buf)
@@ -66,18 +74,28 @@ func appendSeat(b []byte, s domain.Seat) []byte {
 }
 
 // appendAvailableSeats encodes the listing of an event's available seats,
-// given by number.
+// given by number. Such seats differ only in their number, so the encoding
+// of seat 1 is cut around its number into a template for all of them.
 func appendAvailableSeats(b []byte, e domain.Event, numbers []int) []byte {
 	b = append(b, `{"total":`...)
 	b = strconv.AppendInt(b, int64(len(numbers)), 10)
 	b = append(b, `,"event":`...)
 	b = appendEvent(b, e)
 	b = append(b, `,"seats":[`...)
+	var templateBuf [256]byte
+	var idBuf [48]byte
+	first := e.Seat(1)
+	template := appendSeat(templateBuf[:0], domain.NewSeat(first))
+	id := first.AppendText(idBuf[:0])
+	number := bytes.Index(template, id) + len(id) - 1 // the "1" of the seat's id
+	head, tail := template[:number], template[number+1:]
 	for i, n := range numbers {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendSeat(b, domain.NewSeat(e.Seat(n)))
+		b = append(b, head...)
+		b = strconv.AppendInt(b, int64(n), 10)
+		b = append(b, tail...)
 	}
 	return append(b, "]}"...)
 }
