@@ -86,6 +86,7 @@ func (s *Server) Addr() net.Addr { return s.addr }
 
 // Stop stops accepting connections and waits for in-flight requests to
 // finish, at most ShutdownTimeout; connections still busy then are closed.
+// It follows a successful Start.
 func (s *Server) Stop(ctx context.Context) error {
 	if s.cfg.ShutdownTimeout > 0 {
 		var cancel context.CancelFunc

@@ -137,7 +137,8 @@ func TestModule(t *testing.T) {
 	}
 	app := fxtest.New(t, moduleOptions(t, &s))
 	app.RequireStart()
-	resp, err := http.Get("http://" + s.Addr().String() + "/openapi.yaml")
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	resp, err := client.Get("http://" + s.Addr().String() + "/openapi.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
