@@ -15,6 +15,8 @@ import (
 // shared by all instances. It returns the domain's errors for refusals and
 // an error wrapping ErrUnavailable when it cannot answer.
 type Store interface {
+	// Ping reports whether the store can serve requests now.
+	Ping(ctx context.Context) error
 	// CreateEvent stores a new event with all its seats available.
 	CreateEvent(ctx context.Context, e domain.Event) error
 	Event(ctx context.Context, id domain.EventID) (domain.Event, error)

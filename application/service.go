@@ -24,6 +24,14 @@ func NewService(store Store, policy domain.HoldPolicy) *Service {
 	return &Service{store: store, policy: policy}
 }
 
+// Ready reports whether the service can serve requests: its store answers.
+func (s *Service) Ready(ctx context.Context) error {
+	if err := s.store.Ping(ctx); err != nil {
+		return fmt.Errorf("ping store: %w", err)
+	}
+	return nil
+}
+
 // CreateEvent creates an event whose seats are all available.
 func (s *Service) CreateEvent(ctx context.Context, name string, totalSeats int) (domain.Event, error) {
 	e, err := domain.NewEvent(domain.EventID(uuid.NewString()), name, totalSeats)

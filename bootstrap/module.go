@@ -8,6 +8,7 @@ import (
 
 	"github.com/seatres/reservation/adapters/httpapi"
 	"github.com/seatres/reservation/adapters/memstore"
+	"github.com/seatres/reservation/adapters/metrics"
 	"github.com/seatres/reservation/adapters/redisstore"
 	"github.com/seatres/reservation/application"
 )
@@ -17,14 +18,19 @@ import (
 const stopMargin = 5 * time.Second
 
 // Module is the whole service for cfg: the logger, the store that cfg
-// chooses (Redis when it names addresses, memory otherwise), the use cases
-// and the HTTP server.
+// chooses (Redis when it names addresses, memory otherwise), its metrics,
+// the use cases and the HTTP server.
 func Module(cfg Config) fx.Option {
 	return fx.Options(
 		fx.Provide(func() (*zap.Logger, error) { return NewLogger(cfg.Log) }),
 		fx.WithLogger(newFxLogger),
 		fx.StopTimeout(cfg.HTTP.ShutdownTimeout+stopMargin),
 		store(cfg),
+		metrics.Module,
+		// At the root: fx applies a decoration only within its own module,
+		// and the service's store must be the instrumented one.
+		metrics.StoreDecorator,
+		fx.Provide(func(m *metrics.Metrics) httpapi.Metrics { return m }),
 		fx.Supply(cfg.Hold, cfg.HTTP),
 		fx.Provide(application.NewService),
 		httpapi.Module,

@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/seatres/reservation/adapters/memstore"
+	"github.com/seatres/reservation/adapters/metrics"
 	"github.com/seatres/reservation/application"
 	"github.com/seatres/reservation/domain"
 )
@@ -59,7 +60,7 @@ func benchRouter(b *testing.B, log *zap.Logger) (*gin.Engine, domain.Event) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	return NewRouter(svc, log), e
+	return NewRouter(svc, log, metrics.New()), e
 }
 
 // BenchmarkHold: POST /seats/hold, each seat by its own UUID. Once every

@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/seatres/reservation/adapters/memstore"
+	"github.com/seatres/reservation/adapters/metrics"
 	"github.com/seatres/reservation/application"
 	"github.com/seatres/reservation/domain"
 )
@@ -53,16 +54,28 @@ func newAPI(t *testing.T, policy domain.HoldPolicy) *testAPI {
 }
 
 func newAPIOver(t *testing.T, uc UseCases, c *clock) *testAPI {
-	return &testAPI{t: t, router: NewRouter(uc, zaptest.NewLogger(t)), clock: c}
+	return &testAPI{t: t, router: NewRouter(uc, zaptest.NewLogger(t), metrics.New()), clock: c}
 }
 
 // do sends a request; target is percent-encoded, contentType may be empty.
 func (a *testAPI) do(method, target, contentType, body string) *httptest.ResponseRecorder {
 	a.t.Helper()
+	return a.serve(a.request(method, target, contentType, body), body)
+}
+
+// request builds a request for serve.
+func (a *testAPI) request(method, target, contentType, body string) *http.Request {
 	req := httptest.NewRequest(method, target, strings.NewReader(body))
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
 	}
+	return req
+}
+
+// serve serves req, whose body is body, and checks the answer against the
+// contract.
+func (a *testAPI) serve(req *http.Request, body string) *httptest.ResponseRecorder {
+	a.t.Helper()
 	rec := httptest.NewRecorder()
 	a.router.ServeHTTP(rec, req)
 	checkContract(a.t, req, []byte(body), rec)

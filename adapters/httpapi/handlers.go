@@ -12,6 +12,7 @@ import (
 
 // UseCases is what the HTTP API asks of the application.
 type UseCases interface {
+	Ready(ctx context.Context) error
 	CreateEvent(ctx context.Context, name string, totalSeats int) (domain.Event, error)
 	Event(ctx context.Context, id string) (domain.Event, error)
 	AvailableSeats(ctx context.Context, eventID string) (domain.Event, []int, error)

@@ -14,14 +14,15 @@ import (
 )
 
 // NewRouter returns the HTTP API over uc: the routes of api/openapi.yaml,
-// JSON answers for unknown paths and methods, panic recovery and one log
-// line per request.
-func NewRouter(uc UseCases, log *zap.Logger) *gin.Engine {
+// JSON answers for unknown paths and methods, request ids, metrics, panic
+// recovery and one log line per request.
+func NewRouter(uc UseCases, log *zap.Logger, m Metrics) *gin.Engine {
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
 	r.RedirectTrailingSlash = false // "/events/x/" is not a path of the contract
 	r.UseRawPath = true             // an id's %2F is part of the id, not a separator
-	r.Use(logRequests(log), recoverPanics(log))
+	// Metrics before recovery, so that a recovered panic counts as a 500.
+	r.Use(requestID(), m.Middleware(), logRequests(log), recoverPanics(log))
 	r.NoRoute(func(c *gin.Context) { writeError(c, errNoRoute) })
 	r.NoMethod(func(c *gin.Context) { writeError(c, errMethodNotAllowed) })
 
@@ -43,6 +44,9 @@ func NewRouter(uc UseCases, log *zap.Logger) *gin.Engine {
 	r.POST("/seats/hold/refresh", refresh) // the original service's path
 	r.POST("/seats/reserve", seatChange("Seat reserved", uc.Reserve))
 	r.GET("/openapi.yaml", func(c *gin.Context) { c.Data(http.StatusOK, "application/yaml", api.OpenAPI) })
+	r.GET("/healthz", healthz)
+	r.GET("/readyz", h.readyz)
+	r.GET("/metrics", gin.WrapH(m.Handler()))
 	return r
 }
 
@@ -71,6 +75,7 @@ func logRequests(log *zap.Logger) gin.HandlerFunc {
 			zap.Int("status", status),
 			zap.Duration("latency", time.Since(start)),
 			zap.Int("bytes", max(c.Writer.Size(), 0)),
+			zap.String("request_id", c.GetString(requestIDKey)),
 		}
 		if route == "" {
 			fields = append(fields, zap.String("path", c.Request.URL.Path))

@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/seatres/reservation/adapters/metrics"
 	"github.com/seatres/reservation/api"
 	"github.com/seatres/reservation/application"
 	"github.com/seatres/reservation/domain"
@@ -61,6 +62,7 @@ type downStore struct{}
 
 var errDown = fmt.Errorf("%w: dial tcp 192.0.2.1:6379: connect: connection refused", application.ErrUnavailable)
 
+func (downStore) Ping(context.Context) error                      { return errDown }
 func (downStore) CreateEvent(context.Context, domain.Event) error { return errDown }
 func (downStore) Event(context.Context, domain.EventID) (domain.Event, error) {
 	return domain.Event{}, errDown
@@ -155,7 +157,7 @@ func TestRequestContextReachesUseCases(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	req := httptest.NewRequest(http.MethodGet, "/events/x", nil).WithContext(ctx)
-	NewRouter(uc, zap.NewNop()).ServeHTTP(httptest.NewRecorder(), req)
+	NewRouter(uc, zap.NewNop(), metrics.New()).ServeHTTP(httptest.NewRecorder(), req)
 	if !errors.Is(seen, context.Canceled) {
 		t.Errorf("use case saw ctx.Err() = %v, want context.Canceled", seen)
 	}
@@ -166,7 +168,7 @@ func TestRequestContextReachesUseCases(t *testing.T) {
 func TestRequestLog(t *testing.T) {
 	t.Parallel()
 	core, logs := observer.New(zapcore.InfoLevel)
-	router := NewRouter(application.NewService(downStore{}, defaultPolicy), zap.New(core))
+	router := NewRouter(application.NewService(downStore{}, defaultPolicy), zap.New(core), metrics.New())
 	for _, target := range []string{"/openapi.yaml", "/events/0b6c3c1e-8a52-4c5e-9a57-0f6a3d2b9e10", "/nope"} {
 		router.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, target, nil))
 	}

@@ -102,14 +102,14 @@ func (s *Server) Stop(ctx context.Context) error {
 }
 
 // Module runs the HTTP API over the application's use cases for the life
-// of the fx application.
+// of the fx application. It needs the Metrics to report to.
 var Module = fx.Module("httpapi",
 	fx.Decorate(func(log *zap.Logger) *zap.Logger { return log.Named("http") }),
 	fx.Provide(newServer),
 	fx.Invoke(func(lc fx.Lifecycle, s *Server) { lc.Append(fx.StartStopHook(s.Start, s.Stop)) }),
 )
 
-func newServer(cfg Config, svc *application.Service, log *zap.Logger) *Server {
+func newServer(cfg Config, svc *application.Service, log *zap.Logger, m Metrics) *Server {
 	gin.SetMode(gin.ReleaseMode) // no debug output on stdout: the logs are zap's
-	return NewServer(cfg, NewRouter(svc, log), log)
+	return NewServer(cfg, NewRouter(svc, log, m), log)
 }

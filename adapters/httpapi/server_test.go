@@ -16,6 +16,7 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/seatres/reservation/adapters/memstore"
+	"github.com/seatres/reservation/adapters/metrics"
 	"github.com/seatres/reservation/api"
 	"github.com/seatres/reservation/application"
 	"github.com/seatres/reservation/domain"
@@ -32,7 +33,7 @@ func blockingServer(t *testing.T, cfg Config) (s *Server, entered, release chan 
 		return domain.Event{ID: "0b6c3c1e-8a52-4c5e-9a57-0f6a3d2b9e10", Name: "a", TotalSeats: 10}, nil
 	}}
 	log := zaptest.NewLogger(t)
-	s = NewServer(cfg, NewRouter(uc, log), log)
+	s = NewServer(cfg, NewRouter(uc, log, metrics.New()), log)
 	if err := s.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -124,6 +125,7 @@ func moduleOptions(t *testing.T, s **Server) fx.Option {
 		fx.Provide(func() *application.Service {
 			return application.NewService(memstore.New(time.Now), defaultPolicy)
 		}),
+		fx.Provide(func() Metrics { return metrics.New() }),
 		Module,
 		fx.Populate(s),
 	)

@@ -39,6 +39,9 @@ func New(now func() time.Time) *Store {
 	return &Store{now: now, events: make(map[domain.EventID]*event)}
 }
 
+// Ping implements application.Store: memory is always there.
+func (s *Store) Ping(context.Context) error { return nil }
+
 // CreateEvent implements application.Store.
 func (s *Store) CreateEvent(_ context.Context, e domain.Event) error {
 	seats := make([]domain.Seat, e.TotalSeats)

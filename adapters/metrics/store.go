@@ -17,6 +17,7 @@ type storeOp struct {
 }
 
 var (
+	opPing           = storeOp{name: "ping"}
 	opCreateEvent    = storeOp{name: "create_event"}
 	opEvent          = storeOp{name: "event"}
 	opAvailableSeats = storeOp{name: "available_seats"}
@@ -25,7 +26,7 @@ var (
 	opRefresh        = storeOp{name: "refresh", transition: true}
 	opReserve        = storeOp{name: "reserve", transition: true}
 
-	storeOps = []storeOp{opCreateEvent, opEvent, opAvailableSeats, opSeat, opHold, opRefresh, opReserve}
+	storeOps = []storeOp{opPing, opCreateEvent, opEvent, opAvailableSeats, opSeat, opHold, opRefresh, opReserve}
 )
 
 // Results of a store call that are not a refusal of the rules.
@@ -102,6 +103,11 @@ type instrumentedStore struct {
 }
 
 var _ application.Store = (*instrumentedStore)(nil)
+
+func (s *instrumentedStore) Ping(ctx context.Context) (err error) {
+	defer s.m.observe(opPing, time.Now(), &err)
+	return s.next.Ping(ctx)
+}
 
 func (s *instrumentedStore) CreateEvent(ctx context.Context, e domain.Event) (err error) {
 	defer s.m.observe(opCreateEvent, time.Now(), &err)

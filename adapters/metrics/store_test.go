@@ -21,6 +21,8 @@ type fakeStore struct{ err error }
 
 var _ application.Store = fakeStore{}
 
+func (f fakeStore) Ping(context.Context) error { return f.err }
+
 func (f fakeStore) CreateEvent(context.Context, domain.Event) error { return f.err }
 
 func (f fakeStore) Event(_ context.Context, id domain.EventID) (domain.Event, error) {
@@ -57,6 +59,7 @@ var (
 
 // calls runs one store method by its op label.
 var calls = map[string]func(application.Store) error{
+	"ping": func(s application.Store) error { return s.Ping(context.Background()) },
 	"create_event": func(s application.Store) error {
 		return s.CreateEvent(context.Background(), domain.Event{ID: event})
 	},

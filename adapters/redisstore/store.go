@@ -52,11 +52,9 @@ func New(ctx context.Context, cfg Config, log *zap.Logger) (*Store, error) {
 		return nil, fmt.Errorf("redisstore: connect to Redis at %s: %w: %w", strings.Join(cfg.Addrs, ","), application.ErrUnavailable, err)
 	}
 	s := &Store{client: client, timeout: cfg.Timeout}
-	ctx, cancel := context.WithTimeout(ctx, s.timeout)
-	defer cancel()
-	if err := client.Do(ctx, client.B().Ping().Build()).Error(); err != nil {
+	if err := s.Ping(ctx); err != nil {
 		client.Close()
-		return nil, fmt.Errorf("redisstore: ping Redis at %s: %w: %w", strings.Join(cfg.Addrs, ","), application.ErrUnavailable, err)
+		return nil, fmt.Errorf("redisstore: ping Redis at %s: %w", strings.Join(cfg.Addrs, ","), err)
 	}
 	log.Info("connected to Redis", zap.Strings("addrs", cfg.Addrs))
 	return s, nil
@@ -84,6 +82,16 @@ func resKey(e domain.EventID, n int) string {
 const resPerKey = 100
 
 func userKey(e domain.EventID, u domain.UserID) string { return key(e, "user:"+string(u)) }
+
+// Ping implements application.Store.
+func (s *Store) Ping(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	if err := s.client.Do(ctx, s.client.B().Ping().Build()).Error(); err != nil {
+		return unavailable(err)
+	}
+	return nil
+}
 
 // CreateEvent implements application.Store.
 func (s *Store) CreateEvent(ctx context.Context, e domain.Event) error {

@@ -214,7 +214,7 @@ func wantUnavailable(t *testing.T, s application.Store, e domain.Event) {
 	_, refreshErr := s.Refresh(ctx, id, "alice", longHold)
 	_, reserveErr := s.Reserve(ctx, id, "alice")
 	for name, err := range map[string]error{
-		"CreateEvent": s.CreateEvent(ctx, e), "AvailableSeats": listErr, "Event": eventErr,
+		"Ping": s.Ping(ctx), "CreateEvent": s.CreateEvent(ctx, e), "AvailableSeats": listErr, "Event": eventErr,
 		"Seat": seatErr, "Hold": holdErr, "Refresh": refreshErr, "Reserve": reserveErr,
 	} {
 		if !errors.Is(err, application.ErrUnavailable) {

@@ -101,6 +101,20 @@ func (mr *MockStoreMockRecorder) Hold(ctx, id, user, p any) *gomock.Call {
 	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "Hold", reflect.TypeOf((*MockStore)(nil).Hold), ctx, id, user, p)
 }
 
+// Ping mocks base method.
+func (m *MockStore) Ping(ctx context.Context) error {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "Ping", ctx)
+	ret0, _ := ret[0].(error)
+	return ret0
+}
+
+// Ping indicates an expected call of Ping.
+func (mr *MockStoreMockRecorder) Ping(ctx any) *gomock.Call {
+	mr.mock.ctrl.T.Helper()
+	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "Ping", reflect.TypeOf((*MockStore)(nil).Ping), ctx)
+}
+
 // Refresh mocks base method.
 func (m *MockStore) Refresh(ctx context.Context, id domain.SeatID, user domain.UserID, p domain.HoldPolicy) (domain.Seat, error) {
 	m.ctrl.T.Helper()

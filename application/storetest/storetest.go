@@ -113,6 +113,9 @@ func seq(from, to int, except ...int) []int {
 
 func testEvents(t *testing.T, s application.Store) {
 	ctx := context.Background()
+	if err := s.Ping(ctx); err != nil {
+		t.Fatalf("Ping: %v", err)
+	}
 	e := newEvent(t, s, 10)
 	got, err := s.Event(ctx, e.ID)
 	if err != nil || got != e {

@@ -1,0 +1,66 @@
+package httpapi
+
+import (
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
+)
+
+// Metrics is what the API reports to: a middleware that observes every
+// request, and the handler of GET /metrics.
+type Metrics interface {
+	Middleware() gin.HandlerFunc
+	Handler() http.Handler
+}
+
+const (
+	requestIDHeader   = "X-Request-ID"
+	requestIDKey      = "requestID"
+	maxRequestIDBytes = 128
+)
+
+// requestID gives every request an id, the client's X-Request-ID when it
+// sent a sane one, so a client's report and the server's log line meet. The
+// id is echoed in the response.
+func requestID() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		id := c.GetHeader(requestIDHeader)
+		if !validRequestID(id) {
+			id = uuid.NewString()
+		}
+		c.Set(requestIDKey, id)
+		c.Header(requestIDHeader, id)
+		c.Next()
+	}
+}
+
+// validRequestID accepts 1..128 visible ASCII characters: anything else
+// could forge log lines or bloat them.
+func validRequestID(id string) bool {
+	if id == "" || len(id) > maxRequestIDBytes {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if id[i] <= ' ' || id[i] > '~' {
+			return false
+		}
+	}
+	return true
+}
+
+// healthz answers while the process serves; it does not look at the store,
+// so an outage of Redis does not get healthy instances restarted.
+func healthz(c *gin.Context) {
+	respond(c, http.StatusOK, func(b []byte) []byte { return append(b, `{"status":"ok"}`...) })
+}
+
+// readyz answers 200 when the store answers, 503 otherwise, so load
+// balancers send traffic only to instances that can serve it.
+func (h handler) readyz(c *gin.Context) {
+	if err := h.uc.Ready(c.Request.Context()); err != nil {
+		writeError(c, err)
+		return
+	}
+	respond(c, http.StatusOK, func(b []byte) []byte { return append(b, `{"status":"ready"}`...) })
+}
