@@ -24,3 +24,20 @@ generate:
 # The Redis tests start their own throwaway redis-server.
 ensure-redis:
 	@command -v redis-server >/dev/null || { $(SUDO) apt-get update && $(SUDO) apt-get install -y redis-server; }
+
+# Benchmarks (issue 3): the Go benchmarks, then the load run of the built
+# service against throwaway Redis servers (cmd/loadbench), which prints a
+# summary and writes docs/benchmarks.md and docs/benchmarks.svg.
+GOBENCH = $(GO) test -run '^$$' -bench . -benchmem -benchtime 1s ./domain ./adapters/...
+
+.PHONY: bench ensure-wrk
+
+bench: build ensure-redis ensure-wrk
+	CGO_ENABLED=0 $(GO) build -trimpath -o bin/benchceiling ./cmd/benchceiling
+	$(GO) build -o bin/loadbench ./cmd/loadbench
+	$(GOBENCH) > bin/gobench.txt || { cat bin/gobench.txt; exit 1; }
+	cat bin/gobench.txt
+	bin/loadbench -gobench bin/gobench.txt -gobenchcmd "$(GOBENCH)"
+
+ensure-wrk:
+	@command -v wrk >/dev/null || { $(SUDO) apt-get update && $(SUDO) apt-get install -y wrk; }

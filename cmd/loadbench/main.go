@@ -1,0 +1,101 @@
+// Command loadbench is a benchmark tool, not part of the service: the HTTP
+// load run of `make bench`. It starts throwaway Redis servers (standalone,
+// then a three-master cluster) on loopback ports, the built service
+// (bin/reservation) with its default configuration against each, and the
+// ceiling server (bin/benchceiling) beside it; it drives them with wrk,
+// round after round, and prints a summary that it also writes, with a chart,
+// to docs/benchmarks.md and docs/benchmarks.svg.
+//
+// A run fails (exit status 1, docs left alone) if any request gets a status
+// other than the one expected or a socket error.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func main() {
+	var o options
+	flag.StringVar(&o.service, "service", "bin/reservation", "the service's binary")
+	flag.StringVar(&o.ceiling, "ceiling", "bin/benchceiling", "the ceiling server's binary")
+	flag.IntVar(&o.rounds, "rounds", 2, "runs of every scenario, for the spread")
+	flag.DurationVar(&o.duration, "duration", 5*time.Second, "length of one wrk run")
+	flag.StringVar(&o.topologies, "topologies", "standalone,cluster", "Redis set-ups to run against")
+	flag.StringVar(&o.goBench, "gobench", "", "output of the Go benchmarks to include in the report")
+	flag.StringVar(&o.goBenchCmd, "gobenchcmd", "", "the command that wrote -gobench, for the report")
+	flag.StringVar(&o.out, "out", "docs/benchmarks.md", "report to write; empty for none")
+	flag.StringVar(&o.chart, "chart", "docs/benchmarks.svg", "chart to write; empty for none")
+	flag.Parse()
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, o); err != nil {
+		fmt.Fprintln(os.Stderr, "loadbench:", err)
+		os.Exit(1)
+	}
+}
+
+type options struct {
+	service, ceiling string
+	rounds           int
+	duration         time.Duration
+	topologies       string
+	goBench          string
+	goBenchCmd       string
+	out, chart       string
+}
+
+func run(ctx context.Context, o options) error {
+	if o.rounds < 1 || o.duration < time.Second {
+		return errors.New("need at least one round of at least 1s")
+	}
+	m, err := describeMachine()
+	if err != nil {
+		return err
+	}
+	fmt.Printf("machine: %s\n", m)
+	var results []result
+	for _, name := range strings.Split(o.topologies, ",") {
+		t, ok := topologies[name]
+		if !ok {
+			return fmt.Errorf("unknown topology %q", name)
+		}
+		rs, err := runTopology(ctx, o, t)
+		results = append(results, rs...)
+		if err != nil {
+			return err
+		}
+	}
+	r := report{machine: m, opts: o, results: results}
+	fmt.Print(r.summary())
+	if failed := r.failures(); len(failed) > 0 {
+		return fmt.Errorf("unexpected answers, docs left alone:\n%s", strings.Join(failed, "\n"))
+	}
+	if o.goBench != "" {
+		b, err := os.ReadFile(o.goBench)
+		if err != nil {
+			return err
+		}
+		r.goBench = string(b)
+	}
+	if o.chart != "" {
+		if err := os.WriteFile(o.chart, r.chart(), 0o644); err != nil {
+			return err
+		}
+	}
+	if o.out != "" {
+		if err := os.WriteFile(o.out, []byte(r.markdown()), 0o644); err != nil {
+			return err
+		}
+		fmt.Printf("wrote %s\n", o.out)
+	}
+	return nil
+}

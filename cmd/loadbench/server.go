@@ -1,0 +1,138 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"time"
+)
+
+// server is a child HTTP server: the service or the ceiling server.
+type server struct {
+	name   string
+	addr   string
+	cmd    *exec.Cmd
+	exited chan struct{} // closed when the process has exited
+}
+
+// startTimeout bounds a server's start, stopTimeout its graceful stop.
+const (
+	startTimeout = 15 * time.Second
+	stopTimeout  = 20 * time.Second
+)
+
+// freeAddr returns a loopback address with a port free a moment ago.
+func freeAddr() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer l.Close()
+	return l.Addr().String(), nil
+}
+
+// startServer starts bin in dir (so it reads no .env of the caller's), its
+// output in dir/name.log, and waits until GET readyPath answers 200.
+func startServer(ctx context.Context, name, dir, addr, readyPath string, env []string, bin string, args ...string) (*server, error) {
+	bin, err := filepath.Abs(bin)
+	if err != nil {
+		return nil, err
+	}
+	out, err := os.Create(filepath.Join(dir, name+".log"))
+	if err != nil {
+		return nil, err
+	}
+	defer out.Close() // the child has its own descriptor
+	cmd := exec.Command(bin, args...)
+	cmd.Dir, cmd.Env, cmd.Stdout, cmd.Stderr = dir, env, out, out
+	cmd.SysProcAttr = sysProcAttr()
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", name, err)
+	}
+	s := &server{name: name, addr: addr, cmd: cmd, exited: make(chan struct{})}
+	go func() { cmd.Wait(); close(s.exited) }()
+	if err := s.waitReady(ctx, readyPath); err != nil {
+		s.cmd.Process.Kill()
+		<-s.exited
+		log, _ := os.ReadFile(out.Name())
+		return nil, fmt.Errorf("%s: %w\n%s", name, err, log)
+	}
+	return s, nil
+}
+
+func (s *server) url(path string) string { return "http://" + s.addr + path }
+
+func (s *server) waitReady(ctx context.Context, path string) error {
+	ctx, cancel := context.WithTimeout(ctx, startTimeout)
+	defer cancel()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.url(path), nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case <-s.exited:
+			return fmt.Errorf("exited: %s", s.cmd.ProcessState)
+		case <-ctx.Done():
+			return fmt.Errorf("not ready: %w", ctx.Err())
+		case <-tick.C:
+		}
+	}
+}
+
+// stop asks the server to stop and kills it if it does not in time. A
+// server that died on its own is an error: the run's figures are suspect.
+func (s *server) stop() error {
+	select {
+	case <-s.exited:
+		return fmt.Errorf("%s exited during the run: %s", s.name, s.cmd.ProcessState)
+	default:
+	}
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-s.exited:
+		return nil
+	case <-time.After(stopTimeout):
+		s.cmd.Process.Kill()
+		<-s.exited
+		return fmt.Errorf("%s did not stop within %v", s.name, stopTimeout)
+	}
+}
+
+// createEvents creates n events of 10,000 seats and returns their ids.
+func (s *server) createEvents(ctx context.Context, n int) ([]string, error) {
+	ids := make([]string, n)
+	for i := range ids {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, s.url("/events/create"), bytes.NewReader(createBody))
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return nil, err
+		}
+		var e struct{ ID string }
+		err = json.NewDecoder(resp.Body).Decode(&e)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusCreated || err != nil || e.ID == "" {
+			return nil, errors.Join(fmt.Errorf("create event: status %d", resp.StatusCode), err)
+		}
+		ids[i] = e.ID
+	}
+	return ids, nil
+}
+
+// createBody creates an event of the largest size.
+var createBody = []byte(`{"name":"Load benchmark","totalSeats":10000}`)

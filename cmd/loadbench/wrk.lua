@@ -1,0 +1,59 @@
+-- wrk script of the load benchmark (cmd/loadbench). Arguments after "--":
+--   seats PATH THREADS EVENT...  POST {"id", "UUID"} to PATH, each request a
+--                                seat of its own (seat k of the events, in
+--                                order, spread over the threads) and a UUID
+--                                of its own
+--   create PATH BODY             POST the same JSON BODY to PATH
+--   get                          GET the URL's path
+-- It counts responses by status and prints one line "loadbench {json}".
+
+local threads = {}
+
+function setup(thread)
+  thread:set("tid", #threads)
+  table.insert(threads, thread)
+end
+
+local seatsPerEvent = 10000
+
+local function seatRequest()
+  local e = events[math.floor(k / seatsPerEvent) + 1]
+  if not e then error("loadbench: out of seats; create more events") end
+  local body = string.format('{"id":"%s.%d","UUID":"bench-%d-%d"}', e, k % seatsPerEvent + 1, tid, k)
+  k = k + nthreads
+  return wrk.format("POST", path, nil, body)
+end
+
+function init(args)
+  statuses = {}
+  local mode = args[1]
+  if mode == "seats" then
+    path, nthreads, k = args[2], tonumber(args[3]), tid
+    events = {}
+    for i = 4, #args do events[#events + 1] = args[i] end
+    wrk.headers["Content-Type"] = "application/json"
+    request = seatRequest
+  elseif mode == "create" then
+    wrk.method, wrk.path, wrk.body = "POST", args[2], args[3]
+    wrk.headers["Content-Type"] = "application/json"
+  end
+end
+
+function response(status, headers, body)
+  statuses[status] = (statuses[status] or 0) + 1
+end
+
+function done(summary, latency, requests)
+  local counts, codes = {}, {}
+  for _, t in ipairs(threads) do
+    for status, n in pairs(t:get("statuses")) do counts[status] = (counts[status] or 0) + n end
+  end
+  for status, n in pairs(counts) do codes[#codes + 1] = string.format('"%d":%d', status, n) end
+  local e = summary.errors
+  io.write(string.format(
+    'loadbench {"requests":%d,"durationUs":%d,"errors":{"connect":%d,"read":%d,"write":%d,"timeout":%d},' ..
+    '"latencyUs":{"p50":%d,"p90":%d,"p99":%d,"max":%d},"statuses":{%s}}\n',
+    summary.requests, summary.duration, e.connect, e.read, e.write, e.timeout,
+    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max,
+    table.concat(codes, ",")))
+end
