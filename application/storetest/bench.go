@@ -1,0 +1,108 @@
+package storetest
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/google/uuid"
+
+	"github.com/seatres/reservation/application"
+	"github.com/seatres/reservation/domain"
+)
+
+// Benchmark measures the store calls of the service's hot paths, one call
+// at a time, on stores made by newStore. Holds and refreshes run on events
+// of the fewest and of the most seats: their cost must not grow with the
+// event.
+func Benchmark(b *testing.B, newStore func(b *testing.B) application.Store) {
+	ctx := context.Background()
+	b.Run("CreateEvent/10000", func(b *testing.B) {
+		s := newStore(b)
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := s.CreateEvent(ctx, eventOf(b, domain.MaxTotalSeats)); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("AvailableSeats/10000", func(b *testing.B) {
+		s := newStore(b)
+		e := createEvent(b, s, domain.MaxTotalSeats)
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, free, err := s.AvailableSeats(ctx, e.ID); err != nil || len(free) != e.TotalSeats {
+				b.Fatal(len(free), err)
+			}
+		}
+	})
+	b.Run("Seat", func(b *testing.B) {
+		s := newStore(b)
+		id := createEvent(b, s, domain.MaxTotalSeats).Seat(42)
+		if _, err := s.Hold(ctx, id, "alice", longHold); err != nil {
+			b.Fatal(err)
+		}
+		b.ReportAllocs()
+		for b.Loop() {
+			if seat, err := s.Seat(ctx, id); err != nil || seat.Status != domain.OnHold {
+				b.Fatal(seat, err)
+			}
+		}
+	})
+	for _, size := range []int{domain.MinTotalSeats, domain.MaxTotalSeats} {
+		// Each hold takes a free seat for a new user: the path that counts
+		// the user's holds.
+		b.Run(fmt.Sprintf("Hold/%d", size), func(b *testing.B) {
+			s := newStore(b)
+			seats := make([]domain.SeatID, b.N)
+			users := make([]domain.UserID, b.N)
+			var e domain.Event
+			for i := range b.N {
+				n := i%size + 1
+				if n == 1 {
+					e = createEvent(b, s, size)
+				}
+				seats[i], users[i] = e.Seat(n), domain.UserID(uuid.NewString())
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := range b.N {
+				if _, err := s.Hold(ctx, seats[i], users[i], longHold); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(fmt.Sprintf("Refresh/%d", size), func(b *testing.B) {
+			s := newStore(b)
+			id := createEvent(b, s, size).Seat(size)
+			if _, err := s.Hold(ctx, id, "alice", longHold); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := s.Refresh(ctx, id, "alice", longHold); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// eventOf returns a new event with a fresh id, not yet stored.
+func eventOf(b *testing.B, seats int) domain.Event {
+	b.Helper()
+	e, err := domain.NewEvent(domain.EventID(uuid.NewString()), "Benchmark", seats)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return e
+}
+
+func createEvent(b *testing.B, s application.Store, seats int) domain.Event {
+	b.Helper()
+	e := eventOf(b, seats)
+	if err := s.CreateEvent(context.Background(), e); err != nil {
+		b.Fatal(err)
+	}
+	return e
+}
