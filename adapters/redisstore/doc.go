@@ -27,6 +27,13 @@
 // every hold and the time; the domain's rule (domain.Seat.At) decides which
 // holds are live.
 //
+// # Events in memory
+//
+// An event never changes and is never deleted, so each instance keeps the
+// events it created or read (at most maxCachedEvents) and answers Event
+// without a round trip. Nothing else is cached: seats change, and Redis
+// alone decides them.
+//
 // # Errors
 //
 // Scripts refuse with small integer codes that map to the domain's errors in

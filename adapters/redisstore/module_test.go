@@ -29,8 +29,8 @@ func TestModule(t *testing.T) {
 	app.RequireStart()
 	e := newEvent(t, store, 10)
 	app.RequireStop()
-	if _, err := store.Event(context.Background(), e.ID); !errors.Is(err, application.ErrUnavailable) {
-		t.Fatalf("Event after stop: %v, want %v", err, application.ErrUnavailable)
+	if _, err := store.Seat(context.Background(), e.Seat(1)); !errors.Is(err, application.ErrUnavailable) {
+		t.Fatalf("Seat after stop: %v, want %v", err, application.ErrUnavailable)
 	}
 }
 

@@ -34,6 +34,7 @@ type Config struct {
 type Store struct {
 	client  rueidis.Client
 	timeout time.Duration
+	events  eventCache
 }
 
 // New connects to Redis and checks that it answers, so a configured but
@@ -101,11 +102,19 @@ func (s *Store) CreateEvent(ctx context.Context, e domain.Event) error {
 	if err != nil {
 		return err
 	}
-	return refusal(msg)
+	if err := refusal(msg); err != nil {
+		return err
+	}
+	s.events.put(e)
+	return nil
 }
 
-// Event implements application.Store.
+// Event implements application.Store. Events never change, so once read
+// they are answered from memory.
 func (s *Store) Event(ctx context.Context, id domain.EventID) (domain.Event, error) {
+	if e, ok := s.events.get(id); ok {
+		return e, nil
+	}
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	fields, err := s.client.Do(ctx, s.client.B().Hmget().Key(eventKey(id)).Field("name", "total").Build()).ToArray()
@@ -115,7 +124,12 @@ func (s *Store) Event(ctx context.Context, id domain.EventID) (domain.Event, err
 	if len(fields) != 2 || fields[0].IsNil() {
 		return domain.Event{}, domain.ErrEventNotFound
 	}
-	return toEvent(id, fields[0], fields[1])
+	e, err := toEvent(id, fields[0], fields[1])
+	if err != nil {
+		return domain.Event{}, err
+	}
+	s.events.put(e)
+	return e, nil
 }
 
 // AvailableSeats implements application.Store. Redis hands over the seats

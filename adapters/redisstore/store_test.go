@@ -208,7 +208,9 @@ func wantUnavailable(t *testing.T, s application.Store, e domain.Event) {
 	ctx := context.Background()
 	id := e.Seat(1)
 	_, _, listErr := s.AvailableSeats(ctx, e.ID)
-	_, eventErr := s.Event(ctx, e.ID)
+	// An event the store has not seen: those it has are answered from
+	// memory (TestEventCache).
+	_, eventErr := s.Event(ctx, eventOf(t, 10).ID)
 	_, seatErr := s.Seat(ctx, id)
 	_, holdErr := s.Hold(ctx, id, "alice", longHold)
 	_, refreshErr := s.Refresh(ctx, id, "alice", longHold)
