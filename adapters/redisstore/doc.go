@@ -18,9 +18,10 @@
 //	                            ones are ignored and overwritten, reserve deletes it
 //	rsv:{E}:res:<b>      hash   n -> user who reserved seat n, for the seats
 //	                            n = 100b+1 .. 100b+100 (small hashes pack tightly)
-//	rsv:{E}:user:<user>  zset   seats user held in E, scored by hold expiry; the
-//	                            hold script drops scores <= now and counts the
-//	                            rest; the key expires with its latest hold
+//	rsv:{E}:user:<user>  zset   seats user held in E, scored by hold expiry; at
+//	                            the limit the hold script drops scores <= now and
+//	                            counts the rest; the key expires with its latest
+//	                            hold
 //
 // A fresh event is two keys, about one byte per seat; creating it is one
 // SET. Listing available seats is one script that returns the seats string,

@@ -63,12 +63,17 @@ end
 
 -- Holds seat n for user until exp. The user's set gets the same expiry as
 -- score, so that it counts the user's live holds, and lives as long as its
--- latest hold.
-local function put_hold(holds, user_key, n, user, exp, now)
+-- latest hold: a new set expires with this hold; an existing one, which
+-- always has an expiry, only ever gets a later one (GT), as holds made with
+-- a shorter TTL may come after longer ones.
+local function put_hold(holds, user_key, n, user, exp, now, new_set)
   redis.call('HSET', holds, n, string.format('%d', exp) .. ':' .. user)
   redis.call('ZADD', user_key, exp, n)
-  local latest = redis.call('ZRANGE', user_key, -1, -1, 'WITHSCORES')
-  redis.call('PEXPIREAT', user_key, latest[2])
+  if new_set then
+    redis.call('PEXPIREAT', user_key, exp)
+  else
+    redis.call('PEXPIREAT', user_key, exp, 'GT')
+  end
   return {'H', user, exp, now}
 end
 `)
@@ -115,16 +120,25 @@ if not state then return SEAT_NOT_FOUND end
 if state == 'R' then return SEAT_RESERVED end
 local now = now_ms()
 local exp, holder = hold_of(KEYS[2], n)
+local new_set = false
 if exp > now then
   if holder ~= user then return SEAT_HELD end
   -- A retry: it extends the hold and is not counted again.
 else
-  -- Only live holds are in the user's set once expired ones are dropped,
-  -- and this seat has none, so the count is of the user's other holds.
-  redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)
-  if redis.call('ZCARD', KEYS[3]) >= tonumber(ARGV[4]) then return HOLD_LIMIT end
+  -- The user's set has the user's live holds, none on this seat (it has no
+  -- live hold), and maybe expired ones. Only when they reach the limit are
+  -- the expired ones dropped and the live ones counted: the common case
+  -- takes one call, and the set never grows past the limit.
+  local max = tonumber(ARGV[4])
+  local held = redis.call('ZCARD', KEYS[3])
+  if held >= max then
+    redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)
+    held = redis.call('ZCARD', KEYS[3])
+    if held >= max then return HOLD_LIMIT end
+  end
+  new_set = held == 0 -- an empty set does not exist
 end
-return put_hold(KEYS[2], KEYS[3], n, user, now + tonumber(ARGV[3]), now)
+return put_hold(KEYS[2], KEYS[3], n, user, now + tonumber(ARGV[3]), now, new_set)
 `)
 
 	// KEYS seats, holds, user; ARGV seat, user, ttlMs.
@@ -136,7 +150,7 @@ local now = now_ms()
 local exp, holder = hold_of(KEYS[2], n)
 if state == 'R' or exp <= now then return NOT_ON_HOLD end
 if holder ~= user then return NOT_HOLDER end
-return put_hold(KEYS[2], KEYS[3], n, user, now + tonumber(ARGV[3]), now)
+return put_hold(KEYS[2], KEYS[3], n, user, now + tonumber(ARGV[3]), now, false)
 `)
 
 	// KEYS seats, holds, res, user; ARGV seat, user.
