@@ -1,21 +1,62 @@
 package bootstrap
 
 import (
+	"time"
+
 	"go.uber.org/fx/fxevent"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 )
 
+// Sampling of the JSON log, per level and message and per second: the
+// first sampleFirst entries, then one in sampleThereafter. In a flash sale
+// the request lines (info, for answers below 500) would otherwise cost as
+// much as the requests; warnings and errors (503, 500) are never sampled,
+// so every failed request keeps its line.
+const (
+	sampleFirst      = 100
+	sampleThereafter = 100
+)
+
 // NewLogger builds the service's logger: zap's production setup (JSON, for
-// machines) or its development setup (console, for people), at the
-// configured level.
+// machines, sampled below warnings) or its development setup (console, for
+// people, unsampled), at the configured level.
 func NewLogger(c LogConfig) (*zap.Logger, error) {
-	zc := zap.NewProductionConfig()
 	if c.Format == LogConsole {
-		zc = zap.NewDevelopmentConfig()
+		zc := zap.NewDevelopmentConfig()
+		zc.Level = zap.NewAtomicLevelAt(c.Level)
+		return zc.Build()
 	}
+	zc := zap.NewProductionConfig()
 	zc.Level = zap.NewAtomicLevelAt(c.Level)
-	return zc.Build()
+	zc.Sampling = nil // zap's own would sample errors too
+	return zc.Build(zap.WrapCore(sampleBelowWarn))
+}
+
+// sampleBelowWarn samples the entries of core below warning level.
+func sampleBelowWarn(core zapcore.Core) zapcore.Core {
+	return splitCore{
+		Core:    core,
+		sampled: zapcore.NewSamplerWithOptions(core, time.Second, sampleFirst, sampleThereafter),
+	}
+}
+
+// splitCore hands entries below warning level to sampled, the others to
+// Core.
+type splitCore struct {
+	zapcore.Core
+	sampled zapcore.Core
+}
+
+func (c splitCore) With(fields []zapcore.Field) zapcore.Core {
+	return splitCore{Core: c.Core.With(fields), sampled: c.sampled.With(fields)}
+}
+
+func (c splitCore) Check(e zapcore.Entry, ce *zapcore.CheckedEntry) *zapcore.CheckedEntry {
+	if e.Level < zapcore.WarnLevel {
+		return c.sampled.Check(e, ce)
+	}
+	return c.Core.Check(e, ce)
 }
 
 // newFxLogger logs fx's own events at debug level, so that a normal start
