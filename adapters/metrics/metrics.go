@@ -7,6 +7,7 @@ package metrics
 import (
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -43,6 +44,23 @@ type Metrics struct {
 	transitions *prometheus.CounterVec
 	storeTime   *prometheus.HistogramVec
 	storeErrors *prometheus.CounterVec
+
+	mu     sync.RWMutex
+	series map[seriesKey]requestSeries
+}
+
+// seriesKey names the series of one kind of request.
+type seriesKey struct {
+	route, method string
+	status        int
+}
+
+// requestSeries are the collectors of one kind of request, looked up once:
+// looking them up by label values on every request would hash the values
+// and format the status each time.
+type requestSeries struct {
+	count    prometheus.Counter
+	duration prometheus.Observer
 }
 
 // New returns the service's metrics on a fresh registry that also carries
@@ -78,6 +96,7 @@ func New() *Metrics {
 			Name: "store_errors_total",
 			Help: "Store calls that failed for a reason other than the seat rules (store unreachable, timeout, bug), by operation.",
 		}, []string{"op"}),
+		series: make(map[seriesKey]requestSeries),
 	}
 	m.initSeries()
 	return m
@@ -113,10 +132,29 @@ func (m *Metrics) Middleware() gin.HandlerFunc {
 		if route == "" {
 			route = unmatchedRoute
 		}
-		method := methodLabel(c.Request.Method)
-		m.requests.WithLabelValues(route, method, strconv.Itoa(c.Writer.Status())).Inc()
-		m.requestTime.WithLabelValues(route, method).Observe(time.Since(start).Seconds())
+		s := m.requestSeries(seriesKey{route: route, method: methodLabel(c.Request.Method), status: c.Writer.Status()})
+		s.count.Inc()
+		s.duration.Observe(time.Since(start).Seconds())
 	}
+}
+
+// requestSeries returns the collectors of k. Routes are templates and
+// methods a fixed set, so the map stays small.
+func (m *Metrics) requestSeries(k seriesKey) requestSeries {
+	m.mu.RLock()
+	s, ok := m.series[k]
+	m.mu.RUnlock()
+	if ok {
+		return s
+	}
+	s = requestSeries{
+		count:    m.requests.WithLabelValues(k.route, k.method, strconv.Itoa(k.status)),
+		duration: m.requestTime.WithLabelValues(k.route, k.method),
+	}
+	m.mu.Lock()
+	m.series[k] = s
+	m.mu.Unlock()
+	return s
 }
 
 // methodLabel keeps the standard methods and folds any other into "other",
