@@ -1,6 +1,8 @@
 package httpapi
 
 import (
+	"encoding/binary"
+	"math/rand/v2"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
@@ -16,23 +18,37 @@ type Metrics interface {
 
 const (
 	requestIDHeader   = "X-Request-ID"
-	requestIDKey      = "requestID"
 	maxRequestIDBytes = 128
 )
 
+// requestIDKey is requestIDHeader in canonical form, to set and read it in
+// a header map without canonicalizing it on every request.
+var requestIDKey = http.CanonicalHeaderKey(requestIDHeader)
+
 // requestID gives every request an id, the client's X-Request-ID when it
 // sent a sane one, so a client's report and the server's log line meet. The
-// id is echoed in the response.
+// id is echoed in the response, where the log line finds it.
 func requestID() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		id := c.GetHeader(requestIDHeader)
 		if !validRequestID(id) {
-			id = uuid.NewString()
+			id = newRequestID()
 		}
-		c.Set(requestIDKey, id)
-		c.Header(requestIDHeader, id)
+		c.Writer.Header()[requestIDKey] = []string{id}
 		c.Next()
 	}
+}
+
+// newRequestID returns a random (version 4) UUID. An id names a request in
+// logs and need not be unguessable, so it comes from math/rand, which takes
+// no lock and no system call, unlike crypto/rand.
+func newRequestID() string {
+	var u uuid.UUID
+	binary.LittleEndian.PutUint64(u[:8], rand.Uint64())
+	binary.LittleEndian.PutUint64(u[8:], rand.Uint64())
+	u[6] = u[6]&0x0f | 0x40 // version 4
+	u[8] = u[8]&0x3f | 0x80 // RFC 9562 variant
+	return u.String()
 }
 
 // validRequestID accepts 1..128 visible ASCII characters: anything else

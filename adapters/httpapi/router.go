@@ -75,7 +75,7 @@ func logRequests(log *zap.Logger) gin.HandlerFunc {
 			zap.Int("status", status),
 			zap.Duration("latency", time.Since(start)),
 			zap.Int("bytes", max(c.Writer.Size(), 0)),
-			zap.String("request_id", c.GetString(requestIDKey)),
+			zap.String("request_id", c.Writer.Header().Get(requestIDKey)),
 		}
 		if route == "" {
 			fields = append(fields, zap.String("path", c.Request.URL.Path))
