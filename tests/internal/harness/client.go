@@ -1,0 +1,194 @@
+// Package harness is what the system tests under tests/ share: service
+// instances in this process over a real store, a client of the HTTP API
+// that reports every answer as it came, and checks of the state an event
+// leaves in Redis.
+package harness
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// RequestTimeout bounds every request of the client: a service that takes
+// longer hangs, which the tests count as a failure.
+const RequestTimeout = 10 * time.Second
+
+// The paths of the seat changes.
+const (
+	HoldPath    = "/seats/hold"
+	RefreshPath = "/seats/refresh"
+	ReservePath = "/seats/reserve"
+)
+
+// Client calls the API of any number of service instances over keep-alive
+// connections.
+type Client struct {
+	http *http.Client
+}
+
+// NewClient returns a client whose idle connections close when the test
+// ends.
+func NewClient(t testing.TB) *Client {
+	tr := &http.Transport{
+		DialContext:         (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
+		MaxIdleConnsPerHost: 1024, // one per goroutine of the heaviest test
+		IdleConnTimeout:     time.Minute,
+	}
+	t.Cleanup(tr.CloseIdleConnections)
+	return &Client{http: &http.Client{Transport: tr, Timeout: RequestTimeout}}
+}
+
+// Seat is a seat as the API shows it.
+type Seat struct {
+	ID            string     `json:"id"`
+	EventID       string     `json:"eventId"`
+	UUID          string     `json:"UUID"`
+	Status        string     `json:"status"`
+	HoldExpiresAt *time.Time `json:"holdExpiresAt"`
+}
+
+// Event is an event as the API shows it.
+type Event struct {
+	ID         string `json:"id"`
+	Name       string `json:"name"`
+	TotalSeats int    `json:"totalSeats"`
+}
+
+// Answer is what a request got. Err is set when no HTTP answer came (the
+// connection failed or the request timed out); otherwise Status is the HTTP
+// status, Code and Message the error body's fields, and Seat, Seats or Event
+// the success body's.
+type Answer struct {
+	Err     error
+	Status  int
+	Code    string
+	Message string
+	Seat    Seat
+	Seats   []Seat
+	Event   Event
+	Took    time.Duration
+}
+
+func (a Answer) String() string {
+	switch {
+	case a.Err != nil:
+		return "no answer: " + a.Err.Error()
+	case a.Code != "":
+		return fmt.Sprintf("%d %s (%s)", a.Status, a.Code, a.Message)
+	}
+	return fmt.Sprintf("%d %+v", a.Status, a.Seat)
+}
+
+// OK reports a 2xx answer.
+func (a Answer) OK() bool { return a.Err == nil && a.Status >= 200 && a.Status < 300 }
+
+// Change posts a hold, refresh or reserve of seat by user to the instance at
+// base; path is one of HoldPath, RefreshPath and ReservePath.
+func (c *Client) Change(ctx context.Context, base, path, seat, user string) Answer {
+	body, _ := json.Marshal(map[string]string{"id": seat, "UUID": user})
+	var reply struct {
+		Seat Seat `json:"seat"`
+	}
+	a := c.do(ctx, http.MethodPost, base+path, body, &reply)
+	a.Seat = reply.Seat
+	return a
+}
+
+// Seat gets a seat.
+func (c *Client) Seat(ctx context.Context, base, id string) Answer {
+	var reply Seat
+	a := c.do(ctx, http.MethodGet, base+"/seats/get/"+id, nil, &reply)
+	a.Seat = reply
+	return a
+}
+
+// List lists the available seats of an event.
+func (c *Client) List(ctx context.Context, base, event string) Answer {
+	var reply struct {
+		Event Event  `json:"event"`
+		Seats []Seat `json:"seats"`
+	}
+	a := c.do(ctx, http.MethodGet, base+"/seats/list/"+event, nil, &reply)
+	a.Seats, a.Event = reply.Seats, reply.Event
+	return a
+}
+
+// CreateEvent creates an event, failing the test unless it succeeds.
+func (c *Client) CreateEvent(t testing.TB, base string, seats int) Event {
+	t.Helper()
+	body, _ := json.Marshal(map[string]any{"name": "Test " + t.Name(), "totalSeats": seats})
+	var e Event
+	if a := c.do(t.Context(), http.MethodPost, base+"/events/create", body, &e); a.Status != http.StatusCreated {
+		t.Fatalf("create event: %v", a)
+	}
+	return e
+}
+
+// Post sends any body to a path, for requests the other methods cannot
+// make.
+func (c *Client) Post(ctx context.Context, base, path, contentType string, body []byte) Answer {
+	return c.send(ctx, http.MethodPost, base+path, contentType, body, nil)
+}
+
+// Get gets any path.
+func (c *Client) Get(ctx context.Context, base, path string) Answer {
+	return c.send(ctx, http.MethodGet, base+path, "", nil, nil)
+}
+
+func (c *Client) do(ctx context.Context, method, url string, body []byte, reply any) Answer {
+	contentType := ""
+	if body != nil {
+		contentType = "application/json"
+	}
+	return c.send(ctx, method, url, contentType, body, reply)
+}
+
+// send makes one request and decodes a 2xx body into reply, or an error
+// body into the answer. A body of neither shape is an error of the answer.
+func (c *Client) send(ctx context.Context, method, url, contentType string, body []byte, reply any) Answer {
+	start := time.Now()
+	req, err := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(body))
+	if err != nil {
+		return Answer{Err: err}
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return Answer{Err: err, Took: time.Since(start)}
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	a := Answer{Status: resp.StatusCode, Took: time.Since(start)}
+	if err != nil {
+		a.Err = err
+		return a
+	}
+	if !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
+		a.Err = fmt.Errorf("status %d with Content-Type %q: %q", resp.StatusCode, resp.Header.Get("Content-Type"), raw)
+		return a
+	}
+	if a.OK() {
+		if reply != nil {
+			if err := json.Unmarshal(raw, reply); err != nil {
+				a.Err = fmt.Errorf("status %d, body %q: %w", resp.StatusCode, raw, err)
+			}
+		}
+		return a
+	}
+	var e struct{ Error, Code string }
+	if err := json.Unmarshal(raw, &e); err != nil || e.Code == "" || e.Error == "" {
+		a.Err = fmt.Errorf("status %d without an error body: %q", resp.StatusCode, raw)
+	}
+	a.Code, a.Message = e.Code, e.Error
+	return a
+}
