@@ -13,19 +13,30 @@ const (
 	slotCount   = 16384
 )
 
-// startCluster starts clusterSize nodes in parent, gives each a range of
+// startCluster starts clusterSize masters in parent, gives each a range of
 // slots and introduces them to each other. It returns the nodes it started,
 // even on error, so the caller can kill them.
 func startCluster(parent string) ([]*node, error) {
-	nodes := make([]*node, 0, clusterSize)
-	for range clusterSize {
-		n, err := start(parent, true)
+	return formCluster(parent, nil)
+}
+
+// formCluster starts clusterSize masters, and replicas of them when
+// replicated is not nil (one per master, appended to the nodes after the
+// masters), with extra arguments for every node.
+func formCluster(parent string, replicated []string) ([]*node, error) {
+	size := clusterSize
+	if replicated != nil {
+		size *= 2
+	}
+	nodes := make([]*node, 0, size)
+	for range size {
+		n, err := start(parent, true, replicated...)
 		if err != nil {
 			return nodes, err
 		}
 		nodes = append(nodes, n)
 	}
-	for i, n := range nodes {
+	for i, n := range nodes[:clusterSize] {
 		first, last := i*slotCount/clusterSize, (i+1)*slotCount/clusterSize-1
 		if _, err := n.do("CLUSTER", "ADDSLOTSRANGE", strconv.Itoa(first), strconv.Itoa(last)); err != nil {
 			return nodes, err
@@ -41,11 +52,41 @@ func startCluster(parent string) ([]*node, error) {
 			return nodes, err
 		}
 	}
-	err := poll(nodes, func() error { return agreed(nodes) })
-	if err != nil {
+	if err := poll(nodes, func() error { return agreed(nodes) }); err != nil {
+		return nodes, fmt.Errorf("form cluster: %w", err)
+	}
+	if replicated == nil {
+		return nodes, nil
+	}
+	for i, r := range nodes[clusterSize:] {
+		master, err := nodes[i].do("CLUSTER", "MYID")
+		if err != nil {
+			return nodes, err
+		}
+		// The replica must have heard of its master by gossip first.
+		if err := poll(nodes, func() error { _, err := r.do("CLUSTER", "REPLICATE", master); return err }); err != nil {
+			return nodes, fmt.Errorf("replicate: %w", err)
+		}
+	}
+	if err := poll(nodes, func() error { return replicating(nodes) }); err != nil {
 		return nodes, fmt.Errorf("form cluster: %w", err)
 	}
 	return nodes, nil
+}
+
+// replicating reports whether every replica of a replicated cluster has
+// its master's data and every node sees every replica.
+func replicating(nodes []*node) error {
+	for _, r := range nodes[clusterSize:] {
+		info, err := r.do("INFO", "replication")
+		if err != nil {
+			return err
+		}
+		if !strings.Contains(info, "master_link_status:up\r\n") {
+			return fmt.Errorf("%s: replication link not up yet", r.addr)
+		}
+	}
+	return agreed(nodes)
 }
 
 // agreed reports whether every node sees the cluster ok and all see the
@@ -76,8 +117,9 @@ func agreed(nodes []*node) error {
 	return nil
 }
 
-// slotOwners reduces a CLUSTER NODES reply to its node ids and their slots,
-// leaving out what differs between nodes' views (flags, ping times).
+// slotOwners reduces a CLUSTER NODES reply to its node ids, the masters
+// of replicas and the slots of masters, leaving out what differs between
+// nodes' views (flags, ping times).
 func slotOwners(view string) string {
 	var lines []string
 	for line := range strings.Lines(view) {
@@ -85,7 +127,7 @@ func slotOwners(view string) string {
 		if len(f) < 8 {
 			continue
 		}
-		lines = append(lines, f[0]+" "+strings.Join(f[8:], " "))
+		lines = append(lines, f[0]+" "+f[3]+" "+strings.Join(f[8:], " "))
 	}
 	slices.Sort(lines)
 	return strings.Join(lines, "\n")

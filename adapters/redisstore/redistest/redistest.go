@@ -131,19 +131,23 @@ func unavailable(t testing.TB, err error) {
 	t.Skipf("redistest: no Redis for this test: %v", err)
 }
 
-// node is one running redis-server.
+// node is one running redis-server, and how it was started.
 type node struct {
 	addr   string
 	port   int
 	bus    int // cluster bus port, 0 when not clustered
+	bin    string
+	dir    string
+	args   []string
 	cmd    *exec.Cmd
 	exited chan struct{} // closed when the process has exited
 }
 
-// start starts a redis-server in a fresh directory under parent. A port
-// taken by someone else between picking and binding it makes the server
-// exit, so it picks new ports and tries again a few times.
-func start(parent string, clustered bool) (*node, error) {
+// start starts a redis-server in a fresh directory under parent, with
+// extra arguments after the defaults (later ones win). A port taken by
+// someone else between picking and binding it makes the server exit, so it
+// picks new ports and tries again a few times.
+func start(parent string, clustered bool, extra ...string) (*node, error) {
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
 		return nil, err
@@ -153,22 +157,19 @@ func start(parent string, clustered bool) (*node, error) {
 		return nil, err
 	}
 	for attempt := 1; ; attempt++ {
-		n, err := try(bin, dir, clustered)
+		n, err := try(bin, dir, clustered, extra)
 		if err == nil || attempt == 5 {
 			return n, err
 		}
 	}
 }
 
-func try(bin, dir string, clustered bool) (*node, error) {
+func try(bin, dir string, clustered bool, extra []string) (*node, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
 	}
-	args := []string{
-		"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--dir", dir,
-		"--save", "", "--appendonly", "no", "--logfile", "redis.log",
-	}
+	args := []string{"--save", "", "--appendonly", "no"}
 	bus := 0
 	if clustered {
 		// The bus port defaults to port+10000, which may be taken: pick one.
@@ -178,24 +179,36 @@ func try(bin, dir string, clustered bool) (*node, error) {
 		args = append(args, "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
 			"--cluster-port", strconv.Itoa(bus))
 	}
-	cmd := exec.Command(bin, args...)
+	return launch(bin, dir, port, bus, append(args, extra...))
+}
+
+// launch runs redis-server in dir on port with args, and returns once it
+// answers.
+func launch(bin, dir string, port, bus int, args []string) (*node, error) {
+	all := append([]string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--dir", dir, "--logfile", "redis.log"}, args...)
+	cmd := exec.Command(bin, all...)
 	cmd.SysProcAttr = sysProcAttr()
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
 	n := &node{
 		addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), port: port, bus: bus,
-		cmd: cmd, exited: make(chan struct{}),
+		bin: bin, dir: dir, args: args, cmd: cmd, exited: make(chan struct{}),
 	}
 	go func() { cmd.Wait(); close(n.exited) }()
 	// Ask for the process id, not just PING: after a port race another
-	// server may answer on this port.
+	// server may answer on this port. A server still loading its data
+	// answers INFO but refuses commands: wait until it has loaded.
 	want := fmt.Sprintf("process_id:%d\r\n", cmd.Process.Pid)
-	err = poll([]*node{n}, func() error {
+	err := poll([]*node{n}, func() error {
 		info, err := n.do("INFO", "server")
-		if err == nil && !strings.Contains(info, want) {
-			err = errors.New("another server answers on this port")
+		switch {
+		case err != nil:
+			return err
+		case !strings.Contains(info, want):
+			return errors.New("another server answers on this port")
 		}
+		_, err = n.do("PING")
 		return err
 	})
 	if err != nil {

@@ -38,3 +38,59 @@ func TestCluster(t *testing.T) {
 		}
 	}
 }
+
+func TestServerRestartKeepsAOF(t *testing.T) {
+	t.Parallel()
+	s := StartServer(t, AOF("always"))
+	n := &node{addr: s.Addr()}
+	if _, err := n.do("SET", "k", "v"); err != nil {
+		t.Fatal(err)
+	}
+	s.Kill()
+	if _, err := n.do("PING"); err == nil {
+		t.Fatal("a killed server answers")
+	}
+	s.Restart(t)
+	if got, err := n.do("GET", "k"); err != nil || got != "v" {
+		t.Fatalf("GET k after a restart = %q, %v; want v", got, err)
+	}
+}
+
+func TestServerFreeze(t *testing.T) {
+	t.Parallel()
+	s := StartServer(t)
+	n := &node{addr: s.Addr()}
+	s.Freeze()
+	// The kernel still accepts the connection; the reply never comes
+	// within do's deadline.
+	if _, err := n.do("PING"); err == nil {
+		t.Error("a frozen server answers")
+	}
+	s.Thaw()
+	if got, err := n.do("PING"); err != nil || got != "PONG" {
+		t.Fatalf("PING after thaw = %q, %v", got, err)
+	}
+}
+
+func TestClusterWithReplicasFailsOver(t *testing.T) {
+	t.Parallel()
+	c := ClusterWithReplicas(t)
+	if len(c.Addrs()) != 2*clusterSize {
+		t.Fatalf("%d addresses, want %d", len(c.Addrs()), 2*clusterSize)
+	}
+	const key = "k" // slot 7629, the second master's
+	master := &node{addr: c.Addrs()[1]}
+	if _, err := master.do("SET", key, "v"); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := master.do("WAIT", "1", "5000"); err != nil || got != "1" {
+		t.Fatalf("WAIT for the replica = %q, %v", got, err)
+	}
+	if dead := c.KillMaster(t, key); dead != master.addr {
+		t.Fatalf("killed %s, want the master of %q, %s", dead, key, master.addr)
+	}
+	replica := &node{addr: c.Addrs()[clusterSize+1]}
+	if got, err := replica.do("GET", key); err != nil || got != "v" {
+		t.Fatalf("GET %s on the promoted replica = %q, %v; want v", key, got, err)
+	}
+}

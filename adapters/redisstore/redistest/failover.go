@@ -1,0 +1,116 @@
+package redistest
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// failoverArgs make a replica take over from a dead master within about
+// two seconds: it is declared failed after a second of silence (Redis's
+// default is 15), and the election takes up to another.
+var failoverArgs = []string{"--cluster-node-timeout", "1000"}
+
+// ReplicatedCluster is a Redis Cluster of three masters with one replica
+// each, which a test can make fail over.
+type ReplicatedCluster struct {
+	nodes []*node // masters, then their replicas in the same order
+	dead  []*node
+}
+
+// ClusterWithReplicas starts a cluster of three masters, each with a third
+// of the slots and one replica, for this test. It returns once every
+// replica has its master's data and all nodes agree on the topology. The
+// nodes are killed when the test ends.
+func ClusterWithReplicas(t testing.TB) *ReplicatedCluster {
+	t.Helper()
+	nodes, err := formCluster(t.TempDir(), failoverArgs)
+	t.Cleanup(func() { killAll(nodes) })
+	if err != nil {
+		unavailable(t, err)
+	}
+	return &ReplicatedCluster{nodes: nodes}
+}
+
+// Addrs are the addresses of every node, masters first: a client may take
+// any as seeds.
+func (c *ReplicatedCluster) Addrs() []string { return addrs(c.nodes) }
+
+// KillMaster kills, with SIGKILL, the master that serves key, and returns
+// its address once its replica has taken over the slots and the remaining
+// nodes agree on it.
+func (c *ReplicatedCluster) KillMaster(t testing.TB, key string) string {
+	t.Helper()
+	live := c.live()
+	slot, err := live[0].do("CLUSTER", "KEYSLOT", key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	view, err := live[0].do("CLUSTER", "NODES")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr, err := owner(view, slot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := slices.IndexFunc(live, func(n *node) bool { return n.addr == addr })
+	if i < 0 {
+		t.Fatalf("slot %s is served by %s, no live node of this cluster", slot, addr)
+	}
+	master := live[i]
+	master.kill()
+	c.dead = append(c.dead, master)
+	live = slices.Delete(live, i, i+1)
+	err = poll(live, func() error {
+		for _, n := range live {
+			view, err := n.do("CLUSTER", "NODES")
+			if err != nil {
+				return err
+			}
+			if now, err := owner(view, slot); err != nil || now == addr {
+				return fmt.Errorf("%s: slot %s not taken over yet", n.addr, slot)
+			}
+		}
+		return agreed(live)
+	})
+	if err != nil {
+		t.Fatalf("fail over from %s: %v", addr, err)
+	}
+	return addr
+}
+
+func (c *ReplicatedCluster) live() []*node {
+	return slices.DeleteFunc(slices.Clone(c.nodes), func(n *node) bool { return slices.Contains(c.dead, n) })
+}
+
+// owner finds in a CLUSTER NODES reply the address of the healthy master
+// that serves slot.
+func owner(view, slot string) (string, error) {
+	s, err := strconv.Atoi(slot)
+	if err != nil {
+		return "", err
+	}
+	for line := range strings.Lines(view) {
+		f := strings.Fields(line)
+		if len(f) < 8 || !strings.Contains(f[2], "master") || strings.Contains(f[2], "fail") {
+			continue
+		}
+		for _, r := range f[8:] {
+			first, last, found := strings.Cut(r, "-")
+			if !found {
+				last = first
+			}
+			lo, err1 := strconv.Atoi(first)
+			hi, err2 := strconv.Atoi(last)
+			if err1 == nil && err2 == nil && lo <= s && s <= hi {
+				addr, _, _ := strings.Cut(f[1], "@")
+				return addr, nil
+			}
+		}
+	}
+	return "", errors.New("no healthy master serves slot " + slot)
+}

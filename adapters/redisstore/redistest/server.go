@@ -1,0 +1,66 @@
+package redistest
+
+import (
+	"syscall"
+	"testing"
+)
+
+// Server is a standalone redis-server that a test can crash, freeze and
+// start again, on the same port and with the same files, as an operator's
+// restart would.
+type Server struct {
+	n *node
+}
+
+// Option adds to a server's configuration.
+type Option func(args []string) []string
+
+// AOF turns on the append-only file with the given appendfsync policy
+// ("always", "everysec" or "no"), so that the data survives a restart.
+func AOF(fsync string) Option {
+	return func(args []string) []string {
+		return append(args, "--appendonly", "yes", "--appendfsync", fsync)
+	}
+}
+
+// StartServer starts a standalone server for this test, killed when the
+// test ends.
+func StartServer(t testing.TB, opts ...Option) *Server {
+	t.Helper()
+	var extra []string
+	for _, o := range opts {
+		extra = o(extra)
+	}
+	n, err := start(t.TempDir(), false, extra...)
+	if err != nil {
+		unavailable(t, err)
+	}
+	s := &Server{n: n}
+	t.Cleanup(func() { s.n.kill() })
+	return s
+}
+
+// Addr is the server's address, the same across restarts.
+func (s *Server) Addr() string { return s.n.addr }
+
+// Kill kills the server with SIGKILL, as a crash would, and waits until it
+// has exited.
+func (s *Server) Kill() { s.n.kill() }
+
+// Freeze stops the server with SIGSTOP: it keeps its connections but
+// answers nothing, as a hung server would.
+func (s *Server) Freeze() { s.n.cmd.Process.Signal(syscall.SIGSTOP) }
+
+// Thaw lets a frozen server go on.
+func (s *Server) Thaw() { s.n.cmd.Process.Signal(syscall.SIGCONT) }
+
+// Restart starts the killed server again on its port and directory, and
+// returns once it has loaded its data and answers.
+func (s *Server) Restart(t testing.TB) {
+	t.Helper()
+	n, err := launch(s.n.bin, s.n.dir, s.n.port, s.n.bus, s.n.args)
+	if err != nil {
+		t.Fatalf("restart redis-server: %v", err)
+	}
+	s.n = n
+}
