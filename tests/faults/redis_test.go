@@ -1,0 +1,214 @@
+// Package faults breaks what the service depends on while buyers use it
+// (Redis crashes, hangs or loses a master; a service instance is killed or
+// stopped) and checks the promises that must survive: no confirmed
+// reservation is lost, no change is confirmed that was not made, nothing is
+// left half done, every answer comes within a bounded time, and the service
+// recovers by itself.
+package faults
+
+import (
+	"net/http"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/seatres/reservation/adapters/redisstore/redistest"
+	"github.com/seatres/reservation/domain"
+	"github.com/seatres/reservation/tests/internal/harness"
+)
+
+const (
+	// storeTimeout is the deadline of each Redis call of the instances
+	// under test, shorter than the default of 1s to keep outages short.
+	storeTimeout = 300 * time.Millisecond
+	// answerBound is the longest any answer may take, even while Redis is
+	// down or hung: the store's deadline, and room for a machine busy with
+	// the race detector.
+	answerBound = storeTimeout + 2*time.Second
+)
+
+var policy = domain.HoldPolicy{TTL: time.Minute, MaxSeats: 6}
+
+// The size of a sale: two events, which buyers buy from at once.
+const (
+	eventSeats = 200
+	users      = 40
+	buyers     = 32
+)
+
+// outage is a way for Redis to fail and come back.
+type outage struct {
+	name string
+	opts []redistest.Option
+	down func(s *redistest.Server)
+	up   func(s *redistest.Server, t testing.TB)
+}
+
+var (
+	kill    = (*redistest.Server).Kill
+	restart = (*redistest.Server).Restart
+	freeze  = (*redistest.Server).Freeze
+	thaw    = func(s *redistest.Server, _ testing.TB) { s.Thaw() }
+)
+
+// TestRedisOutage: while buyers buy through two instances, Redis crashes
+// (SIGKILL) and is restarted on its files, or hangs and goes on. Meanwhile
+// every answer is a quick 503; afterwards the instances serve again without
+// help and every confirmed reservation is there. AOF with appendfsync
+// always is what docs/deployment.md recommends for a standalone Redis;
+// everysec also keeps every answered write when only the process dies.
+func TestRedisOutage(t *testing.T) {
+	t.Parallel()
+	for _, o := range []outage{
+		{"killed with AOF always", []redistest.Option{redistest.AOF("always")}, kill, restart},
+		{"killed with AOF everysec", []redistest.Option{redistest.AOF("everysec")}, kill, restart},
+		{"hung", nil, freeze, thaw},
+	} {
+		t.Run(o.name, func(t *testing.T) {
+			t.Parallel()
+			r := runOutage(t, o)
+			if len(r.lost) > 0 {
+				t.Errorf("%d confirmed reservations lost: %q", len(r.lost), r.lost)
+			}
+			if r.sold == 0 {
+				t.Error("no reservation confirmed after the outage")
+			}
+		})
+	}
+}
+
+// TestOutageFindsLoss: a Redis without persistence forgets everything when
+// it crashes, and the check of TestRedisOutage must say so.
+func TestOutageFindsLoss(t *testing.T) {
+	t.Parallel()
+	if r := runOutage(t, outage{"killed without persistence", nil, kill, restart}); len(r.lost) == 0 {
+		t.Error("no confirmed reservation lost by a Redis that keeps nothing")
+	}
+}
+
+// outcome is what an outage left: the confirmed reservations that are
+// gone, and how many were confirmed after it.
+type outcome struct {
+	lost []string
+	sold int
+}
+
+// outages is how many times Redis fails in one sale.
+var outages = harness.Size(1, 10)
+
+// runOutage runs a sale through outages and checks its answers and what
+// Redis holds after it.
+func runOutage(t *testing.T, o outage) outcome {
+	srv := redistest.StartServer(t, o.opts...)
+	instances := []string{
+		harness.Serve(t, policy, harness.RedisStore(t, storeTimeout, srv.Addr())),
+		harness.Serve(t, policy, harness.RedisStore(t, storeTimeout, srv.Addr())),
+	}
+	c := harness.NewClient(t)
+	events := []harness.Event{c.CreateEvent(t, instances[0], eventSeats), c.CreateEvent(t, instances[0], eventSeats)}
+	sale := harness.StartSale(t, c, instances, events, users, buyers)
+	sale.Until("reservations before the outage", func(calls []harness.Call) bool {
+		return harness.Confirmations(calls, time.Time{}) >= 20
+	})
+	var windows []window
+	for range outages {
+		var w window
+		w.failing = time.Now()
+		o.down(srv)
+		w.down = time.Now()
+		sale.Until("answers while Redis is down", func(calls []harness.Call) bool {
+			return countCalls(calls, func(c harness.Call) bool { return c.Start.After(w.down) }) >= 200
+		})
+		w.up = time.Now()
+		o.up(srv, t)
+		w.back = waitRecovered(sale, instances, w.up)
+		sale.Until("answers after the outage", func(calls []harness.Call) bool {
+			return countCalls(calls, func(c harness.Call) bool { return c.Start.After(w.back) }) >= 200
+		})
+		windows = append(windows, w)
+	}
+	calls := sale.Stop()
+	checkCalls(t, calls, windows)
+	rc := harness.RedisClient(t, srv.Addr())
+	for _, e := range events {
+		if err := harness.ReadEvent(t, rc, e.ID).Check(policy.MaxSeats); err != nil {
+			t.Errorf("event %s in Redis: %v", e.ID, err)
+		}
+	}
+	last := windows[len(windows)-1].back
+	return outcome{lost: harness.Lost(t, c, instances[1], sale.Confirmed()), sold: harness.Confirmations(calls, last)}
+}
+
+// window is one outage as a test saw it: the store began to fail at
+// failing, was surely down from down until up, when it began to come back,
+// and every instance served again at back.
+type window struct{ failing, down, up, back time.Time }
+
+// waitRecovered waits until every instance has answered a call made after
+// since with something else than a 503, and returns when that was seen.
+func waitRecovered(sale *harness.Sale, instances []string, since time.Time) time.Time {
+	sale.Until("every instance to answer without 503 again", func(calls []harness.Call) bool {
+		for _, base := range instances {
+			if !slices.ContainsFunc(calls, func(c harness.Call) bool {
+				return c.Instance == base && c.Start.After(since) && c.Err == nil && c.Status != http.StatusServiceUnavailable
+			}) {
+				return false
+			}
+		}
+		return true
+	})
+	return time.Now()
+}
+
+// checkCalls checks every answer of a sale through outages: quick, a 503
+// STORE_UNAVAILABLE while the store was down and only in an outage, no
+// other server error, and no call without an answer.
+func checkCalls(t *testing.T, calls []harness.Call, windows []window) {
+	t.Helper()
+	for _, c := range calls {
+		down := slices.ContainsFunc(windows, func(w window) bool { return c.Start.After(w.down) && c.End.Before(w.up) })
+		outage := slices.ContainsFunc(windows, func(w window) bool { return c.End.After(w.failing) && c.Start.Before(w.back) })
+		switch {
+		case c.Err != nil:
+			t.Errorf("%s %s: %v", c.Path, c.Seat, c.Err)
+		case c.Took > answerBound:
+			t.Errorf("%s %s took %v, over %v: %v", c.Path, c.Seat, c.Took, answerBound, c.Answer)
+		case down && !unavailable(c.Answer):
+			t.Errorf("%s %s while Redis was down: %v, want 503 STORE_UNAVAILABLE", c.Path, c.Seat, c.Answer)
+		case c.Status == http.StatusServiceUnavailable && !outage:
+			t.Errorf("%s %s: %v while Redis was up", c.Path, c.Seat, c.Answer)
+		case c.Status >= http.StatusInternalServerError && c.Status != http.StatusServiceUnavailable:
+			t.Errorf("%s %s: %v", c.Path, c.Seat, c.Answer)
+		}
+	}
+	var recovery time.Duration
+	for _, w := range windows {
+		recovery = max(recovery, w.back.Sub(w.up))
+	}
+	t.Logf("%d calls through %d outages, %d answered 503; slowest answer %v; serving again at most %v after the store began to come back; %d reservations confirmed",
+		len(calls), len(windows), countCalls(calls, func(c harness.Call) bool { return unavailable(c.Answer) }),
+		slowest(calls), recovery.Round(time.Millisecond), harness.Confirmations(calls, time.Time{}))
+}
+
+// unavailable reports the answer of an instance that cannot reach Redis.
+func unavailable(a harness.Answer) bool {
+	return a.Status == http.StatusServiceUnavailable && a.Code == "STORE_UNAVAILABLE" && a.Message == "store unavailable"
+}
+
+func countCalls(calls []harness.Call, f func(harness.Call) bool) int {
+	n := 0
+	for _, c := range calls {
+		if f(c) {
+			n++
+		}
+	}
+	return n
+}
+
+func slowest(calls []harness.Call) time.Duration {
+	var d time.Duration
+	for _, c := range calls {
+		d = max(d, c.Took)
+	}
+	return d.Round(time.Millisecond)
+}

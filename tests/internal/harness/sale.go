@@ -1,0 +1,177 @@
+package harness
+
+import (
+	"context"
+	"math/rand/v2"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// waitTimeout bounds how long a test waits for a sale to reach a point.
+const waitTimeout = 30 * time.Second
+
+// Call is one request of a sale and its answer.
+type Call struct {
+	Instance   string
+	Path       string // HoldPath, ReservePath or ListPath
+	Seat, User string
+	Start, End time.Time
+	Answer
+}
+
+// ListPath marks the listing calls of a sale.
+const ListPath = "/seats/list"
+
+// Sale is a flash sale: buyers that, until stopped, each pick an instance,
+// a seat of one of the events and a user at random, hold the seat and, when
+// the hold succeeds, reserve it; every tenth time they list the event
+// instead. It keeps every call, and the reservations it was told of.
+type Sale struct {
+	t         testing.TB
+	c         *Client
+	instances []string
+	events    []Event
+	users     int
+	stop      atomic.Bool
+	wg        sync.WaitGroup
+
+	mu        sync.Mutex
+	calls     []Call
+	confirmed map[string]string // seat -> user, from a 200 to a reserve
+	waiters   []waiter
+}
+
+type waiter struct {
+	cond func(calls []Call) bool
+	done chan struct{}
+}
+
+// StartSale starts buyers goroutines buying the seats of events through
+// instances, as users "buyer-0" to "buyer-<users-1>".
+func StartSale(t testing.TB, c *Client, instances []string, events []Event, users, buyers int) *Sale {
+	s := &Sale{t: t, c: c, instances: instances, events: events, users: users, confirmed: map[string]string{}}
+	for range buyers {
+		s.wg.Go(s.buy)
+	}
+	t.Cleanup(func() { s.Stop() })
+	return s
+}
+
+func (s *Sale) buy() {
+	ctx := context.Background()
+	for i := 0; !s.stop.Load(); i++ {
+		base := s.instances[rand.IntN(len(s.instances))]
+		e := s.events[rand.IntN(len(s.events))]
+		if i%10 == 9 {
+			start := time.Now()
+			a := s.c.List(ctx, base, e.ID)
+			s.record(Call{Instance: base, Path: ListPath, Seat: e.ID, Start: start, End: time.Now(), Answer: a})
+			continue
+		}
+		seat := e.ID + "." + strconv.Itoa(1+rand.IntN(e.TotalSeats))
+		user := "buyer-" + strconv.Itoa(rand.IntN(s.users))
+		if s.change(ctx, base, HoldPath, seat, user).OK() {
+			s.change(ctx, base, ReservePath, seat, user)
+		}
+	}
+}
+
+func (s *Sale) change(ctx context.Context, base, path, seat, user string) Answer {
+	start := time.Now()
+	a := s.c.Change(ctx, base, path, seat, user)
+	s.record(Call{Instance: base, Path: path, Seat: seat, User: user, Start: start, End: time.Now(), Answer: a})
+	return a
+}
+
+func (s *Sale) record(c Call) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.calls = append(s.calls, c)
+	if c.Path == ReservePath && c.OK() {
+		if prev, ok := s.confirmed[c.Seat]; ok && prev != c.User {
+			s.t.Errorf("seat %s confirmed to %q and to %q", c.Seat, prev, c.User)
+		}
+		s.confirmed[c.Seat] = c.User
+	}
+	s.waiters = slices.DeleteFunc(s.waiters, func(w waiter) bool {
+		if w.cond(s.calls) {
+			close(w.done)
+			return true
+		}
+		return false
+	})
+}
+
+// Until waits until cond holds for the calls so far, at most waitTimeout;
+// it fails the test, naming what it waited for, if it does not.
+func (s *Sale) Until(what string, cond func(calls []Call) bool) {
+	s.t.Helper()
+	w := waiter{cond: cond, done: make(chan struct{})}
+	s.mu.Lock()
+	if cond(s.calls) {
+		s.mu.Unlock()
+		return
+	}
+	s.waiters = append(s.waiters, w)
+	s.mu.Unlock()
+	select {
+	case <-w.done:
+	case <-time.After(waitTimeout):
+		s.t.Fatalf("waited %v for %s", waitTimeout, what)
+	}
+}
+
+// Stop stops the buyers, lets their requests in flight finish, and returns
+// every call.
+func (s *Sale) Stop() []Call {
+	s.stop.Store(true)
+	s.wg.Wait()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.calls
+}
+
+// Confirmed returns the reservations the buyers were told of: seat -> user.
+func (s *Sale) Confirmed() map[string]string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string]string, len(s.confirmed))
+	for seat, user := range s.confirmed {
+		out[seat] = user
+	}
+	return out
+}
+
+// Confirmations counts the 200s to reserves among calls that started after
+// since.
+func Confirmations(calls []Call, since time.Time) int {
+	n := 0
+	for _, c := range calls {
+		if c.Path == ReservePath && c.OK() && c.Start.After(since) {
+			n++
+		}
+	}
+	return n
+}
+
+// Lost returns the confirmed reservations that the instance at base does
+// not show as reserved by the user who was told so, because the seat is not
+// reserved, is reserved by someone else, or is not found at all.
+func Lost(t testing.TB, c *Client, base string, confirmed map[string]string) []string {
+	t.Helper()
+	var lost []string
+	for seat, user := range confirmed {
+		a := c.Seat(context.Background(), base, seat)
+		if !a.OK() && a.Code != "SEAT_NOT_FOUND" {
+			t.Fatalf("get %s: %v", seat, a)
+		}
+		if a.Seat.Status != "Reserved" || a.Seat.UUID != user {
+			lost = append(lost, seat)
+		}
+	}
+	return lost
+}
