@@ -9,6 +9,7 @@ package faults
 import (
 	"net/http"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -121,13 +122,18 @@ func runOutage(t *testing.T, o outage) outcome {
 		})
 		w.up = time.Now()
 		o.up(srv, t)
-		w.back = waitRecovered(sale, instances, w.up)
+		w.back = waitRecovered(sale, instances, "", w.up)
 		sale.Until("answers after the outage", func(calls []harness.Call) bool {
 			return countCalls(calls, func(c harness.Call) bool { return c.Start.After(w.back) }) >= 200
 		})
 		windows = append(windows, w)
 	}
 	calls := sale.Stop()
+	var recovery time.Duration
+	for _, w := range windows {
+		recovery = max(recovery, w.back.Sub(w.up))
+	}
+	t.Logf("instances served again at most %v after Redis began to come back", recovery.Round(time.Millisecond))
 	checkCalls(t, calls, windows)
 	rc := harness.RedisClient(t, srv.Addr())
 	for _, e := range events {
@@ -144,13 +150,15 @@ func runOutage(t *testing.T, o outage) outcome {
 // and every instance served again at back.
 type window struct{ failing, down, up, back time.Time }
 
-// waitRecovered waits until every instance has answered a call made after
-// since with something else than a 503, and returns when that was seen.
-func waitRecovered(sale *harness.Sale, instances []string, since time.Time) time.Time {
+// waitRecovered waits until every instance has answered a call about event
+// (any event if "") made after since with something else than a 503, and
+// returns when that was seen.
+func waitRecovered(sale *harness.Sale, instances []string, event string, since time.Time) time.Time {
 	sale.Until("every instance to answer without 503 again", func(calls []harness.Call) bool {
 		for _, base := range instances {
 			if !slices.ContainsFunc(calls, func(c harness.Call) bool {
-				return c.Instance == base && c.Start.After(since) && c.Err == nil && c.Status != http.StatusServiceUnavailable
+				return c.Instance == base && strings.HasPrefix(c.Seat, event) && c.Start.After(since) &&
+					c.Err == nil && c.Status != http.StatusServiceUnavailable
 			}) {
 				return false
 			}
@@ -181,13 +189,9 @@ func checkCalls(t *testing.T, calls []harness.Call, windows []window) {
 			t.Errorf("%s %s: %v", c.Path, c.Seat, c.Answer)
 		}
 	}
-	var recovery time.Duration
-	for _, w := range windows {
-		recovery = max(recovery, w.back.Sub(w.up))
-	}
-	t.Logf("%d calls through %d outages, %d answered 503; slowest answer %v; serving again at most %v after the store began to come back; %d reservations confirmed",
+	t.Logf("%d calls through %d outages, %d answered 503; slowest answer %v; %d reservations confirmed",
 		len(calls), len(windows), countCalls(calls, func(c harness.Call) bool { return unavailable(c.Answer) }),
-		slowest(calls), recovery.Round(time.Millisecond), harness.Confirmations(calls, time.Time{}))
+		slowest(calls), harness.Confirmations(calls, time.Time{}))
 }
 
 // unavailable reports the answer of an instance that cannot reach Redis.

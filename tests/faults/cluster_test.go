@@ -1,0 +1,66 @@
+package faults
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/seatres/reservation/adapters/redisstore/redistest"
+	"github.com/seatres/reservation/tests/internal/harness"
+)
+
+// TestClusterFailover: while buyers buy through two instances, the master
+// that holds an event is killed and its replica takes over. The instances
+// serve the event again without a restart, and every confirmed reservation
+// is still there.
+func TestClusterFailover(t *testing.T) {
+	t.Parallel()
+	cluster := redistest.ClusterWithReplicas(t)
+	instances := []string{
+		harness.Serve(t, policy, harness.RedisStore(t, storeTimeout, cluster.Addrs()...)),
+		harness.Serve(t, policy, harness.RedisStore(t, storeTimeout, cluster.Addrs()...)),
+	}
+	c := harness.NewClient(t)
+	events := []harness.Event{c.CreateEvent(t, instances[0], eventSeats), c.CreateEvent(t, instances[0], eventSeats)}
+	victim := events[0].ID
+	sale := harness.StartSale(t, c, instances, events, users, buyers)
+	sale.Until("reservations before the failover", func(calls []harness.Call) bool {
+		return harness.Confirmations(calls, time.Time{}) >= 20
+	})
+
+	// Some answers may still be 200 between the kill and the fail-over
+	// (other masters serve until the cluster declares the master failed),
+	// so there is no time when every answer must be a 503.
+	w := window{failing: time.Now()}
+	w.down, w.up = w.failing, w.failing
+	dead := cluster.KillMaster(t, "{"+victim+"}")
+	promoted := time.Now()
+	w.back = waitRecovered(sale, instances, victim, promoted)
+	sale.Until("reservations in the event after the failover", func(calls []harness.Call) bool {
+		return harness.Confirmations(byEvent(calls, victim), w.back) >= 10
+	})
+	calls := sale.Stop()
+	t.Logf("master %s killed; replica promoted %v later; instances served the event %v after that",
+		dead, promoted.Sub(w.failing).Round(time.Millisecond), w.back.Sub(promoted).Round(time.Millisecond))
+	checkCalls(t, calls, []window{w})
+	rc := harness.RedisClient(t, cluster.Addrs()...)
+	for _, e := range events {
+		if err := harness.ReadEvent(t, rc, e.ID).Check(policy.MaxSeats); err != nil {
+			t.Errorf("event %s in Redis: %v", e.ID, err)
+		}
+	}
+	if lost := harness.Lost(t, c, instances[1], sale.Confirmed()); len(lost) > 0 {
+		t.Errorf("%d confirmed reservations lost: %q", len(lost), lost)
+	}
+}
+
+// byEvent keeps the calls about one event.
+func byEvent(calls []harness.Call, event string) []harness.Call {
+	var out []harness.Call
+	for _, c := range calls {
+		if strings.HasPrefix(c.Seat, event) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
