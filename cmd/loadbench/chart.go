@@ -94,7 +94,8 @@ func panel(b *strings.Builder, x0 int, title, unit string, lines []line) {
 			if !l.ok[i] {
 				continue
 			}
-			x := xAt(i)
+			// Series side by side, so that whiskers do not hide each other.
+			x := xAt(i) + 5*(float64(k)-float64(len(lines)-1)/2)
 			pts = append(pts, fmt.Sprintf("%.1f,%.1f", x, yAt(p.med)))
 			fmt.Fprintf(b, `<line x1="%.1f" x2="%.1f" y1="%.1f" y2="%.1f" stroke="%s"/>`, x, x, yAt(p.min), yAt(p.max), l.color)
 			fmt.Fprintf(b, `<circle cx="%.1f" cy="%.1f" r="3" fill="%s"/>`+"\n", x, yAt(p.med), l.color)
