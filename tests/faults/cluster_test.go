@@ -58,7 +58,7 @@ func TestClusterFailover(t *testing.T) {
 func byEvent(calls []harness.Call, event string) []harness.Call {
 	var out []harness.Call
 	for _, c := range calls {
-		if strings.HasPrefix(c.Seat, event) {
+		if strings.HasPrefix(c.ID, event) {
 			out = append(out, c)
 		}
 	}

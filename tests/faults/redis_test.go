@@ -157,7 +157,7 @@ func waitRecovered(sale *harness.Sale, instances []string, event string, since t
 	sale.Until("every instance to answer without 503 again", func(calls []harness.Call) bool {
 		for _, base := range instances {
 			if !slices.ContainsFunc(calls, func(c harness.Call) bool {
-				return c.Instance == base && strings.HasPrefix(c.Seat, event) && c.Start.After(since) &&
+				return c.Instance == base && strings.HasPrefix(c.ID, event) && c.Start.After(since) &&
 					c.Err == nil && c.Status != http.StatusServiceUnavailable
 			}) {
 				return false
@@ -178,15 +178,15 @@ func checkCalls(t *testing.T, calls []harness.Call, windows []window) {
 		outage := slices.ContainsFunc(windows, func(w window) bool { return c.End.After(w.failing) && c.Start.Before(w.back) })
 		switch {
 		case c.Err != nil:
-			t.Errorf("%s %s: %v", c.Path, c.Seat, c.Err)
+			t.Errorf("%s %s: %v", c.Path, c.ID, c.Err)
 		case c.Took > answerBound:
-			t.Errorf("%s %s took %v, over %v: %v", c.Path, c.Seat, c.Took, answerBound, c.Answer)
+			t.Errorf("%s %s took %v, over %v: %v", c.Path, c.ID, c.Took, answerBound, c.Answer)
 		case down && !unavailable(c.Answer):
-			t.Errorf("%s %s while Redis was down: %v, want 503 STORE_UNAVAILABLE", c.Path, c.Seat, c.Answer)
+			t.Errorf("%s %s while Redis was down: %v, want 503 STORE_UNAVAILABLE", c.Path, c.ID, c.Answer)
 		case c.Status == http.StatusServiceUnavailable && !outage:
-			t.Errorf("%s %s: %v while Redis was up", c.Path, c.Seat, c.Answer)
+			t.Errorf("%s %s: %v while Redis was up", c.Path, c.ID, c.Answer)
 		case c.Status >= http.StatusInternalServerError && c.Status != http.StatusServiceUnavailable:
-			t.Errorf("%s %s: %v", c.Path, c.Seat, c.Answer)
+			t.Errorf("%s %s: %v", c.Path, c.ID, c.Answer)
 		}
 	}
 	t.Logf("%d calls through %d outages, %d answered 503; slowest answer %v; %d reservations confirmed",

@@ -18,7 +18,8 @@ const waitTimeout = 30 * time.Second
 type Call struct {
 	Instance   string
 	Path       string // HoldPath, ReservePath or ListPath
-	Seat, User string
+	ID         string // the seat's, or the event's for a listing
+	User       string
 	Start, End time.Time
 	Answer
 }
@@ -69,7 +70,7 @@ func (s *Sale) buy() {
 		if i%10 == 9 {
 			start := time.Now()
 			a := s.c.List(ctx, base, e.ID)
-			s.record(Call{Instance: base, Path: ListPath, Seat: e.ID, Start: start, End: time.Now(), Answer: a})
+			s.record(Call{Instance: base, Path: ListPath, ID: e.ID, Start: start, End: time.Now(), Answer: a})
 			continue
 		}
 		seat := e.ID + "." + strconv.Itoa(1+rand.IntN(e.TotalSeats))
@@ -83,7 +84,7 @@ func (s *Sale) buy() {
 func (s *Sale) change(ctx context.Context, base, path, seat, user string) Answer {
 	start := time.Now()
 	a := s.c.Change(ctx, base, path, seat, user)
-	s.record(Call{Instance: base, Path: path, Seat: seat, User: user, Start: start, End: time.Now(), Answer: a})
+	s.record(Call{Instance: base, Path: path, ID: seat, User: user, Start: start, End: time.Now(), Answer: a})
 	return a
 }
 
@@ -92,10 +93,10 @@ func (s *Sale) record(c Call) {
 	defer s.mu.Unlock()
 	s.calls = append(s.calls, c)
 	if c.Path == ReservePath && c.OK() {
-		if prev, ok := s.confirmed[c.Seat]; ok && prev != c.User {
-			s.t.Errorf("seat %s confirmed to %q and to %q", c.Seat, prev, c.User)
+		if prev, ok := s.confirmed[c.ID]; ok && prev != c.User {
+			s.t.Errorf("seat %s confirmed to %q and to %q", c.ID, prev, c.User)
 		}
-		s.confirmed[c.Seat] = c.User
+		s.confirmed[c.ID] = c.User
 	}
 	s.waiters = slices.DeleteFunc(s.waiters, func(w waiter) bool {
 		if w.cond(s.calls) {
