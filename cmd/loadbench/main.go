@@ -26,8 +26,8 @@ func main() {
 	var o options
 	flag.StringVar(&o.service, "service", "bin/reservation", "the service's binary")
 	flag.StringVar(&o.ceiling, "ceiling", "bin/benchceiling", "the ceiling server's binary")
-	flag.IntVar(&o.rounds, "rounds", 3, "runs of every scenario, for the spread")
-	flag.DurationVar(&o.duration, "duration", 5*time.Second, "length of one wrk run")
+	flag.IntVar(&o.rounds, "rounds", 5, "runs of every scenario, for the spread and a median that a burst of other load on the machine does not move")
+	flag.DurationVar(&o.duration, "duration", 3*time.Second, "length of one wrk run")
 	flag.StringVar(&o.topologies, "topologies", "standalone,cluster", "Redis set-ups to run against")
 	flag.StringVar(&o.goBench, "gobench", "", "output of the Go benchmarks to include in the report")
 	flag.StringVar(&o.goBenchCmd, "gobenchcmd", "", "the command that wrote -gobench, for the report")
