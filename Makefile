@@ -17,6 +17,7 @@ test: ensure-redis
 	@unformatted="$$(gofmt -l .)"; \
 	if [ -n "$$unformatted" ]; then echo "gofmt needed on:"; echo "$$unformatted"; exit 1; fi
 	$(GO) test -race -count=1 -timeout 10m ./...
+	@$(MAKE) --no-print-directory fuzz-short
 
 generate:
 	$(GO) generate ./...
@@ -41,3 +42,29 @@ bench: build ensure-redis ensure-wrk
 
 ensure-wrk:
 	@command -v wrk >/dev/null || { $(SUDO) apt-get update && $(SUDO) apt-get install -y wrk; }
+
+# Hostile input and faults (issue 4). Every fuzz target (a func Fuzz... in a
+# _test.go file) runs for FUZZTIME_SHORT within `make test`, and for
+# FUZZTIME in `make fuzz`; minimizing a new input is capped, so that it
+# cannot eat a short run. `make soak` runs the history and fault tests of
+# tests/ with larger workloads and more faults (SOAK=1).
+FUZZTIME_SHORT ?= 5s
+FUZZTIME ?= 2m
+FUZZ_PKGS = $(sort $(dir $(shell grep -rl --include='*_test.go' '^func Fuzz' .)))
+
+.PHONY: fuzz fuzz-short soak
+
+fuzz-short:
+	@$(call fuzz-each,$(FUZZTIME_SHORT))
+
+fuzz:
+	@$(call fuzz-each,$(FUZZTIME))
+
+fuzz-each = for pkg in $(FUZZ_PKGS); do \
+	for target in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\).*/\1/p' $$pkg*_test.go); do \
+		echo "fuzz $$pkg $$target for $(1)"; \
+		$(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(1) -fuzzminimizetime 1s $$pkg || exit 1; \
+	done; done
+
+soak: ensure-redis
+	SOAK=1 $(GO) test -race -count=1 -timeout 60m -v ./tests/... 2>&1 | grep -E '^(---|ok|FAIL|PASS)|_test.go'
