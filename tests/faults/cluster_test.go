@@ -1,6 +1,8 @@
 package faults
 
 import (
+	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -43,7 +45,16 @@ func TestClusterFailover(t *testing.T) {
 	t.Logf("master %s killed; replica promoted %v later; instances served the event %v after that",
 		dead, promoted.Sub(w.failing).Round(time.Millisecond), w.back.Sub(promoted).Round(time.Millisecond))
 	checkCalls(t, calls, []window{w})
-	rc := harness.RedisClient(t, cluster.Addrs()...)
+	// Ready again too, each time it is asked: a load balancer that saw a
+	// 503 would take the instance out.
+	for _, base := range instances {
+		for range 50 {
+			if a := c.Get(t.Context(), base, "/readyz"); a.Status != http.StatusOK {
+				t.Fatalf("GET %s/readyz after the failover: %v", base, a)
+			}
+		}
+	}
+	rc := harness.RedisClient(t, slices.DeleteFunc(cluster.Addrs(), func(a string) bool { return a == dead })...)
 	for _, e := range events {
 		if err := harness.ReadEvent(t, rc, e.ID).Check(policy.MaxSeats); err != nil {
 			t.Errorf("event %s in Redis: %v", e.ID, err)

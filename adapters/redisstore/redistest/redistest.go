@@ -24,6 +24,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"go.uber.org/goleak"
 )
 
 // startTimeout bounds the start of a server or the forming of a cluster.
@@ -69,8 +71,10 @@ var (
 	cluster     shared
 )
 
-// Main runs the tests of a package and then stops the shared servers. Call it
-// from TestMain in packages that use SharedStandalone or SharedCluster:
+// Main runs the tests of a package, stops the shared servers and, if the
+// tests passed, fails unless every goroutine they started has ended
+// (goleak, ignoring IgnoreRueidis). Call it from TestMain in packages that
+// use SharedStandalone or SharedCluster:
 //
 //	func TestMain(m *testing.M) { redistest.Main(m) }
 func Main(m *testing.M) {
@@ -82,8 +86,20 @@ func Main(m *testing.M) {
 			os.RemoveAll(s.dir)
 		}
 	}
+	if code == 0 {
+		if err := goleak.Find(IgnoreRueidis); err != nil {
+			fmt.Fprintf(os.Stderr, "goleak: %v\n", err)
+			code = 1
+		}
+	}
 	os.Exit(code)
 }
+
+// IgnoreRueidis is the goleak option for the one goroutine rueidis leaves
+// behind on purpose: after a Redis Cluster topology refresh, it closes the
+// connections it replaced five seconds later, whether or not the client
+// has been closed by then.
+var IgnoreRueidis = goleak.IgnoreTopFunction("github.com/redis/rueidis.(*clusterClient)._refresh.func2")
 
 // SharedStandalone returns the address of the test binary's standalone
 // server, starting it on first use. Tests sharing it must use keys of their

@@ -86,7 +86,7 @@ func ReadEvent(t testing.TB, c rueidis.Client, event string) EventState {
 			t.Fatalf("read %q: %v", key, err)
 		}
 	}
-	s.NowMs = redisNow(t, c)
+	s.NowMs = redisNow(t, c, prefix)
 	return s
 }
 
@@ -150,9 +150,10 @@ func readZSet(ctx context.Context, c rueidis.Client, key string) (map[int]int64,
 	return out, nil
 }
 
-func redisNow(t testing.TB, c rueidis.Client) int64 {
+// redisNow reads the clock of the node that holds key.
+func redisNow(t testing.TB, c rueidis.Client, key string) int64 {
 	t.Helper()
-	tm, err := c.Do(context.Background(), c.B().Time().Build()).AsIntSlice()
+	tm, err := c.Do(context.Background(), c.B().Time().Build().SetSlot(key)).AsIntSlice()
 	if err != nil || len(tm) != 2 {
 		t.Fatalf("TIME: %v %v", tm, err)
 	}
