@@ -84,11 +84,18 @@ const resPerKey = 100
 
 func userKey(e domain.EventID, u domain.UserID) string { return key(e, "user:"+string(u)) }
 
-// Ping implements application.Store.
+// pingKey names the slot whose node Ping asks; no such key is written.
+const pingKey = "rsv:ping"
+
+// Ping implements application.Store. On a cluster it asks the node that
+// serves pingKey's slot: a command without a key goes to any connection of
+// the client, among them those to its seed addresses, which it keeps even
+// when their node has died, and one dead seed would then fail the pings of
+// a healthy store at random.
 func (s *Store) Ping(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	if err := s.client.Do(ctx, s.client.B().Ping().Build()).Error(); err != nil {
+	if err := s.client.Do(ctx, s.client.B().Ping().Build().SetSlot(pingKey)).Error(); err != nil {
 		return unavailable(err)
 	}
 	return nil

@@ -315,3 +315,16 @@ func bytesPerSeat(t *testing.T, c rueidis.Client, e domain.Event) float64 {
 	}
 	return float64(total) / float64(e.TotalSeats)
 }
+
+// TestPingWithADeadSeed: a seed address whose node is gone (a cluster
+// node that died, and that rueidis keeps as a connection of its own) does
+// not make a healthy store fail its ping, which /readyz and start-up use.
+func TestPingWithADeadSeed(t *testing.T) {
+	t.Parallel()
+	s := newStore(t, append(redistest.SharedCluster(t), closedAddr(t))...)
+	for range 50 {
+		if err := s.Ping(context.Background()); err != nil {
+			t.Fatalf("Ping: %v", err)
+		}
+	}
+}
