@@ -99,7 +99,7 @@ func Main(m *testing.M) {
 // behind on purpose: after a Redis Cluster topology refresh, it closes the
 // connections it replaced five seconds later, whether or not the client
 // has been closed by then.
-var IgnoreRueidis = goleak.IgnoreTopFunction("github.com/redis/rueidis.(*clusterClient)._refresh.func2")
+var IgnoreRueidis = goleak.IgnoreAnyFunction("github.com/redis/rueidis.(*clusterClient)._refresh.func2")
 
 // SharedStandalone returns the address of the test binary's standalone
 // server, starting it on first use. Tests sharing it must use keys of their
