@@ -18,6 +18,7 @@ import (
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/gorillamux"
 	"github.com/gin-gonic/gin"
+	"go.uber.org/goleak"
 
 	"github.com/seatres/reservation/api"
 )
@@ -36,7 +37,7 @@ func TestMain(m *testing.M) {
 		println("api/openapi.yaml:", err.Error())
 		os.Exit(1)
 	}
-	os.Exit(m.Run())
+	goleak.VerifyTestMain(m)
 }
 
 func loadSpec() (*openapi3.T, routers.Router, error) {
