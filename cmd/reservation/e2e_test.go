@@ -9,30 +9,30 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"github.com/seatres/reservation/adapters/redisstore/redistest"
+	"github.com/seatres/reservation/tests/servicetest"
 )
 
 // The end-to-end tests run the built binary as an operator would: against a
 // throwaway Redis, over real HTTP, stopped by a signal.
 
-// startTimeout bounds how long the binary may take to start or stop.
-const startTimeout = 30 * time.Second
+// TestMain fails the tests if any of them leaves a goroutine running.
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func TestEndToEnd(t *testing.T) {
 	t.Parallel()
-	bin := build(t)
+	bin := servicetest.Build(t)
 	redis := redistest.Standalone(t)
-	svc := start(t, bin, "RESERVATION_REDIS_ADDRS="+redis, "RESERVATION_HOLD_MAX_SEATS=6")
-	c := client{t: t, base: "http://" + svc.addr}
+	svc := servicetest.Start(t, bin, "RESERVATION_REDIS_ADDRS="+redis, "RESERVATION_HOLD_MAX_SEATS=6")
+	c := client{t: t, base: svc.URL()}
 
 	// The README's walk-through.
 	ev := call[event](c, "POST", "/events/create", `{"name": "Flash sale", "totalSeats": 10}`, http.StatusCreated)
@@ -86,8 +86,8 @@ func TestEndToEnd(t *testing.T) {
 	c.refused("GET", "/events/00000000-0000-0000-0000-000000000000", "", http.StatusNotFound, "EVENT_NOT_FOUND")
 
 	finishesInFlight(t, svc, body(list.Seats[8].ID, "dave"))
-	if code := svc.wait(); code != 0 {
-		t.Errorf("exit code after SIGTERM = %d, want 0\n%s", code, svc.log())
+	if code := svc.Wait(t); code != 0 {
+		t.Errorf("exit code after SIGTERM = %d, want 0\n%s", code, svc.Log())
 	}
 }
 
@@ -95,29 +95,27 @@ func TestEndToEnd(t *testing.T) {
 // checks that the request still succeeds. The server's "100 Continue" shows
 // that the handler is reading the body; the body follows once the server
 // has stopped accepting connections.
-func finishesInFlight(t *testing.T, svc *service, reqBody string) {
+func finishesInFlight(t *testing.T, svc *servicetest.Service, reqBody string) {
 	t.Helper()
-	conn, err := net.Dial("tcp", svc.addr)
+	conn, err := net.Dial("tcp", svc.Addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close()
 	fmt.Fprintf(conn, "POST /seats/hold HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\nExpect: 100-continue\r\n\r\n",
-		svc.addr, len(reqBody))
+		svc.Addr, len(reqBody))
 	replies := bufio.NewReader(conn)
 	if resp, err := http.ReadResponse(replies, nil); err != nil || resp.StatusCode != http.StatusContinue {
 		t.Fatalf("want 100 Continue, got %v, %v", resp, err)
 	}
-	if err := svc.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	waitRefused(t, svc.addr)
+	svc.Signal(syscall.SIGTERM)
+	waitRefused(t, svc.Addr)
 	if _, err := io.WriteString(conn, reqBody); err != nil {
 		t.Fatal(err)
 	}
 	resp, err := http.ReadResponse(replies, nil)
 	if err != nil {
-		t.Fatalf("in-flight request: %v\n%s", err, svc.log())
+		t.Fatalf("in-flight request: %v\n%s", err, svc.Log())
 	}
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
@@ -129,20 +127,20 @@ func finishesInFlight(t *testing.T, svc *service, reqBody string) {
 // its listener and is draining.
 func waitRefused(t *testing.T, addr string) {
 	t.Helper()
-	for deadline := time.Now().Add(startTimeout); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+	for deadline := time.Now().Add(servicetest.Timeout); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
 		conn, err := net.Dial("tcp", addr)
 		if err != nil {
 			return
 		}
 		conn.Close()
 	}
-	t.Fatalf("%s still accepts connections %v after SIGTERM", addr, startTimeout)
+	t.Fatalf("%s still accepts connections %v after SIGTERM", addr, servicetest.Timeout)
 }
 
 func TestUnreachableRedis(t *testing.T) {
 	t.Parallel()
-	bin := build(t)
-	ctx, cancel := context.WithTimeout(t.Context(), startTimeout)
+	bin := servicetest.Build(t)
+	ctx, cancel := context.WithTimeout(t.Context(), servicetest.Timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin)
 	cmd.Dir = t.TempDir()
@@ -166,133 +164,6 @@ func TestUnreachableRedis(t *testing.T) {
 	if !strings.Contains(strings.ToLower(last), "redis") {
 		t.Errorf("last line of stderr %q does not name Redis\n%s", last, &stderr)
 	}
-}
-
-// buildDir holds the binary that build compiles once for all tests.
-var (
-	buildDir  string
-	buildOnce sync.Once
-	buildErr  error
-	buildOut  []byte
-)
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if buildDir != "" {
-		os.RemoveAll(buildDir)
-	}
-	os.Exit(code)
-}
-
-// build compiles the command, once per test binary, and returns its path.
-func build(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		buildDir, buildErr = os.MkdirTemp("", "reservation-e2e")
-		if buildErr == nil {
-			buildOut, buildErr = exec.Command("go", "build", "-o", buildDir, ".").CombinedOutput()
-		}
-	})
-	if buildErr != nil {
-		t.Fatalf("go build: %v\n%s", buildErr, buildOut)
-	}
-	return filepath.Join(buildDir, "reservation")
-}
-
-// service is the binary running in the background.
-type service struct {
-	t      *testing.T
-	cmd    *exec.Cmd
-	addr   string
-	stderr *watcher
-	exited chan struct{} // closed once cmd.Wait has returned
-}
-
-// start runs the binary with env on a free port, and returns once it
-// reports that it is listening.
-func start(t *testing.T, bin string, env ...string) *service {
-	t.Helper()
-	w := &watcher{found: make(chan string, 1)}
-	cmd := exec.Command(bin)
-	cmd.Dir = t.TempDir() // no stray .env
-	cmd.Env = append(env, "RESERVATION_HTTP_ADDR=127.0.0.1:0")
-	cmd.Stderr = w
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	s := &service{t: t, cmd: cmd, stderr: w, exited: make(chan struct{})}
-	go func() {
-		defer close(s.exited)
-		cmd.Wait() // its outcome is read from cmd.ProcessState
-	}()
-	t.Cleanup(func() {
-		select {
-		case <-s.exited:
-		default:
-			cmd.Process.Kill()
-			<-s.exited
-		}
-	})
-	select {
-	case s.addr = <-w.found:
-	case <-s.exited:
-		t.Fatalf("service exited before listening: %v\n%s", cmd.ProcessState, w.text())
-	case <-time.After(startTimeout):
-		t.Fatalf("service not listening after %v\n%s", startTimeout, w.text())
-	}
-	return s
-}
-
-// wait returns the exit code once the service exits.
-func (s *service) wait() int {
-	s.t.Helper()
-	select {
-	case <-s.exited:
-		return s.cmd.ProcessState.ExitCode()
-	case <-time.After(startTimeout):
-		s.t.Fatalf("service still running after %v\n%s", startTimeout, s.log())
-		return -1
-	}
-}
-
-func (s *service) log() string { return s.stderr.text() }
-
-// watcher keeps what the service logs and sends, once, the address from
-// the HTTP server's "listening" line.
-type watcher struct {
-	mu    sync.Mutex
-	buf   bytes.Buffer
-	seen  int // bytes of buf already scanned for whole lines
-	found chan string
-	sent  bool
-}
-
-func (w *watcher) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.buf.Write(p)
-	for {
-		rest := w.buf.Bytes()[w.seen:]
-		i := bytes.IndexByte(rest, '\n')
-		if i < 0 {
-			return len(p), nil
-		}
-		w.seen += i + 1
-		var entry struct {
-			Msg  string `json:"msg"`
-			Addr string `json:"addr"`
-		}
-		if !w.sent && json.Unmarshal(rest[:i], &entry) == nil && entry.Msg == "listening" && entry.Addr != "" {
-			w.found <- entry.Addr
-			w.sent = true
-		}
-	}
-}
-
-func (w *watcher) text() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.buf.String()
 }
 
 // client calls the service and fails the test on any surprise.
