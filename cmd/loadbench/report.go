@@ -162,7 +162,8 @@ func (r report) figure(topology, id string, conns int, f func(wrkResult) float64
 }
 
 // ratio is the request rate of a row over that of base, taken round by
-// round, so that both figures of a ratio saw the machine in the same state.
+// round, so that both figures of a ratio saw the machine in about the same
+// state.
 func (r report) ratio(topology, id, base string, conns int) (spread, bool) {
 	runs, bases := r.runs(topology, id, conns), r.runs(topology, base, conns)
 	if len(runs) == 0 || len(runs) != len(bases) {
@@ -298,8 +299,9 @@ CPUs, as they do in the targets of issue 3.
 ## Targets
 
 %s
-Ratios are taken round by round against the ceiling run just before, so both
-saw the machine in the same state.
+Ratios are taken round by round against the ceiling run next to each (just
+before it in odd rounds, just after it in even ones), so both saw the machine
+in about the same state.
 
 ## Load runs
 

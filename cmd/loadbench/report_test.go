@@ -101,3 +101,24 @@ func TestNiceScale(t *testing.T) {
 		}
 	}
 }
+
+func TestInOrder(t *testing.T) {
+	t.Parallel()
+	ids := func(s []scenario) string {
+		var b strings.Builder
+		for _, x := range s {
+			b.WriteString(x.id + " ")
+		}
+		return b.String()
+	}
+	s := append(holdCurve()[:2], topologies["standalone"].scenarios[6])
+	if got := ids(inOrder(s, 1)); got != "evalsha hold decode " {
+		t.Errorf("round 1: %s", got)
+	}
+	if got := ids(inOrder(s, 2)); got != "hold evalsha decode " {
+		t.Errorf("round 2: %s", got)
+	}
+	if ids(s) != "evalsha hold decode " {
+		t.Error("inOrder changed its argument")
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/seatres/reservation/adapters/redisstore/redistest"
@@ -35,6 +36,22 @@ func holdCurve() []scenario {
 		s = append(s,
 			scenario{id: "evalsha", label: "ceiling: gin + JSON + one EVALSHA", ceiling: true, mode: "seats", path: "/evalsha", conns: c, expect: http.StatusOK},
 			scenario{id: "hold", label: "POST /seats/hold", mode: "seats", path: "/seats/hold", conns: c, expect: http.StatusOK})
+	}
+	return s
+}
+
+// inOrder is the order of the scenarios in a round: every other round runs
+// each hold before its ceiling rather than after, so that load on the
+// machine that grows or fades during a pair does not always favour the
+// same side of the ratio.
+func inOrder(scenarios []scenario, round int) []scenario {
+	s := slices.Clone(scenarios)
+	if round%2 == 0 {
+		for i := 0; i+1 < len(s); i++ {
+			if s[i].id == "evalsha" && s[i+1].id == "hold" {
+				s[i], s[i+1] = s[i+1], s[i]
+			}
+		}
 	}
 	return s
 }
@@ -113,7 +130,7 @@ func runTopology(ctx context.Context, o options, t topology) (results []result, 
 		}
 	}
 	for round := 1; round <= o.rounds; round++ {
-		for _, s := range t.scenarios {
+		for _, s := range inOrder(t.scenarios, round) {
 			w, err := l.run(s, false)
 			if err != nil {
 				return results, err
