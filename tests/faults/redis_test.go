@@ -169,8 +169,9 @@ func waitRecovered(sale *harness.Sale, instances []string, event string, since t
 }
 
 // checkCalls checks every answer of a sale through outages: quick, a 503
-// STORE_UNAVAILABLE while the store was down and only in an outage, no
-// other server error, and no call without an answer.
+// STORE_UNAVAILABLE while the store was down, and outside an outage only
+// after the store's deadline, no other server error, and no call without
+// an answer.
 func checkCalls(t *testing.T, calls []harness.Call, windows []window) {
 	t.Helper()
 	for _, c := range calls {
@@ -183,8 +184,10 @@ func checkCalls(t *testing.T, calls []harness.Call, windows []window) {
 			t.Errorf("%s %s took %v, over %v: %v", c.Path, c.ID, c.Took, answerBound, c.Answer)
 		case down && !unavailable(c.Answer):
 			t.Errorf("%s %s while Redis was down: %v, want 503 STORE_UNAVAILABLE", c.Path, c.ID, c.Answer)
-		case c.Status == http.StatusServiceUnavailable && !outage:
-			t.Errorf("%s %s: %v while Redis was up", c.Path, c.ID, c.Answer)
+		case c.Status == http.StatusServiceUnavailable && !outage && c.Took < storeTimeout:
+			// Outside an outage, only a call that Redis did not answer in
+			// time may fail: a machine this busy can be that slow.
+			t.Errorf("%s %s: %v after %v while Redis was up", c.Path, c.ID, c.Answer, c.Took)
 		case c.Status >= http.StatusInternalServerError && c.Status != http.StatusServiceUnavailable:
 			t.Errorf("%s %s: %v", c.Path, c.ID, c.Answer)
 		}

@@ -187,7 +187,7 @@ func (rec *recorder) do(t *testing.T, c *harness.Client, base, event string, in 
 		a = c.Change(ctx, base, changePaths[in.Kind], seat, in.User)
 	}
 	ret := time.Now()
-	out, err := output(a, event)
+	out, err := output(a, event, seat)
 	if err != nil {
 		// Every request here is valid and the store is up: anything but
 		// an answer of the contract is a failure, not an unknown outcome.
@@ -202,8 +202,8 @@ func (rec *recorder) do(t *testing.T, c *harness.Client, base, event string, in 
 	})
 }
 
-// output reads an answer as the model's output.
-func output(a harness.Answer, event string) (seatmodel.Output, error) {
+// output reads an answer about seat of event as the model's output.
+func output(a harness.Answer, event, seat string) (seatmodel.Output, error) {
 	switch {
 	case a.Err != nil:
 		return seatmodel.Output{}, a.Err
@@ -224,7 +224,7 @@ func output(a harness.Answer, event string) (seatmodel.Output, error) {
 		return seatmodel.Output{Free: free}, nil
 	}
 	status, ok := seatmodel.ParseStatus(a.Seat.Status)
-	if !ok || a.Seat.EventID != event {
+	if !ok || a.Seat.ID != seat || a.Seat.EventID != event {
 		return seatmodel.Output{}, fmt.Errorf("seat %+v", a.Seat)
 	}
 	out := seatmodel.Output{Status: status, Holder: a.Seat.UUID}

@@ -17,9 +17,9 @@ import (
 	"time"
 )
 
-// RequestTimeout bounds every request of the client: a service that takes
+// requestTimeout bounds every request of the client: a service that takes
 // longer hangs, which the tests count as a failure.
-const RequestTimeout = 10 * time.Second
+const requestTimeout = 10 * time.Second
 
 // The paths of the seat changes.
 const (
@@ -43,7 +43,7 @@ func NewClient(t testing.TB) *Client {
 		IdleConnTimeout:     time.Minute,
 	}
 	t.Cleanup(tr.CloseIdleConnections)
-	return &Client{http: &http.Client{Transport: tr, Timeout: RequestTimeout}}
+	return &Client{http: &http.Client{Transport: tr, Timeout: requestTimeout}}
 }
 
 // Seat is a seat as the API shows it.
@@ -132,13 +132,7 @@ func (c *Client) CreateEvent(t testing.TB, base string, seats int) Event {
 	return e
 }
 
-// Post sends any body to a path, for requests the other methods cannot
-// make.
-func (c *Client) Post(ctx context.Context, base, path, contentType string, body []byte) Answer {
-	return c.send(ctx, http.MethodPost, base+path, contentType, body, nil)
-}
-
-// Get gets any path.
+// Get gets any path, for requests the other methods cannot make.
 func (c *Client) Get(ctx context.Context, base, path string) Answer {
 	return c.send(ctx, http.MethodGet, base+path, "", nil, nil)
 }

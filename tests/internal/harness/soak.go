@@ -2,12 +2,9 @@ package harness
 
 import "os"
 
-// Soaking reports whether the long variants run: `make soak` sets SOAK=1.
-func Soaking() bool { return os.Getenv("SOAK") == "1" }
-
-// Size is short in `make test`, soak under `make soak`.
+// Size is short in `make test`, soak under `make soak`, which sets SOAK=1.
 func Size(short, soak int) int {
-	if Soaking() {
+	if os.Getenv("SOAK") == "1" {
 		return soak
 	}
 	return short
