@@ -14,8 +14,6 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest"
 
-	"github.com/redis/rueidis"
-
 	"github.com/seatres/reservation/adapters/httpapi"
 	"github.com/seatres/reservation/adapters/redisstore/redistest"
 )
@@ -98,11 +96,7 @@ func TestModuleServes(t *testing.T) {
 // redisKeys counts the keys in the Redis at addr.
 func redisKeys(t *testing.T, addr string) int64 {
 	t.Helper()
-	c, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{addr}, DisableCache: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := redistest.Client(t, addr)
 	n, err := c.Do(context.Background(), c.B().Dbsize().Build()).AsInt64()
 	if err != nil {
 		t.Fatal(err)

@@ -17,7 +17,7 @@ func TestEventCache(t *testing.T) {
 	t.Parallel()
 	addr := redistest.Standalone(t)
 	creator, reader := newStoreTimeout(t, 200*time.Millisecond, addr), newStoreTimeout(t, 200*time.Millisecond, addr)
-	c := newClient(t, addr)
+	c := redistest.Client(t, addr)
 	ctx := context.Background()
 	created, read := newEvent(t, creator, 10), newEvent(t, creator, 20)
 	if got, err := reader.Event(ctx, read.ID); err != nil || got != read {

@@ -40,17 +40,6 @@ func newStoreTimeout(t testing.TB, timeout time.Duration, addrs ...string) *redi
 	return s
 }
 
-// newClient connects a plain client to addrs, to look at the keys.
-func newClient(t testing.TB, addrs ...string) rueidis.Client {
-	t.Helper()
-	c, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: addrs, DisableCache: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	return c
-}
-
 // eventOf returns a new event with a fresh id, not yet stored.
 func eventOf(t testing.TB, seats int) domain.Event {
 	t.Helper()
@@ -95,7 +84,7 @@ var hostileUsers = []domain.UserID{"{x}", "}{", "*", "a:b", "user:x", "{}", "x\n
 func TestOneSlotPerEvent(t *testing.T) {
 	t.Parallel()
 	addrs := redistest.SharedCluster(t)
-	s, c := newStore(t, addrs...), newClient(t, addrs...)
+	s, c := newStore(t, addrs...), redistest.Client(t, addrs...)
 	ctx := context.Background()
 	e := newEvent(t, s, 10)
 	for i, u := range hostileUsers {
@@ -179,7 +168,7 @@ func TestRedisDown(t *testing.T) {
 	t.Parallel()
 	addr := redistest.Standalone(t)
 	// rueidis retries reads until the deadline: keep it short.
-	s, c := newStoreTimeout(t, 200*time.Millisecond, addr), newClient(t, addr)
+	s, c := newStoreTimeout(t, 200*time.Millisecond, addr), redistest.Client(t, addr)
 	ctx := context.Background()
 	e := newEvent(t, s, 10)
 	// SHUTDOWN answers with a closed connection, not a reply.
@@ -193,7 +182,7 @@ func TestRedisHung(t *testing.T) {
 	t.Parallel()
 	addr := redistest.Standalone(t)
 	const timeout = 100 * time.Millisecond
-	s, c := newStoreTimeout(t, timeout, addr), newClient(t, addr)
+	s, c := newStoreTimeout(t, timeout, addr), redistest.Client(t, addr)
 	ctx := context.Background()
 	e := newEvent(t, s, 10)
 	if err := c.Do(ctx, c.B().ClientPause().Timeout(60_000).All().Build()).Error(); err != nil {
@@ -259,7 +248,7 @@ func TestNewRejectsNoTimeout(t *testing.T) {
 func TestMemoryPerSeat(t *testing.T) {
 	t.Parallel()
 	addr := redistest.SharedStandalone(t)
-	s, c := newStore(t, addr), newClient(t, addr)
+	s, c := newStore(t, addr), redistest.Client(t, addr)
 	ctx := context.Background()
 	e := newEvent(t, s, domain.MaxTotalSeats)
 	wantBytesPerSeat(t, c, e, "fresh", 32)

@@ -16,7 +16,7 @@ import (
 func TestUserSet(t *testing.T) {
 	t.Parallel()
 	addr := redistest.SharedStandalone(t)
-	s, c := newStore(t, addr), newClient(t, addr)
+	s, c := newStore(t, addr), redistest.Client(t, addr)
 	ctx := context.Background()
 	e := newEvent(t, s, 20)
 	key := "rsv:{" + string(e.ID) + "}:user:alice"

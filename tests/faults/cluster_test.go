@@ -54,7 +54,7 @@ func TestClusterFailover(t *testing.T) {
 			}
 		}
 	}
-	rc := harness.RedisClient(t, slices.DeleteFunc(cluster.Addrs(), func(a string) bool { return a == dead })...)
+	rc := redistest.Client(t, slices.DeleteFunc(cluster.Addrs(), func(a string) bool { return a == dead })...)
 	for _, e := range events {
 		if err := harness.ReadEvent(t, rc, e.ID).Check(policy.MaxSeats); err != nil {
 			t.Errorf("event %s in Redis: %v", e.ID, err)

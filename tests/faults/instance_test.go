@@ -70,7 +70,7 @@ func TestInstanceKilled(t *testing.T) {
 	if lost := harness.Lost(t, c, b.URL(), confirmed); len(lost) > 0 {
 		t.Errorf("%d confirmed reservations lost: %q", len(lost), lost)
 	}
-	checkSettles(t, c, b.URL(), harness.RedisClient(t, redis), events, calls)
+	checkSettles(t, c, b.URL(), redistest.Client(t, redis), events, calls)
 }
 
 // TestInstanceStopped: one of two instances gets SIGTERM while buyers buy
@@ -115,7 +115,7 @@ func TestInstanceStopped(t *testing.T) {
 	if lost := harness.Lost(t, c, b.URL(), confirmed); len(lost) > 0 {
 		t.Errorf("%d confirmed reservations lost: %q", len(lost), lost)
 	}
-	checkSettles(t, c, b.URL(), harness.RedisClient(t, redis), events, calls)
+	checkSettles(t, c, b.URL(), redistest.Client(t, redis), events, calls)
 }
 
 // through keeps the calls to one instance.

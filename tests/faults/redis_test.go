@@ -135,7 +135,7 @@ func runOutage(t *testing.T, o outage) outcome {
 	}
 	t.Logf("instances served again at most %v after Redis began to come back", recovery.Round(time.Millisecond))
 	checkCalls(t, calls, windows)
-	rc := harness.RedisClient(t, srv.Addr())
+	rc := redistest.Client(t, srv.Addr())
 	for _, e := range events {
 		if err := harness.ReadEvent(t, rc, e.ID).Check(policy.MaxSeats); err != nil {
 			t.Errorf("event %s in Redis: %v", e.ID, err)

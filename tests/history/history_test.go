@@ -72,12 +72,12 @@ func TestLinearizable(t *testing.T) {
 	t.Run("redis", func(t *testing.T) {
 		t.Parallel()
 		addr := redistest.Standalone(t)
-		run(t, twoInstances(t, addr), harness.RedisClient(t, addr))
+		run(t, twoInstances(t, addr), redistest.Client(t, addr))
 	})
 	t.Run("cluster", func(t *testing.T) {
 		t.Parallel()
 		addrs := redistest.Cluster(t)
-		run(t, twoInstances(t, addrs...), harness.RedisClient(t, addrs...))
+		run(t, twoInstances(t, addrs...), redistest.Client(t, addrs...))
 	})
 }
 

@@ -64,7 +64,7 @@ func run(t *testing.T, addrs ...string) {
 	ctx := context.Background()
 	c := harness.NewClient(t)
 	base := harness.Serve(t, policy, harness.RedisStore(t, time.Second, addrs...))
-	rc := harness.RedisClient(t, addrs...)
+	rc := redistest.Client(t, addrs...)
 
 	// The victim: an event with a reservation and a hold.
 	victim := c.CreateEvent(t, base, 10)

@@ -25,6 +25,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/rueidis"
 	"go.uber.org/goleak"
 )
 
@@ -329,4 +330,16 @@ func (n *node) do(args ...string) (string, error) {
 		return string(buf[:size]), err
 	}
 	return "", fmt.Errorf("%s: unexpected reply %q", args[0], line)
+}
+
+// Client connects a plain client to the Redis at addrs, for tests that look
+// at keys behind the store's back; it closes when the test ends.
+func Client(t testing.TB, addrs ...string) rueidis.Client {
+	t.Helper()
+	c, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: addrs, DisableCache: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c
 }

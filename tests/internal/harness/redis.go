@@ -11,18 +11,6 @@ import (
 	"github.com/redis/rueidis"
 )
 
-// RedisClient connects a plain client to Redis at addrs, to look at keys
-// behind the service's back; it closes when the test ends.
-func RedisClient(t testing.TB, addrs ...string) rueidis.Client {
-	t.Helper()
-	c, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: addrs, DisableCache: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	return c
-}
-
 // EventState is one event as Redis holds it, read key by key with the
 // layout that adapters/redisstore/doc.go describes. It is read while
 // nothing changes the event.
