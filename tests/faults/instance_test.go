@@ -20,8 +20,10 @@ import (
 // every hold to expire.
 const holdTTL = time.Second
 
-// twoBinaries starts two instances of the built service sharing one Redis.
-func twoBinaries(t *testing.T) (a, b *servicetest.Service, redis string) {
+// saleThroughTwo starts two instances of the built service sharing one
+// Redis, and a sale of two events through both, and returns once each
+// instance has confirmed reservations.
+func saleThroughTwo(t *testing.T) (a, b *servicetest.Service, redis string, c *harness.Client, events []harness.Event, sale *harness.Sale) {
 	redis = redistest.Standalone(t)
 	bin := servicetest.Build(t)
 	env := []string{
@@ -29,7 +31,15 @@ func twoBinaries(t *testing.T) (a, b *servicetest.Service, redis string) {
 		"RESERVATION_HOLD_TTL=" + holdTTL.String(),
 		"RESERVATION_HOLD_MAX_SEATS=" + strconv.Itoa(policy.MaxSeats),
 	}
-	return servicetest.Start(t, bin, env...), servicetest.Start(t, bin, env...), redis
+	a, b = servicetest.Start(t, bin, env...), servicetest.Start(t, bin, env...)
+	c = harness.NewClient(t)
+	events = []harness.Event{c.CreateEvent(t, b.URL(), eventSeats), c.CreateEvent(t, b.URL(), eventSeats)}
+	sale = harness.StartSale(t, c, []string{a.URL(), b.URL()}, events, users, buyers)
+	sale.Until("reservations through both instances", func(calls []harness.Call) bool {
+		return harness.Confirmations(through(calls, a.URL()), time.Time{}) >= 10 &&
+			harness.Confirmations(through(calls, b.URL()), time.Time{}) >= 10
+	})
+	return a, b, redis, c, events, sale
 }
 
 // TestInstanceKilled: one of two instances is killed with SIGKILL while
@@ -39,14 +49,7 @@ func twoBinaries(t *testing.T) (a, b *servicetest.Service, redis string) {
 // is counted a hold.
 func TestInstanceKilled(t *testing.T) {
 	t.Parallel()
-	a, b, redis := twoBinaries(t)
-	c := harness.NewClient(t)
-	events := []harness.Event{c.CreateEvent(t, b.URL(), eventSeats), c.CreateEvent(t, b.URL(), eventSeats)}
-	sale := harness.StartSale(t, c, []string{a.URL(), b.URL()}, events, users, buyers)
-	sale.Until("reservations through both instances", func(calls []harness.Call) bool {
-		return harness.Confirmations(through(calls, a.URL()), time.Time{}) >= 10 &&
-			harness.Confirmations(through(calls, b.URL()), time.Time{}) >= 10
-	})
+	a, b, redis, c, events, sale := saleThroughTwo(t)
 	a.Signal(syscall.SIGKILL)
 	a.Wait(t)
 	killed := time.Now()
@@ -79,14 +82,7 @@ func TestInstanceKilled(t *testing.T) {
 // exits 0; every confirmed reservation is there.
 func TestInstanceStopped(t *testing.T) {
 	t.Parallel()
-	a, b, redis := twoBinaries(t)
-	c := harness.NewClient(t)
-	events := []harness.Event{c.CreateEvent(t, b.URL(), eventSeats), c.CreateEvent(t, b.URL(), eventSeats)}
-	sale := harness.StartSale(t, c, []string{a.URL(), b.URL()}, events, users, buyers)
-	sale.Until("reservations through both instances", func(calls []harness.Call) bool {
-		return harness.Confirmations(through(calls, a.URL()), time.Time{}) >= 10 &&
-			harness.Confirmations(through(calls, b.URL()), time.Time{}) >= 10
-	})
+	a, b, redis, c, events, sale := saleThroughTwo(t)
 	signalled := time.Now()
 	a.Signal(syscall.SIGTERM)
 	if code := a.Wait(t); code != 0 {
