@@ -15,13 +15,17 @@
 //	                            seat n exists iff 1 <= n <= STRLEN
 //	rsv:{E}:holds        hash   n -> "<expiresAtMs>:<user>", the last hold taken
 //	                            on seat n, live iff expiresAtMs > now; expired
-//	                            ones are ignored and overwritten, reserve deletes it
+//	                            ones are ignored and overwritten, reserve deletes it;
+//	                            and u:<user> -> "<n> <expiresAtMs> ...", the user's
+//	                            list of holds, which the hold limit counts
 //	rsv:{E}:res:<b>      hash   n -> user who reserved seat n, for the seats
 //	                            n = 100b+1 .. 100b+100 (small hashes pack tightly)
-//	rsv:{E}:user:<user>  zset   seats user held in E, scored by hold expiry; at
-//	                            the limit the hold script drops scores <= now and
-//	                            counts the rest; the key expires with its latest
-//	                            hold
+//
+// A user's list keeps only live holds when it is written, and loses a seat
+// when the user reserves it or another user takes its expired hold; an
+// empty list is deleted. So every seat of a list has a hold that names the
+// user, and the hash has at most two fields per seat. A hold reads the
+// seat and the user's list in one HMGET and writes both in one HSET.
 //
 // A fresh event is two keys, about one byte per seat; creating it is one
 // SET. Listing available seats is one script that returns the seats string,

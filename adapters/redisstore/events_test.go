@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/seatres/reservation/adapters/redisstore"
 	"github.com/seatres/reservation/adapters/redisstore/redistest"
 	"github.com/seatres/reservation/application"
 	"github.com/seatres/reservation/domain"
@@ -16,7 +17,8 @@ import (
 func TestEventCache(t *testing.T) {
 	t.Parallel()
 	addr := redistest.Standalone(t)
-	creator, reader := newStoreTimeout(t, 200*time.Millisecond, addr), newStoreTimeout(t, 200*time.Millisecond, addr)
+	cfg := redisstore.Config{Addrs: []string{addr}, Timeout: 200 * time.Millisecond}
+	creator, reader := newStoreWith(t, cfg), newStoreWith(t, cfg)
 	c := redistest.Client(t, addr)
 	ctx := context.Background()
 	created, read := newEvent(t, creator, 10), newEvent(t, creator, 20)

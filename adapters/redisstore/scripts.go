@@ -37,6 +37,7 @@ var prelude = func() string {
 	for code, c := range codes {
 		fmt.Fprintf(&b, "local %s = %d\n", c.lua, code)
 	}
+	fmt.Fprintf(&b, "local USER_FIELD_PREFIX = %q\n", userFieldPrefix)
 	b.WriteString(`
 -- Redis's clock is the one clock every instance of the service shares.
 local function now_ms()
@@ -52,28 +53,54 @@ local function seat_state(seats, n)
   return b
 end
 
--- Expiry and holder of the last hold taken on seat n, maybe expired;
--- 0 and '' if there is none.
-local function hold_of(holds, n)
-  local v = redis.call('HGET', holds, n)
+-- Expiry and holder of the hold entry v of a seat, maybe expired; 0 and
+-- '' if there is none.
+local function parse_hold(v)
   if not v then return 0, '' end
   local i = string.find(v, ':', 1, true) -- the expiry has no ':', the holder may
   return tonumber(string.sub(v, 1, i - 1)), string.sub(v, i + 1)
 end
 
--- Holds seat n for user until exp. The user's set gets the same expiry as
--- score, so that it counts the user's live holds, and lives as long as its
--- latest hold: a new set expires with this hold; an existing one, which
--- always has an expiry, only ever gets a later one (GT), as holds made with
--- a shorter TTL may come after longer ones.
-local function put_hold(holds, user_key, n, user, exp, now, new_set)
-  redis.call('HSET', holds, n, string.format('%d', exp) .. ':' .. user)
-  redis.call('ZADD', user_key, exp, n)
-  if new_set then
-    redis.call('PEXPIREAT', user_key, exp)
-  else
-    redis.call('PEXPIREAT', user_key, exp, 'GT')
+local function hold_of(holds, n)
+  return parse_hold(redis.call('HGET', holds, n))
+end
+
+-- The field of a user's list of holds in the holds hash; seat fields are
+-- numbers, so the two never meet.
+local function user_field(user)
+  return USER_FIELD_PREFIX .. user
+end
+
+-- The entries "<n> <expiresAtMs>" of a user's list that are live at now and
+-- not on seat n, and their count.
+local function others(list, n, now)
+  local kept, count = {}, 0
+  if list then
+    for s, e in string.gmatch(list, '(%d+) (%d+)') do
+      if tonumber(s) ~= n and tonumber(e) > now then
+        count = count + 1
+        kept[count] = s .. ' ' .. e
+      end
+    end
   end
+  return kept, count
+end
+
+-- Writes a user's list, or deletes it when it is empty.
+local function put_list(holds, field, kept)
+  if #kept == 0 then
+    redis.call('HDEL', holds, field)
+  else
+    redis.call('HSET', holds, field, table.concat(kept, ' '))
+  end
+end
+
+-- Holds seat n for user until exp, in one write with the user's list: kept
+-- (the user's other live holds) and this one.
+local function put_hold(holds, n, user, kept, exp, now)
+  local e = string.format('%d', exp)
+  kept[#kept + 1] = n .. ' ' .. e
+  redis.call('HSET', holds, n, e .. ':' .. user, user_field(user), table.concat(kept, ' '))
   return {'H', user, exp, now}
 end
 `)
@@ -112,64 +139,69 @@ if exp == 0 then return {'A', '', 0, now} end
 return {'H', holder, exp, now}
 `)
 
-	// KEYS seats, holds, user; ARGV seat, user, ttlMs, maxSeats.
+	// KEYS seats, holds; ARGV seat, user, ttlMs, maxSeats.
 	holdScript = rueidis.NewLuaScript(prelude + `
 local n, user = tonumber(ARGV[1]), ARGV[2]
 local state = seat_state(KEYS[1], n)
 if not state then return SEAT_NOT_FOUND end
 if state == 'R' then return SEAT_RESERVED end
 local now = now_ms()
-local exp, holder = hold_of(KEYS[2], n)
-local new_set = false
+local v = redis.call('HMGET', KEYS[2], n, user_field(user))
+local exp, holder = parse_hold(v[1])
+-- The user's live holds on other seats: a retry on this seat extends the
+-- hold and is not counted again.
+local kept, count = others(v[2], n, now)
 if exp > now then
   if holder ~= user then return SEAT_HELD end
-  -- A retry: it extends the hold and is not counted again.
-else
-  -- The user's set has the user's live holds, none on this seat (it has no
-  -- live hold), and maybe expired ones. Only when they reach the limit are
-  -- the expired ones dropped and the live ones counted: the common case
-  -- takes one call, and the set never grows past the limit.
-  local max = tonumber(ARGV[4])
-  local held = redis.call('ZCARD', KEYS[3])
-  if held >= max then
-    redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)
-    held = redis.call('ZCARD', KEYS[3])
-    if held >= max then return HOLD_LIMIT end
-  end
-  new_set = held == 0 -- an empty set does not exist
+elseif count >= tonumber(ARGV[4]) then
+  return HOLD_LIMIT
 end
-return put_hold(KEYS[2], KEYS[3], n, user, now + tonumber(ARGV[3]), now, new_set)
+if exp ~= 0 and holder ~= user then
+  -- Taking over another user's expired hold: the seat leaves that user's
+  -- list too, so that every list names seats whose hold names its user and
+  -- the hash never has more lists than seats.
+  local field = user_field(holder)
+  local list = redis.call('HGET', KEYS[2], field)
+  if list then put_list(KEYS[2], field, (others(list, n, 0))) end
+end
+return put_hold(KEYS[2], n, user, kept, now + tonumber(ARGV[3]), now)
 `)
 
-	// KEYS seats, holds, user; ARGV seat, user, ttlMs.
+	// KEYS seats, holds; ARGV seat, user, ttlMs.
 	refreshScript = rueidis.NewLuaScript(prelude + `
 local n, user = tonumber(ARGV[1]), ARGV[2]
 local state = seat_state(KEYS[1], n)
 if not state then return SEAT_NOT_FOUND end
 local now = now_ms()
-local exp, holder = hold_of(KEYS[2], n)
+local v = redis.call('HMGET', KEYS[2], n, user_field(user))
+local exp, holder = parse_hold(v[1])
 if state == 'R' or exp <= now then return NOT_ON_HOLD end
 if holder ~= user then return NOT_HOLDER end
-return put_hold(KEYS[2], KEYS[3], n, user, now + tonumber(ARGV[3]), now, false)
+return put_hold(KEYS[2], n, user, (others(v[2], n, now)), now + tonumber(ARGV[3]), now)
 `)
 
-	// KEYS seats, holds, res, user; ARGV seat, user.
-	reserveScript = rueidis.NewLuaScript(prelude + `
+	// KEYS seats, holds, res; ARGV seat, user.
+	reserveScript = rueidis.NewLuaScript(reserveSource)
+)
+
+// reserveSource is the reserve script's own text.
+var reserveSource = prelude + `
 local n, user = tonumber(ARGV[1]), ARGV[2]
 local state = seat_state(KEYS[1], n)
 if not state then return SEAT_NOT_FOUND end
 local now = now_ms()
 if state == 'R' then
+  if redis.call('HGET', KEYS[3], n) ~= user then return NO_LIVE_HOLD end
   -- A retry of the user's own reservation succeeds unchanged.
-  if redis.call('HGET', KEYS[3], n) == user then return {'R', user, 0, now} end
-  return NO_LIVE_HOLD
+  return {'R', user, 0, now}
 end
-local exp, holder = hold_of(KEYS[2], n)
+local field = user_field(user)
+local v = redis.call('HMGET', KEYS[2], n, field)
+local exp, holder = parse_hold(v[1])
 if exp <= now or holder ~= user then return NO_LIVE_HOLD end
 redis.call('SETRANGE', KEYS[1], n - 1, 'R')
 redis.call('HSET', KEYS[3], n, user)
 redis.call('HDEL', KEYS[2], n)
-redis.call('ZREM', KEYS[4], n)
+put_list(KEYS[2], field, (others(v[2], n, now)))
 return {'R', user, 0, now}
-`)
-)
+`

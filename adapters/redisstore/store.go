@@ -82,7 +82,9 @@ func resKey(e domain.EventID, n int) string {
 
 const resPerKey = 100
 
-func userKey(e domain.EventID, u domain.UserID) string { return key(e, "user:"+string(u)) }
+// userFieldPrefix starts the fields of the holds hash that list a user's
+// holds (the scripts' user_field); the other fields are seat numbers.
+const userFieldPrefix = "u:"
 
 // pingKey names the slot whose node Ping asks; no such key is written.
 const pingKey = "rsv:ping"
@@ -167,6 +169,9 @@ func (s *Store) AvailableSeats(ctx context.Context, id domain.EventID) (domain.E
 	state := []byte(seats)
 	now := time.UnixMilli(nowMs)
 	for i := 0; i+1 < len(holds); i += 2 {
+		if strings.HasPrefix(holds[i], userFieldPrefix) {
+			continue // a user's list of holds; the seats' own fields say it all
+		}
 		n, err := strconv.Atoi(holds[i])
 		exp, _, ok := strings.Cut(holds[i+1], ":")
 		expMs, err2 := strconv.ParseInt(exp, 10, 64)
@@ -189,69 +194,71 @@ func (s *Store) AvailableSeats(ctx context.Context, id domain.EventID) (domain.E
 
 // Seat implements application.Store.
 func (s *Store) Seat(ctx context.Context, id domain.SeatID) (domain.Seat, error) {
-	return s.seat(ctx, id, seatScript,
+	return seatOf(id)(s.run(ctx, seatScript,
 		[]string{seatsKey(id.Event), holdsKey(id.Event), resKey(id.Event, id.Number)},
-		[]string{strconv.Itoa(id.Number)})
+		[]string{strconv.Itoa(id.Number)}))
 }
 
 // Hold implements application.Store.
 func (s *Store) Hold(ctx context.Context, id domain.SeatID, user domain.UserID, p domain.HoldPolicy) (domain.Seat, error) {
-	return s.seat(ctx, id, holdScript,
-		[]string{seatsKey(id.Event), holdsKey(id.Event), userKey(id.Event, user)},
-		[]string{strconv.Itoa(id.Number), string(user), ttlMs(p), strconv.Itoa(p.MaxSeats)})
+	return seatOf(id)(s.run(ctx, holdScript,
+		[]string{seatsKey(id.Event), holdsKey(id.Event)},
+		[]string{strconv.Itoa(id.Number), string(user), ttlMs(p), strconv.Itoa(p.MaxSeats)}))
 }
 
 // Refresh implements application.Store.
 func (s *Store) Refresh(ctx context.Context, id domain.SeatID, user domain.UserID, p domain.HoldPolicy) (domain.Seat, error) {
-	return s.seat(ctx, id, refreshScript,
-		[]string{seatsKey(id.Event), holdsKey(id.Event), userKey(id.Event, user)},
-		[]string{strconv.Itoa(id.Number), string(user), ttlMs(p)})
+	return seatOf(id)(s.run(ctx, refreshScript,
+		[]string{seatsKey(id.Event), holdsKey(id.Event)},
+		[]string{strconv.Itoa(id.Number), string(user), ttlMs(p)}))
 }
 
 // Reserve implements application.Store.
 func (s *Store) Reserve(ctx context.Context, id domain.SeatID, user domain.UserID) (domain.Seat, error) {
-	return s.seat(ctx, id, reserveScript,
-		[]string{seatsKey(id.Event), holdsKey(id.Event), resKey(id.Event, id.Number), userKey(id.Event, user)},
-		[]string{strconv.Itoa(id.Number), string(user)})
+	return seatOf(id)(s.run(ctx, reserveScript,
+		[]string{seatsKey(id.Event), holdsKey(id.Event), resKey(id.Event, id.Number)},
+		[]string{strconv.Itoa(id.Number), string(user)}))
 }
 
 // ttlMs is the hold TTL in the scripts' unit; the policy guarantees at
 // least 1ms.
 func ttlMs(p domain.HoldPolicy) string { return strconv.FormatInt(p.TTL.Milliseconds(), 10) }
 
-// seat runs a seat script and returns the seat it answers as it is now.
-func (s *Store) seat(ctx context.Context, id domain.SeatID, script *rueidis.Lua, keys, args []string) (domain.Seat, error) {
-	msg, err := s.run(ctx, script, keys, args)
-	if err != nil {
-		return domain.Seat{}, err
+// seatOf reads the answer of a seat script, or its failure, as the seat it
+// answers as it is now.
+func seatOf(id domain.SeatID) func(rueidis.RedisMessage, error) (domain.Seat, error) {
+	return func(msg rueidis.RedisMessage, err error) (domain.Seat, error) {
+		if err != nil {
+			return domain.Seat{}, err
+		}
+		if msg.IsInt64() {
+			return domain.Seat{}, refusal(msg)
+		}
+		reply, err := msg.ToArray()
+		if err != nil || len(reply) != 4 {
+			return domain.Seat{}, errMalformed
+		}
+		state, err1 := reply[0].ToString()
+		holder, err2 := reply[1].ToString()
+		expMs, err3 := reply[2].ToInt64()
+		nowMs, err4 := reply[3].ToInt64()
+		if errors.Join(err1, err2, err3, err4) != nil {
+			return domain.Seat{}, errMalformed
+		}
+		seat := domain.Seat{ID: id, Holder: domain.UserID(holder)}
+		switch state {
+		case "A":
+			seat.Status = domain.Available
+		case "H":
+			seat.Status = domain.OnHold
+			seat.HoldExpiresAt = time.UnixMilli(expMs)
+		case "R":
+			seat.Status = domain.Reserved
+		default:
+			return domain.Seat{}, errMalformed
+		}
+		return seat.At(time.UnixMilli(nowMs)), nil
 	}
-	if msg.IsInt64() {
-		return domain.Seat{}, refusal(msg)
-	}
-	reply, err := msg.ToArray()
-	if err != nil || len(reply) != 4 {
-		return domain.Seat{}, errMalformed
-	}
-	state, err1 := reply[0].ToString()
-	holder, err2 := reply[1].ToString()
-	expMs, err3 := reply[2].ToInt64()
-	nowMs, err4 := reply[3].ToInt64()
-	if errors.Join(err1, err2, err3, err4) != nil {
-		return domain.Seat{}, errMalformed
-	}
-	seat := domain.Seat{ID: id, Holder: domain.UserID(holder)}
-	switch state {
-	case "A":
-		seat.Status = domain.Available
-	case "H":
-		seat.Status = domain.OnHold
-		seat.HoldExpiresAt = time.UnixMilli(expMs)
-	case "R":
-		seat.Status = domain.Reserved
-	default:
-		return domain.Seat{}, errMalformed
-	}
-	return seat.At(time.UnixMilli(nowMs)), nil
 }
 
 // run runs a script within the store's timeout. Only a failure to get an

@@ -18,8 +18,7 @@ type EventState struct {
 	Seats    string                   // 'A' or 'R' per seat
 	Holds    map[int]Hold             // seat -> the last hold taken on it
 	Reserved map[int]string           // seat -> the user who reserved it
-	Users    map[string]map[int]int64 // user -> seat -> expiry of the hold counted
-	UserTTL  map[string]int64         // user -> milliseconds the user's key has left
+	Users    map[string]map[int]int64 // user -> seat -> expiry, the user's list of holds
 	Unknown  []string                 // keys of the event of no kind the layout names
 	NowMs    int64                    // Redis's clock when read
 }
@@ -35,10 +34,7 @@ func ReadEvent(t testing.TB, c rueidis.Client, event string) EventState {
 	t.Helper()
 	ctx := context.Background()
 	prefix := "rsv:{" + event + "}:"
-	s := EventState{
-		Holds: map[int]Hold{}, Reserved: map[int]string{},
-		Users: map[string]map[int]int64{}, UserTTL: map[string]int64{},
-	}
+	s := EventState{Holds: map[int]Hold{}, Reserved: map[int]string{}, Users: map[string]map[int]int64{}}
 	var err error
 	for _, key := range Keys(t, c, prefix+"*") {
 		kind := strings.TrimPrefix(key, prefix)
@@ -47,26 +43,13 @@ func ReadEvent(t testing.TB, c rueidis.Client, event string) EventState {
 		case kind == "seats":
 			s.Seats, err = c.Do(ctx, c.B().Get().Key(key).Build()).ToString()
 		case kind == "holds":
-			err = readHash(ctx, c, key, func(n int, v string) error {
-				exp, user, ok := strings.Cut(v, ":")
-				ms, perr := strconv.ParseInt(exp, 10, 64)
-				if !ok || perr != nil {
-					return fmt.Errorf("hold %q", v)
-				}
-				s.Holds[n] = Hold{ExpiresMs: ms, User: user}
-				return nil
-			})
+			err = s.readHolds(ctx, c, key)
 		case strings.HasPrefix(kind, "res:"):
-			err = readHash(ctx, c, key, func(n int, user string) error {
+			err = readHash(ctx, c, key, func(field, user string) error {
+				n, err := strconv.Atoi(field)
 				s.Reserved[n] = user
-				return nil
+				return err
 			})
-		case strings.HasPrefix(kind, "user:"):
-			user := strings.TrimPrefix(kind, "user:")
-			s.Users[user], err = readZSet(ctx, c, key)
-			if err == nil {
-				s.UserTTL[user], err = c.Do(ctx, c.B().Pttl().Key(key).Build()).AsInt64()
-			}
 		default:
 			s.Unknown = append(s.Unknown, key)
 		}
@@ -105,37 +88,49 @@ func Keys(t testing.TB, c rueidis.Client, pattern string) []string {
 	return keys
 }
 
-func readHash(ctx context.Context, c rueidis.Client, key string, put func(n int, v string) error) error {
+// readHolds reads the holds hash: seat fields n -> "<expiresAtMs>:<user>"
+// and user fields "u:<user>" -> "<n> <expiresAtMs> ...".
+func (s *EventState) readHolds(ctx context.Context, c rueidis.Client, key string) error {
+	return readHash(ctx, c, key, func(field, v string) error {
+		if user, ok := strings.CutPrefix(field, "u:"); ok {
+			words := strings.Fields(v)
+			if len(words) == 0 || len(words)%2 != 0 {
+				return fmt.Errorf("list of %q: %q", user, v)
+			}
+			seats := map[int]int64{}
+			for i := 0; i < len(words); i += 2 {
+				n, err1 := strconv.Atoi(words[i])
+				exp, err2 := strconv.ParseInt(words[i+1], 10, 64)
+				if errors.Join(err1, err2) != nil {
+					return fmt.Errorf("list of %q: %q", user, v)
+				}
+				seats[n] = exp
+			}
+			s.Users[user] = seats
+			return nil
+		}
+		n, err := strconv.Atoi(field)
+		exp, user, ok := strings.Cut(v, ":")
+		ms, perr := strconv.ParseInt(exp, 10, 64)
+		if err != nil || !ok || perr != nil {
+			return fmt.Errorf("hold %q: %q", field, v)
+		}
+		s.Holds[n] = Hold{ExpiresMs: ms, User: user}
+		return nil
+	})
+}
+
+func readHash(ctx context.Context, c rueidis.Client, key string, put func(field, v string) error) error {
 	m, err := c.Do(ctx, c.B().Hgetall().Key(key).Build()).AsStrMap()
 	if err != nil {
 		return err
 	}
 	for field, v := range m {
-		n, err := strconv.Atoi(field)
-		if err != nil {
-			return fmt.Errorf("field %q", field)
-		}
-		if err := put(n, v); err != nil {
-			return err
+		if err := put(field, v); err != nil {
+			return fmt.Errorf("field %q: %w", field, err)
 		}
 	}
 	return nil
-}
-
-func readZSet(ctx context.Context, c rueidis.Client, key string) (map[int]int64, error) {
-	zs, err := c.Do(ctx, c.B().Zrange().Key(key).Min("0").Max("-1").Withscores().Build()).AsZScores()
-	if err != nil {
-		return nil, err
-	}
-	out := make(map[int]int64, len(zs))
-	for _, z := range zs {
-		n, err := strconv.Atoi(z.Member)
-		if err != nil {
-			return nil, fmt.Errorf("member %q", z.Member)
-		}
-		out[n] = int64(z.Score)
-	}
-	return out, nil
 }
 
 // redisNow reads the clock of the node that holds key.
@@ -150,8 +145,9 @@ func redisNow(t testing.TB, c rueidis.Client, key string) int64 {
 
 // Check returns what is wrong with the state, nil if nothing: each seat
 // either reserved by one user or not, no hold left on a reserved seat, each
-// live hold counted against its holder and no one else, no user over
-// maxSeats live holds, no user key that never expires, no stray key.
+// live hold counted against its holder and no one else, every user's list
+// naming seats the user's holds are on, no user over maxSeats live holds,
+// no stray key.
 func (s EventState) Check(maxSeats int) error {
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
@@ -182,8 +178,13 @@ func (s EventState) Check(maxSeats int) error {
 	for user, seats := range s.Users {
 		live := 0
 		for n, exp := range seats {
+			// Every seat of a list has its hold name the user, expired or
+			// not: that keeps the lists no more than the seats.
+			if h := s.Holds[n]; h.User != user {
+				bad("user %q lists seat %d, whose hold is %+v", user, n, h)
+			}
 			if exp <= s.NowMs {
-				continue // expired: ignored, and dropped at the user's next hold
+				continue // expired: ignored, and dropped at the user's next write
 			}
 			live++
 			if h := s.Holds[n]; h != (Hold{ExpiresMs: exp, User: user}) {
@@ -192,9 +193,6 @@ func (s EventState) Check(maxSeats int) error {
 		}
 		if live > maxSeats {
 			bad("user %q has %d live holds, over the limit of %d", user, live, maxSeats)
-		}
-		if ttl := s.UserTTL[user]; ttl < 0 && ttl != -2 { // -2: expired between reads
-			bad("the key of user %q never expires", user)
 		}
 	}
 	if len(s.Unknown) > 0 {
