@@ -47,7 +47,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 	}
 	want := Config{
 		HTTP:  httpapi.Config{Addr: ":8080", ShutdownTimeout: 15 * time.Second},
-		Redis: redisstore.Config{Timeout: time.Second, DialTimeout: 3 * time.Second},
+		Redis: redisstore.Config{Timeout: time.Second, DialTimeout: 3 * time.Second, FlushDelay: 20 * time.Microsecond, ReplicaAckTimeout: 500 * time.Millisecond},
 		Hold:  domain.HoldPolicy{TTL: 60 * time.Second, MaxSeats: 6},
 		Log:   LogConfig{Level: zapcore.InfoLevel, Format: LogJSON},
 	}
@@ -69,6 +69,9 @@ func TestLoadConfigEverySetting(t *testing.T) {
 				"RESERVATION_REDIS_ADDRS=r1:7000, r2:7001",
 				"RESERVATION_REDIS_TIMEOUT=250ms",
 				"RESERVATION_REDIS_DIAL_TIMEOUT=5s",
+				"RESERVATION_REDIS_FLUSH_DELAY=0s",
+				"RESERVATION_REDIS_REPLICA_ACKS=1",
+				"RESERVATION_REDIS_REPLICA_ACK_TIMEOUT=2s",
 				"RESERVATION_HOLD_TTL=90s",
 				"RESERVATION_HOLD_MAX_SEATS=4",
 				"RESERVATION_LOG_LEVEL=debug",
@@ -84,6 +87,9 @@ redis:
   addrs: [r1:7000, r2:7001]
   timeout: 250ms
   dialTimeout: 5s
+  flushDelay: 0s
+  replicaAcks: 1
+  replicaAckTimeout: 2s
 hold:
   ttl: 90s
   maxSeats: 4
@@ -101,6 +107,9 @@ RESERVATION_SHUTDOWN_TIMEOUT=2s
 RESERVATION_REDIS_ADDRS="r1:7000,r2:7001"
 RESERVATION_REDIS_TIMEOUT=250ms
 RESERVATION_REDIS_DIAL_TIMEOUT=5s
+RESERVATION_REDIS_FLUSH_DELAY=0s
+RESERVATION_REDIS_REPLICA_ACKS=1
+RESERVATION_REDIS_REPLICA_ACK_TIMEOUT=2s
 RESERVATION_HOLD_TTL=90s
 RESERVATION_HOLD_MAX_SEATS=4
 RESERVATION_LOG_LEVEL=debug
@@ -109,10 +118,11 @@ RESERVATION_LOG_FORMAT=console
 		}},
 	}
 	want := Config{
-		HTTP:  httpapi.Config{Addr: "127.0.0.1:9000", ShutdownTimeout: 2 * time.Second},
-		Redis: redisstore.Config{Addrs: []string{"r1:7000", "r2:7001"}, Timeout: 250 * time.Millisecond, DialTimeout: 5 * time.Second},
-		Hold:  domain.HoldPolicy{TTL: 90 * time.Second, MaxSeats: 4},
-		Log:   LogConfig{Level: zapcore.DebugLevel, Format: LogConsole},
+		HTTP: httpapi.Config{Addr: "127.0.0.1:9000", ShutdownTimeout: 2 * time.Second},
+		Redis: redisstore.Config{Addrs: []string{"r1:7000", "r2:7001"}, Timeout: 250 * time.Millisecond, DialTimeout: 5 * time.Second,
+			ReplicaAcks: 1, ReplicaAckTimeout: 2 * time.Second},
+		Hold: domain.HoldPolicy{TTL: 90 * time.Second, MaxSeats: 4},
+		Log:  LogConfig{Level: zapcore.DebugLevel, Format: LogConsole},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -191,6 +201,10 @@ func TestLoadConfigInvalid(t *testing.T) {
 			want: []string{`RESERVATION_REDIS_TIMEOUT: duration "0s" must be positive`}},
 		{name: "negative dial timeout", env: []string{"RESERVATION_REDIS_DIAL_TIMEOUT=-1s"},
 			want: []string{`RESERVATION_REDIS_DIAL_TIMEOUT: duration "-1s" must be positive`}},
+		{name: "negative flush delay", env: []string{"RESERVATION_REDIS_FLUSH_DELAY=-1us"},
+			want: []string{`RESERVATION_REDIS_FLUSH_DELAY: duration "-1us" must not be negative`}},
+		{name: "negative replica acks", env: []string{"RESERVATION_REDIS_REPLICA_ACKS=-1"},
+			want: []string{`RESERVATION_REDIS_REPLICA_ACKS: invalid number "-1" (want 0 or more)`}},
 		{name: "hold ttl", env: []string{"RESERVATION_HOLD_TTL=abc"},
 			want: []string{`RESERVATION_HOLD_TTL: invalid duration "abc"`}},
 		{name: "hold ttl without unit", env: []string{"RESERVATION_HOLD_TTL=60"},

@@ -93,6 +93,11 @@ func TestComposeServiceIsConfiguredThroughTheServicesVariables(t *testing.T) {
 	if len(cfg.Redis.Addrs) != 1 {
 		t.Fatalf("RESERVATION_REDIS_ADDRS = %q, want the one Redis service", cfg.Redis.Addrs)
 	}
+	// The one Redis has no replica: waiting for one would fail every
+	// reservation.
+	if cfg.Redis.ReplicaAcks != 0 {
+		t.Errorf("RESERVATION_REDIS_REPLICA_ACKS = %d, want 0 with a standalone Redis", cfg.Redis.ReplicaAcks)
+	}
 	host := strings.Split(cfg.Redis.Addrs[0], ":")[0]
 	if _, err := p.GetService(host); err != nil {
 		t.Errorf("RESERVATION_REDIS_ADDRS names %s, which is no service of the file", host)

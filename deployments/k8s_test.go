@@ -301,6 +301,11 @@ func TestKustomizeBase(t *testing.T) {
 	if flagValue(args, "--appendonly") != "yes" || flagValue(args, "--cluster-enabled") == "yes" {
 		t.Errorf("Redis runs %q, want a standalone Redis with AOF", args)
 	}
+	// A standalone Redis has no replica: waiting for one would fail every
+	// reservation.
+	if cfg.Redis.ReplicaAcks != 0 {
+		t.Errorf("RESERVATION_REDIS_REPLICA_ACKS %d, want 0 with a standalone Redis", cfg.Redis.ReplicaAcks)
+	}
 }
 
 func TestKustomizeRedisClusterOverlay(t *testing.T) {
@@ -312,8 +317,8 @@ func TestKustomizeRedisClusterOverlay(t *testing.T) {
 	// The service is pointed at the pods of the cluster's StatefulSet
 	// (<statefulset>-<n>.<headless service>), and at nothing else.
 	sts := one(t, "StatefulSets", o.statefulSets)
-	if sts.Spec.Replicas == nil || *sts.Spec.Replicas != 6 {
-		t.Fatalf("StatefulSet %s does not have 6 replicas (3 masters, 3 replicas)", sts.Name)
+	if sts.Spec.Replicas == nil || *sts.Spec.Replicas != 9 {
+		t.Fatalf("StatefulSet %s does not have 9 replicas (3 masters with 2 replicas each)", sts.Name)
 	}
 	nodes := map[string]bool{}
 	for n := range int(*sts.Spec.Replicas) {
@@ -338,7 +343,21 @@ func TestKustomizeRedisClusterOverlay(t *testing.T) {
 
 	job := one(t, "Jobs", o.jobs)
 	script := strings.Join(one(t, "containers in the Job", job.Spec.Template.Spec.Containers).Command, " ")
-	if !strings.Contains(script, "--cluster create") || !strings.Contains(script, "--cluster-replicas 1") {
-		t.Errorf("Job %s does not form the cluster with one replica per master:\n%s", job.Name, script)
+	if !strings.Contains(script, "--cluster create") || !strings.Contains(script, "--cluster-replicas 2") {
+		t.Errorf("Job %s does not form the cluster with two replicas per master:\n%s", job.Name, script)
+	}
+
+	// A confirmed reservation is on a replica, so a failover cannot lose
+	// it; and a master has more replicas than the service waits for, so
+	// that after one failover reservations are still confirmed.
+	if cfg.Redis.ReplicaAcks < 1 {
+		t.Errorf("RESERVATION_REDIS_REPLICA_ACKS %d, want at least 1: a failover could lose a confirmed reservation", cfg.Redis.ReplicaAcks)
+	}
+	perMaster, err := strconv.Atoi(flagValue(strings.Fields(script), "--cluster-replicas"))
+	if err != nil {
+		t.Fatalf("Job %s: --cluster-replicas: %v", job.Name, err)
+	}
+	if perMaster <= cfg.Redis.ReplicaAcks {
+		t.Errorf("%d replicas per master, RESERVATION_REDIS_REPLICA_ACKS %d: after one failover no reservation could be confirmed", perMaster, cfg.Redis.ReplicaAcks)
 	}
 }

@@ -184,7 +184,8 @@ return put_hold(KEYS[2], n, user, (others(v[2], n, now)), now + tonumber(ARGV[3]
 	reserveScript = rueidis.NewLuaScript(reserveSource)
 )
 
-// reserveSource is the reserve script's own text.
+// reserveSource is the reserve script's own text, which the reserve that
+// waits for replicas sends itself (see replicas.go).
 var reserveSource = prelude + `
 local n, user = tonumber(ARGV[1]), ARGV[2]
 local state = seat_state(KEYS[1], n)
@@ -192,7 +193,9 @@ if not state then return SEAT_NOT_FOUND end
 local now = now_ms()
 if state == 'R' then
   if redis.call('HGET', KEYS[3], n) ~= user then return NO_LIVE_HOLD end
-  -- A retry of the user's own reservation succeeds unchanged.
+  -- A retry of the user's own reservation succeeds, and writes it again:
+  -- a WAIT for replicas after the retry then covers the first write too.
+  redis.call('HSET', KEYS[3], n, user)
   return {'R', user, 0, now}
 end
 local field = user_field(user)

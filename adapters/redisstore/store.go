@@ -27,14 +27,24 @@ type Config struct {
 	Timeout time.Duration
 	// DialTimeout bounds connecting; zero means rueidis's default.
 	DialTimeout time.Duration
+	// FlushDelay is how long the client may wait to gather commands into
+	// one write (rueidis's MaxFlushDelay); zero writes each at once.
+	FlushDelay time.Duration
+	// ReplicaAcks is how many replicas must have a reservation before
+	// Reserve succeeds; zero does not wait for any.
+	ReplicaAcks int
+	// ReplicaAckTimeout bounds that wait, on top of Timeout.
+	ReplicaAckTimeout time.Duration
 }
 
 // Store keeps events and seats in Redis, standalone or Cluster, and applies
 // each transition as one Lua script.
 type Store struct {
-	client  rueidis.Client
-	timeout time.Duration
-	events  eventCache
+	client      rueidis.Client
+	timeout     time.Duration
+	replicaAcks int
+	ackTimeout  time.Duration
+	events      eventCache
 }
 
 // New connects to Redis and checks that it answers, so a configured but
@@ -43,16 +53,20 @@ func New(ctx context.Context, cfg Config, log *zap.Logger) (*Store, error) {
 	if cfg.Timeout <= 0 {
 		return nil, fmt.Errorf("redisstore: timeout must be positive, got %v", cfg.Timeout)
 	}
+	if cfg.ReplicaAcks < 0 || cfg.ReplicaAcks > 0 && cfg.ReplicaAckTimeout < time.Millisecond {
+		return nil, fmt.Errorf("redisstore: want 0 or more replica acks with a timeout of 1ms or more, got %d and %v", cfg.ReplicaAcks, cfg.ReplicaAckTimeout)
+	}
 	client, err := rueidis.NewClient(rueidis.ClientOption{
 		InitAddress: cfg.Addrs,
 		Dialer:      net.Dialer{Timeout: cfg.DialTimeout},
 		// The store never reads through the client-side cache.
-		DisableCache: true,
+		DisableCache:  true,
+		MaxFlushDelay: cfg.FlushDelay,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("redisstore: connect to Redis at %s: %w: %w", strings.Join(cfg.Addrs, ","), application.ErrUnavailable, err)
 	}
-	s := &Store{client: client, timeout: cfg.Timeout}
+	s := &Store{client: client, timeout: cfg.Timeout, replicaAcks: cfg.ReplicaAcks, ackTimeout: cfg.ReplicaAckTimeout}
 	if err := s.Ping(ctx); err != nil {
 		client.Close()
 		return nil, fmt.Errorf("redisstore: ping Redis at %s: %w", strings.Join(cfg.Addrs, ","), err)
@@ -213,11 +227,15 @@ func (s *Store) Refresh(ctx context.Context, id domain.SeatID, user domain.UserI
 		[]string{strconv.Itoa(id.Number), string(user), ttlMs(p)}))
 }
 
-// Reserve implements application.Store.
+// Reserve implements application.Store. With replica acks configured it
+// waits for the replicas (see replicas.go).
 func (s *Store) Reserve(ctx context.Context, id domain.SeatID, user domain.UserID) (domain.Seat, error) {
-	return seatOf(id)(s.run(ctx, reserveScript,
-		[]string{seatsKey(id.Event), holdsKey(id.Event), resKey(id.Event, id.Number)},
-		[]string{strconv.Itoa(id.Number), string(user)}))
+	keys := []string{seatsKey(id.Event), holdsKey(id.Event), resKey(id.Event, id.Number)}
+	args := []string{strconv.Itoa(id.Number), string(user)}
+	if s.replicaAcks > 0 {
+		return seatOf(id)(s.reserveReplicated(ctx, keys, args))
+	}
+	return seatOf(id)(s.run(ctx, reserveScript, keys, args))
 }
 
 // ttlMs is the hold TTL in the scripts' unit; the policy guarantees at

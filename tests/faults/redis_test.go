@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/seatres/reservation/adapters/redisstore"
 	"github.com/seatres/reservation/adapters/redisstore/redistest"
 	"github.com/seatres/reservation/domain"
 	"github.com/seatres/reservation/tests/internal/harness"
@@ -102,8 +103,8 @@ var outages = harness.Size(1, 10)
 func runOutage(t *testing.T, o outage) outcome {
 	srv := redistest.StartServer(t, o.opts...)
 	instances := []string{
-		harness.Serve(t, policy, harness.RedisStore(t, storeTimeout, srv.Addr())),
-		harness.Serve(t, policy, harness.RedisStore(t, storeTimeout, srv.Addr())),
+		harness.Serve(t, policy, harness.RedisStore(t, redisstore.Config{Addrs: []string{srv.Addr()}, Timeout: storeTimeout})),
+		harness.Serve(t, policy, harness.RedisStore(t, redisstore.Config{Addrs: []string{srv.Addr()}, Timeout: storeTimeout})),
 	}
 	c := harness.NewClient(t)
 	events := []harness.Event{c.CreateEvent(t, instances[0], eventSeats), c.CreateEvent(t, instances[0], eventSeats)}

@@ -24,6 +24,7 @@ import (
 	"github.com/redis/rueidis"
 
 	"github.com/seatres/reservation/adapters/memstore"
+	"github.com/seatres/reservation/adapters/redisstore"
 	"github.com/seatres/reservation/adapters/redisstore/redistest"
 	"github.com/seatres/reservation/application"
 	"github.com/seatres/reservation/domain"
@@ -97,8 +98,8 @@ const storeTimeout = 5 * time.Second
 // to Redis at addrs.
 func twoInstances(t *testing.T, addrs ...string) []string {
 	return []string{
-		harness.Serve(t, policy, harness.RedisStore(t, storeTimeout, addrs...)),
-		harness.Serve(t, policy, harness.RedisStore(t, storeTimeout, addrs...)),
+		harness.Serve(t, policy, harness.RedisStore(t, redisstore.Config{Addrs: addrs, Timeout: storeTimeout})),
+		harness.Serve(t, policy, harness.RedisStore(t, redisstore.Config{Addrs: addrs, Timeout: storeTimeout})),
 	}
 }
 

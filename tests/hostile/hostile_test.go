@@ -15,6 +15,7 @@ import (
 
 	"github.com/redis/rueidis"
 
+	"github.com/seatres/reservation/adapters/redisstore"
 	"github.com/seatres/reservation/adapters/redisstore/redistest"
 	"github.com/seatres/reservation/domain"
 	"github.com/seatres/reservation/tests/internal/harness"
@@ -63,7 +64,7 @@ func hostileIDs(victim string) []string {
 func run(t *testing.T, addrs ...string) {
 	ctx := context.Background()
 	c := harness.NewClient(t)
-	base := harness.Serve(t, policy, harness.RedisStore(t, time.Second, addrs...))
+	base := harness.Serve(t, policy, harness.RedisStore(t, redisstore.Config{Addrs: addrs, Timeout: time.Second}))
 	rc := redistest.Client(t, addrs...)
 
 	// The victim: an event with a reservation and a hold.

@@ -17,20 +17,17 @@ const (
 // slots and introduces them to each other. It returns the nodes it started,
 // even on error, so the caller can kill them.
 func startCluster(parent string) ([]*node, error) {
-	return formCluster(parent, nil)
+	return formCluster(parent, 0, nil)
 }
 
-// formCluster starts clusterSize masters, and replicas of them when
-// replicated is not nil (one per master, appended to the nodes after the
-// masters), with extra arguments for every node.
-func formCluster(parent string, replicated []string) ([]*node, error) {
-	size := clusterSize
-	if replicated != nil {
-		size *= 2
-	}
+// formCluster starts clusterSize masters and perMaster replicas of each,
+// with extra arguments for every node. Replica j of master i is
+// nodes[clusterSize*(j+1)+i].
+func formCluster(parent string, perMaster int, extra []string) ([]*node, error) {
+	size := clusterSize * (1 + perMaster)
 	nodes := make([]*node, 0, size)
 	for range size {
-		n, err := start(parent, true, replicated...)
+		n, err := start(parent, true, extra...)
 		if err != nil {
 			return nodes, err
 		}
@@ -55,11 +52,11 @@ func formCluster(parent string, replicated []string) ([]*node, error) {
 	if err := poll(nodes, func() error { return agreed(nodes) }); err != nil {
 		return nodes, fmt.Errorf("form cluster: %w", err)
 	}
-	if replicated == nil {
+	if perMaster == 0 {
 		return nodes, nil
 	}
 	for i, r := range nodes[clusterSize:] {
-		master, err := nodes[i].do("CLUSTER", "MYID")
+		master, err := nodes[i%clusterSize].do("CLUSTER", "MYID")
 		if err != nil {
 			return nodes, err
 		}
@@ -69,6 +66,9 @@ func formCluster(parent string, replicated []string) ([]*node, error) {
 		}
 	}
 	if err := poll(nodes, func() error { return replicating(nodes) }); err != nil {
+		return nodes, fmt.Errorf("form cluster: %w", err)
+	}
+	if err := poll(nodes, replicasAcked(nodes)); err != nil {
 		return nodes, fmt.Errorf("form cluster: %w", err)
 	}
 	return nodes, nil
@@ -87,6 +87,24 @@ func replicating(nodes []*node) error {
 		}
 	}
 	return agreed(nodes)
+}
+
+// replicasAcked checks that every master's replicas acknowledge its
+// writes (see acked).
+func replicasAcked(nodes []*node) func() error {
+	perMaster := len(nodes)/clusterSize - 1
+	checks := make([]func() error, clusterSize)
+	for i, m := range nodes[:clusterSize] {
+		checks[i] = acked(m, perMaster)
+	}
+	return func() error {
+		for _, check := range checks {
+			if err := check(); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 }
 
 // agreed reports whether every node sees the cluster ok and all see the
@@ -131,4 +149,56 @@ func slotOwners(view string) string {
 	}
 	slices.Sort(lines)
 	return strings.Join(lines, "\n")
+}
+
+// acked returns a check that master has replicas replicas that have
+// acknowledged all it wrote when acked was called. Only then does WAIT
+// count them at once: a replica that has just synced may leave the first
+// WAITs unanswered until its periodic acknowledgement, up to a second
+// later. A PUBLISH gives the replicas something to acknowledge (it is
+// replicated) without writing a key.
+func acked(master *node, replicas int) func() error {
+	var target int64
+	return func() error {
+		if target == 0 {
+			if _, err := master.do("PUBLISH", "redistest", "synced?"); err != nil {
+				return err
+			}
+			offset, _, err := replicaOffsets(master)
+			if err != nil {
+				return err
+			}
+			target = offset
+		}
+		_, acks, err := replicaOffsets(master)
+		if err != nil {
+			return err
+		}
+		if len(acks) != replicas || slices.ContainsFunc(acks, func(a int64) bool { return a < target }) {
+			return fmt.Errorf("%s: online replicas at offsets %v, want %d at %d", master.addr, acks, replicas, target)
+		}
+		return nil
+	}
+}
+
+// replicaOffsets reads a master's replication offset and the offsets its
+// online replicas acknowledged.
+func replicaOffsets(master *node) (offset int64, acks []int64, err error) {
+	info, err := master.do("INFO", "replication")
+	if err != nil {
+		return 0, nil, err
+	}
+	for line := range strings.Lines(info) {
+		line = strings.TrimSpace(line)
+		if v, ok := strings.CutPrefix(line, "master_repl_offset:"); ok {
+			offset, err = strconv.ParseInt(v, 10, 64)
+		}
+		if strings.HasPrefix(line, "slave") && strings.Contains(line, ",state=online,") {
+			_, v, _ := strings.Cut(line, ",offset=")
+			v, _, _ = strings.Cut(v, ",")
+			ack, perr := strconv.ParseInt(v, 10, 64)
+			acks, err = append(acks, ack), errors.Join(err, perr)
+		}
+	}
+	return offset, acks, err
 }

@@ -14,20 +14,20 @@ import (
 // default is 15), and the election takes up to another.
 var failoverArgs = []string{"--cluster-node-timeout", "1000"}
 
-// ReplicatedCluster is a Redis Cluster of three masters with one replica
-// each, which a test can make fail over.
+// ReplicatedCluster is a Redis Cluster of three masters with replicas,
+// which a test can make fail over.
 type ReplicatedCluster struct {
 	nodes []*node // masters, then their replicas in the same order
 	dead  []*node
 }
 
 // ClusterWithReplicas starts a cluster of three masters, each with a third
-// of the slots and one replica, for this test. It returns once every
+// of the slots and perMaster replicas, for this test. It returns once every
 // replica has its master's data and all nodes agree on the topology. The
 // nodes are killed when the test ends.
-func ClusterWithReplicas(t testing.TB) *ReplicatedCluster {
+func ClusterWithReplicas(t testing.TB, perMaster int) *ReplicatedCluster {
 	t.Helper()
-	nodes, err := formCluster(t.TempDir(), failoverArgs)
+	nodes, err := formCluster(t.TempDir(), perMaster, failoverArgs)
 	t.Cleanup(func() { killAll(nodes) })
 	if err != nil {
 		unavailable(t, err)
@@ -81,6 +81,64 @@ func (c *ReplicatedCluster) KillMaster(t testing.TB, key string) string {
 		t.Fatalf("fail over from %s: %v", addr, err)
 	}
 	return addr
+}
+
+// FreezeReplicas stops, with SIGSTOP, the replicas of the master that
+// serves key, as hung replicas would be, until the returned thaw is called
+// (or the test ends).
+func (c *ReplicatedCluster) FreezeReplicas(t testing.TB, key string) (thaw func()) {
+	t.Helper()
+	live := c.live()
+	slot, err := live[0].do("CLUSTER", "KEYSLOT", key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	view, err := live[0].do("CLUSTER", "NODES")
+	if err != nil {
+		t.Fatal(err)
+	}
+	master, err := owner(view, slot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var frozen []*node
+	for line := range strings.Lines(view) {
+		f := strings.Fields(line)
+		if len(f) < 8 || !strings.Contains(f[2], "slave") {
+			continue
+		}
+		if masterAddr, ok := addrOf(view, f[3]); !ok || masterAddr != master {
+			continue
+		}
+		addr, _, _ := strings.Cut(f[1], "@")
+		i := slices.IndexFunc(live, func(n *node) bool { return n.addr == addr })
+		if i < 0 {
+			t.Fatalf("replica %s of %s is no live node of this cluster", addr, master)
+		}
+		live[i].freeze()
+		frozen = append(frozen, live[i])
+	}
+	if len(frozen) == 0 {
+		t.Fatalf("master %s has no replica", master)
+	}
+	thaw = func() {
+		for _, n := range frozen {
+			n.thaw()
+		}
+	}
+	t.Cleanup(thaw)
+	return thaw
+}
+
+// addrOf finds in a CLUSTER NODES reply the address of the node with id.
+func addrOf(view, id string) (string, bool) {
+	for line := range strings.Lines(view) {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == id {
+			addr, _, _ := strings.Cut(f[1], "@")
+			return addr, true
+		}
+	}
+	return "", false
 }
 
 func (c *ReplicatedCluster) live() []*node {

@@ -22,6 +22,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -274,6 +275,10 @@ func (n *node) kill() {
 	n.cmd.Process.Kill() // fails only if it has exited already
 	<-n.exited
 }
+
+func (n *node) freeze() { n.cmd.Process.Signal(syscall.SIGSTOP) }
+
+func (n *node) thaw() { n.cmd.Process.Signal(syscall.SIGCONT) }
 
 func killAll(nodes []*node) {
 	for _, n := range nodes {

@@ -1,8 +1,12 @@
 package redistest
 
 import (
+	"context"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/redis/rueidis"
 )
 
 func TestMain(m *testing.M) { Main(m) }
@@ -74,17 +78,20 @@ func TestServerFreeze(t *testing.T) {
 
 func TestClusterWithReplicasFailsOver(t *testing.T) {
 	t.Parallel()
-	c := ClusterWithReplicas(t)
+	c := ClusterWithReplicas(t, 1)
 	if len(c.Addrs()) != 2*clusterSize {
 		t.Fatalf("%d addresses, want %d", len(c.Addrs()), 2*clusterSize)
 	}
 	const key = "k" // slot 7629, the second master's
 	master := &node{addr: c.Addrs()[1]}
-	if _, err := master.do("SET", key, "v"); err != nil {
-		t.Fatal(err)
+	client := Client(t, c.Addrs()...)
+	thaw := c.FreezeReplicas(t, key)
+	if got := setAndWait(t, client, key, 100*time.Millisecond); got != 0 {
+		t.Fatalf("WAIT for the frozen replica = %d, want 0", got)
 	}
-	if got, err := master.do("WAIT", "1", "5000"); err != nil || got != "1" {
-		t.Fatalf("WAIT for the replica = %q, %v", got, err)
+	thaw()
+	if got := setAndWait(t, client, key, 5*time.Second); got != 1 {
+		t.Fatalf("WAIT for the replica = %d, want 1", got)
 	}
 	if dead := c.KillMaster(t, key); dead != master.addr {
 		t.Fatalf("killed %s, want the master of %q, %s", dead, key, master.addr)
@@ -93,4 +100,43 @@ func TestClusterWithReplicasFailsOver(t *testing.T) {
 	if got, err := replica.do("GET", key); err != nil || got != "v" {
 		t.Fatalf("GET %s on the promoted replica = %q, %v; want v", key, got, err)
 	}
+}
+
+func TestStartReplica(t *testing.T) {
+	t.Parallel()
+	master := StartServer(t)
+	replica := StartReplica(t, master)
+	client := Client(t, master.Addr())
+	replica.Freeze()
+	if got := setAndWait(t, client, "k", 100*time.Millisecond); got != 0 {
+		t.Fatalf("WAIT for the frozen replica = %d, want 0", got)
+	}
+	replica.Thaw()
+	if got := setAndWait(t, client, "k", 5*time.Second); got != 1 {
+		t.Fatalf("WAIT for the replica = %d, want 1", got)
+	}
+	if got, err := replica.n.do("GET", "k"); err != nil || got != "v" {
+		t.Fatalf("GET k on the replica = %q, %v; want v", got, err)
+	}
+}
+
+// setAndWait sets key to "v" and returns how many replicas WAIT counts,
+// on the one connection WAIT needs.
+func setAndWait(t *testing.T, c rueidis.Client, key string, timeout time.Duration) int64 {
+	t.Helper()
+	var n int64
+	err := c.Dedicated(func(d rueidis.DedicatedClient) error {
+		res := d.DoMulti(context.Background(),
+			d.B().Set().Key(key).Value("v").Build(),
+			d.B().Wait().Numreplicas(1).Timeout(timeout.Milliseconds()).Build().SetSlot(key))
+		var err error
+		if err = res[0].Error(); err == nil {
+			n, err = res[1].AsInt64()
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }

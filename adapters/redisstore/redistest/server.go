@@ -1,7 +1,7 @@
 package redistest
 
 import (
-	"syscall"
+	"strconv"
 	"testing"
 )
 
@@ -49,10 +49,33 @@ func (s *Server) Kill() { s.n.kill() }
 
 // Freeze stops the server with SIGSTOP: it keeps its connections but
 // answers nothing, as a hung server would.
-func (s *Server) Freeze() { s.n.cmd.Process.Signal(syscall.SIGSTOP) }
+func (s *Server) Freeze() { s.n.freeze() }
 
 // Thaw lets a frozen server go on.
-func (s *Server) Thaw() { s.n.cmd.Process.Signal(syscall.SIGCONT) }
+func (s *Server) Thaw() { s.n.thaw() }
+
+// StartReplica starts a replica of master for this test, killed when the
+// test ends, and returns once it has the master's data and the master
+// counts it.
+func StartReplica(t testing.TB, master *Server) *Server {
+	t.Helper()
+	// The master waits 5s by default for more replicas to sync together.
+	_, err := master.n.do("CONFIG", "SET", "repl-diskless-sync-delay", "0")
+	var n *node
+	if err == nil {
+		n, err = start(t.TempDir(), false, "--replicaof", "127.0.0.1", strconv.Itoa(master.n.port))
+	}
+	if err == nil {
+		err = poll([]*node{n, master.n}, acked(master.n, 1))
+	}
+	if n != nil {
+		t.Cleanup(n.kill)
+	}
+	if err != nil {
+		unavailable(t, err)
+	}
+	return &Server{n: n}
+}
 
 // Restart starts the killed server again on its port and directory, and
 // returns once it has loaded its data and answers.

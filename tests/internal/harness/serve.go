@@ -38,9 +38,10 @@ func Serve(t testing.TB, policy domain.HoldPolicy, store application.Store) stri
 
 // RedisStore connects a store of its own to Redis at addrs, with timeout
 // on every call, and closes it when the test ends.
-func RedisStore(t testing.TB, timeout time.Duration, addrs ...string) *redisstore.Store {
+func RedisStore(t testing.TB, cfg redisstore.Config) *redisstore.Store {
 	t.Helper()
-	s, err := redisstore.New(context.Background(), redisstore.Config{Addrs: addrs, Timeout: timeout, DialTimeout: time.Second}, zap.NewNop())
+	cfg.DialTimeout = time.Second
+	s, err := redisstore.New(context.Background(), cfg, zap.NewNop())
 	if err != nil {
 		t.Fatal(err)
 	}
