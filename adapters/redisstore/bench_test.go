@@ -2,7 +2,9 @@ package redisstore_test
 
 import (
 	"testing"
+	"time"
 
+	"github.com/seatres/reservation/adapters/redisstore"
 	"github.com/seatres/reservation/adapters/redisstore/redistest"
 	"github.com/seatres/reservation/application"
 	"github.com/seatres/reservation/application/storetest"
@@ -18,5 +20,13 @@ func BenchmarkStore(b *testing.B) {
 	b.Run("cluster", func(b *testing.B) {
 		addrs := redistest.SharedCluster(b)
 		storetest.Benchmark(b, func(b *testing.B) application.Store { return newStore(b, addrs...) })
+	})
+	// What waiting for a replica adds: Reserve here against Reserve on
+	// standalone (the other calls do not wait).
+	b.Run("replica-acks", func(b *testing.B) {
+		master := redistest.StartServer(b)
+		redistest.StartReplica(b, master)
+		cfg := redisstore.Config{Addrs: []string{master.Addr()}, Timeout: 5 * time.Second, ReplicaAcks: 1, ReplicaAckTimeout: time.Second}
+		storetest.Benchmark(b, func(b *testing.B) application.Store { return newStoreWith(b, cfg) })
 	})
 }

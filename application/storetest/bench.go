@@ -12,9 +12,9 @@ import (
 )
 
 // Benchmark measures the store calls of the service's hot paths, one call
-// at a time, on stores made by newStore. Holds and refreshes run on events
-// of the fewest and of the most seats: their cost must not grow with the
-// event.
+// at a time, on stores made by newStore. Holds, reserves and refreshes run
+// on events of the fewest and of the most seats: their cost must not grow
+// with the event.
 func Benchmark(b *testing.B, newStore func(b *testing.B) application.Store) {
 	ctx := context.Background()
 	b.Run("CreateEvent/10000", func(b *testing.B) {
@@ -54,20 +54,22 @@ func Benchmark(b *testing.B, newStore func(b *testing.B) application.Store) {
 		// the user's holds.
 		b.Run(fmt.Sprintf("Hold/%d", size), func(b *testing.B) {
 			s := newStore(b)
-			seats := make([]domain.SeatID, b.N)
-			users := make([]domain.UserID, b.N)
-			var e domain.Event
-			for i := range b.N {
-				n := i%size + 1
-				if n == 1 {
-					e = createEvent(b, s, size)
-				}
-				seats[i], users[i] = e.Seat(n), domain.UserID(uuid.NewString())
-			}
+			seats, users := freeSeats(b, s, size, b.N)
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := range b.N {
 				if _, err := s.Hold(ctx, seats[i], users[i], longHold); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(fmt.Sprintf("Reserve/%d", size), func(b *testing.B) {
+			s := newStore(b)
+			seats, users := heldSeats(b, s, size, b.N)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := range b.N {
+				if _, err := s.Reserve(ctx, seats[i], users[i]); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -86,6 +88,35 @@ func Benchmark(b *testing.B, newStore func(b *testing.B) application.Store) {
 			}
 		})
 	}
+}
+
+// freeSeats creates events of size seats for count seats, and gives each
+// seat a user of its own.
+func freeSeats(b *testing.B, s application.Store, size, count int) ([]domain.SeatID, []domain.UserID) {
+	b.Helper()
+	seats := make([]domain.SeatID, count)
+	users := make([]domain.UserID, count)
+	var e domain.Event
+	for i := range count {
+		n := i%size + 1
+		if n == 1 {
+			e = createEvent(b, s, size)
+		}
+		seats[i], users[i] = e.Seat(n), domain.UserID(uuid.NewString())
+	}
+	return seats, users
+}
+
+// heldSeats is freeSeats with each seat held by its user.
+func heldSeats(b *testing.B, s application.Store, size, count int) ([]domain.SeatID, []domain.UserID) {
+	b.Helper()
+	seats, users := freeSeats(b, s, size, count)
+	for i := range seats {
+		if _, err := s.Hold(context.Background(), seats[i], users[i], longHold); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return seats, users
 }
 
 // eventOf returns a new event with a fresh id, not yet stored.
