@@ -118,9 +118,9 @@ redis.call('SET', KEYS[2], string.rep('A', tonumber(ARGV[2])))
 return OK
 `)
 
-	// KEYS event, seats, holds. Answers {name, total, seats, holds as a flat
-	// list of seat and "expiry:holder", now}: the Go side decides which
-	// holds are live.
+	// KEYS event, seats, holds. Answers {name, total, seats, the holds hash
+	// as a flat list of fields and values, now}: the Go side skips the
+	// users' lists and decides which holds are live.
 	listScript = rueidis.NewLuaScriptReadOnly(prelude + `
 local event = redis.call('HMGET', KEYS[1], 'name', 'total')
 if not event[1] then return EVENT_NOT_FOUND end
