@@ -28,9 +28,9 @@
 // seat and the user's list in one HMGET and writes both in one HSET.
 //
 // A fresh event is two keys, about one byte per seat; creating it is one
-// SET. Listing available seats is one script that returns the seats string,
-// every hold and the time; the domain's rule (domain.Seat.At) decides which
-// holds are live.
+// SET. Listing available seats is one MULTI/EXEC of the seats string, every
+// hold and the time (no script: Lua would copy every hold twice); the
+// domain's rule (domain.Seat.At) decides which holds are live.
 //
 // # Events in memory
 //

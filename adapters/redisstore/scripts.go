@@ -17,7 +17,6 @@ var codes = [...]struct {
 	err error
 }{
 	{"OK", nil},
-	{"EVENT_NOT_FOUND", domain.ErrEventNotFound},
 	{"EVENT_EXISTS", domain.ErrEventExists},
 	{"SEAT_NOT_FOUND", domain.ErrSeatNotFound},
 	{"SEAT_HELD", domain.ErrSeatHeld},
@@ -116,15 +115,6 @@ if redis.call('EXISTS', KEYS[1]) == 1 then return EVENT_EXISTS end
 redis.call('HSET', KEYS[1], 'name', ARGV[1], 'total', ARGV[2])
 redis.call('SET', KEYS[2], string.rep('A', tonumber(ARGV[2])))
 return OK
-`)
-
-	// KEYS event, seats, holds. Answers {name, total, seats, the holds hash
-	// as a flat list of fields and values, now}: the Go side skips the
-	// users' lists and decides which holds are live.
-	listScript = rueidis.NewLuaScriptReadOnly(prelude + `
-local event = redis.call('HMGET', KEYS[1], 'name', 'total')
-if not event[1] then return EVENT_NOT_FOUND end
-return {event[1], event[2], redis.call('GET', KEYS[2]), redis.call('HGETALL', KEYS[3]), now_ms()}
 `)
 
 	// KEYS seats, holds, res; ARGV seat.

@@ -155,39 +155,52 @@ func (s *Store) Event(ctx context.Context, id domain.EventID) (domain.Event, err
 	return e, nil
 }
 
-// AvailableSeats implements application.Store. Redis hands over the seats
-// and every hold in one round trip; which holds are live is the domain's
-// call.
+// AvailableSeats implements application.Store. The event comes from
+// memory, or Redis once; then one transaction reads the seats, every hold
+// and the time, which so agree; which holds are live is the domain's call.
+// (A script would cost Redis as much again during a sale, passing every
+// hold through Lua.)
 func (s *Store) AvailableSeats(ctx context.Context, id domain.EventID) (domain.Event, []int, error) {
-	msg, err := s.run(ctx, listScript, []string{eventKey(id), seatsKey(id), holdsKey(id)}, nil)
+	e, err := s.Event(ctx, id)
 	if err != nil {
 		return domain.Event{}, nil, err
 	}
-	if msg.IsInt64() {
-		return domain.Event{}, nil, refusal(msg)
-	}
-	reply, err := msg.ToArray()
-	if err != nil || len(reply) != 5 {
-		return domain.Event{}, nil, errMalformed
-	}
-	e, err := toEvent(id, reply[0], reply[1])
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	b := s.client.B()
+	res := s.client.DoMulti(ctx,
+		b.Multi().Build(),
+		b.Get().Key(seatsKey(id)).Build(),
+		b.Hgetall().Key(holdsKey(id)).Build(),
+		b.Time().Build().SetSlot(seatsKey(id)),
+		b.Exec().Build())
+	reply, err := res[len(res)-1].ToArray()
 	if err != nil {
-		return domain.Event{}, nil, err
+		return domain.Event{}, nil, unavailable(err)
 	}
-	seats, err1 := reply[2].ToString()
-	holds, err2 := reply[3].AsStrSlice()
-	nowMs, err3 := reply[4].ToInt64()
-	if errors.Join(err1, err2, err3) != nil || len(seats) != e.TotalSeats {
+	if len(reply) != 3 {
 		return domain.Event{}, nil, errMalformed
 	}
+	if reply[0].IsNil() {
+		// Known here, gone from Redis: only a Redis that lost its data
+		// does that, and the seat scripts then answer the seat is not found.
+		return domain.Event{}, nil, domain.ErrEventNotFound
+	}
+	seats, err1 := reply[0].ToString()
+	holds, err2 := reply[1].AsStrMap()
+	clock, err3 := reply[2].AsIntSlice()
+	if errors.Join(err1, err2, err3) != nil || len(seats) != e.TotalSeats || len(clock) != 2 {
+		return domain.Event{}, nil, errMalformed
+	}
+	nowMs := clock[0]*1000 + clock[1]/1000 // seconds and microseconds, read as the scripts' now_ms reads them
 	state := []byte(seats)
 	now := time.UnixMilli(nowMs)
-	for i := 0; i+1 < len(holds); i += 2 {
-		if strings.HasPrefix(holds[i], userFieldPrefix) {
+	for field, v := range holds {
+		if strings.HasPrefix(field, userFieldPrefix) {
 			continue // a user's list of holds; the seats' own fields say it all
 		}
-		n, err := strconv.Atoi(holds[i])
-		exp, _, ok := strings.Cut(holds[i+1], ":")
+		n, err := strconv.Atoi(field)
+		exp, _, ok := strings.Cut(v, ":")
 		expMs, err2 := strconv.ParseInt(exp, 10, 64)
 		if err != nil || !ok || err2 != nil || n < 1 || n > len(state) {
 			return domain.Event{}, nil, errMalformed

@@ -36,6 +36,22 @@ func Benchmark(b *testing.B, newStore func(b *testing.B) application.Store) {
 			}
 		}
 	})
+	// During a sale: half the seats held, each by a user of their own.
+	b.Run("AvailableSeats/10000/half-held", func(b *testing.B) {
+		s := newStore(b)
+		e := createEvent(b, s, domain.MaxTotalSeats)
+		for n := 1; n <= e.TotalSeats; n += 2 {
+			if _, err := s.Hold(ctx, e.Seat(n), domain.UserID(uuid.NewString()), longHold); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, free, err := s.AvailableSeats(ctx, e.ID); err != nil || len(free) != e.TotalSeats/2 {
+				b.Fatal(len(free), err)
+			}
+		}
+	})
 	b.Run("Seat", func(b *testing.B) {
 		s := newStore(b)
 		id := createEvent(b, s, domain.MaxTotalSeats).Seat(42)
