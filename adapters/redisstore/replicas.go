@@ -5,8 +5,11 @@ import (
 	"crypto/sha1"
 	"encoding/hex"
 	"fmt"
+	"strconv"
+	"strings"
 
 	"github.com/redis/rueidis"
+	"go.uber.org/zap"
 )
 
 // Redis replicates asynchronously: a master that confirms a write and dies
@@ -65,4 +68,26 @@ func (s *Store) reserveReplicated(ctx context.Context, keys, args []string) (rue
 		return rueidis.RedisMessage{}, unavailable(err)
 	}
 	return msg, nil
+}
+
+// warnFewReplicas logs each master that has fewer replicas than a
+// reservation waits for: all its reservations would get 503. It only
+// warns, since replicas may come later, and holds work without them.
+func (s *Store) warnFewReplicas(ctx context.Context, log *zap.Logger) {
+	for addr, node := range s.client.Nodes() {
+		info, err := node.Do(ctx, node.B().Info().Section("replication").Build()).ToString()
+		if err != nil {
+			log.Warn("cannot count the replicas of a Redis node", zap.String("addr", addr), zap.Error(err))
+			continue
+		}
+		if !strings.Contains(info, "role:master\r\n") {
+			continue
+		}
+		_, v, _ := strings.Cut(info, "connected_slaves:")
+		v, _, _ = strings.Cut(v, "\r\n")
+		if n, err := strconv.Atoi(v); err != nil || n < s.replicaAcks {
+			log.Warn("a Redis master has fewer replicas than a reservation waits for: its reservations get 503 until they come",
+				zap.String("addr", addr), zap.String("replicas", v), zap.Int("replica_acks", s.replicaAcks))
+		}
+	}
 }

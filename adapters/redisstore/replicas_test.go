@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/redis/rueidis"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/seatres/reservation/adapters/redisstore"
 	"github.com/seatres/reservation/adapters/redisstore/redistest"
@@ -99,5 +101,22 @@ func reserveAcked(t *testing.T, s *redisstore.Store, replica rueidis.Client, id 
 	got, err := replica.Do(context.Background(), replica.B().Getrange().Key(key).Start(n).End(n).Build()).ToString()
 	if err != nil || got != "R" {
 		t.Fatalf("seat %s on the replica right after the reservation: %q, %v; want R", id, got, err)
+	}
+}
+
+// TestReplicaAcksWithoutReplicas: a store told to wait for a replica that
+// Redis does not have says so at start, naming the master.
+func TestReplicaAcksWithoutReplicas(t *testing.T) {
+	t.Parallel()
+	addr := redistest.Standalone(t)
+	core, logs := observer.New(zap.WarnLevel)
+	s, err := redisstore.New(context.Background(), redisstore.Config{Addrs: []string{addr}, Timeout: time.Second, ReplicaAcks: 1, ReplicaAckTimeout: ackTimeout}, zap.New(core))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	warned := logs.FilterMessageSnippet("fewer replicas").FilterField(zap.String("addr", addr)).Len()
+	if warned != 1 {
+		t.Fatalf("warnings naming %s: %d, want 1; logs: %v", addr, warned, logs.All())
 	}
 }

@@ -72,6 +72,9 @@ func New(ctx context.Context, cfg Config, log *zap.Logger) (*Store, error) {
 		return nil, fmt.Errorf("redisstore: ping Redis at %s: %w", strings.Join(cfg.Addrs, ","), err)
 	}
 	log.Info("connected to Redis", zap.Strings("addrs", cfg.Addrs))
+	if s.replicaAcks > 0 {
+		s.warnFewReplicas(ctx, log)
+	}
 	return s, nil
 }
 
