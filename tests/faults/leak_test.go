@@ -9,4 +9,4 @@ import (
 )
 
 // TestMain fails the tests if any of them leaves a goroutine running.
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m, redistest.IgnoreRueidis) }
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m, redistest.IgnoreRueidis...) }

@@ -89,7 +89,7 @@ func Main(m *testing.M) {
 		}
 	}
 	if code == 0 {
-		if err := goleak.Find(IgnoreRueidis); err != nil {
+		if err := goleak.Find(IgnoreRueidis...); err != nil {
 			fmt.Fprintf(os.Stderr, "goleak: %v\n", err)
 			code = 1
 		}
@@ -97,11 +97,15 @@ func Main(m *testing.M) {
 	os.Exit(code)
 }
 
-// IgnoreRueidis is the goleak option for the one goroutine rueidis leaves
-// behind on purpose: after a Redis Cluster topology refresh, it closes the
-// connections it replaced five seconds later, whether or not the client
-// has been closed by then.
-var IgnoreRueidis = goleak.IgnoreAnyFunction("github.com/redis/rueidis.(*clusterClient)._refresh.func2")
+// IgnoreRueidis are the goleak options for the goroutines a Redis Cluster
+// client leaves behind on purpose, whether or not it has been closed: after
+// a topology refresh, one closes the connections it replaced five seconds
+// later; after an error (a node a test killed), one waits up to a second
+// before it refreshes the topology.
+var IgnoreRueidis = []goleak.Option{
+	goleak.IgnoreAnyFunction("github.com/redis/rueidis.(*clusterClient)._refresh.func2"),
+	goleak.IgnoreAnyFunction("github.com/redis/rueidis.(*call).DelayDo.func1"),
+}
 
 // SharedStandalone returns the address of the test binary's standalone
 // server, starting it on first use. Tests sharing it must use keys of their
