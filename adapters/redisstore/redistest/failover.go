@@ -44,28 +44,13 @@ func (c *ReplicatedCluster) Addrs() []string { return addrs(c.nodes) }
 // nodes agree on it.
 func (c *ReplicatedCluster) KillMaster(t testing.TB, key string) string {
 	t.Helper()
-	live := c.live()
-	slot, err := live[0].do("CLUSTER", "KEYSLOT", key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	view, err := live[0].do("CLUSTER", "NODES")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr, err := owner(view, slot)
-	if err != nil {
-		t.Fatal(err)
-	}
-	i := slices.IndexFunc(live, func(n *node) bool { return n.addr == addr })
-	if i < 0 {
-		t.Fatalf("slot %s is served by %s, no live node of this cluster", slot, addr)
-	}
+	live, _, slot, addr := c.masterOf(t, key)
+	i := indexOf(t, live, addr)
 	master := live[i]
 	master.kill()
 	c.dead = append(c.dead, master)
 	live = slices.Delete(live, i, i+1)
-	err = poll(live, func() error {
+	err := poll(live, func() error {
 		for _, n := range live {
 			view, err := n.do("CLUSTER", "NODES")
 			if err != nil {
@@ -88,19 +73,7 @@ func (c *ReplicatedCluster) KillMaster(t testing.TB, key string) string {
 // (or the test ends).
 func (c *ReplicatedCluster) FreezeReplicas(t testing.TB, key string) (thaw func()) {
 	t.Helper()
-	live := c.live()
-	slot, err := live[0].do("CLUSTER", "KEYSLOT", key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	view, err := live[0].do("CLUSTER", "NODES")
-	if err != nil {
-		t.Fatal(err)
-	}
-	master, err := owner(view, slot)
-	if err != nil {
-		t.Fatal(err)
-	}
+	live, view, _, master := c.masterOf(t, key)
 	var frozen []*node
 	for line := range strings.Lines(view) {
 		f := strings.Fields(line)
@@ -111,12 +84,9 @@ func (c *ReplicatedCluster) FreezeReplicas(t testing.TB, key string) (thaw func(
 			continue
 		}
 		addr, _, _ := strings.Cut(f[1], "@")
-		i := slices.IndexFunc(live, func(n *node) bool { return n.addr == addr })
-		if i < 0 {
-			t.Fatalf("replica %s of %s is no live node of this cluster", addr, master)
-		}
-		live[i].freeze()
-		frozen = append(frozen, live[i])
+		replica := live[indexOf(t, live, addr)]
+		replica.freeze()
+		frozen = append(frozen, replica)
 	}
 	if len(frozen) == 0 {
 		t.Fatalf("master %s has no replica", master)
@@ -139,6 +109,34 @@ func addrOf(view, id string) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// masterOf returns the live nodes, the cluster's view (CLUSTER NODES), and
+// the slot of key and the address of the master that serves it.
+func (c *ReplicatedCluster) masterOf(t testing.TB, key string) (live []*node, view, slot, addr string) {
+	t.Helper()
+	live = c.live()
+	slot, err := live[0].do("CLUSTER", "KEYSLOT", key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if view, err = live[0].do("CLUSTER", "NODES"); err != nil {
+		t.Fatal(err)
+	}
+	if addr, err = owner(view, slot); err != nil {
+		t.Fatal(err)
+	}
+	return live, view, slot, addr
+}
+
+// indexOf finds the node at addr among live ones.
+func indexOf(t testing.TB, live []*node, addr string) int {
+	t.Helper()
+	i := slices.IndexFunc(live, func(n *node) bool { return n.addr == addr })
+	if i < 0 {
+		t.Fatalf("%s is no live node of this cluster", addr)
+	}
+	return i
 }
 
 func (c *ReplicatedCluster) live() []*node {
