@@ -64,7 +64,7 @@ func TestInstanceKilled(t *testing.T) {
 		case c.Instance == a.URL() && c.Err != nil:
 			unknown++ // in flight at the kill, or sent after it
 		case c.Err != nil || c.Status >= http.StatusInternalServerError:
-			t.Errorf("%s %s through %s: %v", c.Path, c.ID, c.Instance, c.Answer)
+			t.Errorf("%s %s through %s: %v", c.Path, c.ID, c.Instance, c)
 		}
 	}
 	confirmed := sale.Confirmed()
@@ -100,7 +100,7 @@ func TestInstanceStopped(t *testing.T) {
 		case c.Instance == a.URL() && c.Err != nil:
 			refused++ // not accepted, or sent on a connection it was closing
 		case c.Err != nil || c.Status >= http.StatusInternalServerError:
-			t.Errorf("%s %s through %s: %v", c.Path, c.ID, c.Instance, c.Answer)
+			t.Errorf("%s %s through %s: %v", c.Path, c.ID, c.Instance, c)
 		case c.Instance == a.URL() && c.Start.Before(signalled) && c.End.After(signalled):
 			finished++
 		}

@@ -182,15 +182,15 @@ func checkCalls(t *testing.T, calls []harness.Call, windows []window) {
 		case c.Err != nil:
 			t.Errorf("%s %s: %v", c.Path, c.ID, c.Err)
 		case c.Took > answerBound:
-			t.Errorf("%s %s took %v, over %v: %v", c.Path, c.ID, c.Took, answerBound, c.Answer)
+			t.Errorf("%s %s took %v, over %v: %v", c.Path, c.ID, c.Took, answerBound, c)
 		case down && !unavailable(c.Answer):
-			t.Errorf("%s %s while Redis was down: %v, want 503 STORE_UNAVAILABLE", c.Path, c.ID, c.Answer)
+			t.Errorf("%s %s while Redis was down: %v, want 503 STORE_UNAVAILABLE", c.Path, c.ID, c)
 		case c.Status == http.StatusServiceUnavailable && !outage && c.Took < storeTimeout:
 			// Outside an outage, only a call that Redis did not answer in
 			// time may fail: a machine this busy can be that slow.
-			t.Errorf("%s %s: %v after %v while Redis was up", c.Path, c.ID, c.Answer, c.Took)
+			t.Errorf("%s %s: %v after %v while Redis was up", c.Path, c.ID, c, c.Took)
 		case c.Status >= http.StatusInternalServerError && c.Status != http.StatusServiceUnavailable:
-			t.Errorf("%s %s: %v", c.Path, c.ID, c.Answer)
+			t.Errorf("%s %s: %v", c.Path, c.ID, c)
 		}
 	}
 	t.Logf("%d calls through %d outages, %d answered 503; slowest answer %v; %d reservations confirmed",

@@ -64,17 +64,18 @@ type Event struct {
 
 // Answer is what a request got. Err is set when no HTTP answer came (the
 // connection failed or the request timed out); otherwise Status is the HTTP
-// status, Code and Message the error body's fields, and Seat, Seats or Event
-// the success body's.
+// status, RequestID the instance's id of the request, Code and Message the
+// error body's fields, and Seat, Seats or Event the success body's.
 type Answer struct {
-	Err     error
-	Status  int
-	Code    string
-	Message string
-	Seat    Seat
-	Seats   []Seat
-	Event   Event
-	Took    time.Duration
+	Err       error
+	Status    int
+	Code      string
+	Message   string
+	RequestID string
+	Seat      Seat
+	Seats     []Seat
+	Event     Event
+	Took      time.Duration
 }
 
 func (a Answer) String() string {
@@ -162,7 +163,7 @@ func (c *Client) send(ctx context.Context, method, url, contentType string, body
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(resp.Body)
-	a := Answer{Status: resp.StatusCode, Took: time.Since(start)}
+	a := Answer{Status: resp.StatusCode, RequestID: resp.Header.Get("X-Request-ID"), Took: time.Since(start)}
 	if err != nil {
 		a.Err = err
 		return a

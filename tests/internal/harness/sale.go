@@ -24,6 +24,15 @@ type Call struct {
 	Answer
 }
 
+// String tells the call's answer and, for an instance of Serve that logged
+// one, the error behind it.
+func (c Call) String() string {
+	if cause := Cause(c.Instance, c.Answer); cause != "" {
+		return c.Answer.String() + ", logged as: " + cause
+	}
+	return c.Answer.String()
+}
+
 // ListPath marks the listing calls of a sale.
 const ListPath = "/seats/list"
 

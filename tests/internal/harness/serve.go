@@ -3,6 +3,7 @@ package harness
 import (
 	"context"
 	"net/http/httptest"
+	"sync"
 	"testing"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/seatres/reservation/adapters/httpapi"
 	"github.com/seatres/reservation/adapters/metrics"
@@ -24,16 +26,40 @@ func init() { gin.SetMode(gin.ReleaseMode) } // no route listing on stdout
 // it (the router with its metrics over the use cases with policy, over the
 // instrumented store), on a loopback port, and returns its
 // base URL. It stops when the test ends, before the store closes if the
-// store was opened first. Only errors are logged (a 500 is a bug; refusals
-// and 503s are the tests' to judge).
+// store was opened first. Only errors are written to the test's log (a 500
+// is a bug; refusals and 503s are the tests' to judge); the lines of 503s
+// are kept for Cause.
 func Serve(t testing.TB, policy domain.HoldPolicy, store application.Store) string {
 	t.Helper()
-	log := zaptest.NewLogger(t, zaptest.Level(zapcore.ErrorLevel))
+	kept, seen := observer.New(zapcore.WarnLevel)
+	log := zap.New(zapcore.NewTee(zaptest.NewLogger(t, zaptest.Level(zapcore.ErrorLevel)).Core(), kept))
 	m := metrics.New()
 	svc := application.NewService(m.InstrumentStore(store), policy)
 	srv := httptest.NewServer(httpapi.NewRouter(svc, log, m))
 	t.Cleanup(srv.Close)
+	logs.Store(srv.URL, seen)
+	t.Cleanup(func() { logs.Delete(srv.URL) })
 	return srv.URL
+}
+
+// logs holds, by base URL, the lines the instances of Serve logged at Warn
+// or above.
+var logs sync.Map
+
+// Cause returns the error that the instance of Serve at base logged for the
+// request of a, or "" if there is none: what lies behind a 503, which the
+// answer's body leaves out.
+func Cause(base string, a Answer) string {
+	seen, ok := logs.Load(base)
+	if !ok || a.RequestID == "" {
+		return ""
+	}
+	for _, e := range seen.(*observer.ObservedLogs).FilterField(zap.String("request_id", a.RequestID)).All() {
+		if err, ok := e.ContextMap()["error"].(string); ok {
+			return err
+		}
+	}
+	return ""
 }
 
 // RedisStore connects a store of its own to Redis at addrs, with timeout
