@@ -107,7 +107,10 @@ end
 }()
 
 // Scripts. KEYS are always built in Go (see key): a key built inside a
-// script would escape the cluster's slot checks.
+// script would escape the cluster's slot checks. The seat scripts are
+// retryable (see retryDead): run twice for the same user, hold, refresh and
+// reserve leave the seat as once and answer the same. Create is not: its
+// retry would find its own event and answer EVENT_EXISTS.
 var (
 	// KEYS event, seats; ARGV name, totalSeats.
 	createScript = rueidis.NewLuaScript(prelude + `
@@ -130,7 +133,7 @@ return {'H', holder, exp, now}
 `)
 
 	// KEYS seats, holds; ARGV seat, user, ttlMs, maxSeats.
-	holdScript = rueidis.NewLuaScript(prelude + `
+	holdScript = rueidis.NewLuaScriptRetryable(prelude + `
 local n, user = tonumber(ARGV[1]), ARGV[2]
 local state = seat_state(KEYS[1], n)
 if not state then return SEAT_NOT_FOUND end
@@ -158,7 +161,7 @@ return put_hold(KEYS[2], n, user, kept, now + tonumber(ARGV[3]), now)
 `)
 
 	// KEYS seats, holds; ARGV seat, user, ttlMs.
-	refreshScript = rueidis.NewLuaScript(prelude + `
+	refreshScript = rueidis.NewLuaScriptRetryable(prelude + `
 local n, user = tonumber(ARGV[1]), ARGV[2]
 local state = seat_state(KEYS[1], n)
 if not state then return SEAT_NOT_FOUND end
@@ -171,7 +174,7 @@ return put_hold(KEYS[2], n, user, (others(v[2], n, now)), now + tonumber(ARGV[3]
 `)
 
 	// KEYS seats, holds, res; ARGV seat, user.
-	reserveScript = rueidis.NewLuaScript(reserveSource)
+	reserveScript = rueidis.NewLuaScriptRetryable(reserveSource)
 )
 
 // reserveSource is the reserve script's own text, which the reserve that

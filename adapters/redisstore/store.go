@@ -62,6 +62,7 @@ func New(ctx context.Context, cfg Config, log *zap.Logger) (*Store, error) {
 		// The store never reads through the client-side cache.
 		DisableCache:  true,
 		MaxFlushDelay: cfg.FlushDelay,
+		RetryDelay:    retryDead,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("redisstore: connect to Redis at %s: %w: %w", strings.Join(cfg.Addrs, ","), application.ErrUnavailable, err)
@@ -114,7 +115,7 @@ const pingKey = "rsv:ping"
 func (s *Store) Ping(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	if err := s.client.Do(ctx, s.client.B().Ping().Build().SetSlot(pingKey)).Error(); err != nil {
+	if err := s.client.Do(ctx, s.client.B().Ping().Build().SetSlot(pingKey).ToRetryable()).Error(); err != nil {
 		return unavailable(err)
 	}
 	return nil
@@ -171,12 +172,17 @@ func (s *Store) AvailableSeats(ctx context.Context, id domain.EventID) (domain.E
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	b := s.client.B()
-	res := s.client.DoMulti(ctx,
+	tx := []rueidis.Completed{
 		b.Multi().Build(),
 		b.Get().Key(seatsKey(id)).Build(),
 		b.Hgetall().Key(holdsKey(id)).Build(),
 		b.Time().Build().SetSlot(seatsKey(id)),
-		b.Exec().Build())
+		b.Exec().Build(),
+	}
+	for i := range tx {
+		tx[i] = tx[i].ToRetryable() // it only reads (see retryDead)
+	}
+	res := s.client.DoMulti(ctx, tx...)
 	reply, err := res[len(res)-1].ToArray()
 	if err != nil {
 		return domain.Event{}, nil, unavailable(err)
@@ -253,6 +259,24 @@ func (s *Store) Reserve(ctx context.Context, id domain.SeatID, user domain.UserI
 	}
 	return seatOf(id)(s.run(ctx, reserveScript, keys, args))
 }
+
+// retryDead is rueidis's retry policy for the commands that may be retried
+// (reads, and the seat scripts, which are idempotent for their user): when
+// the connection fails, not the command, try again at once. A connection
+// that died idle (Redis restarted, a proxy dropped it) is found dead only
+// when written to, then replaced; the next try may pick another dead one,
+// so one try per connection, plus one. A Redis that is down is still
+// answered at once, not after backing off until the timeout.
+func retryDead(attempts int, _ rueidis.Completed, _ error) time.Duration {
+	if attempts > connsPerNode {
+		return -1
+	}
+	return 0
+}
+
+// connsPerNode is how many pipelined connections rueidis opens to a node
+// at most, with its default PipelineMultiplex.
+const connsPerNode = 4
 
 // ttlMs is the hold TTL in the scripts' unit; the policy guarantees at
 // least 1ms.

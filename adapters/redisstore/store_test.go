@@ -163,17 +163,55 @@ func TestHostileUsers(t *testing.T) {
 }
 
 // TestRedisDown stops Redis under a connected store: every call then fails
-// with ErrUnavailable, which the HTTP layer answers with 503.
+// with ErrUnavailable, which the HTTP layer answers with 503, at once: with
+// the connection's error, not after retrying until the timeout.
 func TestRedisDown(t *testing.T) {
 	t.Parallel()
 	addr := redistest.Standalone(t)
-	// rueidis retries reads until the deadline: keep it short.
-	s, c := newStoreWith(t, redisstore.Config{Addrs: []string{addr}, Timeout: 200 * time.Millisecond}), redistest.Client(t, addr)
+	s, c := newStoreWith(t, redisstore.Config{Addrs: []string{addr}, Timeout: time.Minute}), redistest.Client(t, addr)
 	ctx := context.Background()
 	e := newEvent(t, s, 10)
 	// SHUTDOWN answers with a closed connection, not a reply.
 	_ = c.Do(ctx, c.B().Shutdown().Nosave().Build()).Error()
-	wantUnavailable(t, s, e)
+	for name, err := range wantUnavailable(t, s, e) {
+		if errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("%s: %v; want the connection's error before the timeout", name, err)
+		}
+	}
+}
+
+// TestDeadConnections: Redis closes the store's connections while they are
+// idle, as a restarted Redis or a proxy does. The store notices only when it
+// next writes on one, and tries again on a fresh one: no call fails.
+func TestDeadConnections(t *testing.T) {
+	t.Parallel()
+	addr := redistest.Standalone(t)
+	s, c := newStore(t, addr), redistest.Client(t, addr)
+	ctx := context.Background()
+	e := newEvent(t, s, 10)
+	kill := func() {
+		t.Helper()
+		if err := c.Do(ctx, c.B().ClientKill().TypeNormal().SkipmeYes().Build()).Error(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, call := range []struct {
+		name string
+		do   func() error
+	}{
+		{"Hold", func() error { _, err := s.Hold(ctx, e.Seat(1), "alice", longHold); return err }},
+		{"Refresh", func() error { _, err := s.Refresh(ctx, e.Seat(1), "alice", longHold); return err }},
+		{"Reserve", func() error { _, err := s.Reserve(ctx, e.Seat(1), "alice"); return err }},
+		{"Seat", func() error { _, err := s.Seat(ctx, e.Seat(1)); return err }},
+		{"AvailableSeats", func() error { _, _, err := s.AvailableSeats(ctx, e.ID); return err }},
+		{"Event", func() error { _, err := s.Event(ctx, eventOf(t, 10).ID); return err }},
+		{"Ping", func() error { return s.Ping(ctx) }},
+	} {
+		kill()
+		if err := call.do(); err != nil && !errors.Is(err, domain.ErrEventNotFound) {
+			t.Errorf("%s after Redis closed the connections: %v", call.name, err)
+		}
+	}
 }
 
 // TestRedisHung pauses Redis: calls give up after the store's timeout. (The
@@ -192,7 +230,9 @@ func TestRedisHung(t *testing.T) {
 	wantUnavailable(t, s, e)
 }
 
-func wantUnavailable(t *testing.T, s application.Store, e domain.Event) {
+// wantUnavailable checks that every call of s fails as unavailable, and
+// returns the errors by call.
+func wantUnavailable(t *testing.T, s application.Store, e domain.Event) map[string]error {
 	t.Helper()
 	ctx := context.Background()
 	id := e.Seat(1)
@@ -204,14 +244,16 @@ func wantUnavailable(t *testing.T, s application.Store, e domain.Event) {
 	_, holdErr := s.Hold(ctx, id, "alice", longHold)
 	_, refreshErr := s.Refresh(ctx, id, "alice", longHold)
 	_, reserveErr := s.Reserve(ctx, id, "alice")
-	for name, err := range map[string]error{
+	errs := map[string]error{
 		"Ping": s.Ping(ctx), "CreateEvent": s.CreateEvent(ctx, e), "AvailableSeats": listErr, "Event": eventErr,
 		"Seat": seatErr, "Hold": holdErr, "Refresh": refreshErr, "Reserve": reserveErr,
-	} {
+	}
+	for name, err := range errs {
 		if !errors.Is(err, application.ErrUnavailable) {
 			t.Errorf("%s: got %v, want an error wrapping %v", name, err, application.ErrUnavailable)
 		}
 	}
+	return errs
 }
 
 func TestNewUnreachable(t *testing.T) {
