@@ -185,7 +185,7 @@ func TestRedisDown(t *testing.T) {
 // next writes on one, and tries again on a fresh one: no call fails.
 func TestDeadConnections(t *testing.T) {
 	t.Parallel()
-	addr := redistest.Standalone(t)
+	addr := redistest.Standalone(t) // not shared: it kills every client but one
 	s, c := newStore(t, addr), redistest.Client(t, addr)
 	ctx := context.Background()
 	e := newEvent(t, s, 10)
