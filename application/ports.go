@@ -17,7 +17,9 @@ import (
 type Store interface {
 	// Ping reports whether the store can serve requests now.
 	Ping(ctx context.Context) error
-	// CreateEvent stores a new event with all its seats available.
+	// CreateEvent stores a new event with all its seats available. The same
+	// event again (a retry) succeeds and changes nothing; another event with
+	// its id is ErrEventExists.
 	CreateEvent(ctx context.Context, e domain.Event) error
 	Event(ctx context.Context, id domain.EventID) (domain.Event, error)
 	// AvailableSeats returns the event and the numbers of its seats that are

@@ -50,7 +50,10 @@ func (s *Store) CreateEvent(_ context.Context, e domain.Event) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, ok := s.events[e.ID]; ok {
+	if old, ok := s.events[e.ID]; ok {
+		if old.info == e {
+			return nil // the same event again: a retry
+		}
 		return domain.ErrEventExists
 	}
 	s.events[e.ID] = &event{info: e, seats: seats, holds: make(map[domain.UserID]map[int]struct{})}

@@ -44,7 +44,8 @@
 // Scripts refuse with small integer codes that map to the domain's errors in
 // one table (codes). Anything else that goes wrong, including a call that
 // outlives Config.Timeout, wraps application.ErrUnavailable. A timeout
-// leaves the outcome unknown, and the caller may retry since hold, refresh
-// and reserve are idempotent for the same user. For the same reason rueidis
-// retries them, and the reads, when a connection fails (retryDead).
+// leaves the outcome unknown, and the caller may retry since create is
+// idempotent for the same event, and hold, refresh and reserve for the same
+// user. For the same reason rueidis retries every call when a connection
+// fails (retryDead).
 package redisstore

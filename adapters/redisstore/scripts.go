@@ -107,14 +107,18 @@ end
 }()
 
 // Scripts. KEYS are always built in Go (see key): a key built inside a
-// script would escape the cluster's slot checks. The seat scripts are
-// retryable (see retryDead): run twice for the same user, hold, refresh and
-// reserve leave the seat as once and answer the same. Create is not: its
-// retry would find its own event and answer EVENT_EXISTS.
+// script would escape the cluster's slot checks. The scripts that write are
+// retryable (see retryDead): run twice, create leaves the event as once,
+// and hold, refresh and reserve for the same user leave the seat as once;
+// each answers the same.
 var (
 	// KEYS event, seats; ARGV name, totalSeats.
-	createScript = rueidis.NewLuaScript(prelude + `
-if redis.call('EXISTS', KEYS[1]) == 1 then return EVENT_EXISTS end
+	createScript = rueidis.NewLuaScriptRetryable(prelude + `
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  local v = redis.call('HMGET', KEYS[1], 'name', 'total')
+  if v[1] == ARGV[1] and v[2] == ARGV[2] then return OK end -- a retry
+  return EVENT_EXISTS
+end
 redis.call('HSET', KEYS[1], 'name', ARGV[1], 'total', ARGV[2])
 redis.call('SET', KEYS[2], string.rep('A', tonumber(ARGV[2])))
 return OK

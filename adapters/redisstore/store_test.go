@@ -199,6 +199,7 @@ func TestDeadConnections(t *testing.T) {
 		name string
 		do   func() error
 	}{
+		{"CreateEvent", func() error { return s.CreateEvent(ctx, eventOf(t, 10)) }},
 		{"Hold", func() error { _, err := s.Hold(ctx, e.Seat(1), "alice", longHold); return err }},
 		{"Refresh", func() error { _, err := s.Refresh(ctx, e.Seat(1), "alice", longHold); return err }},
 		{"Reserve", func() error { _, err := s.Reserve(ctx, e.Seat(1), "alice"); return err }},

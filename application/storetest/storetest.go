@@ -121,13 +121,22 @@ func testEvents(t *testing.T, s application.Store) {
 	if err != nil || got != e {
 		t.Fatalf("Event = %+v, %v; want %+v", got, err, e)
 	}
-	wantErr(t, "CreateEvent twice", s.CreateEvent(ctx, e), domain.ErrEventExists)
+	wantAvailable(t, s, e, seq(1, 10)...)
+	// Creating the same event again (a retry) succeeds and changes nothing;
+	// another event with its id is refused.
+	must(t, "Hold")(s.Hold(ctx, e.Seat(1), "alice", longHold))
+	if err := s.CreateEvent(ctx, e); err != nil {
+		t.Fatalf("CreateEvent of the same event again: %v", err)
+	}
+	wantAvailable(t, s, e, seq(2, 10)...)
+	for _, other := range []domain.Event{{ID: e.ID, Name: e.Name + "!", TotalSeats: e.TotalSeats}, {ID: e.ID, Name: e.Name, TotalSeats: 9}} {
+		wantErr(t, "CreateEvent of another event with the same id", s.CreateEvent(ctx, other), domain.ErrEventExists)
+	}
 	unknown := domain.EventID(uuid.NewString())
 	_, err = s.Event(ctx, unknown)
 	wantErr(t, "Event of unknown id", err, domain.ErrEventNotFound)
 	_, _, err = s.AvailableSeats(ctx, unknown)
 	wantErr(t, "AvailableSeats of unknown id", err, domain.ErrEventNotFound)
-	wantAvailable(t, s, e, seq(1, 10)...)
 
 	big := newEvent(t, s, domain.MaxTotalSeats)
 	wantAvailable(t, s, big, seq(1, domain.MaxTotalSeats)...)
