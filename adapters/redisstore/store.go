@@ -260,9 +260,10 @@ func (s *Store) Reserve(ctx context.Context, id domain.SeatID, user domain.UserI
 	return seatOf(id)(s.run(ctx, reserveScript, keys, args))
 }
 
-// retryDead is rueidis's retry policy for the commands that may be retried
-// (reads, and the seat scripts, which are idempotent for their user): when
-// the connection fails, not the command, try again at once. A connection
+// retryDead is rueidis's retry policy for the commands marked retryable
+// (all of the store's: reads, and scripts that are idempotent, see
+// createScript): when the connection fails, not the command, try again at
+// once. A connection
 // that died idle (Redis restarted, a proxy dropped it) is found dead only
 // when written to, then replaced; the next try may pick another dead one,
 // so one try per connection, plus one. A Redis that is down is still
