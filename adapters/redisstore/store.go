@@ -176,11 +176,14 @@ func (s *Store) AvailableSeats(ctx context.Context, id domain.EventID) (domain.E
 		b.Multi().Build(),
 		b.Get().Key(seatsKey(id)).Build(),
 		b.Hgetall().Key(holdsKey(id)).Build(),
-		b.Time().Build().SetSlot(seatsKey(id)),
+		b.Time().Build(),
 		b.Exec().Build(),
 	}
 	for i := range tx {
-		tx[i] = tx[i].ToRetryable() // it only reads (see retryDead)
+		// Every command names the event's slot: a Cluster client that
+		// retries them (they only read, see retryDead) one by one sends
+		// them all, in order, to its node.
+		tx[i] = tx[i].SetSlot(seatsKey(id)).ToRetryable()
 	}
 	res := s.client.DoMulti(ctx, tx...)
 	reply, err := res[len(res)-1].ToArray()

@@ -182,17 +182,30 @@ func TestRedisDown(t *testing.T) {
 
 // TestDeadConnections: Redis closes the store's connections while they are
 // idle, as a restarted Redis or a proxy does. The store notices only when it
-// next writes on one, and tries again on a fresh one: no call fails.
+// next writes on one, and tries again on a fresh one: no call fails. Each
+// test has Redis of its own, since it kills every other client.
 func TestDeadConnections(t *testing.T) {
 	t.Parallel()
-	addr := redistest.Standalone(t) // not shared: it kills every client but one
-	s, c := newStore(t, addr), redistest.Client(t, addr)
+	t.Run("standalone", func(t *testing.T) {
+		t.Parallel()
+		deadConnections(t, redistest.Standalone(t))
+	})
+	t.Run("cluster", func(t *testing.T) {
+		t.Parallel()
+		deadConnections(t, redistest.Cluster(t)...)
+	})
+}
+
+func deadConnections(t *testing.T, addrs ...string) {
+	s, c := newStore(t, addrs...), redistest.Client(t, addrs...)
 	ctx := context.Background()
 	e := newEvent(t, s, 10)
 	kill := func() {
 		t.Helper()
-		if err := c.Do(ctx, c.B().ClientKill().TypeNormal().SkipmeYes().Build()).Error(); err != nil {
-			t.Fatal(err)
+		for addr, node := range c.Nodes() {
+			if err := node.Do(ctx, node.B().ClientKill().TypeNormal().SkipmeYes().Build()).Error(); err != nil {
+				t.Fatalf("kill the clients of %s: %v", addr, err)
+			}
 		}
 	}
 	for _, call := range []struct {
@@ -213,22 +226,6 @@ func TestDeadConnections(t *testing.T) {
 			t.Errorf("%s after Redis closed the connections: %v", call.name, err)
 		}
 	}
-}
-
-// TestRedisHung pauses Redis: calls give up after the store's timeout. (The
-// clients then take a second each to close, as Redis stays silent.)
-func TestRedisHung(t *testing.T) {
-	t.Parallel()
-	addr := redistest.Standalone(t)
-	const timeout = 100 * time.Millisecond
-	s, c := newStoreWith(t, redisstore.Config{Addrs: []string{addr}, Timeout: timeout}), redistest.Client(t, addr)
-	ctx := context.Background()
-	e := newEvent(t, s, 10)
-	if err := c.Do(ctx, c.B().ClientPause().Timeout(60_000).All().Build()).Error(); err != nil {
-		t.Fatal(err)
-	}
-	// Without a deadline the calls would wait out the pause and succeed.
-	wantUnavailable(t, s, e)
 }
 
 // wantUnavailable checks that every call of s fails as unavailable, and
