@@ -127,9 +127,7 @@ func TestComposeRedisPersistsWithAOFOnANamedVolume(t *testing.T) {
 	if got := flagValue(redis.Command, "--appendonly"); got != "yes" {
 		t.Errorf("redis --appendonly %q, want yes (command %q)", got, redis.Command)
 	}
-	if got := flagValue(redis.Command, "--appendfsync"); got != "always" && got != "everysec" {
-		t.Errorf("redis --appendfsync %q, want always or everysec", got)
-	}
+	wantFsyncAlways(t, redis.Command)
 	if hc := redis.HealthCheck; hc == nil || !strings.Contains(strings.Join(hc.Test, " "), "redis-cli ping") {
 		t.Errorf("redis healthcheck = %+v, want redis-cli ping", redis.HealthCheck)
 	}

@@ -288,6 +288,17 @@ func redisArgs(t *testing.T, o objects, svc string) []string {
 	return append(slices.Clone(c.Command), c.Args...)
 }
 
+// wantFsyncAlways checks that Redis writes its AOF to disk before it
+// answers: with everysec, a Redis crash can lose writes it confirmed
+// (docs/deployment.md), and a cluster master that restarts so passes the
+// loss on to its replicas.
+func wantFsyncAlways(t *testing.T, args []string) {
+	t.Helper()
+	if got := flagValue(args, "--appendfsync"); got != "always" {
+		t.Errorf("Redis runs with --appendfsync %q, want always (args %q)", got, args)
+	}
+}
+
 func TestKustomizeBase(t *testing.T) {
 	t.Parallel()
 	o := render(t, "k8s/base")
@@ -301,6 +312,7 @@ func TestKustomizeBase(t *testing.T) {
 	if flagValue(args, "--appendonly") != "yes" || flagValue(args, "--cluster-enabled") == "yes" {
 		t.Errorf("Redis runs %q, want a standalone Redis with AOF", args)
 	}
+	wantFsyncAlways(t, args)
 	// A standalone Redis has no replica: waiting for one would fail every
 	// reservation.
 	if cfg.Redis.ReplicaAcks != 0 {
@@ -340,6 +352,7 @@ func TestKustomizeRedisClusterOverlay(t *testing.T) {
 	if flagValue(args, "--cluster-enabled") != "yes" || flagValue(args, "--appendonly") != "yes" {
 		t.Errorf("Redis Cluster nodes run %q, want cluster mode with AOF", args)
 	}
+	wantFsyncAlways(t, args)
 
 	job := one(t, "Jobs", o.jobs)
 	script := strings.Join(one(t, "containers in the Job", job.Spec.Template.Spec.Containers).Command, " ")

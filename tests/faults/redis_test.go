@@ -57,13 +57,14 @@ var (
 // (SIGKILL) and is restarted on its files, or hangs and goes on. Meanwhile
 // every answer is a quick 503; afterwards the instances serve again without
 // help and every confirmed reservation is there. AOF with appendfsync
-// always is what docs/deployment.md recommends for a standalone Redis;
-// everysec also keeps every answered write when only the process dies.
+// always is what docs/deployment.md recommends. Not everysec: while a slow
+// fsync runs, Redis holds writes back from the file for up to 2 s and
+// still answers them, and a SIGKILL then loses them (this test saw two
+// confirmed reservations lost so, on a busy machine).
 func TestRedisOutage(t *testing.T) {
 	t.Parallel()
 	for _, o := range []outage{
 		{"killed with AOF always", []redistest.Option{redistest.AOF("always")}, kill, restart},
-		{"killed with AOF everysec", []redistest.Option{redistest.AOF("everysec")}, kill, restart},
 		{"hung", nil, freeze, thaw},
 	} {
 		t.Run(o.name, func(t *testing.T) {
