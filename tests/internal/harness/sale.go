@@ -2,9 +2,11 @@ package harness
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -117,7 +119,8 @@ func (s *Sale) record(c Call) {
 }
 
 // Until waits until cond holds for the calls so far, at most waitTimeout;
-// it fails the test, naming what it waited for, if it does not.
+// if it does not, it fails the test, naming what it waited for and what
+// the buyers were answered meanwhile.
 func (s *Sale) Until(what string, cond func(calls []Call) bool) {
 	s.t.Helper()
 	w := waiter{cond: cond, done: make(chan struct{})}
@@ -128,11 +131,41 @@ func (s *Sale) Until(what string, cond func(calls []Call) bool) {
 	}
 	s.waiters = append(s.waiters, w)
 	s.mu.Unlock()
+	since := time.Now()
 	select {
 	case <-w.done:
 	case <-time.After(waitTimeout):
-		s.t.Fatalf("waited %v for %s", waitTimeout, what)
+		s.t.Fatalf("waited %v for %s; the answers meanwhile:\n%s", waitTimeout, what, s.tally(since))
 	}
+}
+
+// tally counts the answers to the calls that started after since, by path
+// and kind of answer, with the first of each kind as an example.
+func (s *Sale) tally(since time.Time) string {
+	type kind struct {
+		path, code string
+		status     int
+		failed     bool
+	}
+	count := map[kind]int{}
+	example := map[kind]string{}
+	s.mu.Lock()
+	for _, c := range s.calls {
+		if c.Start.Before(since) {
+			continue
+		}
+		k := kind{c.Path, c.Code, c.Status, c.Err != nil}
+		if count[k]++; count[k] == 1 {
+			example[k] = c.ID + ": " + c.String()
+		}
+	}
+	s.mu.Unlock()
+	lines := make([]string, 0, len(count))
+	for k, n := range count {
+		lines = append(lines, fmt.Sprintf("%6d × %s, as %s", n, k.path, example[k]))
+	}
+	slices.Sort(lines)
+	return strings.Join(lines, "\n")
 }
 
 // Stop stops the buyers, lets their requests in flight finish, and returns
