@@ -140,12 +140,8 @@ func agreed(nodes []*node) error {
 // nodes' views (flags, ping times).
 func slotOwners(view string) string {
 	var lines []string
-	for line := range strings.Lines(view) {
-		f := strings.Fields(line)
-		if len(f) < 8 {
-			continue
-		}
-		lines = append(lines, f[0]+" "+f[3]+" "+strings.Join(f[8:], " "))
+	for _, e := range clusterNodes(view) {
+		lines = append(lines, e.id+" "+e.master+" "+strings.Join(e.slots, " "))
 	}
 	slices.Sort(lines)
 	return strings.Join(lines, "\n")

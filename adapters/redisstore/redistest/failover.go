@@ -74,17 +74,16 @@ func (c *ReplicatedCluster) KillMaster(t testing.TB, key string) string {
 func (c *ReplicatedCluster) FreezeReplicas(t testing.TB, key string) (thaw func()) {
 	t.Helper()
 	live, view, _, master := c.masterOf(t, key)
+	entries := clusterNodes(view)
 	var frozen []*node
-	for line := range strings.Lines(view) {
-		f := strings.Fields(line)
-		if len(f) < 8 || !strings.Contains(f[2], "slave") {
+	for _, e := range entries {
+		if !strings.Contains(e.flags, "slave") {
 			continue
 		}
-		if masterAddr, ok := addrOf(view, f[3]); !ok || masterAddr != master {
+		if i := slices.IndexFunc(entries, func(m nodeEntry) bool { return m.id == e.master }); i < 0 || entries[i].addr != master {
 			continue
 		}
-		addr, _, _ := strings.Cut(f[1], "@")
-		replica := live[indexOf(t, live, addr)]
+		replica := live[indexOf(t, live, e.addr)]
 		replica.freeze()
 		frozen = append(frozen, replica)
 	}
@@ -98,17 +97,6 @@ func (c *ReplicatedCluster) FreezeReplicas(t testing.TB, key string) (thaw func(
 	}
 	t.Cleanup(thaw)
 	return thaw
-}
-
-// addrOf finds in a CLUSTER NODES reply the address of the node with id.
-func addrOf(view, id string) (string, bool) {
-	for line := range strings.Lines(view) {
-		if f := strings.Fields(line); len(f) >= 2 && f[0] == id {
-			addr, _, _ := strings.Cut(f[1], "@")
-			return addr, true
-		}
-	}
-	return "", false
 }
 
 // masterOf returns the live nodes, the cluster's view (CLUSTER NODES), and
@@ -150,12 +138,11 @@ func owner(view, slot string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	for line := range strings.Lines(view) {
-		f := strings.Fields(line)
-		if len(f) < 8 || !strings.Contains(f[2], "master") || strings.Contains(f[2], "fail") {
+	for _, e := range clusterNodes(view) {
+		if !strings.Contains(e.flags, "master") || strings.Contains(e.flags, "fail") {
 			continue
 		}
-		for _, r := range f[8:] {
+		for _, r := range e.slots {
 			first, last, found := strings.Cut(r, "-")
 			if !found {
 				last = first
@@ -163,10 +150,30 @@ func owner(view, slot string) (string, error) {
 			lo, err1 := strconv.Atoi(first)
 			hi, err2 := strconv.Atoi(last)
 			if err1 == nil && err2 == nil && lo <= s && s <= hi {
-				addr, _, _ := strings.Cut(f[1], "@")
-				return addr, nil
+				return e.addr, nil
 			}
 		}
 	}
 	return "", errors.New("no healthy master serves slot " + slot)
+}
+
+// nodeEntry is one line of a CLUSTER NODES reply.
+type nodeEntry struct {
+	id, addr, flags string
+	master          string   // the id of its master, "-" for a master
+	slots           []string // "n" or "first-last", for a master
+}
+
+// clusterNodes parses a CLUSTER NODES reply; addresses lose their bus port.
+func clusterNodes(view string) []nodeEntry {
+	var entries []nodeEntry
+	for line := range strings.Lines(view) {
+		f := strings.Fields(line)
+		if len(f) < 8 {
+			continue
+		}
+		addr, _, _ := strings.Cut(f[1], "@")
+		entries = append(entries, nodeEntry{id: f[0], addr: addr, flags: f[2], master: f[3], slots: f[8:]})
+	}
+	return entries
 }
