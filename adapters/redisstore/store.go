@@ -264,13 +264,13 @@ func (s *Store) Reserve(ctx context.Context, id domain.SeatID, user domain.UserI
 }
 
 // retryDead is rueidis's retry policy for the commands marked retryable
-// (all of the store's: reads, and scripts that are idempotent, see
-// createScript): when the connection fails, not the command, try again at
-// once. A connection
-// that died idle (Redis restarted, a proxy dropped it) is found dead only
-// when written to, then replaced; the next try may pick another dead one,
-// so one try per connection, plus one. A Redis that is down is still
-// answered at once, not after backing off until the timeout.
+// (every call of the store but the reserve that waits for replicas: reads,
+// and scripts that are idempotent, see createScript): when the connection
+// fails, not the command, try again at once. A connection that died idle
+// (Redis restarted, a proxy dropped it) is found dead only when written
+// to, then replaced; the next try may pick another dead one, so one try
+// per connection, plus one. A Redis that is down is still answered at
+// once, not after backing off until the timeout.
 func retryDead(attempts int, _ rueidis.Completed, _ error) time.Duration {
 	if attempts > connsPerNode {
 		return -1
