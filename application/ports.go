@@ -3,6 +3,7 @@ package application
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/seatres/reservation/domain"
 )
@@ -10,10 +11,16 @@ import (
 //go:generate go tool mockgen -source=ports.go -destination=mocks/store.go -package=mocks
 
 // Store keeps events and seats and applies the seat rules of package domain
-// atomically: each transition method is one indivisible step, whatever the
+// atomically: each change method is one indivisible step, whatever the
 // number of callers or service instances, and reads time from one clock
 // shared by all instances. It returns the domain's errors for refusals and
 // an error wrapping ErrUnavailable when it cannot answer.
+//
+// A change on several seats is all or nothing: a refusal changes nothing.
+// The seat ids given to a change are distinct seats of the event e (the
+// caller checks); a number past the event's seats is ErrSeatNotFound.
+// Changes that take an Idem answer a repeated key as the first time (see
+// Idem).
 type Store interface {
 	// Ping reports whether the store can serve requests now.
 	Ping(ctx context.Context) error
@@ -25,11 +32,40 @@ type Store interface {
 	// AvailableSeats returns the event and the numbers of its seats that are
 	// available now, in ascending order.
 	AvailableSeats(ctx context.Context, id domain.EventID) (domain.Event, []int, error)
+	// Summary counts the event's seats now.
+	Summary(ctx context.Context, id domain.EventID) (domain.Summary, error)
 	// Seat returns the seat as it is now (an expired hold shows as available).
 	Seat(ctx context.Context, id domain.SeatID) (domain.Seat, error)
-	Hold(ctx context.Context, id domain.SeatID, user domain.UserID, p domain.HoldPolicy) (domain.Seat, error)
-	Refresh(ctx context.Context, id domain.SeatID, user domain.UserID, p domain.HoldPolicy) (domain.Seat, error)
-	Reserve(ctx context.Context, id domain.SeatID, user domain.UserID) (domain.Seat, error)
+
+	// Hold applies domain.Hold to the seats ids for user, and answers the
+	// seats in the order asked.
+	Hold(ctx context.Context, e domain.EventID, ids []domain.SeatID, user domain.UserID, p domain.HoldPolicy, idem Idem) ([]domain.Seat, error)
+	// HoldBest applies domain.HoldBest for user.
+	HoldBest(ctx context.Context, e domain.EventID, b domain.BestAvailable, user domain.UserID, p domain.HoldPolicy, idem Idem) ([]domain.Seat, error)
+	// Refresh applies domain.Refresh to the seats ids, or with no ids to
+	// every live hold of user in the event (in ascending order).
+	Refresh(ctx context.Context, e domain.EventID, ids []domain.SeatID, user domain.UserID, p domain.HoldPolicy, idem Idem) ([]domain.Seat, error)
+	// Reserve applies domain.Reserve to the seats ids.
+	Reserve(ctx context.Context, e domain.EventID, ids []domain.SeatID, user domain.UserID, idem Idem) ([]domain.Seat, error)
+	// Release applies domain.Release to the seats ids, or with no ids to
+	// every live hold of user in the event (in ascending order).
+	Release(ctx context.Context, e domain.EventID, ids []domain.SeatID, user domain.UserID, idem Idem) ([]domain.Seat, error)
+}
+
+// Idem makes a change safe to repeat after a lost answer. With a Key, the
+// store keeps the change's first answer (its seats or its refusal, never an
+// ErrUnavailable) with the event's data for at least TTL, in the same
+// atomic step as the change; the same Key with the same Fingerprint gets
+// that answer again and changes nothing, the same Key with another
+// Fingerprint is domain.ErrIdempotencyKeyReused. The zero Idem keeps
+// nothing.
+type Idem struct {
+	// Key is what the client sent, hashed (fixed length, any bytes safe in
+	// a store's key).
+	Key string
+	// Fingerprint names the request the key was first used for.
+	Fingerprint string
+	TTL         time.Duration
 }
 
 // ErrUnavailable is wrapped by every store error that is not a refusal of the

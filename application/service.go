@@ -1,12 +1,18 @@
 // Package application holds the use cases of the reservation service and the
 // ports they need. Use cases validate input with the domain's constructors and
-// hand each transition to the Store, which applies the domain's rules
+// hand each change to the Store, which applies the domain's rules
 // atomically.
 package application
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
 	"fmt"
+	"strconv"
+	"strings"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -24,6 +30,9 @@ func NewService(store Store, policy domain.HoldPolicy) *Service {
 	return &Service{store: store, policy: policy}
 }
 
+// Policy is the hold policy the service applies.
+func (s *Service) Policy() domain.HoldPolicy { return s.policy }
+
 // Ready reports whether the service can serve requests: its store answers.
 func (s *Service) Ready(ctx context.Context) error {
 	if err := s.store.Ping(ctx); err != nil {
@@ -32,13 +41,41 @@ func (s *Service) Ready(ctx context.Context) error {
 	return nil
 }
 
+// NewEvent is a request to create an event. SeatsPerRow 0 is one row.
+// With an IdempotencyKey, the event's id is derived from the key, so that a
+// retry finds the event the first try made (the store takes the same event
+// again as a retry) and another event under the key is
+// domain.ErrIdempotencyKeyReused.
+type NewEvent struct {
+	Name           string
+	TotalSeats     int
+	SeatsPerRow    int
+	IdempotencyKey string
+}
+
+// eventKeySpace is the UUID namespace of events created under an
+// Idempotency-Key.
+var eventKeySpace = uuid.MustParse("6b1d4f5e-2c49-4f7e-9d0a-3e8c5b7a1f20")
+
 // CreateEvent creates an event whose seats are all available.
-func (s *Service) CreateEvent(ctx context.Context, name string, totalSeats int) (domain.Event, error) {
-	e, err := domain.NewEvent(domain.EventID(uuid.NewString()), name, totalSeats)
+func (s *Service) CreateEvent(ctx context.Context, r NewEvent) (domain.Event, error) {
+	id := uuid.NewString()
+	if r.IdempotencyKey != "" {
+		key, err := hashKey(r.IdempotencyKey)
+		if err != nil {
+			return domain.Event{}, err
+		}
+		id = uuid.NewSHA1(eventKeySpace, []byte(key)).String()
+	}
+	e, err := domain.NewEvent(domain.EventID(id), r.Name, r.TotalSeats, r.SeatsPerRow)
 	if err != nil {
 		return domain.Event{}, err
 	}
-	if err := s.store.CreateEvent(ctx, e); err != nil {
+	err = s.store.CreateEvent(ctx, e)
+	if r.IdempotencyKey != "" && errors.Is(err, domain.ErrEventExists) {
+		err = domain.ErrIdempotencyKeyReused
+	}
+	if err != nil {
 		return domain.Event{}, fmt.Errorf("create event: %w", err)
 	}
 	return e, nil
@@ -70,6 +107,19 @@ func (s *Service) AvailableSeats(ctx context.Context, eventID string) (domain.Ev
 	return e, seats, nil
 }
 
+// Summary counts an event's seats now.
+func (s *Service) Summary(ctx context.Context, eventID string) (domain.Summary, error) {
+	eid, err := domain.ParseEventID(eventID)
+	if err != nil {
+		return domain.Summary{}, err
+	}
+	sum, err := s.store.Summary(ctx, eid)
+	if err != nil {
+		return domain.Summary{}, fmt.Errorf("summary of %s: %w", eventID, err)
+	}
+	return sum, nil
+}
+
 // Seat returns a seat as it is now.
 func (s *Service) Seat(ctx context.Context, id string) (domain.Seat, error) {
 	sid, err := domain.ParseSeatID(id)
@@ -83,30 +133,31 @@ func (s *Service) Seat(ctx context.Context, id string) (domain.Seat, error) {
 	return seat, nil
 }
 
-// Hold puts a seat on hold for a user.
+// Hold puts one seat on hold for a user (the original API's call).
 func (s *Service) Hold(ctx context.Context, seatID, user string) (domain.Seat, error) {
-	return s.transition("hold", seatID, user, func(id domain.SeatID, u domain.UserID) (domain.Seat, error) {
-		return s.store.Hold(ctx, id, u, s.policy)
+	return s.oneSeat("hold", seatID, user, func(e domain.EventID, ids []domain.SeatID, u domain.UserID) ([]domain.Seat, error) {
+		return s.store.Hold(ctx, e, ids, u, s.policy, Idem{})
 	})
 }
 
-// Refresh extends a user's live hold on a seat.
+// Refresh extends a user's live hold on one seat.
 func (s *Service) Refresh(ctx context.Context, seatID, user string) (domain.Seat, error) {
-	return s.transition("refresh", seatID, user, func(id domain.SeatID, u domain.UserID) (domain.Seat, error) {
-		return s.store.Refresh(ctx, id, u, s.policy)
+	return s.oneSeat("refresh", seatID, user, func(e domain.EventID, ids []domain.SeatID, u domain.UserID) ([]domain.Seat, error) {
+		return s.store.Refresh(ctx, e, ids, u, s.policy, Idem{})
 	})
 }
 
-// Reserve turns a user's live hold on a seat into a reservation.
+// Reserve turns a user's live hold on one seat into a reservation.
 func (s *Service) Reserve(ctx context.Context, seatID, user string) (domain.Seat, error) {
-	return s.transition("reserve", seatID, user, func(id domain.SeatID, u domain.UserID) (domain.Seat, error) {
-		return s.store.Reserve(ctx, id, u)
+	return s.oneSeat("reserve", seatID, user, func(e domain.EventID, ids []domain.SeatID, u domain.UserID) ([]domain.Seat, error) {
+		return s.store.Reserve(ctx, e, ids, u, Idem{})
 	})
 }
 
-// transition validates the seat id and user, then applies one store
-// transition.
-func (s *Service) transition(op, seatID, user string, apply func(domain.SeatID, domain.UserID) (domain.Seat, error)) (domain.Seat, error) {
+// oneSeat validates the seat id and user, then applies one change to that
+// seat alone. Its refusals are the bare ones of the original API, without
+// the seats a cart's refusals name.
+func (s *Service) oneSeat(op, seatID, user string, apply func(domain.EventID, []domain.SeatID, domain.UserID) ([]domain.Seat, error)) (domain.Seat, error) {
 	sid, err := domain.ParseSeatID(seatID)
 	if err != nil {
 		return domain.Seat{}, err
@@ -115,9 +166,201 @@ func (s *Service) transition(op, seatID, user string, apply func(domain.SeatID, 
 	if err != nil {
 		return domain.Seat{}, err
 	}
-	seat, err := apply(sid, u)
+	seats, err := apply(sid.Event, []domain.SeatID{sid}, u)
+	if se := (*domain.SeatsError)(nil); errors.As(err, &se) {
+		err = se.Err
+	}
+	if errors.Is(err, domain.ErrEventNotFound) {
+		err = domain.ErrSeatNotFound // the original API has no event in these calls
+	}
 	if err != nil {
 		return domain.Seat{}, fmt.Errorf("%s seat %s: %w", op, seatID, err)
 	}
-	return seat, nil
+	if len(seats) != 1 {
+		return domain.Seat{}, fmt.Errorf("%s seat %s: store answered %d seats: %w", op, seatID, len(seats), ErrUnavailable)
+	}
+	return seats[0], nil
+}
+
+// CartRequest is a change of a buyer's cart in one event. IDs nil means
+// none were given (Release and Refresh then act on every live hold of the
+// buyer); Best is for HoldSeats only, instead of IDs.
+type CartRequest struct {
+	Event          string
+	User           string
+	IDs            []string
+	Best           *domain.BestAvailable
+	IdempotencyKey string
+}
+
+// cart is a validated CartRequest.
+type cart struct {
+	event domain.EventID
+	user  domain.UserID
+	ids   []domain.SeatID
+	idem  Idem
+}
+
+// HoldSeats holds the seats r.IDs, or with r.Best the seats the server
+// picks, for r.User, all or nothing.
+func (s *Service) HoldSeats(ctx context.Context, r CartRequest) ([]domain.Seat, error) {
+	if r.Best != nil {
+		if r.IDs != nil {
+			return nil, domain.ErrInvalidSeatIDs
+		}
+		if r.Best.Count < 1 || r.Best.Count > s.policy.MaxSeats {
+			return nil, domain.ErrInvalidCount
+		}
+	}
+	c, err := s.cart("hold", r, r.Best == nil)
+	if err != nil {
+		return nil, err
+	}
+	var seats []domain.Seat
+	if r.Best != nil {
+		seats, err = s.store.HoldBest(ctx, c.event, *r.Best, c.user, s.policy, c.idem)
+	} else {
+		seats, err = s.store.Hold(ctx, c.event, c.ids, c.user, s.policy, c.idem)
+	}
+	return wrapCart("hold", r, seats, err)
+}
+
+// RefreshCart extends every live hold of r.User in r.Event.
+func (s *Service) RefreshCart(ctx context.Context, r CartRequest) ([]domain.Seat, error) {
+	c, err := s.cart("refresh", r, false)
+	if err != nil {
+		return nil, err
+	}
+	seats, err := s.store.Refresh(ctx, c.event, nil, c.user, s.policy, c.idem)
+	return wrapCart("refresh", r, seats, err)
+}
+
+// ReserveSeats turns r.User's live holds on r.IDs into reservations, all or
+// nothing.
+func (s *Service) ReserveSeats(ctx context.Context, r CartRequest) ([]domain.Seat, error) {
+	c, err := s.cart("reserve", r, true)
+	if err != nil {
+		return nil, err
+	}
+	seats, err := s.store.Reserve(ctx, c.event, c.ids, c.user, c.idem)
+	return wrapCart("reserve", r, seats, err)
+}
+
+// Release gives back r.User's live holds on r.IDs, or all of them in the
+// event when r.IDs is nil.
+func (s *Service) Release(ctx context.Context, r CartRequest) ([]domain.Seat, error) {
+	c, err := s.cart("release", r, r.IDs != nil)
+	if err != nil {
+		return nil, err
+	}
+	seats, err := s.store.Release(ctx, c.event, c.ids, c.user, c.idem)
+	return wrapCart("release", r, seats, err)
+}
+
+func wrapCart(op string, r CartRequest, seats []domain.Seat, err error) ([]domain.Seat, error) {
+	if err != nil {
+		return nil, fmt.Errorf("%s seats of %s in %s: %w", op, r.User, r.Event, err)
+	}
+	return seats, nil
+}
+
+// cart validates r for op; withIDs says r.IDs must be 1 to MaxSeats
+// distinct seat ids of the event.
+func (s *Service) cart(op string, r CartRequest, withIDs bool) (cart, error) {
+	e, err := domain.ParseEventID(r.Event)
+	if err != nil {
+		return cart{}, err
+	}
+	u, err := domain.NewUserID(r.User)
+	if err != nil {
+		return cart{}, err
+	}
+	c := cart{event: e, user: u}
+	if withIDs {
+		if c.ids, err = s.seatIDs(e, r.IDs); err != nil {
+			return cart{}, err
+		}
+	}
+	if r.IdempotencyKey != "" {
+		key, err := hashKey(r.IdempotencyKey)
+		if err != nil {
+			return cart{}, err
+		}
+		c.idem = Idem{Key: key, Fingerprint: fingerprint(op, c, r.Best), TTL: s.idemTTL()}
+	}
+	return c, nil
+}
+
+// seatIDs parses 1 to MaxSeats distinct ids of seats of event e.
+func (s *Service) seatIDs(e domain.EventID, ids []string) ([]domain.SeatID, error) {
+	if len(ids) == 0 || len(ids) > s.policy.MaxSeats {
+		return nil, domain.ErrInvalidSeatIDs
+	}
+	out := make([]domain.SeatID, len(ids))
+	seen := make(map[int]bool, len(ids))
+	var foreign []domain.SeatID
+	for i, text := range ids {
+		id, err := domain.ParseSeatID(text)
+		if errors.Is(err, domain.ErrInvalidSeatID) {
+			return nil, domain.ErrInvalidSeatIDs
+		}
+		if err != nil {
+			return nil, fmt.Errorf("seat %q: %w", text, err)
+		}
+		if id.Event != e {
+			foreign = append(foreign, id)
+		}
+		if seen[id.Number] && id.Event == e {
+			return nil, fmt.Errorf("seat %s twice: %w", text, domain.ErrInvalidSeatIDs)
+		}
+		seen[id.Number] = true
+		out[i] = id
+	}
+	if foreign != nil {
+		return nil, &domain.SeatsError{Err: domain.ErrSeatNotFound, Seats: foreign}
+	}
+	return out, nil
+}
+
+// idemTTL is how long an Idempotency-Key's answer is kept: as long as the
+// longest a cart may live, so that every retry a buyer can still need finds
+// it; a day when there is no cap.
+func (s *Service) idemTTL() time.Duration {
+	if s.policy.MaxLifetime > 0 {
+		return max(s.policy.MaxLifetime, s.policy.TTL)
+	}
+	return 24 * time.Hour
+}
+
+// hashKey checks a client's Idempotency-Key and hashes it, so that stores
+// get a fixed-length name whatever the client sent.
+func hashKey(key string) (string, error) {
+	if len(key) > 255 {
+		return "", domain.ErrInvalidIdemKey
+	}
+	for i := 0; i < len(key); i++ {
+		if key[i] < 0x20 || key[i] > 0x7e {
+			return "", domain.ErrInvalidIdemKey
+		}
+	}
+	sum := sha256.Sum256([]byte(key))
+	return hex.EncodeToString(sum[:]), nil
+}
+
+// fingerprint names a validated request: the same request sent again has
+// the same fingerprint, whatever the spacing or order of its JSON.
+func fingerprint(op string, c cart, best *domain.BestAvailable) string {
+	var b strings.Builder
+	b.WriteString(op)
+	b.WriteByte(0)
+	b.WriteString(string(c.user))
+	for _, id := range c.ids {
+		b.WriteByte(0)
+		b.WriteString(strconv.Itoa(id.Number))
+	}
+	if best != nil {
+		fmt.Fprintf(&b, "\x00best %d %t", best.Count, best.Adjacent)
+	}
+	sum := sha256.Sum256([]byte(b.String()))
+	return hex.EncodeToString(sum[:16])
 }

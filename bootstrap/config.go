@@ -95,6 +95,9 @@ var settings = []setting{
 	{"RESERVATION_HOLD_MAX_SEATS", "hold.maxSeats", "6",
 		"how many live holds one UUID may have in one event",
 		func(c *Config, v any) error { return setPositiveInt(&c.Hold.MaxSeats, v) }},
+	{"RESERVATION_HOLD_MAX_LIFETIME", "hold.maxLifetime", "15m",
+		"the longest any hold of a buyer's cart in an event may last from the cart's first hold, however often it is refreshed; a buyer who keeps seats that long may hold none there for one TTL (at least the TTL, or 0 for no cap)",
+		func(c *Config, v any) error { return setDelay(&c.Hold.MaxLifetime, v) }},
 	{"RESERVATION_LOG_LEVEL", "log.level", "info",
 		"debug, info, warn or error",
 		func(c *Config, v any) error { return setLevel(&c.Log.Level, v) }},
@@ -186,9 +189,9 @@ func parse(k *koanf.Koanf, origin map[string]string) (Config, error) {
 	if len(errs) > 0 {
 		return Config{}, errors.Join(errs...)
 	}
-	policy, err := domain.NewHoldPolicy(c.Hold.TTL, c.Hold.MaxSeats)
+	policy, err := domain.NewHoldPolicy(c.Hold.TTL, c.Hold.MaxSeats, c.Hold.MaxLifetime)
 	if err != nil {
-		return Config{}, fmt.Errorf("%s, %s: %w", origin["hold.ttl"], origin["hold.maxSeats"], err)
+		return Config{}, fmt.Errorf("%s, %s, %s: %w", origin["hold.ttl"], origin["hold.maxSeats"], origin["hold.maxLifetime"], err)
 	}
 	c.Hold = policy
 	return c, nil

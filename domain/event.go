@@ -48,15 +48,19 @@ func isCanonicalUUID(s string) bool {
 	return true
 }
 
-// Event is a named set of seats numbered 1..TotalSeats.
+// Event is a named set of seats numbered 1..TotalSeats, in rows of
+// SeatsPerRow: seat n is in row ceil(n/SeatsPerRow), and the last row may
+// be shorter.
 type Event struct {
-	ID         EventID
-	Name       string
-	TotalSeats int
+	ID          EventID
+	Name        string
+	TotalSeats  int
+	SeatsPerRow int
 }
 
-// NewEvent validates a new event.
-func NewEvent(id EventID, name string, totalSeats int) (Event, error) {
+// NewEvent validates a new event. A seatsPerRow of 0 puts every seat in one
+// row.
+func NewEvent(id EventID, name string, totalSeats, seatsPerRow int) (Event, error) {
 	if _, err := ParseEventID(string(id)); err != nil {
 		return Event{}, err
 	}
@@ -66,7 +70,13 @@ func NewEvent(id EventID, name string, totalSeats int) (Event, error) {
 	if totalSeats < MinTotalSeats || totalSeats > MaxTotalSeats {
 		return Event{}, ErrInvalidTotalSeats
 	}
-	return Event{ID: id, Name: name, TotalSeats: totalSeats}, nil
+	if seatsPerRow == 0 {
+		seatsPerRow = totalSeats
+	}
+	if seatsPerRow < 1 || seatsPerRow > totalSeats {
+		return Event{}, ErrInvalidSeatsPerRow
+	}
+	return Event{ID: id, Name: name, TotalSeats: totalSeats, SeatsPerRow: seatsPerRow}, nil
 }
 
 // Seat returns the id of seat number n, which must be in 1..TotalSeats.

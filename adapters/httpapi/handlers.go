@@ -13,7 +13,7 @@ import (
 // UseCases is what the HTTP API asks of the application.
 type UseCases interface {
 	Ready(ctx context.Context) error
-	CreateEvent(ctx context.Context, name string, totalSeats int) (domain.Event, error)
+	CreateEvent(ctx context.Context, r application.NewEvent) (domain.Event, error)
 	Event(ctx context.Context, id string) (domain.Event, error)
 	AvailableSeats(ctx context.Context, eventID string) (domain.Event, []int, error)
 	Seat(ctx context.Context, id string) (domain.Seat, error)
@@ -40,7 +40,7 @@ func (h handler) createEvent(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
-	e, err := h.uc.CreateEvent(c.Request.Context(), name, totalSeats)
+	e, err := h.uc.CreateEvent(c.Request.Context(), application.NewEvent{Name: name, TotalSeats: totalSeats})
 	if err != nil {
 		writeError(c, err)
 		return

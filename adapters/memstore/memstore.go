@@ -6,6 +6,7 @@ package memstore
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 
@@ -15,9 +16,9 @@ import (
 
 var _ application.Store = (*Store)(nil)
 
-// Store keeps events in a map. Each transition reads the seat, applies the
-// domain rule and writes the result under the event's lock, so it is atomic
-// like a Redis script.
+// Store keeps events in a map. Each change reads the seats, applies the
+// domain's rule and writes the result under the event's lock, so it is
+// atomic like a Redis script.
 type Store struct {
 	now func() time.Time
 
@@ -29,10 +30,33 @@ type event struct {
 	mu    sync.Mutex
 	info  domain.Event
 	seats []domain.Seat // seat n at index n-1
-	// holds lists, per user, the seats they may hold; entries whose hold
-	// has expired or moved on are dropped when counted.
-	holds map[domain.UserID]map[int]struct{}
+	carts map[domain.UserID]*cart
+	idem  map[string]answer
+	// sweepAt is the size of carts plus idem at which the next change
+	// drops what has expired: twice what was left by the last sweep, so
+	// that sweeping costs each change O(1) on average.
+	sweepAt int
 }
+
+// cart is a buyer's cart and the seats they may hold; a seat whose hold has
+// expired or moved on is dropped when counted.
+type cart struct {
+	domain.Cart
+	seats map[int]struct{}
+	// keep is when the cart stops mattering, if it has no live hold then:
+	// its last expiry, or the end of its cool-down.
+	keep time.Time
+}
+
+// answer is a change's first answer under an Idempotency-Key.
+type answer struct {
+	fingerprint string
+	seats       []domain.Seat
+	err         error
+	expires     time.Time
+}
+
+const minSweep = 64
 
 // New returns an empty store that reads time from now.
 func New(now func() time.Time) *Store {
@@ -56,7 +80,7 @@ func (s *Store) CreateEvent(_ context.Context, e domain.Event) error {
 		}
 		return domain.ErrEventExists
 	}
-	s.events[e.ID] = &event{info: e, seats: seats, holds: make(map[domain.UserID]map[int]struct{})}
+	s.events[e.ID] = &event{info: e, seats: seats, carts: make(map[domain.UserID]*cart), idem: make(map[string]answer), sweepAt: minSweep}
 	return nil
 }
 
@@ -87,66 +111,144 @@ func (s *Store) AvailableSeats(_ context.Context, id domain.EventID) (domain.Eve
 	return ev.info, free, nil
 }
 
+// Summary implements application.Store.
+func (s *Store) Summary(_ context.Context, id domain.EventID) (domain.Summary, error) {
+	ev, err := s.event(id)
+	if err != nil {
+		return domain.Summary{}, err
+	}
+	ev.mu.Lock()
+	defer ev.mu.Unlock()
+	now := s.now()
+	sum := domain.Summary{Total: len(ev.seats)}
+	for _, seat := range ev.seats {
+		switch seat.At(now).Status {
+		case domain.Available:
+			sum.Available++
+		case domain.OnHold:
+			sum.OnHold++
+		case domain.Reserved:
+			sum.Reserved++
+		}
+	}
+	return sum, nil
+}
+
 // Seat implements application.Store.
 func (s *Store) Seat(_ context.Context, id domain.SeatID) (domain.Seat, error) {
-	return s.apply(id, func(_ *event, now time.Time, cur domain.Seat) (domain.Seat, error) {
-		return cur.At(now), nil
-	})
-}
-
-// Hold implements application.Store.
-func (s *Store) Hold(_ context.Context, id domain.SeatID, user domain.UserID, p domain.HoldPolicy) (domain.Seat, error) {
-	return s.apply(id, func(ev *event, now time.Time, cur domain.Seat) (domain.Seat, error) {
-		next, err := cur.Hold(user, now, p, ev.liveHolds(user, now))
-		if err == nil {
-			held := ev.holds[user]
-			if held == nil {
-				held = make(map[int]struct{})
-				ev.holds[user] = held
-			}
-			held[id.Number] = struct{}{}
-		}
-		return next, err
-	})
-}
-
-// Refresh implements application.Store.
-func (s *Store) Refresh(_ context.Context, id domain.SeatID, user domain.UserID, p domain.HoldPolicy) (domain.Seat, error) {
-	return s.apply(id, func(_ *event, now time.Time, cur domain.Seat) (domain.Seat, error) {
-		return cur.Refresh(user, now, p)
-	})
-}
-
-// Reserve implements application.Store.
-func (s *Store) Reserve(_ context.Context, id domain.SeatID, user domain.UserID) (domain.Seat, error) {
-	return s.apply(id, func(ev *event, now time.Time, cur domain.Seat) (domain.Seat, error) {
-		next, err := cur.Reserve(user, now)
-		if err == nil {
-			delete(ev.holds[user], id.Number)
-		}
-		return next, err
-	})
-}
-
-// rule computes a seat's next state from its current one.
-type rule func(ev *event, now time.Time, cur domain.Seat) (domain.Seat, error)
-
-// apply runs r on the seat under its event's lock and stores the seat it
-// returns, unless it refused.
-func (s *Store) apply(id domain.SeatID, r rule) (domain.Seat, error) {
 	ev, err := s.event(id.Event)
 	if err != nil || !ev.info.Has(id) {
 		return domain.Seat{}, domain.ErrSeatNotFound
 	}
 	ev.mu.Lock()
 	defer ev.mu.Unlock()
-	now := s.now() // read under the lock, so transitions see time move forward
-	next, err := r(ev, now, ev.seats[id.Number-1])
+	return ev.seats[id.Number-1].At(s.now()), nil
+}
+
+// Hold implements application.Store.
+func (s *Store) Hold(_ context.Context, e domain.EventID, ids []domain.SeatID, user domain.UserID, p domain.HoldPolicy, idem application.Idem) ([]domain.Seat, error) {
+	return s.change(e, ids, idem, func(ev *event, now time.Time, asked []domain.Seat) ([]domain.Seat, error) {
+		c := ev.cart(user)
+		held, next, err := domain.Hold(asked, user, c.Cart, ev.liveHolds(c, user, now, ids), now, p)
+		if err == nil {
+			ev.put(user, c, next, held, p)
+		}
+		return held, err
+	})
+}
+
+// HoldBest implements application.Store.
+func (s *Store) HoldBest(_ context.Context, e domain.EventID, b domain.BestAvailable, user domain.UserID, p domain.HoldPolicy, idem application.Idem) ([]domain.Seat, error) {
+	return s.change(e, nil, idem, func(ev *event, now time.Time, _ []domain.Seat) ([]domain.Seat, error) {
+		c := ev.cart(user)
+		held, next, err := domain.HoldBest(ev.info, ev.seats, b, user, c.Cart, ev.liveHolds(c, user, now, nil), now, p)
+		if err == nil {
+			ev.put(user, c, next, held, p)
+		}
+		return held, err
+	})
+}
+
+// Refresh implements application.Store.
+func (s *Store) Refresh(_ context.Context, e domain.EventID, ids []domain.SeatID, user domain.UserID, p domain.HoldPolicy, idem application.Idem) ([]domain.Seat, error) {
+	return s.change(e, ids, idem, func(ev *event, now time.Time, asked []domain.Seat) ([]domain.Seat, error) {
+		c := ev.cart(user)
+		if ids == nil {
+			asked = ev.heldBy(c, user, now)
+		}
+		held, next, err := domain.Refresh(asked, user, c.Cart, now, p)
+		if err == nil {
+			ev.put(user, c, next, held, p)
+		}
+		return held, err
+	})
+}
+
+// Reserve implements application.Store.
+func (s *Store) Reserve(_ context.Context, e domain.EventID, ids []domain.SeatID, user domain.UserID, idem application.Idem) ([]domain.Seat, error) {
+	return s.change(e, ids, idem, func(ev *event, now time.Time, asked []domain.Seat) ([]domain.Seat, error) {
+		reserved, err := domain.Reserve(asked, user, now)
+		if err == nil {
+			ev.drop(user, reserved)
+		}
+		return reserved, err
+	})
+}
+
+// Release implements application.Store.
+func (s *Store) Release(_ context.Context, e domain.EventID, ids []domain.SeatID, user domain.UserID, idem application.Idem) ([]domain.Seat, error) {
+	return s.change(e, ids, idem, func(ev *event, now time.Time, asked []domain.Seat) ([]domain.Seat, error) {
+		if ids == nil {
+			asked = ev.heldBy(ev.cart(user), user, now)
+		}
+		released := domain.Release(asked, user, now)
+		ev.drop(user, released)
+		return released, nil
+	})
+}
+
+// rule computes the answer of a change from the seats asked (as stored)
+// and writes its result; it writes nothing when it refuses.
+type rule func(ev *event, now time.Time, asked []domain.Seat) ([]domain.Seat, error)
+
+// change runs r under the event's lock, answering a repeated idempotency
+// key as the first time.
+func (s *Store) change(e domain.EventID, ids []domain.SeatID, idem application.Idem, r rule) ([]domain.Seat, error) {
+	ev, err := s.event(e)
 	if err != nil {
-		return domain.Seat{}, err
+		return nil, err
 	}
-	ev.seats[id.Number-1] = next
-	return next, nil
+	ev.mu.Lock()
+	defer ev.mu.Unlock()
+	now := s.now() // read under the lock, so changes see time move forward
+	ev.sweep(now)
+	if idem.Key != "" {
+		if a, ok := ev.idem[idem.Key]; ok && now.Before(a.expires) {
+			if a.fingerprint != idem.Fingerprint {
+				return nil, domain.ErrIdempotencyKeyReused
+			}
+			return slices.Clone(a.seats), a.err
+		}
+	}
+	asked := make([]domain.Seat, len(ids))
+	var missing []domain.SeatID
+	for i, id := range ids {
+		if !ev.info.Has(id) {
+			missing = append(missing, id)
+			continue
+		}
+		asked[i] = ev.seats[id.Number-1]
+	}
+	var seats []domain.Seat
+	if missing != nil {
+		err = &domain.SeatsError{Err: domain.ErrSeatNotFound, Seats: missing}
+	} else {
+		seats, err = r(ev, now, asked)
+	}
+	if idem.Key != "" {
+		ev.idem[idem.Key] = answer{fingerprint: idem.Fingerprint, seats: slices.Clone(seats), err: err, expires: now.Add(idem.TTL)}
+	}
+	return seats, err
 }
 
 func (s *Store) event(id domain.EventID) (*event, error) {
@@ -159,16 +261,85 @@ func (s *Store) event(id domain.EventID) (*event, error) {
 	return ev, nil
 }
 
-// liveHolds counts user's live holds, forgetting seats they no longer hold.
-func (ev *event) liveHolds(user domain.UserID, now time.Time) int {
-	held := ev.holds[user]
-	for n := range held {
-		if !ev.seats[n-1].HeldBy(user, now) {
-			delete(held, n)
+// cart returns user's cart, empty if they have none.
+func (ev *event) cart(user domain.UserID) *cart {
+	if c, ok := ev.carts[user]; ok {
+		return c
+	}
+	return &cart{seats: make(map[int]struct{})}
+}
+
+// heldBy returns the seats user holds live at now, in ascending order,
+// forgetting those they no longer hold.
+func (ev *event) heldBy(c *cart, user domain.UserID, now time.Time) []domain.Seat {
+	numbers := make([]int, 0, len(c.seats))
+	for n := range c.seats {
+		if ev.seats[n-1].HeldBy(user, now) {
+			numbers = append(numbers, n)
+		} else {
+			delete(c.seats, n)
 		}
 	}
-	if len(held) == 0 {
-		delete(ev.holds, user)
+	slices.Sort(numbers)
+	held := make([]domain.Seat, len(numbers))
+	for i, n := range numbers {
+		held[i] = ev.seats[n-1]
 	}
-	return len(held)
+	return held
+}
+
+// liveHolds counts user's live holds at now on seats other than ids.
+func (ev *event) liveHolds(c *cart, user domain.UserID, now time.Time, ids []domain.SeatID) int {
+	live := 0
+	for _, s := range ev.heldBy(c, user, now) {
+		if !slices.ContainsFunc(ids, func(id domain.SeatID) bool { return id == s.ID }) {
+			live++
+		}
+	}
+	return live
+}
+
+// put stores seats held by user, and user's cart.
+func (ev *event) put(user domain.UserID, c *cart, next domain.Cart, seats []domain.Seat, p domain.HoldPolicy) {
+	c.Cart = next
+	c.keep = next.Until
+	if until := next.CoolDownUntil(p); until.After(c.keep) {
+		c.keep = until
+	}
+	for _, s := range seats {
+		ev.seats[s.ID.Number-1] = s
+		c.seats[s.ID.Number] = struct{}{}
+	}
+	ev.carts[user] = c
+}
+
+// drop stores seats that left user's holds (reserved or released).
+func (ev *event) drop(user domain.UserID, seats []domain.Seat) {
+	c := ev.carts[user]
+	for _, s := range seats {
+		ev.seats[s.ID.Number-1] = s
+		if c != nil {
+			delete(c.seats, s.ID.Number)
+		}
+	}
+}
+
+// sweep forgets, when enough has piled up, the carts that can matter no
+// more (no live hold, no cool-down to come) and the expired idempotency
+// answers.
+func (ev *event) sweep(now time.Time) {
+	if len(ev.carts)+len(ev.idem) < ev.sweepAt {
+		return
+	}
+	for user, c := range ev.carts {
+		if !now.Before(c.keep) {
+			delete(ev.carts, user)
+		}
+	}
+	for key, a := range ev.idem {
+		if !now.Before(a.expires) {
+			delete(ev.idem, key)
+		}
+	}
+	ev.sweepAt = max(minSweep, 2*(len(ev.carts)+len(ev.idem)))
 }

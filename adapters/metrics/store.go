@@ -3,6 +3,8 @@ package metrics
 import (
 	"context"
 	"errors"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/seatres/reservation/application"
@@ -21,12 +23,15 @@ var (
 	opCreateEvent    = storeOp{name: "create_event"}
 	opEvent          = storeOp{name: "event"}
 	opAvailableSeats = storeOp{name: "available_seats"}
+	opSummary        = storeOp{name: "summary"}
 	opSeat           = storeOp{name: "seat"}
 	opHold           = storeOp{name: "hold", transition: true}
+	opHoldBest       = storeOp{name: "hold_best", transition: true}
 	opRefresh        = storeOp{name: "refresh", transition: true}
 	opReserve        = storeOp{name: "reserve", transition: true}
+	opRelease        = storeOp{name: "release", transition: true}
 
-	storeOps = []storeOp{opPing, opCreateEvent, opEvent, opAvailableSeats, opSeat, opHold, opRefresh, opReserve}
+	storeOps = []storeOp{opPing, opCreateEvent, opEvent, opAvailableSeats, opSummary, opSeat, opHold, opHoldBest, opRefresh, opReserve, opRelease}
 )
 
 // Results of a store call that are not a refusal of the rules.
@@ -36,27 +41,17 @@ const (
 	resultError       = "error"       // anything else: a bug
 )
 
-// refusals names the domain's refusals a store returns, in the result label.
-var refusals = []struct {
-	err  error
-	name string
-}{
-	{domain.ErrEventNotFound, "event_not_found"},
-	{domain.ErrSeatNotFound, "seat_not_found"},
-	{domain.ErrEventExists, "event_exists"},
-	{domain.ErrSeatHeld, "seat_held"},
-	{domain.ErrSeatReserved, "seat_reserved"},
-	{domain.ErrHoldLimit, "hold_limit"},
-	{domain.ErrNotHolder, "not_holder"},
-	{domain.ErrNotOnHold, "not_on_hold"},
-	{domain.ErrNoLiveHold, "no_live_hold"},
-}
+// refusalLabel is a refusal's name in the result label: its code, in lower
+// case. Two refusals with one code share a label.
+func refusalLabel(r *domain.Refusal) string { return strings.ToLower(r.Code()) }
 
 // results lists every value of the result label.
 var results = func() []string {
 	r := []string{resultOK, resultUnavailable, resultError}
-	for _, ref := range refusals {
-		r = append(r, ref.name)
+	for _, ref := range domain.Refusals() {
+		if label := refusalLabel(ref); !slices.Contains(r, label) {
+			r = append(r, label)
+		}
 	}
 	return r
 }()
@@ -67,10 +62,8 @@ func outcome(err error) (result string, failed bool) {
 	if err == nil {
 		return resultOK, false
 	}
-	for _, r := range refusals {
-		if errors.Is(err, r.err) {
-			return r.name, false
-		}
+	if ref := (*domain.Refusal)(nil); errors.As(err, &ref) {
+		return refusalLabel(ref), false
 	}
 	if errors.Is(err, application.ErrUnavailable) {
 		return resultUnavailable, true
@@ -129,17 +122,32 @@ func (s *instrumentedStore) Seat(ctx context.Context, id domain.SeatID) (_ domai
 	return s.next.Seat(ctx, id)
 }
 
-func (s *instrumentedStore) Hold(ctx context.Context, id domain.SeatID, user domain.UserID, p domain.HoldPolicy) (_ domain.Seat, err error) {
+func (s *instrumentedStore) Summary(ctx context.Context, id domain.EventID) (_ domain.Summary, err error) {
+	defer s.m.observe(opSummary, time.Now(), &err)
+	return s.next.Summary(ctx, id)
+}
+
+func (s *instrumentedStore) Hold(ctx context.Context, e domain.EventID, ids []domain.SeatID, user domain.UserID, p domain.HoldPolicy, idem application.Idem) (_ []domain.Seat, err error) {
 	defer s.m.observe(opHold, time.Now(), &err)
-	return s.next.Hold(ctx, id, user, p)
+	return s.next.Hold(ctx, e, ids, user, p, idem)
 }
 
-func (s *instrumentedStore) Refresh(ctx context.Context, id domain.SeatID, user domain.UserID, p domain.HoldPolicy) (_ domain.Seat, err error) {
+func (s *instrumentedStore) HoldBest(ctx context.Context, e domain.EventID, b domain.BestAvailable, user domain.UserID, p domain.HoldPolicy, idem application.Idem) (_ []domain.Seat, err error) {
+	defer s.m.observe(opHoldBest, time.Now(), &err)
+	return s.next.HoldBest(ctx, e, b, user, p, idem)
+}
+
+func (s *instrumentedStore) Refresh(ctx context.Context, e domain.EventID, ids []domain.SeatID, user domain.UserID, p domain.HoldPolicy, idem application.Idem) (_ []domain.Seat, err error) {
 	defer s.m.observe(opRefresh, time.Now(), &err)
-	return s.next.Refresh(ctx, id, user, p)
+	return s.next.Refresh(ctx, e, ids, user, p, idem)
 }
 
-func (s *instrumentedStore) Reserve(ctx context.Context, id domain.SeatID, user domain.UserID) (_ domain.Seat, err error) {
+func (s *instrumentedStore) Reserve(ctx context.Context, e domain.EventID, ids []domain.SeatID, user domain.UserID, idem application.Idem) (_ []domain.Seat, err error) {
 	defer s.m.observe(opReserve, time.Now(), &err)
-	return s.next.Reserve(ctx, id, user)
+	return s.next.Reserve(ctx, e, ids, user, idem)
+}
+
+func (s *instrumentedStore) Release(ctx context.Context, e domain.EventID, ids []domain.SeatID, user domain.UserID, idem application.Idem) (_ []domain.Seat, err error) {
+	defer s.m.observe(opRelease, time.Now(), &err)
+	return s.next.Release(ctx, e, ids, user, idem)
 }

@@ -13,6 +13,7 @@ import (
 	context "context"
 	reflect "reflect"
 
+	application "github.com/seatres/reservation/application"
 	domain "github.com/seatres/reservation/domain"
 	gomock "go.uber.org/mock/gomock"
 )
@@ -87,18 +88,33 @@ func (mr *MockStoreMockRecorder) Event(ctx, id any) *gomock.Call {
 }
 
 // Hold mocks base method.
-func (m *MockStore) Hold(ctx context.Context, id domain.SeatID, user domain.UserID, p domain.HoldPolicy) (domain.Seat, error) {
+func (m *MockStore) Hold(ctx context.Context, e domain.EventID, ids []domain.SeatID, user domain.UserID, p domain.HoldPolicy, idem application.Idem) ([]domain.Seat, error) {
 	m.ctrl.T.Helper()
-	ret := m.ctrl.Call(m, "Hold", ctx, id, user, p)
-	ret0, _ := ret[0].(domain.Seat)
+	ret := m.ctrl.Call(m, "Hold", ctx, e, ids, user, p, idem)
+	ret0, _ := ret[0].([]domain.Seat)
 	ret1, _ := ret[1].(error)
 	return ret0, ret1
 }
 
 // Hold indicates an expected call of Hold.
-func (mr *MockStoreMockRecorder) Hold(ctx, id, user, p any) *gomock.Call {
+func (mr *MockStoreMockRecorder) Hold(ctx, e, ids, user, p, idem any) *gomock.Call {
 	mr.mock.ctrl.T.Helper()
-	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "Hold", reflect.TypeOf((*MockStore)(nil).Hold), ctx, id, user, p)
+	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "Hold", reflect.TypeOf((*MockStore)(nil).Hold), ctx, e, ids, user, p, idem)
+}
+
+// HoldBest mocks base method.
+func (m *MockStore) HoldBest(ctx context.Context, e domain.EventID, b domain.BestAvailable, user domain.UserID, p domain.HoldPolicy, idem application.Idem) ([]domain.Seat, error) {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "HoldBest", ctx, e, b, user, p, idem)
+	ret0, _ := ret[0].([]domain.Seat)
+	ret1, _ := ret[1].(error)
+	return ret0, ret1
+}
+
+// HoldBest indicates an expected call of HoldBest.
+func (mr *MockStoreMockRecorder) HoldBest(ctx, e, b, user, p, idem any) *gomock.Call {
+	mr.mock.ctrl.T.Helper()
+	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "HoldBest", reflect.TypeOf((*MockStore)(nil).HoldBest), ctx, e, b, user, p, idem)
 }
 
 // Ping mocks base method.
@@ -116,33 +132,48 @@ func (mr *MockStoreMockRecorder) Ping(ctx any) *gomock.Call {
 }
 
 // Refresh mocks base method.
-func (m *MockStore) Refresh(ctx context.Context, id domain.SeatID, user domain.UserID, p domain.HoldPolicy) (domain.Seat, error) {
+func (m *MockStore) Refresh(ctx context.Context, e domain.EventID, ids []domain.SeatID, user domain.UserID, p domain.HoldPolicy, idem application.Idem) ([]domain.Seat, error) {
 	m.ctrl.T.Helper()
-	ret := m.ctrl.Call(m, "Refresh", ctx, id, user, p)
-	ret0, _ := ret[0].(domain.Seat)
+	ret := m.ctrl.Call(m, "Refresh", ctx, e, ids, user, p, idem)
+	ret0, _ := ret[0].([]domain.Seat)
 	ret1, _ := ret[1].(error)
 	return ret0, ret1
 }
 
 // Refresh indicates an expected call of Refresh.
-func (mr *MockStoreMockRecorder) Refresh(ctx, id, user, p any) *gomock.Call {
+func (mr *MockStoreMockRecorder) Refresh(ctx, e, ids, user, p, idem any) *gomock.Call {
 	mr.mock.ctrl.T.Helper()
-	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "Refresh", reflect.TypeOf((*MockStore)(nil).Refresh), ctx, id, user, p)
+	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "Refresh", reflect.TypeOf((*MockStore)(nil).Refresh), ctx, e, ids, user, p, idem)
+}
+
+// Release mocks base method.
+func (m *MockStore) Release(ctx context.Context, e domain.EventID, ids []domain.SeatID, user domain.UserID, idem application.Idem) ([]domain.Seat, error) {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "Release", ctx, e, ids, user, idem)
+	ret0, _ := ret[0].([]domain.Seat)
+	ret1, _ := ret[1].(error)
+	return ret0, ret1
+}
+
+// Release indicates an expected call of Release.
+func (mr *MockStoreMockRecorder) Release(ctx, e, ids, user, idem any) *gomock.Call {
+	mr.mock.ctrl.T.Helper()
+	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "Release", reflect.TypeOf((*MockStore)(nil).Release), ctx, e, ids, user, idem)
 }
 
 // Reserve mocks base method.
-func (m *MockStore) Reserve(ctx context.Context, id domain.SeatID, user domain.UserID) (domain.Seat, error) {
+func (m *MockStore) Reserve(ctx context.Context, e domain.EventID, ids []domain.SeatID, user domain.UserID, idem application.Idem) ([]domain.Seat, error) {
 	m.ctrl.T.Helper()
-	ret := m.ctrl.Call(m, "Reserve", ctx, id, user)
-	ret0, _ := ret[0].(domain.Seat)
+	ret := m.ctrl.Call(m, "Reserve", ctx, e, ids, user, idem)
+	ret0, _ := ret[0].([]domain.Seat)
 	ret1, _ := ret[1].(error)
 	return ret0, ret1
 }
 
 // Reserve indicates an expected call of Reserve.
-func (mr *MockStoreMockRecorder) Reserve(ctx, id, user any) *gomock.Call {
+func (mr *MockStoreMockRecorder) Reserve(ctx, e, ids, user, idem any) *gomock.Call {
 	mr.mock.ctrl.T.Helper()
-	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "Reserve", reflect.TypeOf((*MockStore)(nil).Reserve), ctx, id, user)
+	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "Reserve", reflect.TypeOf((*MockStore)(nil).Reserve), ctx, e, ids, user, idem)
 }
 
 // Seat mocks base method.
@@ -158,4 +189,19 @@ func (m *MockStore) Seat(ctx context.Context, id domain.SeatID) (domain.Seat, er
 func (mr *MockStoreMockRecorder) Seat(ctx, id any) *gomock.Call {
 	mr.mock.ctrl.T.Helper()
 	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "Seat", reflect.TypeOf((*MockStore)(nil).Seat), ctx, id)
+}
+
+// Summary mocks base method.
+func (m *MockStore) Summary(ctx context.Context, id domain.EventID) (domain.Summary, error) {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "Summary", ctx, id)
+	ret0, _ := ret[0].(domain.Summary)
+	ret1, _ := ret[1].(error)
+	return ret0, ret1
+}
+
+// Summary indicates an expected call of Summary.
+func (mr *MockStoreMockRecorder) Summary(ctx, id any) *gomock.Call {
+	mr.mock.ctrl.T.Helper()
+	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "Summary", reflect.TypeOf((*MockStore)(nil).Summary), ctx, id)
 }

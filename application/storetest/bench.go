@@ -41,7 +41,7 @@ func Benchmark(b *testing.B, newStore func(b *testing.B) application.Store) {
 		s := newStore(b)
 		e := createEvent(b, s, domain.MaxTotalSeats)
 		for n := 1; n <= e.TotalSeats; n += 2 {
-			if _, err := s.Hold(ctx, e.Seat(n), domain.UserID(uuid.NewString()), longHold); err != nil {
+			if _, err := Hold(ctx, s, e.Seat(n), domain.UserID(uuid.NewString()), longHold); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -55,7 +55,7 @@ func Benchmark(b *testing.B, newStore func(b *testing.B) application.Store) {
 	b.Run("Seat", func(b *testing.B) {
 		s := newStore(b)
 		id := createEvent(b, s, domain.MaxTotalSeats).Seat(42)
-		if _, err := s.Hold(ctx, id, "alice", longHold); err != nil {
+		if _, err := Hold(ctx, s, id, "alice", longHold); err != nil {
 			b.Fatal(err)
 		}
 		b.ReportAllocs()
@@ -74,7 +74,7 @@ func Benchmark(b *testing.B, newStore func(b *testing.B) application.Store) {
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := range b.N {
-				if _, err := s.Hold(ctx, seats[i], users[i], longHold); err != nil {
+				if _, err := Hold(ctx, s, seats[i], users[i], longHold); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -85,7 +85,7 @@ func Benchmark(b *testing.B, newStore func(b *testing.B) application.Store) {
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := range b.N {
-				if _, err := s.Reserve(ctx, seats[i], users[i]); err != nil {
+				if _, err := Reserve(ctx, s, seats[i], users[i]); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -93,12 +93,12 @@ func Benchmark(b *testing.B, newStore func(b *testing.B) application.Store) {
 		b.Run(fmt.Sprintf("Refresh/%d", size), func(b *testing.B) {
 			s := newStore(b)
 			id := createEvent(b, s, size).Seat(size)
-			if _, err := s.Hold(ctx, id, "alice", longHold); err != nil {
+			if _, err := Hold(ctx, s, id, "alice", longHold); err != nil {
 				b.Fatal(err)
 			}
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := s.Refresh(ctx, id, "alice", longHold); err != nil {
+				if _, err := Refresh(ctx, s, id, "alice", longHold); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -128,7 +128,7 @@ func heldSeats(b *testing.B, s application.Store, size, count int) ([]domain.Sea
 	b.Helper()
 	seats, users := freeSeats(b, s, size, count)
 	for i := range seats {
-		if _, err := s.Hold(context.Background(), seats[i], users[i], longHold); err != nil {
+		if _, err := Hold(context.Background(), s, seats[i], users[i], longHold); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -138,7 +138,7 @@ func heldSeats(b *testing.B, s application.Store, size, count int) ([]domain.Sea
 // eventOf returns a new event with a fresh id, not yet stored.
 func eventOf(b *testing.B, seats int) domain.Event {
 	b.Helper()
-	e, err := domain.NewEvent(domain.EventID(uuid.NewString()), "Benchmark", seats)
+	e, err := domain.NewEvent(domain.EventID(uuid.NewString()), "Benchmark", seats, 0)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -1,0 +1,231 @@
+package domain
+
+import "time"
+
+// HoldPolicy is how long a hold lasts, how many live holds one buyer may
+// have in one event, and how long a buyer's cart may keep seats.
+type HoldPolicy struct {
+	TTL      time.Duration
+	MaxSeats int
+	// MaxLifetime caps every hold of a cart at the cart's start plus
+	// MaxLifetime, however often it is refreshed or taken again (see Cart).
+	// Zero means no cap.
+	MaxLifetime time.Duration
+}
+
+// NewHoldPolicy validates a policy.
+func NewHoldPolicy(ttl time.Duration, maxSeats int, maxLifetime time.Duration) (HoldPolicy, error) {
+	if ttl < time.Millisecond || maxSeats < 1 || maxLifetime != 0 && maxLifetime < ttl {
+		return HoldPolicy{}, ErrInvalidHoldPolicy
+	}
+	return HoldPolicy{TTL: ttl, MaxSeats: maxSeats, MaxLifetime: maxLifetime}, nil
+}
+
+// Cart is what the hold-lifetime cap knows of one buyer's holds in one
+// event. A cart starts with the buyer's first hold there while the buyer
+// holds nothing live there; no hold of the cart lasts past Start plus the
+// policy's MaxLifetime. A cart whose holds were given that last moment
+// reached its cap: then the buyer may hold nothing in the event for one TTL
+// after it, so that others get those seats first. The zero Cart is no
+// cart.
+type Cart struct {
+	Start time.Time
+	// Until is the latest expiry given to a hold of the cart.
+	Until time.Time
+}
+
+// End is the moment no hold of the cart may outlast, or the zero time when
+// the policy sets no cap.
+func (c Cart) End(p HoldPolicy) time.Time {
+	if p.MaxLifetime == 0 {
+		return time.Time{}
+	}
+	return c.Start.Add(p.MaxLifetime)
+}
+
+// CoolDownUntil is when a buyer whose cart reached its cap may hold again:
+// the zero time when the cart did not reach it.
+func (c Cart) CoolDownUntil(p HoldPolicy) time.Time {
+	if c.Start.IsZero() || p.MaxLifetime == 0 || !c.Until.Equal(c.End(p)) {
+		return time.Time{}
+	}
+	return c.Until.Add(p.TTL)
+}
+
+// open returns the cart a hold at now belongs to, live being the buyer's
+// live holds in the event: the same cart while there are any, else a new
+// one that starts now, unless the last one reached its cap less than a TTL
+// ago.
+func (c Cart) open(live int, now time.Time, p HoldPolicy) (Cart, error) {
+	if live > 0 {
+		return c, nil
+	}
+	if until := c.CoolDownUntil(p); !now.Before(c.Until) && now.Before(until) {
+		return c, &CoolDownError{RetryAfter: until.Sub(now)}
+	}
+	return Cart{Start: now, Until: now}, nil
+}
+
+// expiry is the expiry of a hold taken or extended at now: a TTL from now,
+// within the cart's cap.
+func (c Cart) expiry(now time.Time, p HoldPolicy) time.Time {
+	exp := now.Add(p.TTL)
+	if end := c.End(p); !end.IsZero() && end.Before(exp) {
+		return end
+	}
+	return exp
+}
+
+func (c Cart) gave(exp time.Time) Cart {
+	if exp.After(c.Until) {
+		c.Until = exp
+	}
+	return c
+}
+
+// Hold is the rule of every hold, of one seat or of a cart of them, all or
+// nothing. seats are the asked seats as stored (distinct, of one event);
+// cart is the buyer's cart in the event and others the number of the
+// buyer's live holds at now on seats not asked. Seats the buyer holds
+// already are extended and counted once, so a retry succeeds. It returns
+// the seats on hold for the buyer, in the order asked, and the cart.
+//
+// Refusals, in this order: ErrSeatReserved and ErrSeatHeld (as a SeatsError
+// naming the seats), ErrCoolDown (as a CoolDownError), ErrHoldLimit.
+func Hold(seats []Seat, user UserID, cart Cart, others int, now time.Time, p HoldPolicy) ([]Seat, Cart, error) {
+	var reserved, held []SeatID
+	own := 0
+	for _, s := range seats {
+		s = s.At(now)
+		switch {
+		case s.Status == Reserved:
+			reserved = append(reserved, s.ID)
+		case s.Status == OnHold && s.Holder != user:
+			held = append(held, s.ID)
+		case s.Status == OnHold:
+			own++
+		}
+	}
+	if reserved != nil {
+		return nil, cart, &SeatsError{Err: ErrSeatReserved, Seats: reserved}
+	}
+	if held != nil {
+		return nil, cart, &SeatsError{Err: ErrSeatHeld, Seats: held}
+	}
+	cart, err := cart.open(others+own, now, p)
+	if err != nil {
+		return nil, cart, err
+	}
+	if others+len(seats) > p.MaxSeats {
+		return nil, cart, ErrHoldLimit
+	}
+	exp := cart.expiry(now, p)
+	out := make([]Seat, len(seats))
+	for i, s := range seats {
+		out[i] = Seat{ID: s.ID, Status: OnHold, Holder: user, HoldExpiresAt: exp}
+	}
+	return out, cart.gave(exp), nil
+}
+
+// HoldBest holds count seats of the event that the server picks (see
+// Event.Best) for user, in one step with the choice. seats are all the
+// event's seats as stored (seat n at index n-1), live the buyer's live
+// holds in the event at now. The buyer's cart is checked before any seat
+// is picked: ErrCoolDown, then ErrHoldLimit, then ErrNotEnoughSeats.
+func HoldBest(e Event, seats []Seat, b BestAvailable, user UserID, cart Cart, live int, now time.Time, p HoldPolicy) ([]Seat, Cart, error) {
+	if _, err := cart.open(live, now, p); err != nil {
+		return nil, cart, err
+	}
+	if live+b.Count > p.MaxSeats {
+		return nil, cart, ErrHoldLimit
+	}
+	numbers, err := e.Best(func(n int) bool { return seats[n-1].At(now).Status == Available }, b)
+	if err != nil {
+		return nil, cart, err
+	}
+	picked := make([]Seat, len(numbers))
+	for i, n := range numbers {
+		picked[i] = seats[n-1]
+	}
+	return Hold(picked, user, cart, live, now, p)
+}
+
+// Refresh extends user's live holds on seats (as stored) to a TTL from now,
+// within the cart's cap. Every seat must be on hold for user: else
+// ErrNotOnHold, then ErrNotHolder, as a SeatsError. No seats at all is
+// ErrNotOnHold. When every hold already lasts until the cap, nothing can be
+// extended: ErrHoldLifetime. A hold is never shortened.
+func Refresh(seats []Seat, user UserID, cart Cart, now time.Time, p HoldPolicy) ([]Seat, Cart, error) {
+	if len(seats) == 0 {
+		return nil, cart, ErrNotOnHold
+	}
+	var notHeld, others []SeatID
+	for _, s := range seats {
+		s = s.At(now)
+		switch {
+		case s.Status != OnHold:
+			notHeld = append(notHeld, s.ID)
+		case s.Holder != user:
+			others = append(others, s.ID)
+		}
+	}
+	if notHeld != nil {
+		return nil, cart, &SeatsError{Err: ErrNotOnHold, Seats: notHeld}
+	}
+	if others != nil {
+		return nil, cart, &SeatsError{Err: ErrNotHolder, Seats: others}
+	}
+	exp := cart.expiry(now, p)
+	extended := false
+	out := make([]Seat, len(seats))
+	for i, s := range seats {
+		if s.HoldExpiresAt.Before(exp) {
+			s.HoldExpiresAt = exp
+			extended = true
+		}
+		out[i] = s
+	}
+	if !extended && exp.Equal(cart.End(p)) {
+		return nil, cart, ErrHoldLifetime
+	}
+	return out, cart.gave(exp), nil
+}
+
+// Reserve turns user's live holds on seats (as stored) into reservations,
+// all or nothing; seats user reserved already count as done, so a retry
+// succeeds. Seats without a live hold of user are ErrNoLiveHold, as a
+// SeatsError.
+func Reserve(seats []Seat, user UserID, now time.Time) ([]Seat, error) {
+	out := make([]Seat, len(seats))
+	var refused []SeatID
+	for i, s := range seats {
+		r, err := s.Reserve(user, now)
+		if err != nil {
+			refused = append(refused, s.ID)
+		}
+		out[i] = r
+	}
+	if refused != nil {
+		return nil, &SeatsError{Err: ErrNoLiveHold, Seats: refused}
+	}
+	return out, nil
+}
+
+// Release gives back the seats (as stored) that user holds live at now:
+// it returns them, available, in the order given. Seats user does not hold
+// (any more) are left as they are and not returned, so a retry succeeds.
+func Release(seats []Seat, user UserID, now time.Time) []Seat {
+	out := []Seat{}
+	for _, s := range seats {
+		if s.HeldBy(user, now) {
+			out = append(out, NewSeat(s.ID))
+		}
+	}
+	return out
+}
+
+// Summary counts an event's seats at one instant; the three add up to
+// Total.
+type Summary struct {
+	Total, Available, OnHold, Reserved int
+}
