@@ -48,7 +48,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 	want := Config{
 		HTTP:  httpapi.Config{Addr: ":8080", ShutdownTimeout: 15 * time.Second},
 		Redis: redisstore.Config{Timeout: time.Second, DialTimeout: 3 * time.Second, FlushDelay: 20 * time.Microsecond, ReplicaAckTimeout: 500 * time.Millisecond},
-		Hold:  domain.HoldPolicy{TTL: 60 * time.Second, MaxSeats: 6},
+		Hold:  domain.HoldPolicy{TTL: 60 * time.Second, MaxSeats: 6, MaxLifetime: 15 * time.Minute},
 		Log:   LogConfig{Level: zapcore.InfoLevel, Format: LogJSON},
 	}
 	if !reflect.DeepEqual(got, want) {
@@ -74,6 +74,7 @@ func TestLoadConfigEverySetting(t *testing.T) {
 				"RESERVATION_REDIS_REPLICA_ACK_TIMEOUT=2s",
 				"RESERVATION_HOLD_TTL=90s",
 				"RESERVATION_HOLD_MAX_SEATS=4",
+				"RESERVATION_HOLD_MAX_LIFETIME=0",
 				"RESERVATION_LOG_LEVEL=debug",
 				"RESERVATION_LOG_FORMAT=console",
 			)
@@ -93,6 +94,7 @@ redis:
 hold:
   ttl: 90s
   maxSeats: 4
+  maxLifetime: 0s
 log:
   level: debug
   format: console
@@ -112,6 +114,7 @@ RESERVATION_REDIS_REPLICA_ACKS=1
 RESERVATION_REDIS_REPLICA_ACK_TIMEOUT=2s
 RESERVATION_HOLD_TTL=90s
 RESERVATION_HOLD_MAX_SEATS=4
+RESERVATION_HOLD_MAX_LIFETIME=0s
 RESERVATION_LOG_LEVEL=debug
 RESERVATION_LOG_FORMAT=console
 `)
@@ -121,7 +124,7 @@ RESERVATION_LOG_FORMAT=console
 		HTTP: httpapi.Config{Addr: "127.0.0.1:9000", ShutdownTimeout: 2 * time.Second},
 		Redis: redisstore.Config{Addrs: []string{"r1:7000", "r2:7001"}, Timeout: 250 * time.Millisecond, DialTimeout: 5 * time.Second,
 			ReplicaAcks: 1, ReplicaAckTimeout: 2 * time.Second},
-		Hold: domain.HoldPolicy{TTL: 90 * time.Second, MaxSeats: 4},
+		Hold: domain.HoldPolicy{TTL: 90 * time.Second, MaxSeats: 4}, // 0: no lifetime cap
 		Log:  LogConfig{Level: zapcore.DebugLevel, Format: LogConsole},
 	}
 	for _, tt := range tests {
@@ -211,6 +214,10 @@ func TestLoadConfigInvalid(t *testing.T) {
 			want: []string{`RESERVATION_HOLD_TTL: invalid duration "60"`}},
 		{name: "hold ttl below the domain's minimum", env: []string{"RESERVATION_HOLD_TTL=500us"},
 			want: []string{"RESERVATION_HOLD_TTL", domain.ErrInvalidHoldPolicy.Error()}},
+		{name: "lifetime cap below the ttl", env: []string{"RESERVATION_HOLD_TTL=2m", "RESERVATION_HOLD_MAX_LIFETIME=1m"},
+			want: []string{"RESERVATION_HOLD_MAX_LIFETIME", domain.ErrInvalidHoldPolicy.Error()}},
+		{name: "negative lifetime cap", env: []string{"RESERVATION_HOLD_MAX_LIFETIME=-1m"},
+			want: []string{`RESERVATION_HOLD_MAX_LIFETIME: duration "-1m" must not be negative`}},
 		{name: "zero max seats", env: []string{"RESERVATION_HOLD_MAX_SEATS=0"},
 			want: []string{`RESERVATION_HOLD_MAX_SEATS: invalid number "0"`}},
 		{name: "fractional max seats", env: []string{"RESERVATION_HOLD_MAX_SEATS=2.5"},

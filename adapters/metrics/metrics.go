@@ -85,7 +85,7 @@ func New() *Metrics {
 		}, []string{"route", "method"}),
 		transitions: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "seat_transitions_total",
-			Help: "Hold, refresh and reserve calls to the store, by result: ok, the refusal (seat_held, hold_limit, ...), unavailable or error.",
+			Help: "Seat changes (hold, hold_best, refresh, reserve, release) that reached the store, by result: ok, the refusal's code in lower case (seat_held, hold_limit_reached, ...), unavailable or error.",
 		}, []string{"op", "result"}),
 		storeTime: f.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "store_call_duration_seconds",

@@ -37,16 +37,40 @@ func (f fakeStore) Seat(_ context.Context, id domain.SeatID) (domain.Seat, error
 	return domain.Seat{ID: id}, f.err
 }
 
-func (f fakeStore) Hold(_ context.Context, id domain.SeatID, user domain.UserID, p domain.HoldPolicy) (domain.Seat, error) {
-	return domain.Seat{ID: id, Status: domain.OnHold, Holder: user, HoldExpiresAt: time.Unix(0, 0).Add(p.TTL)}, f.err
+func (f fakeStore) Summary(_ context.Context, id domain.EventID) (domain.Summary, error) {
+	return domain.Summary{Total: 10, Available: 10}, f.err
 }
 
-func (f fakeStore) Refresh(_ context.Context, id domain.SeatID, user domain.UserID, p domain.HoldPolicy) (domain.Seat, error) {
-	return domain.Seat{ID: id, Status: domain.OnHold, Holder: user, HoldExpiresAt: time.Unix(0, 0).Add(p.TTL)}, f.err
+func (f fakeStore) Hold(_ context.Context, _ domain.EventID, ids []domain.SeatID, user domain.UserID, p domain.HoldPolicy, _ application.Idem) ([]domain.Seat, error) {
+	return seats(ids, domain.OnHold, user, time.Unix(0, 0).Add(p.TTL)), f.err
 }
 
-func (f fakeStore) Reserve(_ context.Context, id domain.SeatID, user domain.UserID) (domain.Seat, error) {
-	return domain.Seat{ID: id, Status: domain.Reserved, Holder: user}, f.err
+func (f fakeStore) HoldBest(_ context.Context, e domain.EventID, b domain.BestAvailable, user domain.UserID, p domain.HoldPolicy, _ application.Idem) ([]domain.Seat, error) {
+	ids := make([]domain.SeatID, b.Count)
+	for i := range ids {
+		ids[i] = domain.SeatID{Event: e, Number: i + 1}
+	}
+	return seats(ids, domain.OnHold, user, time.Unix(0, 0).Add(p.TTL)), f.err
+}
+
+func (f fakeStore) Refresh(_ context.Context, _ domain.EventID, ids []domain.SeatID, user domain.UserID, p domain.HoldPolicy, _ application.Idem) ([]domain.Seat, error) {
+	return seats(ids, domain.OnHold, user, time.Unix(0, 0).Add(p.TTL)), f.err
+}
+
+func (f fakeStore) Reserve(_ context.Context, _ domain.EventID, ids []domain.SeatID, user domain.UserID, _ application.Idem) ([]domain.Seat, error) {
+	return seats(ids, domain.Reserved, user, time.Time{}), f.err
+}
+
+func (f fakeStore) Release(_ context.Context, _ domain.EventID, ids []domain.SeatID, _ domain.UserID, _ application.Idem) ([]domain.Seat, error) {
+	return seats(ids, domain.Available, "", time.Time{}), f.err
+}
+
+func seats(ids []domain.SeatID, status domain.Status, user domain.UserID, exp time.Time) []domain.Seat {
+	out := make([]domain.Seat, len(ids))
+	for i, id := range ids {
+		out[i] = domain.Seat{ID: id, Status: status, Holder: user, HoldExpiresAt: exp}
+	}
+	return out
 }
 
 const event = domain.EventID("0b6f3c1e-8d0a-4f43-9a52-3c2f1e5d7a90")
@@ -75,16 +99,28 @@ var calls = map[string]func(application.Store) error{
 		_, err := s.Seat(context.Background(), seat)
 		return err
 	},
+	"summary": func(s application.Store) error {
+		_, err := s.Summary(context.Background(), event)
+		return err
+	},
 	"hold": func(s application.Store) error {
-		_, err := s.Hold(context.Background(), seat, user, policy)
+		_, err := s.Hold(context.Background(), event, []domain.SeatID{seat}, user, policy, application.Idem{})
+		return err
+	},
+	"hold_best": func(s application.Store) error {
+		_, err := s.HoldBest(context.Background(), event, domain.BestAvailable{Count: 2}, user, policy, application.Idem{})
 		return err
 	},
 	"refresh": func(s application.Store) error {
-		_, err := s.Refresh(context.Background(), seat, user, policy)
+		_, err := s.Refresh(context.Background(), event, nil, user, policy, application.Idem{})
 		return err
 	},
 	"reserve": func(s application.Store) error {
-		_, err := s.Reserve(context.Background(), seat, user)
+		_, err := s.Reserve(context.Background(), event, []domain.SeatID{seat}, user, application.Idem{})
+		return err
+	},
+	"release": func(s application.Store) error {
+		_, err := s.Release(context.Background(), event, nil, user, application.Idem{})
 		return err
 	},
 }
@@ -100,7 +136,14 @@ func TestInstrumentStoreCountsOutcomes(t *testing.T) {
 	}{
 		{"hold", nil, "ok", 0},
 		{"hold", domain.ErrSeatHeld, "seat_held", 0},
-		{"hold", fmt.Errorf("hold seat x: %w", domain.ErrHoldLimit), "hold_limit", 0},
+		{"hold", fmt.Errorf("hold seat x: %w", domain.ErrHoldLimit), "hold_limit_reached", 0},
+		{"hold", &domain.SeatsError{Err: domain.ErrSeatHeld, Seats: []domain.SeatID{seat}}, "seat_held", 0},
+		{"hold", &domain.CoolDownError{RetryAfter: time.Second}, "hold_lifetime_reached", 0},
+		{"hold_best", domain.ErrNotEnoughSeats, "not_enough_seats", 0},
+		{"hold_best", nil, "ok", 0},
+		{"release", nil, "ok", 0},
+		{"refresh", domain.ErrHoldLifetime, "hold_lifetime_reached", 0},
+		{"summary", nil, "", 0},
 		{"hold", domain.ErrSeatReserved, "seat_reserved", 0},
 		{"hold", domain.ErrSeatNotFound, "seat_not_found", 0},
 		{"hold", unavailable, "unavailable", 1},
@@ -158,9 +201,9 @@ func TestInstrumentStorePassesResultsThrough(t *testing.T) {
 	s := metrics.New().InstrumentStore(fakeStore{})
 	ctx := context.Background()
 
-	held, err := s.Hold(ctx, seat, user, policy)
+	held, err := s.Hold(ctx, event, []domain.SeatID{seat}, user, policy, application.Idem{})
 	want := domain.Seat{ID: seat, Status: domain.OnHold, Holder: user, HoldExpiresAt: time.Unix(0, 0).Add(policy.TTL)}
-	if err != nil || held != want {
+	if err != nil || len(held) != 1 || held[0] != want {
 		t.Errorf("Hold = %+v, %v; want %+v, nil", held, err, want)
 	}
 	e, free, err := s.AvailableSeats(ctx, event)
@@ -178,8 +221,8 @@ func TestStoreSeriesStartAtZero(t *testing.T) {
 			t.Errorf("store_errors_total{op=%q} = %v (present %v), want 0", op, v, ok)
 		}
 	}
-	for _, op := range []string{"hold", "refresh", "reserve"} {
-		for _, r := range []string{"ok", "unavailable", "hold_limit"} {
+	for _, op := range []string{"hold", "hold_best", "refresh", "reserve", "release"} {
+		for _, r := range []string{"ok", "unavailable", "hold_limit_reached", "not_enough_seats"} {
 			if _, ok := value(fams, "seat_transitions_total", "op", op, "result", r); !ok {
 				t.Errorf("seat_transitions_total{op=%q,result=%q} missing", op, r)
 			}
