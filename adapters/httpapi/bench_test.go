@@ -56,7 +56,7 @@ func benchRouter(b *testing.B, log *zap.Logger) (*gin.Engine, domain.Event) {
 	b.Helper()
 	now := time.Date(2026, 3, 1, 18, 0, 0, 0, time.UTC)
 	svc := application.NewService(memstore.New(func() time.Time { return now }), defaultPolicy)
-	e, err := svc.CreateEvent(context.Background(), "Spring concert", domain.MaxTotalSeats)
+	e, err := svc.CreateEvent(context.Background(), application.NewEvent{Name: "Spring concert", TotalSeats: domain.MaxTotalSeats})
 	if err != nil {
 		b.Fatal(err)
 	}

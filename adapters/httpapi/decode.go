@@ -2,41 +2,50 @@ package httpapi
 
 import (
 	"bytes"
-	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
-	"slices"
-	"strconv"
+	"reflect"
 	"strings"
 	"sync"
-	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
+	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 )
 
-// maxBodyBytes caps request bodies: the largest valid one is well under
-// 2 KiB, so anything near this is not a client of this API.
+// maxBodyBytes caps request bodies. The largest valid one is a cart of the
+// hold limit's seat ids, some 45 bytes each, far under it for any sane
+// limit: anything larger is not a client of this API.
 const maxBodyBytes = 16 << 10
-
-// field is one member of a request object and where its value goes:
-// exactly one of text and integer is set.
-type field struct {
-	name    string
-	text    *string
-	integer *int
-}
 
 var bodies = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
-// decodeBody reads a JSON object with exactly the given members.
-//
-// encoding/json would match member names case-insensitively, let a
-// duplicate member win silently and take null for "absent", accepting
-// bodies the contract refuses; its token API allocates for every value.
-// So the body is checked with json.Valid and its members, flat by
-// contract, are then read straight from the bytes.
-func decodeBody(c *gin.Context, fields ...field) error {
+// Errors of the members' values, which package json reports with the JSON
+// pointer of the member.
+var (
+	errNull       = errors.New("must not be null")
+	errNotInteger = errors.New("must be an integer")
+)
+
+// decodeOptions make package json (the json/v2 prototype) read bodies as
+// strictly as the contract says. It matches member names exactly and
+// refuses duplicate names, invalid UTF-8 and data after the value by
+// default; unknown members are refused too, null is no string (in an
+// array, where no member type stands guard), and integers read as the
+// schema validators read them.
+var decodeOptions = json.JoinOptions(
+	json.RejectUnknownMembers(true),
+	json.WithUnmarshalers(json.JoinUnmarshalers(
+		json.UnmarshalFromFunc(refuseNullString),
+		json.UnmarshalFromFunc(readInteger),
+	)),
+)
+
+// decodeBody reads the request's body, a JSON object, into v, a pointer to
+// a struct of members.
+func decodeBody(c *gin.Context, v any) error {
 	if !isJSON(c.GetHeader("Content-Type")) {
 		return errMediaType
 	}
@@ -50,129 +59,107 @@ func decodeBody(c *gin.Context, fields ...field) error {
 	if buf.Len() > maxBodyBytes {
 		return errBodyTooLarge
 	}
-	return decodeObject(buf.Bytes(), fields)
-}
-
-func decodeObject(body []byte, fields []field) error {
-	if !utf8.Valid(body) {
-		return fmt.Errorf("%w: the body is not UTF-8", errInvalidJSON)
+	if err := json.Unmarshal(buf.Bytes(), v, decodeOptions); err != nil {
+		return jsonError(err)
 	}
-	if !json.Valid(body) {
-		if len(bytes.TrimSpace(body)) == 0 {
-			return fmt.Errorf("%w: the body is empty", errInvalidJSON)
-		}
-		// Unmarshal checks the syntax before anything else: its error
-		// says what is wrong where.
-		return fmt.Errorf("%w: %v", errInvalidJSON, json.Unmarshal(body, new(struct{})))
-	}
-	r := validJSON{b: body}
-	if r.peek() != '{' {
-		return fmt.Errorf("%w: the body must be a JSON object", errInvalidJSON)
-	}
-	r.i++
-	var seen uint64 // bit i: fields[i] was read
-	for r.peek() != '}' {
-		name, _ := unquote(r.scalar())
-		i := slices.IndexFunc(fields, func(f field) bool { return f.name == name })
-		if i < 0 {
-			return fmt.Errorf("%w: unknown field %q", errInvalidJSON, name)
-		}
-		if seen&(1<<i) != 0 {
-			return fmt.Errorf("%w: duplicate field %q", errInvalidJSON, name)
-		}
-		seen |= 1 << i
-		r.peek()
-		r.i++ // ':'
-		r.peek()
-		if err := fields[i].set(r.scalar()); err != nil {
-			return err
-		}
-		if r.peek() == ',' {
-			r.i++
-		}
-	}
-	for i, f := range fields {
-		if seen&(1<<i) == 0 {
-			return fmt.Errorf("%w: missing field %q", errInvalidJSON, f.name)
-		}
+	// null is the one value other than an object that a struct takes.
+	if bytes.TrimLeft(buf.Bytes(), " \t\r\n")[0] != '{' {
+		return fmt.Errorf("%w: the body must be an object", errInvalidJSON)
 	}
 	return nil
 }
 
-// validJSON walks bytes that json.Valid accepted, so it checks nothing.
-type validJSON struct {
-	b []byte
-	i int
+// member is an object member that a body may leave out; set tells whether
+// it was there. Package json would read null as the zero value, which a
+// client may mean as a value or as no member: it is refused instead.
+type member[T any] struct {
+	value T
+	set   bool
 }
 
-// peek skips white space and returns the byte it stops at.
-func (r *validJSON) peek() byte {
-	for r.b[r.i] == ' ' || r.b[r.i] == '\t' || r.b[r.i] == '\n' || r.b[r.i] == '\r' {
-		r.i++
+// UnmarshalJSONFrom implements json.UnmarshalerFrom.
+func (m *member[T]) UnmarshalJSONFrom(d *jsontext.Decoder) error {
+	if d.PeekKind() == 'n' {
+		return errNull
 	}
-	return r.b[r.i]
+	m.set = true
+	return json.UnmarshalDecode(d, &m.value)
 }
 
-// scalar returns the string or number that starts at the current byte,
-// quotes included, and moves past it. For any other value it returns only
-// its first byte: such a value is refused, so the walk ends there.
-func (r *validJSON) scalar() []byte {
-	start := r.i
-	switch c := r.b[r.i]; {
-	case c == '"':
-		for r.i++; r.b[r.i] != '"'; r.i++ {
-			if r.b[r.i] == '\\' {
-				r.i++ // the escaped byte cannot end the string
-			}
-		}
-		r.i++
-	case c == '-' || '0' <= c && c <= '9':
-		for r.i < len(r.b) && strings.IndexByte("+-.0123456789eE", r.b[r.i]) >= 0 {
-			r.i++
-		}
-	default:
-		r.i++
+// required returns the value of a member the body must have; pointer is
+// the member's JSON pointer, for the error.
+func (m member[T]) required(pointer string) (T, error) {
+	if !m.set {
+		return m.value, fmt.Errorf("%w: missing member %q", errInvalidJSON, pointer)
 	}
-	return r.b[start:r.i]
+	return m.value, nil
 }
 
-// unquote returns the text of a JSON string token, and false for any
-// other token.
-func unquote(tok []byte) (string, bool) {
-	if tok[0] != '"' {
-		return "", false
+func refuseNullString(d *jsontext.Decoder, _ *string) error {
+	if d.PeekKind() == 'n' {
+		return errNull
 	}
-	inner := tok[1 : len(tok)-1]
-	if !slices.Contains(inner, '\\') {
-		return string(inner), true
-	}
-	// Escapes are encoding/json's business, so that they read exactly as it
-	// reads them.
-	var s string
-	_ = json.Unmarshal(tok, &s) // cannot fail on a valid string token
-	return s, true
+	return errors.ErrUnsupported // package json reads the string
 }
 
-// set stores a member's value, which must be of the field's type.
-func (f field) set(tok []byte) error {
-	if f.text != nil {
-		s, ok := unquote(tok)
-		if !ok {
-			return fmt.Errorf("%w: field %q must be a string", errInvalidJSON, f.name)
-		}
-		*f.text = s
-		return nil
+// readInteger reads a JSON number of integral value. JSON has no integer
+// type: 10, 10.0 and 1e1 are the same number, as the contract's schema
+// validators see it. A number beyond int32 saturates: it is beyond every
+// limit, which the use case then reports as the member's own error.
+func readInteger(d *jsontext.Decoder, n *int) error {
+	tok, err := d.ReadToken()
+	if err != nil {
+		return err
 	}
-	// JSON has no integer type: 10, 10.0 and 1e1 are the same number, as
-	// the contract's schema validators see it.
-	x, err := strconv.ParseFloat(string(tok), 64)
+	if tok.Kind() != '0' {
+		return errNotInteger
+	}
+	x, err := tok.Float()
 	if err != nil || x != math.Trunc(x) {
-		return fmt.Errorf("%w: field %q must be an integer", errInvalidJSON, f.name)
+		return errNotInteger
 	}
-	// Saturate: a number beyond int32 is beyond every limit, which the
-	// use case then reports as the field's own error.
-	*f.integer = int(max(min(x, math.MaxInt32), math.MinInt32))
+	*n = int(max(min(x, math.MaxInt32), math.MinInt32))
 	return nil
+}
+
+// jsonError is what a client reads of an error of package json: where, as
+// a JSON pointer, and what is wrong in JSON's terms, not in the Go types
+// of this package.
+func jsonError(err error) error {
+	var se *json.SemanticError
+	if !errors.As(err, &se) {
+		return fmt.Errorf("%w: %v", errInvalidJSON, err) // syntax: jsontext says what and where
+	}
+	if se.Err == json.ErrUnknownName {
+		return fmt.Errorf("%w: unknown member %q", errInvalidJSON, se.JSONPointer)
+	}
+	where := "the body"
+	if se.JSONPointer != "" {
+		where = fmt.Sprintf("member %q", se.JSONPointer)
+	}
+	if se.Err != nil {
+		return fmt.Errorf("%w: %s %v", errInvalidJSON, where, se.Err)
+	}
+	return fmt.Errorf("%w: %s must be %s", errInvalidJSON, where, jsonType(se.GoType))
+}
+
+// jsonType names the JSON type that a Go type of the bodies reads.
+func jsonType(t reflect.Type) string {
+	if t == nil {
+		return "of another type" // package json may not know the type
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Int:
+		return "an integer"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Slice:
+		return "an array"
+	default:
+		return "an object"
+	}
 }
 
 // isJSON reports whether a Content-Type is application/json, whatever its

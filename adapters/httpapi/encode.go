@@ -51,6 +51,20 @@ func appendEvent(b []byte, e domain.Event) []byte {
 	b = appendString(b, e.Name)
 	b = append(b, `,"totalSeats":`...)
 	b = strconv.AppendInt(b, int64(e.TotalSeats), 10)
+	b = append(b, `,"seatsPerRow":`...)
+	b = strconv.AppendInt(b, int64(e.SeatsPerRow), 10)
+	return append(b, '}')
+}
+
+func appendSummary(b []byte, s domain.Summary) []byte {
+	b = append(b, `{"total":`...)
+	b = strconv.AppendInt(b, int64(s.Total), 10)
+	b = append(b, `,"available":`...)
+	b = strconv.AppendInt(b, int64(s.Available), 10)
+	b = append(b, `,"onHold":`...)
+	b = strconv.AppendInt(b, int64(s.OnHold), 10)
+	b = append(b, `,"reserved":`...)
+	b = strconv.AppendInt(b, int64(s.Reserved), 10)
 	return append(b, '}')
 }
 
@@ -100,7 +114,8 @@ func appendAvailableSeats(b []byte, e domain.Event, numbers []int) []byte {
 	return append(b, "]}"...)
 }
 
-// appendSeatChange encodes the answer to hold, refresh and reserve.
+// appendSeatChange encodes the answer to hold, refresh and reserve of one
+// seat.
 func appendSeatChange(b []byte, message string, s domain.Seat) []byte {
 	b = append(b, `{"message":`...)
 	b = appendString(b, message)
@@ -109,12 +124,41 @@ func appendSeatChange(b []byte, message string, s domain.Seat) []byte {
 	return append(b, '}')
 }
 
-func appendError(b []byte, message, code string) []byte {
+// appendSeatsChange encodes the answer to a change of a cart.
+func appendSeatsChange(b []byte, message string, seats []domain.Seat) []byte {
+	b = append(b, `{"message":`...)
+	b = appendString(b, message)
+	b = append(b, `,"seats":[`...)
+	for i, s := range seats {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendSeat(b, s)
+	}
+	return append(b, "]}"...)
+}
+
+// appendError encodes an error; seats, when not nil, are the seats that
+// caused it.
+func appendError(b []byte, message, code string, seats []domain.SeatID) []byte {
 	b = append(b, `{"error":`...)
 	b = appendString(b, message)
 	b = append(b, `,"code":"`...)
 	b = append(b, code...) // upper-case letters and underscores
-	return append(b, `"}`...)
+	b = append(b, '"')
+	if seats != nil {
+		b = append(b, `,"seats":[`...)
+		for i, id := range seats {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, '"')
+			b = id.AppendText(b) // a UUID, a dot and digits: nothing to escape
+			b = append(b, '"')
+		}
+		b = append(b, ']')
+	}
+	return append(b, '}')
 }
 
 // appendString appends s as a JSON string. Printable ASCII, the usual case,

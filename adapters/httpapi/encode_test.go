@@ -82,3 +82,55 @@ func TestAppendAvailableSeats(t *testing.T) {
 		}
 	}
 }
+
+// TestAppendShapes compares the other hand-written encodings with
+// encoding/json's of the shapes that api/openapi.yaml describes.
+func TestAppendShapes(t *testing.T) {
+	t.Parallel()
+	type (
+		event struct {
+			ID          string `json:"id"`
+			Name        string `json:"name"`
+			TotalSeats  int    `json:"totalSeats"`
+			SeatsPerRow int    `json:"seatsPerRow"`
+		}
+		summary struct {
+			Total     int `json:"total"`
+			Available int `json:"available"`
+			OnHold    int `json:"onHold"`
+			Reserved  int `json:"reserved"`
+		}
+		seatsChange struct {
+			Message string            `json:"message"`
+			Seats   []json.RawMessage `json:"seats"`
+		}
+		errorBody struct {
+			Error string   `json:"error"`
+			Code  string   `json:"code"`
+			Seats []string `json:"seats,omitempty"`
+		}
+	)
+	e := domain.Event{ID: "0b6c3c1e-8a52-4c5e-9a57-0f6a3d2b9e10", Name: "a\"b", TotalSeats: 10000, SeatsPerRow: 12}
+	seats := []domain.Seat{
+		domain.NewSeat(e.Seat(10000)),
+		{ID: e.Seat(1), Status: domain.OnHold, Holder: "é", HoldExpiresAt: time.Date(2026, 3, 1, 18, 0, 0, 0, time.UTC)},
+	}
+	tests := []struct {
+		got  []byte
+		want any
+	}{
+		{appendEvent(nil, e), event{string(e.ID), e.Name, 10000, 12}},
+		{appendSummary(nil, domain.Summary{Total: 10000, Available: 9990, OnHold: 7, Reserved: 3}), summary{10000, 9990, 7, 3}},
+		{appendSeatsChange(nil, "Seats held", seats), seatsChange{"Seats held", []json.RawMessage{appendSeat(nil, seats[0]), appendSeat(nil, seats[1])}}},
+		{appendSeatsChange(nil, "Seats released", nil), seatsChange{"Seats released", []json.RawMessage{}}},
+		{appendError(nil, "a \"refusal\"", "SEAT_HELD", nil), errorBody{Error: `a "refusal"`, Code: "SEAT_HELD"}},
+		{appendError(nil, "r", "SEAT_HELD", []domain.SeatID{e.Seat(1), e.Seat(10000)}),
+			errorBody{Error: "r", Code: "SEAT_HELD", Seats: []string{e.Seat(1).String(), e.Seat(10000).String()}}},
+	}
+	for _, tt := range tests {
+		want, _ := json.Marshal(tt.want)
+		if string(tt.got) != string(want) {
+			t.Errorf("\n got %s\nwant %s", tt.got, want)
+		}
+	}
+}

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -28,22 +30,37 @@ type apiError struct {
 	code   string
 }
 
-// errorTable is the one place where errors become status codes. Codes are
-// part of the contract (api/openapi.yaml's ErrorCode lists the same set).
-var errorTable = []apiError{
-	{domain.ErrInvalidName, http.StatusBadRequest, "INVALID_NAME"},
-	{domain.ErrInvalidTotalSeats, http.StatusBadRequest, "INVALID_TOTAL_SEATS"},
-	{domain.ErrInvalidUser, http.StatusBadRequest, "INVALID_UUID"},
-	{domain.ErrInvalidSeatID, http.StatusBadRequest, "INVALID_SEAT_ID"},
-	{domain.ErrEventNotFound, http.StatusNotFound, "EVENT_NOT_FOUND"},
-	{domain.ErrSeatNotFound, http.StatusNotFound, "SEAT_NOT_FOUND"},
-	{domain.ErrSeatHeld, http.StatusConflict, "SEAT_HELD"},
-	{domain.ErrSeatReserved, http.StatusConflict, "SEAT_RESERVED"},
-	{domain.ErrHoldLimit, http.StatusTooManyRequests, "HOLD_LIMIT_REACHED"},
-	{domain.ErrNotHolder, http.StatusForbidden, "NOT_HOLDER"},
-	{domain.ErrNotOnHold, http.StatusConflict, "NOT_ON_HOLD"},
-	{domain.ErrNoLiveHold, http.StatusForbidden, "NO_LIVE_HOLD"},
-	{domain.ErrEventExists, http.StatusConflict, "EVENT_EXISTS"},
+// refusalStatus is the status of each refusal of the rules, whose code is
+// the refusal's own. errorTable takes the refusals from domain.Refusals(),
+// so that a new one cannot be forgotten here: TestEveryRefusalHasAStatus
+// fails (and the refusal would answer 500).
+var refusalStatus = map[*domain.Refusal]int{
+	domain.ErrEventNotFound:        http.StatusNotFound,
+	domain.ErrSeatNotFound:         http.StatusNotFound,
+	domain.ErrEventExists:          http.StatusConflict,
+	domain.ErrSeatHeld:             http.StatusConflict,
+	domain.ErrSeatReserved:         http.StatusConflict,
+	domain.ErrHoldLimit:            http.StatusTooManyRequests,
+	domain.ErrCoolDown:             http.StatusTooManyRequests, // with Retry-After
+	domain.ErrNotEnoughSeats:       http.StatusConflict,
+	domain.ErrNotHolder:            http.StatusForbidden,
+	domain.ErrNotOnHold:            http.StatusConflict,
+	domain.ErrHoldLifetime:         http.StatusConflict,
+	domain.ErrNoLiveHold:           http.StatusForbidden,
+	domain.ErrIdempotencyKeyReused: http.StatusUnprocessableEntity,
+	domain.ErrInvalidName:          http.StatusBadRequest,
+	domain.ErrInvalidTotalSeats:    http.StatusBadRequest,
+	domain.ErrInvalidSeatsPerRow:   http.StatusBadRequest,
+	domain.ErrInvalidUser:          http.StatusBadRequest,
+	domain.ErrInvalidSeatID:        http.StatusBadRequest,
+	domain.ErrInvalidSeatIDs:       http.StatusBadRequest,
+	domain.ErrInvalidCount:         http.StatusBadRequest,
+	domain.ErrInvalidIdemKey:       http.StatusBadRequest,
+}
+
+// otherErrors are the errors that are no refusal of the rules: the
+// store's, and this adapter's own.
+var otherErrors = []apiError{
 	{application.ErrUnavailable, http.StatusServiceUnavailable, "STORE_UNAVAILABLE"},
 	{errInvalidJSON, http.StatusBadRequest, "INVALID_JSON"},
 	{errBodyTooLarge, http.StatusRequestEntityTooLarge, "BODY_TOO_LARGE"},
@@ -54,6 +71,20 @@ var errorTable = []apiError{
 }
 
 var internalError = apiError{errInternal, http.StatusInternalServerError, "INTERNAL"}
+
+// errorTable is the one place where errors become status codes. Codes are
+// part of the contract (api/openapi.yaml's ErrorCode lists the same set).
+var errorTable = newErrorTable()
+
+func newErrorTable() []apiError {
+	var table []apiError
+	for _, r := range domain.Refusals() {
+		if status, ok := refusalStatus[r]; ok {
+			table = append(table, apiError{r, status, r.Code()})
+		}
+	}
+	return append(table, otherErrors...)
+}
 
 // classify finds how err is answered; an error the table does not know is
 // a bug, answered as errInternal.
@@ -77,11 +108,25 @@ func (e apiError) message(err error) string {
 }
 
 // writeError answers err. Server errors are attached to the request so that
-// its log line carries them.
+// its log line carries them. A refusal that names seats (a cart's) lists
+// them, and one of a buyer in their cool-down says when to come back.
 func writeError(c *gin.Context, err error) {
 	e := classify(err)
 	if e.status >= http.StatusInternalServerError {
 		_ = c.Error(err)
 	}
-	respond(c, e.status, func(b []byte) []byte { return appendError(b, e.message(err), e.code) })
+	var seats []domain.SeatID
+	if se := (*domain.SeatsError)(nil); errors.As(err, &se) {
+		seats = se.Seats
+	}
+	if cd := (*domain.CoolDownError)(nil); errors.As(err, &cd) {
+		c.Header("Retry-After", retryAfter(cd.RetryAfter))
+	}
+	respond(c, e.status, func(b []byte) []byte { return appendError(b, e.message(err), e.code, seats) })
+}
+
+// retryAfter is a Retry-After value: whole seconds, rounded up, so that a
+// client that waits that long is not refused again.
+func retryAfter(d time.Duration) string {
+	return strconv.FormatInt(int64((d+time.Second-1)/time.Second), 10)
 }

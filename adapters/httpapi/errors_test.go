@@ -4,7 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"testing"
+	"time"
+
+	"github.com/gin-gonic/gin"
 
 	"github.com/seatres/reservation/application"
 	"github.com/seatres/reservation/domain"
@@ -32,6 +36,16 @@ func TestClassify(t *testing.T) {
 		{domain.ErrNotOnHold, 409, "NOT_ON_HOLD", domain.ErrNotOnHold.Error()},
 		{domain.ErrNoLiveHold, 403, "NO_LIVE_HOLD", domain.ErrNoLiveHold.Error()},
 		{fmt.Errorf("create event: %w", domain.ErrEventExists), 409, "EVENT_EXISTS", "create event: event already exists"},
+		{domain.ErrInvalidSeatsPerRow, 400, "INVALID_SEATS_PER_ROW", domain.ErrInvalidSeatsPerRow.Error()},
+		{domain.ErrInvalidSeatIDs, 400, "INVALID_SEAT_IDS", domain.ErrInvalidSeatIDs.Error()},
+		{domain.ErrInvalidCount, 400, "INVALID_SEAT_COUNT", domain.ErrInvalidCount.Error()},
+		{domain.ErrInvalidIdemKey, 400, "INVALID_IDEMPOTENCY_KEY", domain.ErrInvalidIdemKey.Error()},
+		{domain.ErrNotEnoughSeats, 409, "NOT_ENOUGH_SEATS", domain.ErrNotEnoughSeats.Error()},
+		{&domain.CoolDownError{RetryAfter: time.Second}, 429, "HOLD_LIFETIME_REACHED", domain.ErrCoolDown.Error() + " (in 1s)"},
+		{domain.ErrHoldLifetime, 409, "HOLD_LIFETIME_REACHED", domain.ErrHoldLifetime.Error()},
+		{domain.ErrIdempotencyKeyReused, 422, "IDEMPOTENCY_KEY_REUSED", domain.ErrIdempotencyKeyReused.Error()},
+		{&domain.SeatsError{Err: domain.ErrNoLiveHold, Seats: []domain.SeatID{{Event: "e", Number: 1}}}, 403, "NO_LIVE_HOLD",
+			domain.ErrNoLiveHold.Error() + ": e.1"},
 		{fmt.Errorf("hold seat x.1: %w", errDown), 503, "STORE_UNAVAILABLE", "store unavailable"},
 		{application.ErrUnavailable, 503, "STORE_UNAVAILABLE", "store unavailable"},
 		{fmt.Errorf("%w: unknown field %q", errInvalidJSON, "x"), 400, "INVALID_JSON", `invalid JSON body: unknown field "x"`},
@@ -53,19 +67,77 @@ func TestClassify(t *testing.T) {
 	}
 }
 
-// TestErrorTableStatuses: every row maps to an error status, and no two
-// rows share an error or a code.
+// TestEveryRefusalHasAStatus: the table answers every refusal of the
+// rules with its own code and an error status; a refusal missing from
+// refusalStatus would answer 500.
+func TestEveryRefusalHasAStatus(t *testing.T) {
+	t.Parallel()
+	for _, r := range domain.Refusals() {
+		e := classify(fmt.Errorf("op: %w", r))
+		if e.err != r || e.code != r.Code() || e.status < 400 || e.status >= 500 {
+			t.Errorf("%s (%v) answers %d %s", r.Code(), r, e.status, e.code)
+		}
+	}
+	if len(refusalStatus) != len(domain.Refusals()) {
+		t.Errorf("refusalStatus has %d entries for %d refusals", len(refusalStatus), len(domain.Refusals()))
+	}
+}
+
+// TestErrorTableStatuses: every row maps to an error status, no two rows
+// share an error, and two share a code only when the rules give it to
+// both (two refusals the API answers alike but for the status).
 func TestErrorTableStatuses(t *testing.T) {
 	t.Parallel()
 	errs := map[error]bool{}
-	codes := map[string]bool{}
+	codes := map[string]error{}
 	for _, e := range errorTable {
 		if e.status < 400 || http.StatusText(e.status) == "" {
 			t.Errorf("%s: status %d", e.code, e.status)
 		}
-		if errs[e.err] || codes[e.code] {
+		if errs[e.err] {
 			t.Errorf("%s (%v) appears twice", e.code, e.err)
 		}
-		errs[e.err], codes[e.code] = true, true
+		errs[e.err] = true
+		_, refusal := e.err.(*domain.Refusal)
+		if other, ok := codes[e.code]; ok {
+			if _, otherRefusal := other.(*domain.Refusal); !refusal || !otherRefusal {
+				t.Errorf("%s is the code of %v and %v", e.code, other, e.err)
+			}
+		}
+		codes[e.code] = e.err
+	}
+}
+
+// TestErrorBody: a refusal that names seats lists them, and one of a
+// buyer in their cool-down says when to come back, in whole seconds
+// rounded up.
+func TestErrorBody(t *testing.T) {
+	t.Parallel()
+	const event = "0b6c3c1e-8a52-4c5e-9a57-0f6a3d2b9e10"
+	seats := []domain.SeatID{{Event: event, Number: 7}, {Event: event, Number: 10000}}
+	tests := []struct {
+		give       error
+		wantBody   string
+		retryAfter string
+	}{
+		{fmt.Errorf("hold: %w", &domain.SeatsError{Err: domain.ErrSeatHeld, Seats: seats}),
+			`{"error":"hold: seat is on hold for another UUID: ` + event + `.7, ` + event + `.10000","code":"SEAT_HELD","seats":["` +
+				event + `.7","` + event + `.10000"]}`, ""},
+		{domain.ErrSeatHeld, `{"error":"seat is on hold for another UUID","code":"SEAT_HELD"}`, ""},
+		{&domain.CoolDownError{RetryAfter: 59*time.Second + time.Millisecond}, "", "60"},
+		{&domain.CoolDownError{RetryAfter: time.Nanosecond}, "", "1"},
+		{&domain.CoolDownError{RetryAfter: 2 * time.Minute}, "", "120"},
+		{domain.ErrHoldLifetime, "", ""},
+	}
+	for _, tt := range tests {
+		rec := httptest.NewRecorder()
+		c, _ := gin.CreateTestContext(rec)
+		writeError(c, tt.give)
+		if tt.wantBody != "" && rec.Body.String() != tt.wantBody {
+			t.Errorf("%v:\n got %s\nwant %s", tt.give, rec.Body, tt.wantBody)
+		}
+		if got := rec.Header().Get("Retry-After"); got != tt.retryAfter {
+			t.Errorf("%v: Retry-After %q, want %q", tt.give, got, tt.retryAfter)
+		}
 	}
 }

@@ -15,7 +15,7 @@ func TestCreateEvent(t *testing.T) {
 	if _, err := domain.ParseEventID(created.ID); err != nil {
 		t.Errorf("id %q is not a canonical UUID", created.ID)
 	}
-	if created.Name != "Spring concert" || created.TotalSeats != 100 {
+	if created.Name != "Spring concert" || created.TotalSeats != 100 || created.SeatsPerRow != 100 {
 		t.Errorf("created %+v", created)
 	}
 	if got := decode[eventJSON](t, a.get("/events/"+created.ID), http.StatusOK); got != created {
@@ -59,6 +59,10 @@ func TestCreateEventAccepts(t *testing.T) {
 		{"name ending in a backslash", "application/json", `{"name":"a\\","totalSeats":10}`, eventJSON{Name: `a\`, TotalSeats: 10}},
 		{"body of exactly the cap", "application/json", padTo(`{"name":"a","totalSeats":10}`, maxBodyBytes),
 			eventJSON{Name: "a", TotalSeats: 10}},
+		{"rows", "application/json", `{"name":"a","totalSeats":100,"seatsPerRow":12}`, eventJSON{Name: "a", TotalSeats: 100, SeatsPerRow: 12}},
+		{"rows of one seat", "application/json", `{"seatsPerRow":1,"name":"a","totalSeats":10}`, eventJSON{Name: "a", TotalSeats: 10, SeatsPerRow: 1}},
+		{"one row asked for", "application/json", `{"name":"a","totalSeats":10,"seatsPerRow":10}`, eventJSON{Name: "a", TotalSeats: 10, SeatsPerRow: 10}},
+		{"integral float rows", "application/json", `{"name":"a","totalSeats":10,"seatsPerRow":5.0}`, eventJSON{Name: "a", TotalSeats: 10, SeatsPerRow: 5}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -66,6 +70,9 @@ func TestCreateEventAccepts(t *testing.T) {
 			a := newAPI(t, defaultPolicy)
 			got := decode[eventJSON](t, a.do(http.MethodPost, "/events/create", tt.contentType, tt.body), http.StatusCreated)
 			tt.want.ID = got.ID
+			if tt.want.SeatsPerRow == 0 {
+				tt.want.SeatsPerRow = tt.want.TotalSeats // one row unless asked
+			}
 			if got != tt.want {
 				t.Errorf("created %+v, want %+v", got, tt.want)
 			}
@@ -85,6 +92,7 @@ func TestCreateEventRefusals(t *testing.T) {
 		badJSON  = "INVALID_JSON"
 		badName  = "INVALID_NAME"
 		badSeats = "INVALID_TOTAL_SEATS"
+		badRows  = "INVALID_SEATS_PER_ROW"
 	)
 	valid := `{"name":"a","totalSeats":10}`
 	tests := []struct {
@@ -116,6 +124,7 @@ func TestCreateEventRefusals(t *testing.T) {
 		{"nested beyond any depth", "application/json", `{"name":` + strings.Repeat("[", 15000), 400, badJSON},
 		{"byte order mark", "application/json", "\ufeff" + valid, 400, badJSON},
 		{"not UTF-8", "application/json", "{\"name\":\"\xff\",\"totalSeats\":10}", 400, badJSON},
+		{"lone surrogate", "application/json", `{"name":"a\ud800","totalSeats":10}`, 400, badJSON},
 		{"escaped quote in a member name", "application/json", `{"name\"":"a","totalSeats":10}`, 400, badJSON},
 		{"data after the object", "application/json", valid + `{}`, 400, badJSON},
 		{"garbage after the object", "application/json", valid + ` x`, 400, badJSON},
@@ -136,6 +145,15 @@ func TestCreateEventRefusals(t *testing.T) {
 		{"seats as a boolean", "application/json", `{"name":"a","totalSeats":true}`, 400, badJSON},
 		{"null seats", "application/json", `{"name":"a","totalSeats":null}`, 400, badJSON},
 		{"seats beyond float64", "application/json", `{"name":"a","totalSeats":1e400}`, 400, badJSON},
+		{"0 seats per row", "application/json", `{"name":"a","totalSeats":10,"seatsPerRow":0}`, 400, badRows},
+		{"negative seats per row", "application/json", `{"name":"a","totalSeats":10,"seatsPerRow":-1}`, 400, badRows},
+		{"rows longer than the event", "application/json", `{"name":"a","totalSeats":10,"seatsPerRow":11}`, 400, badRows},
+		{"10^10 seats per row", "application/json", `{"name":"a","totalSeats":10,"seatsPerRow":1e10}`, 400, badRows},
+		{"fractional seats per row", "application/json", `{"name":"a","totalSeats":10,"seatsPerRow":2.5}`, 400, badJSON},
+		{"seats per row as a string", "application/json", `{"name":"a","totalSeats":10,"seatsPerRow":"2"}`, 400, badJSON},
+		{"null seats per row", "application/json", `{"name":"a","totalSeats":10,"seatsPerRow":null}`, 400, badJSON},
+		{"duplicate seats per row", "application/json", `{"name":"a","totalSeats":10,"seatsPerRow":2,"seatsPerRow":5}`, 400, badJSON},
+		{"seats per row in other case", "application/json", `{"name":"a","totalSeats":10,"seatsperrow":2}`, 400, badJSON},
 		{"no content type", "", valid, 415, "UNSUPPORTED_MEDIA_TYPE"},
 		{"text/plain", "text/plain", valid, 415, "UNSUPPORTED_MEDIA_TYPE"},
 		{"form", "application/x-www-form-urlencoded", "name=a&totalSeats=10", 415, "UNSUPPORTED_MEDIA_TYPE"},

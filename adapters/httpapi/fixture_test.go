@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -98,11 +99,75 @@ func seatRequest(id, user string) string {
 	return string(b)
 }
 
+// postKey posts body to target with the Idempotency-Key key.
+func (a *testAPI) postKey(target, key, body string) *httptest.ResponseRecorder {
+	a.t.Helper()
+	req := a.request(http.MethodPost, target, "application/json", body)
+	req.Header.Set(idempotencyKeyHeader, key)
+	return a.serve(req, body)
+}
+
 // createEvent creates an event, which must succeed.
 func (a *testAPI) createEvent(totalSeats int) eventJSON {
 	a.t.Helper()
-	r := a.post("/events/create", `{"name":"Spring concert","totalSeats":`+strconv.Itoa(totalSeats)+`}`)
-	return decode[eventJSON](a.t, r, http.StatusCreated)
+	return a.createRows(totalSeats, 0)
+}
+
+// createRows creates an event in rows of seatsPerRow (0: one row), which
+// must succeed.
+func (a *testAPI) createRows(totalSeats, seatsPerRow int) eventJSON {
+	a.t.Helper()
+	body := map[string]any{"name": "Spring concert", "totalSeats": totalSeats}
+	if seatsPerRow != 0 {
+		body["seatsPerRow"] = seatsPerRow
+	}
+	b, _ := json.Marshal(body)
+	return decode[eventJSON](a.t, a.post("/events/create", string(b)), http.StatusCreated)
+}
+
+// The changes of a cart, by the last element of their path.
+const (
+	opHold    = "hold"
+	opRefresh = "refresh"
+	opReserve = "reserve"
+	opRelease = "release"
+)
+
+var cartOps = []string{opHold, opRefresh, opReserve, opRelease}
+
+func cartPath(event, op string) string { return "/events/" + event + "/" + op }
+
+// idsBody is the body of a cart change by user of the seats ids (none:
+// no ids member).
+func idsBody(user string, ids ...string) string {
+	body := map[string]any{"UUID": user}
+	if ids != nil {
+		body["ids"] = ids
+	}
+	b, _ := json.Marshal(body)
+	return string(b)
+}
+
+// bestRequest is the body of a hold of the best available seats.
+func bestRequest(user string, count int, adjacent bool) string {
+	b, _ := json.Marshal(map[string]any{"UUID": user, "bestAvailable": map[string]any{"count": count, "adjacent": adjacent}})
+	return string(b)
+}
+
+// cart posts a cart change of the event e, which must succeed.
+func (a *testAPI) cart(e eventJSON, op, body string) seatsJSON {
+	a.t.Helper()
+	return decode[seatsJSON](a.t, a.post(cartPath(e.ID, op), body), http.StatusOK)
+}
+
+// state is every seat of e as GET /seats/get shows it.
+func (a *testAPI) state(e eventJSON) []seatJSON {
+	a.t.Helper()
+	seats := make([]seatJSON, e.TotalSeats)
+	for i := range seats {
+		seats[i] = decode[seatJSON](a.t, a.get("/seats/get/"+seatOf(e, i+1)), http.StatusOK)
+	}
+	return seats
 }
 
 // change posts a seat request to path, which must succeed.
@@ -116,9 +181,10 @@ func seatOf(e eventJSON, n int) string { return e.ID + "." + strconv.Itoa(n) }
 // The shapes of the answers, to read them in tests.
 type (
 	eventJSON struct {
-		ID         string `json:"id"`
-		Name       string `json:"name"`
-		TotalSeats int    `json:"totalSeats"`
+		ID          string `json:"id"`
+		Name        string `json:"name"`
+		TotalSeats  int    `json:"totalSeats"`
+		SeatsPerRow int    `json:"seatsPerRow"`
 	}
 	seatJSON struct {
 		ID            string `json:"id"`
@@ -135,6 +201,21 @@ type (
 		Total int        `json:"total"`
 		Event eventJSON  `json:"event"`
 		Seats []seatJSON `json:"seats"`
+	}
+	seatsJSON struct {
+		Message string     `json:"message"`
+		Seats   []seatJSON `json:"seats"`
+	}
+	summaryJSON struct {
+		Total     int `json:"total"`
+		Available int `json:"available"`
+		OnHold    int `json:"onHold"`
+		Reserved  int `json:"reserved"`
+	}
+	errorJSON struct {
+		Error string   `json:"error"`
+		Code  string   `json:"code"`
+		Seats []string `json:"seats"`
 	}
 )
 
@@ -156,5 +237,16 @@ func wantError(t *testing.T, r *httptest.ResponseRecorder, status int, code stri
 	t.Helper()
 	if r.Code != status || errorCode(t, r) != code {
 		t.Errorf("got %d %s, want %d %s", r.Code, r.Body, status, code)
+	}
+}
+
+// wantSeatsError checks an error answer's status and code, and that it
+// names exactly the seats (nil: no seats member).
+func wantSeatsError(t *testing.T, r *httptest.ResponseRecorder, status int, code string, seats ...string) {
+	t.Helper()
+	var e errorJSON
+	if err := json.Unmarshal(r.Body.Bytes(), &e); err != nil || r.Code != status || e.Code != code || !slices.Equal(e.Seats, seats) ||
+		(seats == nil) != !strings.Contains(r.Body.String(), `"seats"`) {
+		t.Errorf("got %d %s, want %d %s with seats %q", r.Code, r.Body, status, code, seats)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/seatres/reservation/adapters/memstore"
 	"github.com/seatres/reservation/adapters/metrics"
 	"github.com/seatres/reservation/application"
+	"github.com/seatres/reservation/domain"
 )
 
 // Fuzz targets, one per request body and path parameter. Whatever the
@@ -24,26 +25,51 @@ import (
 // shows afterwards. Seed inputs beyond the f.Add ones are in
 // testdata/fuzz/<target>; `make fuzz` runs each target longer.
 
-// fuzzEvent is written in inputs for the id of an event that exists, so
-// that the fuzzer reaches real seats as easily as made-up ones.
-const fuzzEvent = "$EVENT"
+// fuzzEvent and fuzzOther are written in inputs for the ids of two events
+// that exist, so that the fuzzer reaches real seats, of the path's event
+// and of another, as easily as made-up ones.
+const (
+	fuzzEvent = "$EVENT"
+	fuzzOther = "$OTHER"
+)
 
-// fuzzAPI is one router for all the inputs of a target, over an event of
-// 20 seats; the state that inputs leave behind (holds, reservations,
-// events) is part of what later inputs meet.
+// fuzzAPI is one router for all the inputs of a target, over two events of
+// 20 seats in rows of 5; the state that inputs leave behind (holds,
+// reservations, events) is part of what later inputs meet.
 type fuzzAPI struct {
 	router *testAPI
-	event  string
+	store  *memstore.Store
+	events [2]domain.Event // $EVENT, $OTHER
 }
 
 func newFuzzAPI(f *testing.F) *fuzzAPI {
 	c := &clock{now: time.Date(2026, 3, 1, 18, 0, 0, 123456789, time.UTC)}
-	svc := application.NewService(memstore.New(c.Now), defaultPolicy)
-	e, err := svc.CreateEvent(context.Background(), "Fuzz", 20)
-	if err != nil {
-		f.Fatal(err)
+	store := memstore.New(c.Now)
+	svc := application.NewService(store, defaultPolicy)
+	fa := &fuzzAPI{router: &testAPI{router: NewRouter(svc, zap.NewNop(), metrics.New()), clock: c}, store: store}
+	for i := range fa.events {
+		e, err := svc.CreateEvent(context.Background(), application.NewEvent{Name: "Fuzz", TotalSeats: 20, SeatsPerRow: 5})
+		if err != nil {
+			f.Fatal(err)
+		}
+		fa.events[i] = e
 	}
-	return &fuzzAPI{router: &testAPI{router: NewRouter(svc, zap.NewNop(), metrics.New()), clock: c}, event: string(e.ID)}
+	return fa
+}
+
+// seats is every seat of both events as it is now.
+func (fa *fuzzAPI) seats(t *testing.T) []domain.Seat {
+	var seats []domain.Seat
+	for _, e := range fa.events {
+		for n := 1; n <= e.TotalSeats; n++ {
+			s, err := fa.store.Seat(context.Background(), e.Seat(n))
+			if err != nil {
+				t.Fatal(err)
+			}
+			seats = append(seats, s)
+		}
+	}
+	return seats
 }
 
 // on returns the API for one input, whose failures go to t.
@@ -53,7 +79,9 @@ func (fa *fuzzAPI) on(t *testing.T) *testAPI {
 	return &a
 }
 
-func (fa *fuzzAPI) expand(s string) string { return strings.ReplaceAll(s, fuzzEvent, fa.event) }
+func (fa *fuzzAPI) expand(s string) string {
+	return strings.NewReplacer(fuzzEvent, string(fa.events[0].ID), fuzzOther, string(fa.events[1].ID)).Replace(s)
+}
 
 // wantStatus fails t unless the status is one of want.
 func wantStatus(t *testing.T, got int, body string, want ...int) {
@@ -68,6 +96,9 @@ func FuzzCreateEvent(f *testing.F) {
 		{"application/json", `{"name":"Spring concert","totalSeats":100}`},
 		{"application/json; charset=utf-8", `{"totalSeats":1e1,"name":"\u00e9\ud83c\udfab"}`},
 		{"application/json", `{"name":"a","totalSeats":10,"name":"b"}`},
+		{"application/json", `{"name":"a","totalSeats":100,"seatsPerRow":7}`},
+		{"application/json", `{"name":"a","totalSeats":10,"seatsPerRow":0}`},
+		{"application/json", `{"name":"a","totalSeats":10,"seatsPerRow":null}`},
 		{"application/json", `{"name":` + strings.Repeat("[", 100) + `}`},
 		{"text/plain", `{"name":"a","totalSeats":10}`},
 		{"", ``},
@@ -126,6 +157,90 @@ func FuzzSeatChange(f *testing.F) {
 		var req struct{ ID, UUID string }
 		if err := json.Unmarshal([]byte(fa.expand(body)), &req); err != nil || req.ID != changed.ID || req.UUID != changed.UUID {
 			t.Fatalf("request %s answered with seat %+v", body, changed)
+		}
+	})
+}
+
+// FuzzCartChange posts any body to the cart changes of $EVENT (by its
+// first argument, whose upper bits also move the clock by up to 15 s, so
+// that holds expire). Whatever the body: no 5xx, an error body with its
+// error and code, a refusal that changes no seat of either event, and
+// seats answered as they now are, in the state their change gives them.
+func FuzzCartChange(f *testing.F) {
+	for _, seed := range []struct {
+		op   uint8
+		body string
+	}{
+		{0, `{"UUID":"alice","ids":["$EVENT.1","$EVENT.2"]}`},
+		{0, `{"UUID":"bob","bestAvailable":{"count":3,"adjacent":true}}`},
+		{0, `{"UUID":"bob","bestAvailable":{"count":2}}`},
+		{1, `{"UUID":"alice"}`},
+		{2, `{"UUID":"alice","ids":["$EVENT.2","$EVENT.1"]}`},
+		{3, `{"UUID":"alice","ids":["$EVENT.1"]}`},
+		{3, `{"UUID":"bob"}`},
+		{0, `{"UUID":"alice","ids":["$EVENT.3","$OTHER.3"]}`},
+		{0, `{"UUID":"alice","ids":["$EVENT.4"],"bestAvailable":{"count":1}}`},
+		{3, `{"UUID":"alice","ids":null}`},
+		{2, `{"UUID":"alice","ids":["$EVENT.21"]}`},
+		{0, `{"UUID":"{$EVENT}:*","ids":["{$EVENT}.1","$EVENT.*"]}`},
+	} {
+		f.Add(seed.op, seed.body)
+	}
+	fa := newFuzzAPI(f)
+	f.Fuzz(func(t *testing.T, op uint8, body string) {
+		a := fa.on(t)
+		a.clock.Advance(time.Duration(op>>4) * time.Second)
+		path := cartOps[int(op)%len(cartOps)]
+		before := fa.seats(t)
+		r := a.post(cartPath(string(fa.events[0].ID), path), fa.expand(body))
+		wantStatus(t, r.Code, r.Body.String(), http.StatusOK, http.StatusBadRequest, http.StatusForbidden, http.StatusNotFound,
+			http.StatusConflict, http.StatusRequestEntityTooLarge, http.StatusTooManyRequests)
+		if r.Code != http.StatusOK {
+			if e := unmarshal[errorJSON](t, r.Body.Bytes()); e.Error == "" || e.Code == "" {
+				t.Fatalf("error body %s", r.Body)
+			}
+			if after := fa.seats(t); !slices.Equal(after, before) {
+				t.Fatalf("refused with %s, but seats changed\nbefore %+v\nafter  %+v", r.Body, before, after)
+			}
+			return
+		}
+		var req struct{ UUID string }
+		if err := json.Unmarshal([]byte(fa.expand(body)), &req); err != nil {
+			t.Fatalf("accepted %s: %v", body, err)
+		}
+		want := map[string]string{opHold: "On hold", opRefresh: "On hold", opReserve: "Reserved", opRelease: "Available"}[path]
+		for _, s := range decode[seatsJSON](t, r, http.StatusOK).Seats {
+			if got := decode[seatJSON](t, a.get("/seats/get/"+url.PathEscape(s.ID)), http.StatusOK); got != s {
+				t.Fatalf("answered %+v, read back %+v", s, got)
+			}
+			if s.Status != want || s.EventID != string(fa.events[0].ID) || (s.UUID != req.UUID) != (want == "Available") {
+				t.Fatalf("%s by %q answered %+v", path, req.UUID, s)
+			}
+		}
+	})
+}
+
+// FuzzIdempotencyKey: a key is refused, with INVALID_IDEMPOTENCY_KEY,
+// exactly when it is not 1 to 255 printable ASCII characters; any other
+// key answers the create or the release as its first time, however often
+// it is sent.
+func FuzzIdempotencyKey(f *testing.F) {
+	for _, key := range []string{"k", "", `"8e03978e-40d5-43e8-bc93-6894a57f9324"`, "*", "{$EVENT}", "rsv:{$EVENT}:seats", "a\nb", "\x00", "é", strings.Repeat("k", 256)} {
+		f.Add(false, key)
+		f.Add(true, key)
+	}
+	fa := newFuzzAPI(f)
+	f.Fuzz(func(t *testing.T, create bool, key string) {
+		a := fa.on(t)
+		path, body, status := cartPath(string(fa.events[0].ID), opRelease), `{"UUID":"fuzz"}`, http.StatusOK
+		if create {
+			path, body, status = "/events/create", `{"name":"Fuzz","totalSeats":10}`, http.StatusCreated
+		}
+		key = fa.expand(key)
+		r := a.postKey(path, key, body)
+		valid := len(key) >= 1 && len(key) <= 255 && !strings.ContainsFunc(key, func(r rune) bool { return r < ' ' || r > '~' })
+		if valid && r.Code != status || !valid && (r.Code != http.StatusBadRequest || errorCode(t, r) != "INVALID_IDEMPOTENCY_KEY") {
+			t.Fatalf("key %q (valid: %v) answered %d %s", key, valid, r.Code, r.Body)
 		}
 	})
 }

@@ -16,10 +16,15 @@ type UseCases interface {
 	CreateEvent(ctx context.Context, r application.NewEvent) (domain.Event, error)
 	Event(ctx context.Context, id string) (domain.Event, error)
 	AvailableSeats(ctx context.Context, eventID string) (domain.Event, []int, error)
+	Summary(ctx context.Context, eventID string) (domain.Summary, error)
 	Seat(ctx context.Context, id string) (domain.Seat, error)
 	Hold(ctx context.Context, seatID, user string) (domain.Seat, error)
 	Refresh(ctx context.Context, seatID, user string) (domain.Seat, error)
 	Reserve(ctx context.Context, seatID, user string) (domain.Seat, error)
+	HoldSeats(ctx context.Context, r application.CartRequest) ([]domain.Seat, error)
+	RefreshCart(ctx context.Context, r application.CartRequest) ([]domain.Seat, error)
+	ReserveSeats(ctx context.Context, r application.CartRequest) ([]domain.Seat, error)
+	Release(ctx context.Context, r application.CartRequest) ([]domain.Seat, error)
 }
 
 var _ UseCases = (*application.Service)(nil)
@@ -32,15 +37,15 @@ type handler struct {
 }
 
 func (h handler) createEvent(c *gin.Context) {
-	var (
-		name       string
-		totalSeats int
-	)
-	if err := decodeBody(c, field{name: "name", text: &name}, field{name: "totalSeats", integer: &totalSeats}); err != nil {
+	r, err := readCreate(c)
+	if err == nil {
+		r.IdempotencyKey, err = idempotencyKey(c)
+	}
+	if err != nil {
 		writeError(c, err)
 		return
 	}
-	e, err := h.uc.CreateEvent(c.Request.Context(), application.NewEvent{Name: name, TotalSeats: totalSeats})
+	e, err := h.uc.CreateEvent(c.Request.Context(), r)
 	if err != nil {
 		writeError(c, err)
 		return
@@ -55,6 +60,15 @@ func (h handler) event(c *gin.Context) {
 		return
 	}
 	respond(c, http.StatusOK, func(b []byte) []byte { return appendEvent(b, e) })
+}
+
+func (h handler) summary(c *gin.Context) {
+	s, err := h.uc.Summary(c.Request.Context(), c.Param("id"))
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	respond(c, http.StatusOK, func(b []byte) []byte { return appendSummary(b, s) })
 }
 
 func (h handler) availableSeats(c *gin.Context) {
@@ -75,12 +89,12 @@ func (h handler) seat(c *gin.Context) {
 	respond(c, http.StatusOK, func(b []byte) []byte { return appendSeat(b, s) })
 }
 
-// seatChange handles hold, refresh and reserve, which share their request
-// {"id", "UUID"} and their answer {message, seat}.
+// seatChange handles hold, refresh and reserve of one seat, which share
+// their request {"id", "UUID"} and their answer {message, seat}.
 func seatChange(message string, change func(ctx context.Context, seatID, user string) (domain.Seat, error)) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		var id, user string
-		if err := decodeBody(c, field{name: "id", text: &id}, field{name: "UUID", text: &user}); err != nil {
+		id, user, err := readSeat(c)
+		if err != nil {
 			writeError(c, err)
 			return
 		}
@@ -91,4 +105,50 @@ func seatChange(message string, change func(ctx context.Context, seatID, user st
 		}
 		respond(c, http.StatusOK, func(b []byte) []byte { return appendSeatChange(b, message, s) })
 	}
+}
+
+// cartChange handles a change of a buyer's cart in the event of the path:
+// read reads its body, change is its use case. They share the
+// Idempotency-Key header and the answer {message, seats}.
+func cartChange(message string, read func(*gin.Context) (application.CartRequest, error),
+	change func(context.Context, application.CartRequest) ([]domain.Seat, error)) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		r, err := read(c)
+		if err == nil {
+			r.Event = c.Param("id")
+			r.IdempotencyKey, err = idempotencyKey(c)
+		}
+		if err != nil {
+			writeError(c, err)
+			return
+		}
+		seats, err := change(c.Request.Context(), r)
+		if err != nil {
+			writeError(c, err)
+			return
+		}
+		respond(c, http.StatusOK, func(b []byte) []byte { return appendSeatsChange(b, message, seats) })
+	}
+}
+
+// idempotencyKeyHeader is in canonical form, to read it from a header map
+// without canonicalizing it on every request.
+const idempotencyKeyHeader = "Idempotency-Key"
+
+// idempotencyKey returns the request's Idempotency-Key (the IETF httpapi
+// draft's), "" when it has none. The key is the value as sent, the draft's
+// quotes included: a client sends its key the same way every time, so it
+// finds its answer without the server parsing a structured field. A
+// header that is empty or given twice names no one key: it is refused, not
+// taken for none, so that no client believes a request protected that is
+// not.
+func idempotencyKey(c *gin.Context) (string, error) {
+	values, ok := c.Request.Header[idempotencyKeyHeader]
+	if !ok {
+		return "", nil
+	}
+	if len(values) != 1 || values[0] == "" {
+		return "", domain.ErrInvalidIdemKey
+	}
+	return values[0], nil
 }

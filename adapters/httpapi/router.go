@@ -28,7 +28,14 @@ func NewRouter(uc UseCases, log *zap.Logger, m Metrics) *gin.Engine {
 
 	h := handler{uc: uc}
 	r.POST("/events/create", h.createEvent)
+	// gin needs one wildcard name at one position: the event is :id in
+	// every path under /events/.
 	r.GET("/events/:id", h.event)
+	r.GET("/events/:id/summary", h.summary)
+	r.POST("/events/:id/hold", cartChange("Seats held", readHold, uc.HoldSeats))
+	r.POST("/events/:id/refresh", cartChange("Seat holds refreshed", readRefresh, uc.RefreshCart))
+	r.POST("/events/:id/reserve", cartChange("Seats reserved", readReserve, uc.ReserveSeats))
+	r.POST("/events/:id/release", cartChange("Seats released", readRelease, uc.Release))
 	// OpenAPI matches a concrete path before a templated one, so GET
 	// /events/create is a method that /events/create lacks, not the event
 	// "create".

@@ -43,6 +43,13 @@ func TestUnknownRoutesAndMethods(t *testing.T) {
 		{http.MethodDelete, "/events/" + e.ID, 405, "METHOD_NOT_ALLOWED", "GET"},
 		{http.MethodHead, "/openapi.yaml", 405, "METHOD_NOT_ALLOWED", "GET"},
 		{http.MethodOptions, "/seats/hold", 405, "METHOD_NOT_ALLOWED", "POST"},
+		{http.MethodGet, "/events/" + e.ID + "/hold", 405, "METHOD_NOT_ALLOWED", "POST"},
+		{http.MethodPut, "/events/" + e.ID + "/release", 405, "METHOD_NOT_ALLOWED", "POST"},
+		{http.MethodPost, "/events/" + e.ID + "/summary", 405, "METHOD_NOT_ALLOWED", "GET"},
+		{http.MethodPost, "/events/" + e.ID + "/hold/", 404, "NOT_FOUND", ""},
+		{http.MethodPost, "/events/" + e.ID + "/cancel", 404, "NOT_FOUND", ""},
+		{http.MethodPost, "/events/" + e.ID + "/seats/hold", 404, "NOT_FOUND", ""},
+		{http.MethodGet, "/events/create/summary", 404, "EVENT_NOT_FOUND", ""}, // "create" is no event
 	}
 	for _, tt := range tests {
 		r := a.do(tt.method, tt.target, "", "")
@@ -73,14 +80,23 @@ func (downStore) AvailableSeats(context.Context, domain.EventID) (domain.Event, 
 func (downStore) Seat(context.Context, domain.SeatID) (domain.Seat, error) {
 	return domain.Seat{}, errDown
 }
-func (downStore) Hold(context.Context, domain.SeatID, domain.UserID, domain.HoldPolicy) (domain.Seat, error) {
-	return domain.Seat{}, errDown
+func (downStore) Summary(context.Context, domain.EventID) (domain.Summary, error) {
+	return domain.Summary{}, errDown
 }
-func (downStore) Refresh(context.Context, domain.SeatID, domain.UserID, domain.HoldPolicy) (domain.Seat, error) {
-	return domain.Seat{}, errDown
+func (downStore) Hold(context.Context, domain.EventID, []domain.SeatID, domain.UserID, domain.HoldPolicy, application.Idem) ([]domain.Seat, error) {
+	return nil, errDown
 }
-func (downStore) Reserve(context.Context, domain.SeatID, domain.UserID) (domain.Seat, error) {
-	return domain.Seat{}, errDown
+func (downStore) HoldBest(context.Context, domain.EventID, domain.BestAvailable, domain.UserID, domain.HoldPolicy, application.Idem) ([]domain.Seat, error) {
+	return nil, errDown
+}
+func (downStore) Refresh(context.Context, domain.EventID, []domain.SeatID, domain.UserID, domain.HoldPolicy, application.Idem) ([]domain.Seat, error) {
+	return nil, errDown
+}
+func (downStore) Reserve(context.Context, domain.EventID, []domain.SeatID, domain.UserID, application.Idem) ([]domain.Seat, error) {
+	return nil, errDown
+}
+func (downStore) Release(context.Context, domain.EventID, []domain.SeatID, domain.UserID, application.Idem) ([]domain.Seat, error) {
+	return nil, errDown
 }
 
 func TestStoreUnavailable(t *testing.T) {
@@ -88,7 +104,15 @@ func TestStoreUnavailable(t *testing.T) {
 	a := newAPIOver(t, application.NewService(downStore{}, defaultPolicy), nil)
 	const event = "0b6c3c1e-8a52-4c5e-9a57-0f6a3d2b9e10"
 	seat := seatRequest(event+".1", "alice")
+	cart := idsBody("alice", event+".1")
 	for _, req := range []struct{ method, target, body string }{
+		{http.MethodGet, "/events/" + event + "/summary", ""},
+		{http.MethodPost, cartPath(event, opHold), cart},
+		{http.MethodPost, cartPath(event, opHold), bestRequest("alice", 1, false)},
+		{http.MethodPost, cartPath(event, opRefresh), idsBody("alice")},
+		{http.MethodPost, cartPath(event, opReserve), cart},
+		{http.MethodPost, cartPath(event, opRelease), cart},
+		{http.MethodPost, cartPath(event, opRelease), idsBody("alice")},
 		{http.MethodPost, "/events/create", `{"name":"a","totalSeats":10}`},
 		{http.MethodGet, "/events/" + event, ""},
 		{http.MethodGet, "/seats/list/" + event, ""},
@@ -123,7 +147,7 @@ func TestPanicIsInternalError(t *testing.T) {
 		if id == "bug" {
 			panic("a bug")
 		}
-		return domain.Event{ID: "0b6c3c1e-8a52-4c5e-9a57-0f6a3d2b9e10", Name: "a", TotalSeats: 10}, nil
+		return domain.Event{ID: "0b6c3c1e-8a52-4c5e-9a57-0f6a3d2b9e10", Name: "a", TotalSeats: 10, SeatsPerRow: 10}, nil
 	}}, nil)
 	r := a.get("/events/bug")
 	wantError(t, r, http.StatusInternalServerError, "INTERNAL")

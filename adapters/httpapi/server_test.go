@@ -30,7 +30,7 @@ func blockingServer(t *testing.T, cfg Config) (s *Server, entered, release chan 
 	uc := stubUseCases{event: func(context.Context, string) (domain.Event, error) {
 		close(entered)
 		<-release
-		return domain.Event{ID: "0b6c3c1e-8a52-4c5e-9a57-0f6a3d2b9e10", Name: "a", TotalSeats: 10}, nil
+		return domain.Event{ID: "0b6c3c1e-8a52-4c5e-9a57-0f6a3d2b9e10", Name: "a", TotalSeats: 10, SeatsPerRow: 10}, nil
 	}}
 	log := zaptest.NewLogger(t)
 	s = NewServer(cfg, NewRouter(uc, log, metrics.New()), log)
