@@ -309,6 +309,7 @@ func (s *Service) seatIDs(e domain.EventID, ids []string) ([]domain.SeatID, erro
 		}
 		if id.Event != e {
 			foreign = append(foreign, id)
+			continue // refused below; its number is not one of e's
 		}
 		if seen[id.Number] && id.Event == e {
 			return nil, fmt.Errorf("seat %s twice: %w", text, domain.ErrInvalidSeatIDs)

@@ -2,6 +2,7 @@ package domain_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/seatres/reservation/domain"
 )
@@ -39,26 +40,49 @@ func BenchmarkNewUserID(b *testing.B) {
 func BenchmarkNewEvent(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := domain.NewEvent(eventID, "Spring concert", domain.MaxTotalSeats); err != nil {
+		if _, err := domain.NewEvent(eventID, "Spring concert", domain.MaxTotalSeats, 100); err != nil {
 			b.Fatal(err)
 		}
 	}
 }
 
-// BenchmarkSeatRules: a hold, its refresh and its reservation, each
-// checking expiry first.
+// BenchmarkSeatRules: a hold of one seat, its refresh and its
+// reservation, each checking expiry first.
 func BenchmarkSeatRules(b *testing.B) {
+	p := domain.HoldPolicy{TTL: policy.TTL, MaxSeats: policy.MaxSeats, MaxLifetime: 10 * policy.TTL}
+	seats := []domain.Seat{available()}
 	b.ReportAllocs()
 	for b.Loop() {
-		s, err := available().Hold("alice", t0, policy, 0)
+		held, cart, err := domain.Hold(seats, "alice", domain.Cart{}, 0, t0, p)
 		if err == nil {
-			s, err = s.Refresh("alice", t0, policy)
+			held, _, err = domain.Refresh(held, "alice", cart, t0.Add(time.Second), p)
 		}
 		if err == nil {
-			s, err = s.Reserve("alice", t0)
+			held, err = domain.Reserve(held, "alice", t0.Add(time.Second))
 		}
-		if err != nil || s.Status != domain.Reserved {
-			b.Fatal(s, err)
+		if err != nil || held[0].Status != domain.Reserved {
+			b.Fatal(held, err)
+		}
+	}
+}
+
+// BenchmarkBest: best available in the largest event, nearly sold out in
+// rows of 20, so that the search runs through every row before it falls
+// back to the lowest seats.
+func BenchmarkBest(b *testing.B) {
+	e := event(b, domain.MaxTotalSeats, 20)
+	seats := make([]domain.Seat, e.TotalSeats)
+	for i := range seats {
+		seats[i] = domain.NewSeat(e.Seat(i + 1))
+		if i%3 != 0 {
+			seats[i] = domain.Seat{ID: e.Seat(i + 1), Status: domain.Reserved, Holder: "bob"}
+		}
+	}
+	free := func(n int) bool { return seats[n-1].Status == domain.Available }
+	b.ReportAllocs()
+	for b.Loop() {
+		if got, err := e.Best(free, domain.BestAvailable{Count: 4}); err != nil || len(got) != 4 {
+			b.Fatal(got, err)
 		}
 	}
 }

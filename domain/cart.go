@@ -55,9 +55,10 @@ func (c Cart) CoolDownUntil(p HoldPolicy) time.Time {
 // open returns the cart a hold at now belongs to, live being the buyer's
 // live holds in the event: the same cart while there are any, else a new
 // one that starts now, unless the last one reached its cap less than a TTL
-// ago.
+// ago. Live holds without a cart (kept from before carts were recorded)
+// start one now, rather than end at once at the zero time's cap.
 func (c Cart) open(live int, now time.Time, p HoldPolicy) (Cart, error) {
-	if live > 0 {
+	if live > 0 && !c.Start.IsZero() {
 		return c, nil
 	}
 	if until := c.CoolDownUntil(p); !now.Before(c.Until) && now.Before(until) {
@@ -174,6 +175,9 @@ func Refresh(seats []Seat, user UserID, cart Cart, now time.Time, p HoldPolicy) 
 	}
 	if others != nil {
 		return nil, cart, &SeatsError{Err: ErrNotHolder, Seats: others}
+	}
+	if cart.Start.IsZero() {
+		cart = Cart{Start: now, Until: now} // holds kept from before carts were recorded
 	}
 	exp := cart.expiry(now, p)
 	extended := false

@@ -17,11 +17,19 @@ func TestNewEvent(t *testing.T) {
 		id      domain.EventID
 		give    string
 		seats   int
+		perRow  int
+		want    int // SeatsPerRow of the event
 		wantErr error
 	}{
-		{name: "smallest", id: eventID, give: "A", seats: 10},
-		{name: "largest", id: eventID, give: strings.Repeat("é", 200), seats: 10000},
-		{name: "unicode", id: eventID, give: "Концерт 🎵", seats: 500},
+		{name: "smallest", id: eventID, give: "A", seats: 10, want: 10},
+		{name: "largest", id: eventID, give: strings.Repeat("é", 200), seats: 10000, want: 10000},
+		{name: "unicode", id: eventID, give: "Концерт 🎵", seats: 500, want: 500},
+		{name: "one row by default", id: eventID, give: "A", seats: 37, perRow: 0, want: 37},
+		{name: "rows of one seat", id: eventID, give: "A", seats: 37, perRow: 1, want: 1},
+		{name: "rows of 10, last one shorter", id: eventID, give: "A", seats: 37, perRow: 10, want: 10},
+		{name: "one full row", id: eventID, give: "A", seats: 37, perRow: 37, want: 37},
+		{name: "row longer than the event", id: eventID, give: "A", seats: 37, perRow: 38, wantErr: domain.ErrInvalidSeatsPerRow},
+		{name: "negative row", id: eventID, give: "A", seats: 37, perRow: -1, wantErr: domain.ErrInvalidSeatsPerRow},
 		{name: "empty name", id: eventID, give: "", seats: 10, wantErr: domain.ErrInvalidName},
 		{name: "blank name", id: eventID, give: " \t ", seats: 10, wantErr: domain.ErrInvalidName},
 		{name: "long name", id: eventID, give: strings.Repeat("a", 201), seats: 10, wantErr: domain.ErrInvalidName},
@@ -34,12 +42,13 @@ func TestNewEvent(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			e, err := domain.NewEvent(tt.id, tt.give, tt.seats)
+			e, err := domain.NewEvent(tt.id, tt.give, tt.seats, tt.perRow)
 			if !errors.Is(err, tt.wantErr) {
 				t.Fatalf("error = %v, want %v", err, tt.wantErr)
 			}
-			if err == nil && (e.ID != tt.id || e.Name != tt.give || e.TotalSeats != tt.seats) {
-				t.Fatalf("event = %+v", e)
+			want := domain.Event{ID: tt.id, Name: tt.give, TotalSeats: tt.seats, SeatsPerRow: tt.want}
+			if err == nil && e != want {
+				t.Fatalf("event = %+v, want %+v", e, want)
 			}
 		})
 	}
@@ -73,7 +82,7 @@ func TestParseEventID(t *testing.T) {
 
 func TestSeatIDRoundTrip(t *testing.T) {
 	t.Parallel()
-	e := domain.Event{ID: eventID, Name: "A", TotalSeats: 10000}
+	e := domain.Event{ID: eventID, Name: "A", TotalSeats: 10000, SeatsPerRow: 100}
 	for _, n := range []int{1, 9, 10, 999, 10000} {
 		id := e.Seat(n)
 		got, err := domain.ParseSeatID(id.String())

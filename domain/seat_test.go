@@ -24,8 +24,11 @@ func reservedBy(user domain.UserID) domain.Seat {
 	return domain.Seat{ID: seatID, Status: domain.Reserved, Holder: user}
 }
 
-// The state machine, one row per transition or refusal. "now" is t0 unless
-// a row says otherwise; holds made at t0 last until t0+TTL.
+// The state machine of one seat, one row per transition or refusal: the
+// cart rules (domain.Hold, Refresh, Reserve) applied to a cart of one seat,
+// as the original API's calls make them. "now" is t0; holds made at t0 last
+// until t0+TTL. policy has no lifetime cap, so the cart plays no part here
+// (the cart rules are in cart_test.go).
 func TestTransitions(t *testing.T) {
 	t.Parallel()
 	live := t0.Add(time.Second)
@@ -56,9 +59,9 @@ func TestTransitions(t *testing.T) {
 			wantErr: domain.ErrHoldLimit,
 		},
 		{
-			name: "hold own live hold again extends it, even at the limit",
+			name: "hold own live hold again extends it, counted once at the limit",
 			give: heldBy("alice", live),
-			op:   hold("alice", policy.MaxSeats),
+			op:   hold("alice", policy.MaxSeats-1),
 			want: heldBy("alice", renewed),
 		},
 		{
@@ -166,16 +169,45 @@ func TestTransitions(t *testing.T) {
 	}
 }
 
-func hold(user domain.UserID, userHolds int) func(domain.Seat) (domain.Seat, error) {
-	return func(s domain.Seat) (domain.Seat, error) { return s.Hold(user, t0, policy, userHolds) }
+// one is the answer of a cart rule on a cart of one seat.
+func one(seats []domain.Seat, err error) (domain.Seat, error) {
+	if err != nil {
+		if seats != nil {
+			return domain.Seat{}, errors.New("a refusal answered seats")
+		}
+		return domain.Seat{}, err
+	}
+	if len(seats) != 1 {
+		return domain.Seat{}, errors.New("not one seat answered")
+	}
+	return seats[0], nil
+}
+
+// hold holds the seat for user, who holds others other seats live.
+func hold(user domain.UserID, others int) func(domain.Seat) (domain.Seat, error) {
+	return func(s domain.Seat) (domain.Seat, error) {
+		seats, _, err := domain.Hold([]domain.Seat{s}, user, domain.Cart{}, others, t0, policy)
+		return one(seats, err)
+	}
 }
 
 func refresh(user domain.UserID) func(domain.Seat) (domain.Seat, error) {
-	return func(s domain.Seat) (domain.Seat, error) { return s.Refresh(user, t0, policy) }
+	return func(s domain.Seat) (domain.Seat, error) {
+		seats, _, err := domain.Refresh([]domain.Seat{s}, user, domain.Cart{}, t0, policy)
+		return one(seats, err)
+	}
 }
 
 func reserve(user domain.UserID) func(domain.Seat) (domain.Seat, error) {
-	return func(s domain.Seat) (domain.Seat, error) { return s.Reserve(user, t0) }
+	return func(s domain.Seat) (domain.Seat, error) {
+		// Seat.Reserve and the cart rule agree on one seat.
+		want, wantErr := s.Reserve(user, t0)
+		got, err := one(domain.Reserve([]domain.Seat{s}, user, t0))
+		if !errors.Is(err, wantErr) || err == nil && got != want {
+			return domain.Seat{}, errors.New("Reserve of one seat disagrees with Seat.Reserve")
+		}
+		return got, err
+	}
 }
 
 func TestAtExpiresHoldAtItsDeadline(t *testing.T) {
@@ -217,23 +249,32 @@ func TestStatusNames(t *testing.T) {
 func TestNewHoldPolicy(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		ttl     time.Duration
-		max     int
-		wantErr error
+		ttl      time.Duration
+		max      int
+		lifetime time.Duration
+		wantErr  error
 	}{
 		{ttl: time.Minute, max: 6},
 		{ttl: time.Millisecond, max: 1},
+		{ttl: time.Minute, max: 6, lifetime: time.Minute},
+		{ttl: time.Minute, max: 6, lifetime: 15 * time.Minute},
+		{ttl: time.Minute, max: 6, lifetime: time.Minute - time.Nanosecond, wantErr: domain.ErrInvalidHoldPolicy},
+		{ttl: time.Minute, max: 6, lifetime: time.Second, wantErr: domain.ErrInvalidHoldPolicy},
+		{ttl: time.Minute, max: 6, lifetime: -time.Hour, wantErr: domain.ErrInvalidHoldPolicy},
+		{ttl: time.Millisecond - 1, max: 6, wantErr: domain.ErrInvalidHoldPolicy},
 		{ttl: 0, max: 6, wantErr: domain.ErrInvalidHoldPolicy},
 		{ttl: -time.Second, max: 6, wantErr: domain.ErrInvalidHoldPolicy},
 		{ttl: time.Minute, max: 0, wantErr: domain.ErrInvalidHoldPolicy},
+		{ttl: time.Minute, max: -1, wantErr: domain.ErrInvalidHoldPolicy},
 	}
 	for _, tt := range tests {
-		p, err := domain.NewHoldPolicy(tt.ttl, tt.max)
+		p, err := domain.NewHoldPolicy(tt.ttl, tt.max, tt.lifetime)
 		if !errors.Is(err, tt.wantErr) {
-			t.Errorf("NewHoldPolicy(%v, %d) error = %v, want %v", tt.ttl, tt.max, err, tt.wantErr)
+			t.Errorf("NewHoldPolicy(%v, %d, %v) error = %v, want %v", tt.ttl, tt.max, tt.lifetime, err, tt.wantErr)
 		}
-		if err == nil && (p.TTL != tt.ttl || p.MaxSeats != tt.max) {
-			t.Errorf("NewHoldPolicy(%v, %d) = %+v", tt.ttl, tt.max, p)
+		want := domain.HoldPolicy{TTL: tt.ttl, MaxSeats: tt.max, MaxLifetime: tt.lifetime}
+		if err == nil && p != want {
+			t.Errorf("NewHoldPolicy(%v, %d, %v) = %+v, want %+v", tt.ttl, tt.max, tt.lifetime, p, want)
 		}
 	}
 }

@@ -1,6 +1,10 @@
 // Package storetest is the contract every application.Store obeys: one suite
 // run against the in-memory store, standalone Redis and Redis Cluster, so the
 // Go rules of package domain and the Redis scripts cannot drift apart.
+//
+// The cases are written for any correct store: they read time only from
+// the answers of the store (whose clock may differ a little from this
+// process's, see clockSlack) and wait by polling with a deadline.
 package storetest
 
 import (
@@ -23,28 +27,60 @@ import (
 var (
 	longHold  = domain.HoldPolicy{TTL: time.Minute, MaxSeats: 3}
 	shortHold = domain.HoldPolicy{TTL: 150 * time.Millisecond, MaxSeats: 3}
+	// cartHold is longHold with room for carts of four seats.
+	cartHold = domain.HoldPolicy{TTL: time.Minute, MaxSeats: 4}
+	// wideHold lets one buyer block many seats, to draw a hall.
+	wideHold = domain.HoldPolicy{TTL: time.Minute, MaxSeats: 20}
 )
 
 // Run runs the contract against stores made by newStore. Stores may share
 // state between calls: every test works on events of its own.
 func Run(t *testing.T, newStore func(t *testing.T) application.Store) {
-	t.Run("events", func(t *testing.T) { t.Parallel(); testEvents(t, newStore(t)) })
-	t.Run("seat", func(t *testing.T) { t.Parallel(); testSeat(t, newStore(t)) })
-	t.Run("hold", func(t *testing.T) { t.Parallel(); testHold(t, newStore(t)) })
-	t.Run("hold limit", func(t *testing.T) { t.Parallel(); testHoldLimit(t, newStore(t)) })
-	t.Run("refresh", func(t *testing.T) { t.Parallel(); testRefresh(t, newStore(t)) })
-	t.Run("reserve", func(t *testing.T) { t.Parallel(); testReserve(t, newStore(t)) })
-	t.Run("expiry", func(t *testing.T) { t.Parallel(); testExpiry(t, newStore(t)) })
-	t.Run("race one seat", func(t *testing.T) { t.Parallel(); testRaceOneSeat(t, newStore(t)) })
-	t.Run("race hold limit", func(t *testing.T) { t.Parallel(); testRaceHoldLimit(t, newStore(t)) })
-	t.Run("race reserve", func(t *testing.T) { t.Parallel(); testRaceReserve(t, newStore(t)) })
-	t.Run("race expiring holds", func(t *testing.T) { t.Parallel(); testRaceExpiringHolds(t, newStore(t)) })
+	cases := []struct {
+		name string
+		test func(*testing.T, application.Store)
+	}{
+		{"events", testEvents},
+		{"seat", testSeat},
+		{"hold", testHold},
+		{"hold limit", testHoldLimit},
+		{"refresh", testRefresh},
+		{"reserve", testReserve},
+		{"expiry", testExpiry},
+		{"summary", testSummary},
+		{"cart hold", testCartHold},
+		{"best available", testBestAvailable},
+		{"best available in rows", testBestInRows},
+		{"cart refresh", testCartRefresh},
+		{"cart reserve", testCartReserve},
+		{"release", testRelease},
+		{"lifetime cap and cool-down", testLifetime},
+		{"release before the cap", testReleaseBeforeCap},
+		{"idempotency replay", testIdemReplay},
+		{"idempotency key reused", testIdemReused},
+		{"race one seat", testRaceOneSeat},
+		{"race hold limit", testRaceHoldLimit},
+		{"race reserve", testRaceReserve},
+		{"race expiring holds", testRaceExpiringHolds},
+		{"race best available", testRaceBestAvailable},
+		{"race carts and seats", testRaceCartsAndSeats},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) { t.Parallel(); c.test(t, newStore(t)) })
+	}
 }
 
-// newEvent creates an event with a fresh id and n seats.
+// newEvent creates an event with a fresh id and n seats in one row.
 func newEvent(t *testing.T, s application.Store, n int) domain.Event {
 	t.Helper()
-	e, err := domain.NewEvent(domain.EventID(uuid.NewString()), "Suite "+t.Name(), n, 0)
+	return newEventRows(t, s, n, 0)
+}
+
+// newEventRows creates an event with a fresh id and n seats in rows of
+// perRow (0: one row).
+func newEventRows(t *testing.T, s application.Store, n, perRow int) domain.Event {
+	t.Helper()
+	e, err := domain.NewEvent(domain.EventID(uuid.NewString()), "Suite "+t.Name(), n, perRow)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,17 +165,35 @@ func testEvents(t *testing.T, s application.Store) {
 		t.Fatalf("CreateEvent of the same event again: %v", err)
 	}
 	wantAvailable(t, s, e, seq(2, 10)...)
-	for _, other := range []domain.Event{{ID: e.ID, Name: e.Name + "!", TotalSeats: e.TotalSeats}, {ID: e.ID, Name: e.Name, TotalSeats: 9}} {
+	for _, other := range []domain.Event{
+		{ID: e.ID, Name: e.Name + "!", TotalSeats: e.TotalSeats, SeatsPerRow: e.SeatsPerRow},
+		{ID: e.ID, Name: e.Name, TotalSeats: 9, SeatsPerRow: 9},
+		{ID: e.ID, Name: e.Name, TotalSeats: e.TotalSeats, SeatsPerRow: 5},
+	} {
 		wantErr(t, "CreateEvent of another event with the same id", s.CreateEvent(ctx, other), domain.ErrEventExists)
 	}
+	if got, err := s.Event(ctx, e.ID); err != nil || got != e {
+		t.Fatalf("Event after refused CreateEvents = %+v, %v; want %+v", got, err, e)
+	}
+	wantAvailable(t, s, e, seq(2, 10)...)
 	unknown := domain.EventID(uuid.NewString())
 	_, err = s.Event(ctx, unknown)
 	wantErr(t, "Event of unknown id", err, domain.ErrEventNotFound)
 	_, _, err = s.AvailableSeats(ctx, unknown)
 	wantErr(t, "AvailableSeats of unknown id", err, domain.ErrEventNotFound)
+	_, err = s.Summary(ctx, unknown)
+	wantErr(t, "Summary of unknown id", err, domain.ErrEventNotFound)
+
+	// An event keeps its rows.
+	rows := newEventRows(t, s, 12, 5)
+	if got, err := s.Event(ctx, rows.ID); err != nil || got != rows || got.SeatsPerRow != 5 {
+		t.Fatalf("Event = %+v, %v; want %+v", got, err, rows)
+	}
+	wantAvailable(t, s, rows, seq(1, 12)...)
 
 	big := newEvent(t, s, domain.MaxTotalSeats)
 	wantAvailable(t, s, big, seq(1, domain.MaxTotalSeats)...)
+	wantSummary(t, s, big, domain.Summary{Total: domain.MaxTotalSeats, Available: domain.MaxTotalSeats})
 }
 
 func testSeat(t *testing.T, s application.Store) {
@@ -165,7 +219,10 @@ func testSeat(t *testing.T, s application.Store) {
 		wantErr(t, fmt.Sprintf("Refresh(%v)", id), err, want)
 		_, err = Reserve(ctx, s, id, "u")
 		wantErr(t, fmt.Sprintf("Reserve(%v)", id), err, want)
+		_, err = s.Release(ctx, id.Event, []domain.SeatID{id}, "u", application.Idem{})
+		wantErr(t, fmt.Sprintf("Release(%v)", id), err, want)
 	}
+	wantSummary(t, s, e, domain.Summary{Total: 10, Available: 10})
 }
 
 func testHold(t *testing.T, s application.Store) {
@@ -264,28 +321,63 @@ func testReserve(t *testing.T, s application.Store) {
 	wantAvailable(t, s, e, seq(1, 10, 7)...)
 }
 
-// waitExpired waits until a hold that ends at exp has surely ended on the
-// store's clock, which runs on this machine but may be a little ahead.
-func waitExpired(exp time.Time) {
-	time.Sleep(time.Until(exp.Add(20 * time.Millisecond)))
+// clockSlack is how far the store's clock may be from this process's:
+// Redis runs on this machine, but reads the clock on its own, and in
+// milliseconds.
+const clockSlack = 20 * time.Millisecond
+
+// waitAvailable polls the seat until its hold, until exp, has ended on the
+// store's clock: not before exp (less clockSlack), and within a generous
+// deadline.
+func waitAvailable(t *testing.T, s application.Store, id domain.SeatID, exp time.Time) {
+	t.Helper()
+	deadline := exp.Add(5 * time.Second)
+	for {
+		before := time.Now()
+		seat := must(t, "Seat")(s.Seat(context.Background(), id))
+		if seat.Status == domain.Available {
+			if time.Now().Add(clockSlack).Before(exp) {
+				t.Fatalf("hold on %v until %v ended early", id, exp)
+			}
+			if !seat.HoldExpiresAt.IsZero() || seat.Holder != "" {
+				t.Fatalf("seat %+v: available with a holder", seat)
+			}
+			return
+		}
+		if seat.Status != domain.OnHold || !seat.HoldExpiresAt.Equal(exp) {
+			t.Fatalf("seat %+v while its hold until %v should end", seat, exp)
+		}
+		if before.After(deadline) {
+			t.Fatalf("hold on %v until %v still live at %v", id, exp, before)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 func testExpiry(t *testing.T, s application.Store) {
 	ctx := context.Background()
 	e := newEvent(t, s, 10)
-	var last time.Time
+	var exps []time.Time
 	for n := 1; n <= shortHold.MaxSeats; n++ {
-		last = must(t, "Hold")(Hold(ctx, s, e.Seat(n), "alice", shortHold)).HoldExpiresAt
+		exps = append(exps, must(t, "Hold")(Hold(ctx, s, e.Seat(n), "alice", shortHold)).HoldExpiresAt)
 	}
-	waitExpired(last)
+	for n := 1; n <= shortHold.MaxSeats; n++ {
+		waitAvailable(t, s, e.Seat(n), exps[n-1])
+	}
 
 	id := e.Seat(1)
 	wantSeat(t, "Seat after expiry", must(t, "Seat")(s.Seat(ctx, id)), id, domain.Available, "")
 	wantAvailable(t, s, e, seq(1, 10)...)
+	wantSummary(t, s, e, domain.Summary{Total: 10, Available: 10})
 	_, err := Refresh(ctx, s, id, "alice", shortHold)
 	wantErr(t, "Refresh expired hold", err, domain.ErrNotOnHold)
+	_, err = s.Refresh(ctx, e.ID, nil, "alice", shortHold, application.Idem{})
+	wantErr(t, "Refresh of a cart whose holds expired", err, domain.ErrNotOnHold)
 	_, err = Reserve(ctx, s, id, "alice")
 	wantErr(t, "Reserve expired hold", err, domain.ErrNoLiveHold)
+	if got, err := s.Release(ctx, e.ID, nil, "alice", application.Idem{}); err != nil || len(got) != 0 {
+		t.Fatalf("Release of expired holds = %+v, %v; want nothing", got, err)
+	}
 
 	// Expired holds no longer count toward the limit, and the seat is free
 	// for anyone.
