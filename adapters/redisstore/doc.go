@@ -1,7 +1,8 @@
 // Package redisstore is the application.Store on Redis, standalone or
-// Cluster (rueidis finds out which). Each transition is one Lua script, one
+// Cluster (rueidis finds out which). Each change is one Lua script, one
 // round trip and one atomic step, so any number of service instances can
 // share one Redis. Time is Redis's TIME, one clock for every instance.
+// docs/redis-layout.md has the layout, the scripts and their costs.
 //
 // # Layout
 //
@@ -10,42 +11,40 @@
 // may contain '{' or '}', but only the first {...} of a key counts. Keys are
 // built in Go and passed in KEYS, never built inside a script.
 //
-//	rsv:{E}:event        hash   name, total
-//	rsv:{E}:seats        string one byte per seat: 'A' not reserved, 'R' reserved;
-//	                            seat n exists iff 1 <= n <= STRLEN
-//	rsv:{E}:holds        hash   n -> "<expiresAtMs>:<user>", the last hold taken
-//	                            on seat n, live iff expiresAtMs > now; expired
-//	                            ones are ignored and overwritten, reserve deletes it;
-//	                            and u:<user> -> "<n> <expiresAtMs> ...", the user's
-//	                            list of holds, which the hold limit counts
-//	rsv:{E}:res:<b>      hash   n -> user who reserved seat n, for the seats
-//	                            n = 100b+1 .. 100b+100 (small hashes pack tightly)
+//	rsv:{E}:event       hash   name, total, rows (seats per row), reserved (a count)
+//	rsv:{E}:seats       string a byte a seat: 'A' available, 'H' on hold, 'R' reserved
+//	rsv:{E}:exp         string 8 bytes a seat: the expiry of its hold while its byte is 'H'
+//	rsv:{E}:holds       hash   n -> the holder of seat n while its byte is 'H'
+//	rsv:{E}:expq        zset   n scored by its hold's expiry, one per 'H' byte
+//	rsv:{E}:cart:<U>    string "<start> <until> <n> <exp> ...": U's cart and holds
+//	rsv:{E}:res:<b>     hash   n -> who reserved seat n, for n = 100b+1 .. 100b+100
+//	rsv:{E}:idem:<K>    string the fingerprint and first answer of a change under key K
 //
-// A user's list keeps only live holds when it is written, and loses a seat
-// when the user reserves it or another user takes its expired hold; an
-// empty list is deleted. So every seat of a list has a hold that names the
-// user, and the hash has at most two fields per seat. A hold reads the
-// seat and the user's list in one HMGET and writes both in one HSET.
-//
-// A fresh event is two keys, about one byte per seat; creating it is one
-// SET. Listing available seats is one MULTI/EXEC of the seats string, every
-// hold and the time (no script: Lua would copy every hold twice); the
-// domain's rule (domain.Seat.At) decides which holds are live.
+// An 'H' byte may hold an expired hold until the next change of the event
+// reclaims it: every change first gives back the seats of expq up to now.
+// So a change sees only live holds, while the reads (the list, Seat) settle
+// expiry with the domain's rule (domain.Seat.At), and nothing needs a
+// background job. A list reads the seats and exp strings and the time in
+// one transaction: 9 bytes a seat, however many holds and whatever their
+// users' ids. A cart goes when Redis expires it, after its last hold or its
+// cool-down.
 //
 // # Events in memory
 //
 // An event never changes and is never deleted, so each instance keeps the
-// events it created or read (at most maxCachedEvents) and answers Event
-// without a round trip. Nothing else is cached: seats change, and Redis
-// alone decides them.
+// events it created or read (at most maxCachedEvents), with the keys and
+// texts every change of them sends, and answers Event without a round
+// trip. Nothing else is cached: seats change, and Redis alone decides them.
 //
 // # Errors
 //
-// Scripts refuse with small integer codes that map to the domain's errors in
-// one table (codes). Anything else that goes wrong, including a call that
+// Scripts refuse with small integer codes, an index into domain.Refusals()
+// (see codes), followed by the seats a refusal names or a cool-down's
+// retry-after. Anything else that goes wrong, including a call that
 // outlives Config.Timeout, wraps application.ErrUnavailable. A timeout
-// leaves the outcome unknown, and the caller may retry since create is
-// idempotent for the same event, and hold, refresh and reserve for the same
-// user. For the same reason rueidis retries every call when a connection
-// fails (retryDead).
+// leaves the outcome unknown, and the caller may retry: create is
+// idempotent for the same event, hold of given seats, refresh, reserve and
+// release for the same user, and any change under an idempotency key. For
+// the same reason rueidis retries those calls when a connection fails
+// (retryDead); a best-available hold without a key it does not.
 package redisstore

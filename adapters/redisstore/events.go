@@ -1,6 +1,7 @@
 package redisstore
 
 import (
+	"strconv"
 	"sync"
 	"sync/atomic"
 
@@ -8,7 +9,8 @@ import (
 )
 
 // maxCachedEvents bounds the events an instance keeps in memory: at most
-// about 1 KB each (a 200-character name), a few MB in all.
+// about 1.5 KB each (a 200-character name and the event's keys), a few MB
+// in all.
 const maxCachedEvents = 10_000
 
 // eventCache keeps the events this instance created or read. An event never
@@ -17,24 +19,47 @@ const maxCachedEvents = 10_000
 // still rests on Redis alone. Only found events are kept: an id not found
 // now may be created later. When full, an arbitrary event makes room.
 type eventCache struct {
-	events sync.Map // domain.EventID -> domain.Event
+	events sync.Map // domain.EventID -> *cachedEvent
 	size   atomic.Int64
 }
 
-func (c *eventCache) get(id domain.EventID) (domain.Event, bool) {
-	e, ok := c.events.Load(id)
-	if !ok {
-		return domain.Event{}, false
-	}
-	return e.(domain.Event), true
+// cachedEvent is an event with what every change of it sends Redis, made
+// once: the hot path of a hold then builds only the user's key.
+type cachedEvent struct {
+	domain.Event
+	// keys are the first keys of a change (see changeKeys) but the cart,
+	// and the idempotency key of a change without one.
+	keys  [5]string
+	noKey string
+	total string // TotalSeats as the scripts' argument
 }
 
-func (c *eventCache) put(e domain.Event) {
-	if _, loaded := c.events.LoadOrStore(e.ID, e); loaded {
-		return
+func newCachedEvent(e domain.Event) *cachedEvent {
+	id := e.ID
+	return &cachedEvent{
+		Event: e,
+		keys:  [5]string{eventKey(id), seatsKey(id), expKey(id), holdsKey(id), expqKey(id)},
+		noKey: key(id, "idem:"),
+		total: strconv.Itoa(e.TotalSeats),
 	}
-	if c.size.Add(1) <= maxCachedEvents {
-		return
+}
+
+func (c *eventCache) get(id domain.EventID) (*cachedEvent, bool) {
+	e, ok := c.events.Load(id)
+	if !ok {
+		return nil, false
+	}
+	return e.(*cachedEvent), true
+}
+
+// put keeps e and returns it as kept.
+func (c *eventCache) put(e domain.Event) *cachedEvent {
+	if kept, ok := c.get(e.ID); ok {
+		return kept
+	}
+	ce, loaded := c.events.LoadOrStore(e.ID, newCachedEvent(e))
+	if loaded || c.size.Add(1) <= maxCachedEvents {
+		return ce.(*cachedEvent)
 	}
 	c.events.Range(func(id, _ any) bool {
 		if id == e.ID {
@@ -45,4 +70,5 @@ func (c *eventCache) put(e domain.Event) {
 		}
 		return false
 	})
+	return ce.(*cachedEvent)
 }

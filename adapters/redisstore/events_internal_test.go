@@ -21,7 +21,7 @@ func TestEventCacheBound(t *testing.T) {
 	if n != maxCachedEvents || c.size.Load() != maxCachedEvents {
 		t.Errorf("cache holds %d events, counts %d; want %d", n, c.size.Load(), maxCachedEvents)
 	}
-	if got, ok := c.get(last.ID); !ok || got != last {
+	if got, ok := c.get(last.ID); !ok || got.Event != last {
 		t.Errorf("the last event put is gone: %+v, %v", got, ok)
 	}
 }

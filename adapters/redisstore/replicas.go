@@ -52,8 +52,8 @@ func (s *Store) reserveReplicated(ctx context.Context, keys, args []string) (rue
 		if err != nil {
 			return err
 		}
-		if msg = m; m.IsInt64() {
-			return nil // a refusal: nothing was written
+		if msg = m; isRefusal(m) {
+			return nil // a refusal changes no seat: nothing to wait for
 		}
 		n, err := acks.AsInt64()
 		if err != nil {
@@ -90,4 +90,15 @@ func (s *Store) warnFewReplicas(ctx context.Context, log *zap.Logger) {
 				zap.String("addr", addr), zap.String("replicas", v), zap.Int("replica_acks", s.replicaAcks))
 		}
 	}
+}
+
+// isRefusal reports whether a change script's answer is a refusal (see
+// seatsOf); a malformed one is left to seatsOf too.
+func isRefusal(m rueidis.RedisMessage) bool {
+	reply, err := m.ToArray()
+	if err != nil || len(reply) == 0 {
+		return true
+	}
+	code, err := reply[0].ToInt64()
+	return err != nil || code != 0
 }

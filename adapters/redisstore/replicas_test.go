@@ -14,10 +14,13 @@ import (
 	"github.com/seatres/reservation/adapters/redisstore"
 	"github.com/seatres/reservation/adapters/redisstore/redistest"
 	"github.com/seatres/reservation/application"
+	"github.com/seatres/reservation/application/storetest"
 	"github.com/seatres/reservation/domain"
 )
 
-const ackTimeout = 200 * time.Millisecond
+// ackTimeout is generous: a loaded machine may delay a replica's ack by
+// a few hundred ms, and only the hung replicas of the tests wait it out.
+const ackTimeout = time.Second
 
 func ackingStore(t *testing.T, addrs ...string) *redisstore.Store {
 	t.Helper()
@@ -27,37 +30,58 @@ func ackingStore(t *testing.T, addrs ...string) *redisstore.Store {
 // TestReplicaAcks: with a replica ack required, a reservation is confirmed
 // only once the replica has it; a hung replica makes it a 503 (the
 // reservation made or not), and the retry confirms it once the replica is
-// back. Refusals do not wait.
+// back, not before: retried from another instance, whose connection wrote
+// nothing yet, the retry writes again so that its WAIT covers the first
+// write, with or without an idempotency key. Refusals do not wait.
 func TestReplicaAcks(t *testing.T) {
 	t.Parallel()
 	master := redistest.StartServer(t)
 	replica := redistest.StartReplica(t, master)
-	s := ackingStore(t, master.Addr())
+	s, other := ackingStore(t, master.Addr()), ackingStore(t, master.Addr())
 	onReplica := redistest.Client(t, replica.Addr())
+	ctx := context.Background()
 	e := newEvent(t, s, 10)
 
 	hold(t, s, e.Seat(1), "alice")
-	reserveAcked(t, s, onReplica, e.Seat(1), "alice")
+	reserveAcked(t, s, onReplica, "alice", noIdem, e.Seat(1))
 
 	replica.Freeze()
 	hold(t, s, e.Seat(2), "bob")
-	if _, err := s.Reserve(context.Background(), e.Seat(2), "bob"); !errors.Is(err, application.ErrUnavailable) || !strings.Contains(err.Error(), "replicas") {
-		t.Fatalf("Reserve with the replica frozen: %v, want ErrUnavailable about replicas", err)
+	hold(t, s, e.Seat(3), "carol")
+	key := idem("reserve 3")
+	for _, r := range []struct {
+		name  string
+		store *redisstore.Store
+		id    domain.SeatID
+		user  domain.UserID
+		idem  application.Idem
+	}{
+		{"Reserve", s, e.Seat(2), "bob", noIdem},
+		{"Reserve retried", other, e.Seat(2), "bob", noIdem},
+		{"Reserve with a key", s, e.Seat(3), "carol", key},
+		{"Reserve with a key retried", other, e.Seat(3), "carol", key},
+	} {
+		_, err := r.store.Reserve(ctx, e.ID, []domain.SeatID{r.id}, r.user, r.idem)
+		if !errors.Is(err, application.ErrUnavailable) || !strings.Contains(err.Error(), "replicas") {
+			t.Fatalf("%s with the replica frozen: %v, want ErrUnavailable about replicas", r.name, err)
+		}
 	}
-	if _, err := s.Reserve(context.Background(), e.Seat(3), "bob"); !errors.Is(err, domain.ErrNoLiveHold) {
+	if _, err := s.Reserve(ctx, e.ID, ids(e, 4), "bob", noIdem); !errors.Is(err, domain.ErrNoLiveHold) {
 		t.Fatalf("Reserve of a seat not held, replica frozen: %v, want ErrNoLiveHold", err)
 	}
 	replica.Thaw()
-	reserveAcked(t, s, onReplica, e.Seat(2), "bob")
+	reserveAcked(t, other, onReplica, "bob", noIdem, e.Seat(2))
+	reserveAcked(t, other, onReplica, "carol", key, e.Seat(3))
 
-	// A master that lost its scripts (a restart, a promoted replica) gets
-	// the script's text.
+	// A cart, and a master that lost its scripts (a restart, a promoted
+	// replica), which gets the script's text.
 	c := redistest.Client(t, master.Addr())
-	if err := c.Do(context.Background(), c.B().ScriptFlush().Build()).Error(); err != nil {
+	if err := c.Do(ctx, c.B().ScriptFlush().Build()).Error(); err != nil {
 		t.Fatal(err)
 	}
-	hold(t, s, e.Seat(4), "carol")
-	reserveAcked(t, s, onReplica, e.Seat(4), "carol")
+	hold(t, s, e.Seat(5), "dave")
+	hold(t, s, e.Seat(6), "dave")
+	reserveAcked(t, s, onReplica, "dave", noIdem, e.Seat(5), e.Seat(6))
 }
 
 // TestReplicaAcksCluster: on a cluster, the wait goes to the master of the
@@ -67,40 +91,43 @@ func TestReplicaAcksCluster(t *testing.T) {
 	t.Parallel()
 	cluster := redistest.ClusterWithReplicas(t, 1)
 	s := ackingStore(t, cluster.Addrs()...)
+	ctx := context.Background()
 	e := newEvent(t, s, 10)
 	hold(t, s, e.Seat(1), "alice")
-	if _, err := s.Reserve(context.Background(), e.Seat(1), "alice"); err != nil {
+	if _, err := s.Reserve(ctx, e.ID, ids(e, 1), "alice", noIdem); err != nil {
 		t.Fatalf("Reserve: %v", err)
 	}
 	thaw := cluster.FreezeReplicas(t, "{"+string(e.ID)+"}")
 	hold(t, s, e.Seat(2), "bob")
-	if _, err := s.Reserve(context.Background(), e.Seat(2), "bob"); !errors.Is(err, application.ErrUnavailable) {
+	if _, err := s.Reserve(ctx, e.ID, ids(e, 2), "bob", noIdem); !errors.Is(err, application.ErrUnavailable) {
 		t.Fatalf("Reserve with the replica frozen: %v, want ErrUnavailable", err)
 	}
 	thaw()
-	if _, err := s.Reserve(context.Background(), e.Seat(2), "bob"); err != nil {
+	if _, err := s.Reserve(ctx, e.ID, ids(e, 2), "bob", noIdem); err != nil {
 		t.Fatalf("Reserve again with the replica back: %v", err)
 	}
 }
 
 func hold(t *testing.T, s *redisstore.Store, id domain.SeatID, user domain.UserID) {
 	t.Helper()
-	if _, err := s.Hold(context.Background(), id, user, longHold); err != nil {
+	if _, err := storetest.Hold(context.Background(), s, id, user, longHold); err != nil {
 		t.Fatalf("Hold %s by %s: %v", id, user, err)
 	}
 }
 
-// reserveAcked reserves a held seat and checks the replica has it at once.
-func reserveAcked(t *testing.T, s *redisstore.Store, replica rueidis.Client, id domain.SeatID, user domain.UserID) {
+// reserveAcked reserves held seats and checks the replica has them at once.
+func reserveAcked(t *testing.T, s *redisstore.Store, replica rueidis.Client, user domain.UserID, key application.Idem, seats ...domain.SeatID) {
 	t.Helper()
-	if _, err := s.Reserve(context.Background(), id, user); err != nil {
-		t.Fatalf("Reserve %s by %s: %v", id, user, err)
+	ctx := context.Background()
+	if _, err := s.Reserve(ctx, seats[0].Event, seats, user, key); err != nil {
+		t.Fatalf("Reserve %v by %s: %v", seats, user, err)
 	}
-	key := "rsv:{" + string(id.Event) + "}:seats"
-	n := int64(id.Number - 1)
-	got, err := replica.Do(context.Background(), replica.B().Getrange().Key(key).Start(n).End(n).Build()).ToString()
-	if err != nil || got != "R" {
-		t.Fatalf("seat %s on the replica right after the reservation: %q, %v; want R", id, got, err)
+	for _, id := range seats {
+		n := int64(id.Number - 1)
+		got, err := replica.Do(ctx, replica.B().Getrange().Key(layoutKey(id.Event, "seats")).Start(n).End(n).Build()).ToString()
+		if err != nil || got != "R" {
+			t.Fatalf("seat %s on the replica right after the reservation: %q, %v; want R", id, got, err)
+		}
 	}
 }
 

@@ -9,199 +9,578 @@ import (
 	"github.com/seatres/reservation/domain"
 )
 
-// codes are the integers the scripts return instead of a reply when they
-// refuse, indexed by code; 0 is success. The scripts know the codes by the
-// Lua names declared from this table, so the two cannot drift apart.
-var codes = [...]struct {
-	lua string
-	err error
-}{
-	{"OK", nil},
-	{"EVENT_EXISTS", domain.ErrEventExists},
-	{"SEAT_NOT_FOUND", domain.ErrSeatNotFound},
-	{"SEAT_HELD", domain.ErrSeatHeld},
-	{"SEAT_RESERVED", domain.ErrSeatReserved},
-	{"HOLD_LIMIT", domain.ErrHoldLimit},
-	{"NOT_HOLDER", domain.ErrNotHolder},
-	{"NOT_ON_HOLD", domain.ErrNotOnHold},
-	{"NO_LIVE_HOLD", domain.ErrNoLiveHold},
+// codes are the integers the scripts answer refusals with: code i is
+// codes[i], domain.Refusals() in its order after 0, which is success. The
+// scripts know each code by a Lua name declared from this list (luaName),
+// so a refusal the domain adds is known to them at once.
+var codes = append([]*domain.Refusal{nil}, domain.Refusals()...)
+
+// sharedCodes names, for the scripts, the refusals whose API code another
+// refusal has too: a Lua name must tell them apart.
+var sharedCodes = map[*domain.Refusal]string{
+	domain.ErrCoolDown:     "COOL_DOWN",
+	domain.ErrHoldLifetime: "HOLD_LIFETIME",
 }
 
-// prelude starts every script: the codes, and the helpers of the seat
-// scripts. Seat scripts answer {state, holder, expiresAtMs, nowMs}, with
-// state 'A' (available), 'H' (on hold) or 'R' (reserved); the hold may have
-// expired in a read, which the Go side settles with domain.Seat.At.
+func luaName(r *domain.Refusal) string {
+	if name, ok := sharedCodes[r]; ok {
+		return name
+	}
+	return r.Code()
+}
+
+// prelude starts every script: the codes, and the helpers all scripts
+// share. It panics if two refusals would have one Lua name, which only a
+// new refusal with a shared code and no entry in sharedCodes does.
 var prelude = func() string {
 	var b strings.Builder
-	for code, c := range codes {
-		fmt.Fprintf(&b, "local %s = %d\n", c.lua, code)
+	b.WriteString("local OK = 0\n")
+	seen := map[string]bool{}
+	for code, r := range codes[1:] {
+		name := luaName(r)
+		if seen[name] {
+			panic("redisstore: two refusals have the Lua name " + name + ": give one a name in sharedCodes")
+		}
+		seen[name] = true
+		fmt.Fprintf(&b, "local %s = %d\n", name, code+1)
 	}
-	fmt.Fprintf(&b, "local USER_FIELD_PREFIX = %q\n", userFieldPrefix)
 	b.WriteString(`
+-- Times are integers of milliseconds: Redis and Lua print those below
+-- 10^14 exactly.
+
 -- Redis's clock is the one clock every instance of the service shares.
 local function now_ms()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
--- 'A' or 'R' for seat n, or nil if the event has no such seat.
-local function seat_state(seats, n)
-  if n < 1 then return nil end -- GETRANGE would count from the end
-  local b = redis.call('GETRANGE', seats, n - 1, n - 1)
-  if b == '' then return nil end
-  return b
+-- The byte of seat n (1 <= n <= total): 'A' available, 'H' on hold, 'R'
+-- reserved; '' when the event's seats are gone.
+local function seat_byte(seats, n)
+  return redis.call('GETRANGE', seats, n - 1, n - 1)
 end
 
--- Expiry and holder of the hold entry v of a seat, maybe expired; 0 and
--- '' if there is none.
-local function parse_hold(v)
-  if not v then return 0, '' end
-  local i = string.find(v, ':', 1, true) -- the expiry has no ':', the holder may
-  return tonumber(string.sub(v, 1, i - 1)), string.sub(v, i + 1)
-end
-
-local function hold_of(holds, n)
-  return parse_hold(redis.call('HGET', holds, n))
-end
-
--- The field of a user's list of holds in the holds hash; seat fields are
--- numbers, so the two never meet.
-local function user_field(user)
-  return USER_FIELD_PREFIX .. user
-end
-
--- The entries "<n> <expiresAtMs>" of a user's list that are live at now and
--- not on seat n, and their count.
-local function others(list, n, now)
-  local kept, count = {}, 0
-  if list then
-    for s, e in string.gmatch(list, '(%d+) (%d+)') do
-      if tonumber(s) ~= n and tonumber(e) > now then
-        count = count + 1
-        kept[count] = s .. ' ' .. e
-      end
-    end
-  end
-  return kept, count
-end
-
--- Writes a user's list, or deletes it when it is empty.
-local function put_list(holds, field, kept)
-  if #kept == 0 then
-    redis.call('HDEL', holds, field)
-  else
-    redis.call('HSET', holds, field, table.concat(kept, ' '))
-  end
-end
-
--- Holds seat n for user until exp, in one write with the user's list: kept
--- (the user's other live holds) and this one.
-local function put_hold(holds, n, user, kept, exp, now)
-  local e = string.format('%d', exp)
-  kept[#kept + 1] = n .. ' ' .. e
-  redis.call('HSET', holds, n, e .. ':' .. user, user_field(user), table.concat(kept, ' '))
-  return {'H', user, exp, now}
+-- The number of reserved seats in a seats string.
+local function count_reserved(seats)
+  local _, n = string.gsub(seats, 'R', 'R')
+  return n
 end
 `)
 	return b.String()
 }()
 
-// Scripts. KEYS are always built in Go (see key): a key built inside a
-// script would escape the cluster's slot checks. The scripts that write are
-// retryable (see retryDead): run twice, create leaves the event as once,
-// and hold, refresh and reserve for the same user leave the seat as once;
-// each answers the same.
+// changePrelude starts the scripts that change seats: their keys and
+// arguments, the same in all, and the helpers of the cart, the reclaim and
+// the idempotency keys. The one-seat hold is the hot path: its helpers
+// make few tables and no refusal list until there is a refusal.
+//
+// KEYS: event, seats, exp, holds, expq, cart of the user, idempotency key
+// (never touched without an idempotency TTL), then each script's own.
+// ARGV: user, totalSeats, fingerprint, idempotency TTL ms (0: none), then
+// each script's own.
+const changePrelude = `
+local EVENT, SEATS, EXP, HOLDS, EXPQ, CART, IDEM = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
+local USER, TOTAL, FP, IDEM_TTL = ARGV[1], tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4])
+
+-- The text of number x, for Redis and for the cart: each number of a run
+-- is printed once, and those that came as text (seat numbers, the cart)
+-- never, as printing one costs about as much as a Redis call.
+local texts = {}
+local function text(x)
+  local t = texts[x]
+  if not t then
+    t = x .. ''
+    texts[x] = t
+  end
+  return t
+end
+
+-- The answer a change under this idempotency key gave first, or
+-- IDEMPOTENCY_KEY_REUSED for another request under the key, or nil. touch
+-- rewrites the stored answer, unchanged, so that a WAIT after the repeat
+-- counts the replicas that have the first change too (see replicas.go).
+local function answered(touch)
+  if IDEM_TTL == 0 then return nil end
+  local v = redis.call('GET', IDEM)
+  if not v then return nil end
+  local fp, reply = cmsgpack.unpack(v)
+  if fp ~= FP then return {IDEMPOTENCY_KEY_REUSED} end
+  if touch then redis.call('SET', IDEM, v, 'KEEPTTL') end
+  return reply
+end
+
+-- Keeps the change's answer under the idempotency key, in the same step as
+-- the change, and returns it.
+local function answer(reply)
+  if IDEM_TTL > 0 then redis.call('SET', IDEM, cmsgpack.pack(FP, reply), 'PX', IDEM_TTL) end
+  return reply
+end
+
+-- Adds seat n to the refusal r of code that names seats, {code, n, ...},
+-- made on the first one.
+local function push(r, code, n)
+  r = r or {code}
+  r[#r + 1] = n
+  return r
+end
+
+-- The seat numbers of ARGV from i on, and the refusal of those past the
+-- event, if any.
+local function asked(i)
+  local ns, missing = {}, nil
+  for k = i, #ARGV do
+    local n = tonumber(ARGV[k])
+    texts[n] = ARGV[k]
+    ns[#ns + 1] = n
+    if n < 1 or n > TOTAL then missing = push(missing, SEAT_NOT_FOUND, n) end
+  end
+  return ns, missing
+end
+
+-- The user's cart in the event (domain.Cart): start, till (its Until)
+-- and exp, seat -> expiry of the user's holds, a live hold of the user iff
+-- its expiry is after now. Start 0 is no cart.
+local function read_cart()
+  local c = {start = 0, till = 0, exp = {}}
+  local v = redis.call('GET', CART)
+  if not v then return c end
+  local it = string.gmatch(v, '%d+')
+  local start, till = it(), it()
+  c.start, c.till = tonumber(start), tonumber(till)
+  texts[c.start], texts[c.till] = start, till
+  for n in it do
+    local e = it()
+    local nn, en = tonumber(n), tonumber(e)
+    c.exp[nn], texts[nn], texts[en] = en, n, e
+  end
+  return c
+end
+
+-- Whether the user holds seat n live at now.
+local function mine(c, n, now)
+  local e = c.exp[n]
+  return e ~= nil and e > now
+end
+
+-- How many seats the user holds live at now.
+local function holding(c, now)
+  local count = 0
+  for _, e in pairs(c.exp) do
+    if e > now then count = count + 1 end
+  end
+  return count
+end
+
+-- The seats the user holds live at now, in ascending order.
+local function live(c, now)
+  local ns = {}
+  for n, e in pairs(c.exp) do
+    if e > now then ns[#ns + 1] = n end
+  end
+  table.sort(ns)
+  return ns
+end
+
+-- The cart's text, with its live holds only, and their count.
+local function cart_text(c, now)
+  local parts = {text(c.start), text(c.till)}
+  for n, e in pairs(c.exp) do
+    if e > now then
+      parts[#parts + 1] = text(n)
+      parts[#parts + 1] = text(e)
+    end
+  end
+  return table.concat(parts, ' '), #parts / 2 - 1
+end
+
+-- domain.Cart.CoolDownUntil: 0 when the cart did not reach its cap.
+local function cool_down_until(c, ttl, cap)
+  if c.start == 0 or cap == 0 or c.till ~= c.start + cap then return 0 end
+  return c.till + ttl
+end
+
+-- Writes the cart after a hold or a refresh. Redis drops it when it stops
+-- mattering: after its last hold, or after its cool-down.
+local function keep_cart(c, now, ttl, cap)
+  redis.call('SET', CART, (cart_text(c, now)), 'PXAT', text(math.max(c.till, cool_down_until(c, ttl, cap))))
+end
+
+-- Writes the cart after seats left it (reserved or released), keeping its
+-- time to live: those changes know no policy. A cart left without live
+-- holds matters only for a cool-down, which its time to live then outlasts
+-- its till by; else it goes.
+local function leave_cart(c, now)
+  local text, holds = cart_text(c, now)
+  if holds == 0 and redis.call('PEXPIRETIME', CART) <= c.till then
+    redis.call('DEL', CART)
+  else
+    redis.call('SET', CART, text, 'KEEPTTL')
+  end
+end
+
+-- domain.Cart.open: with no live hold of the user counted, a hold at now
+-- starts a new cart (c becomes it), unless the last one reached its cap
+-- less than a TTL ago: then the cool-down's refusal.
+local function open(c, holds, now, ttl, cap)
+  if holds > 0 then return nil end
+  local cool = cool_down_until(c, ttl, cap)
+  if now >= c.till and now < cool then return {COOL_DOWN, cool - now} end
+  c.start, c.till = now, now
+  return nil
+end
+
+-- domain.Cart.expiry: a TTL from now, within the cart's cap.
+local function expiry(c, now, ttl, cap)
+  local e = now + ttl
+  if cap > 0 and c.start + cap < e then return c.start + cap end
+  return e
+end
+
+-- Writes bytes b (width bytes a seat) for every seat of ns into the
+-- string key, one SETRANGE per run of consecutive seats, and returns the
+-- string's length.
+local function set_seats(key, ns, width, b)
+  local size, i = 0, 1
+  while i <= #ns do
+    local j = i
+    while j < #ns and ns[j + 1] == ns[j] + 1 do j = j + 1 end
+    size = redis.call('SETRANGE', key, width * (ns[i] - 1), string.rep(b, j - i + 1))
+    i = j + 1
+  end
+  return size
+end
+
+-- Sets the expiry of seats ns to e in the exp string: 8 bytes big-endian
+-- at 8(n-1). The string is made the first time at the length of all
+-- seats, as growing it seat by seat would let Redis double its allocation.
+local function set_exp(ns, e)
+  local size = set_seats(EXP, ns, 8, struct.pack('>I8', e))
+  if size < 8 * TOTAL then
+    redis.call('SET', EXP, redis.call('GET', EXP) .. string.rep('\0', 8 * TOTAL - size))
+  end
+end
+
+-- The bytes of seats ns, in their order (see seat_byte), or nil when the
+-- event's seats are gone. Moving a string into Lua costs about 1ns a byte:
+-- one GETRANGE from the lowest seat to the highest when they are close
+-- (a cart usually is), else one GETRANGE a seat.
+local function seat_bytes(ns)
+  local lo, hi = ns[1], ns[1]
+  for i = 2, #ns do lo, hi = math.min(lo, ns[i]), math.max(hi, ns[i]) end
+  local bs = {}
+  if hi - lo < 64 * #ns then
+    local span = redis.call('GETRANGE', SEATS, lo - 1, hi - 1)
+    if span == '' then return nil end
+    for i = 1, #ns do bs[i] = string.sub(span, ns[i] - lo + 1, ns[i] - lo + 1) end
+    return bs
+  end
+  for i = 1, #ns do
+    bs[i] = seat_byte(SEATS, ns[i])
+    if bs[i] == '' then return nil end
+  end
+  return bs
+end
+
+-- Gives back every seat whose hold expired by now: its byte 'A' again, its
+-- holder and its expq entry gone. So afterwards every 'H' byte is a live
+-- hold. Each hold is reclaimed once, by the first change after it expired.
+local function reclaim(now)
+  local gone = redis.call('ZRANGEBYSCORE', EXPQ, '-inf', text(now))
+  if #gone == 0 then return end
+  for i = 1, #gone, 1000 do -- unpack has a limit on its values
+    redis.call('HDEL', HOLDS, unpack(gone, i, math.min(i + 999, #gone)))
+  end
+  redis.call('ZREMRANGEBYSCORE', EXPQ, '-inf', text(now))
+  for i = 1, #gone do gone[i] = tonumber(gone[i]) end
+  table.sort(gone) -- so that the seats of a cart make runs
+  set_seats(SEATS, gone, 1, 'A')
+end
+
+-- Holds seats ns for the user until e, in the cart c: fresh seats become
+-- 'H' with the user as holder, the user's own get the new expiry. Answers
+-- {OK, n, e, ...} in the order of ns.
+local function put_holds(c, ns, now, e, ttl, cap)
+  local fresh, holders, queue, reply = {}, {}, {}, {OK}
+  for i = 1, #ns do
+    local n = ns[i]
+    if not mine(c, n, now) then
+      fresh[#fresh + 1] = n
+      holders[#holders + 1] = text(n)
+      holders[#holders + 1] = USER
+    end
+    queue[2 * i - 1], queue[2 * i] = text(e), text(n)
+    reply[2 * i], reply[2 * i + 1] = n, e
+  end
+  set_seats(SEATS, fresh, 1, 'H')
+  set_exp(ns, e)
+  for i = 1, #ns do c.exp[ns[i]] = e end
+  if #holders > 0 then redis.call('HSET', HOLDS, unpack(holders)) end
+  redis.call('ZADD', EXPQ, unpack(queue))
+  c.till = math.max(c.till, e)
+  keep_cart(c, now, ttl, cap)
+  return reply
+end
+
+-- Takes seats ns out of the user's holds, their bytes becoming b ('R'
+-- reserved or 'A' released): their holders and expq entries go, and so do
+-- their cart entries.
+local function drop_holds(c, ns, now, b)
+  if #ns == 0 then return end
+  set_seats(SEATS, ns, 1, b)
+  for i = 1, #ns do c.exp[ns[i]] = nil end
+  redis.call('HDEL', HOLDS, unpack(ns))
+  redis.call('ZREM', EXPQ, unpack(ns))
+  leave_cart(c, now)
+end
+`
+
+// Scripts. KEYS are always built in Go (see changeKeys): a key built inside
+// a script would escape the cluster's slot checks. The scripts are
+// retryable (see retryDead) when running one twice for the same user
+// leaves the seats as once: create, hold of given seats, refresh, reserve
+// and release. HoldBest is not: a second run picks more seats; only with
+// an idempotency key, which answers the repeat as the first, is it
+// retried.
 var (
-	// KEYS event, seats; ARGV name, totalSeats.
+	// KEYS event, seats; ARGV name, totalSeats, seatsPerRow.
 	createScript = rueidis.NewLuaScriptRetryable(prelude + `
 if redis.call('EXISTS', KEYS[1]) == 1 then
-  local v = redis.call('HMGET', KEYS[1], 'name', 'total')
-  if v[1] == ARGV[1] and v[2] == ARGV[2] then return OK end -- a retry
+  local v = redis.call('HMGET', KEYS[1], 'name', 'total', 'rows')
+  -- An event of the old code has no rows: all its seats are one row.
+  if v[1] == ARGV[1] and v[2] == ARGV[2] and (v[3] or v[2]) == ARGV[3] then return OK end -- a retry
   return EVENT_EXISTS
 end
-redis.call('HSET', KEYS[1], 'name', ARGV[1], 'total', ARGV[2])
+redis.call('HSET', KEYS[1], 'name', ARGV[1], 'total', ARGV[2], 'rows', ARGV[3], 'reserved', 0)
 redis.call('SET', KEYS[2], string.rep('A', tonumber(ARGV[2])))
 return OK
 `)
 
-	// KEYS seats, holds, res; ARGV seat.
+	// KEYS seats, exp, holds, res; ARGV seat. Answers {state, holder,
+	// expiresAtMs, nowMs}: the hold may have expired, which Go settles
+	// with domain.Seat.At.
 	seatScript = rueidis.NewLuaScriptReadOnly(prelude + `
 local n = tonumber(ARGV[1])
-local state = seat_state(KEYS[1], n)
-if not state then return SEAT_NOT_FOUND end
+if n < 1 then return SEAT_NOT_FOUND end -- GETRANGE would count from the end
+local b = seat_byte(KEYS[1], n)
+if b == '' then return SEAT_NOT_FOUND end
 local now = now_ms()
-if state == 'R' then return {'R', redis.call('HGET', KEYS[3], n), 0, now} end
-local exp, holder = hold_of(KEYS[2], n)
-if exp == 0 then return {'A', '', 0, now} end
-return {'H', holder, exp, now}
+if b == 'R' then return {'R', redis.call('HGET', KEYS[4], n), 0, now} end
+if b == 'A' then return {'A', '', 0, now} end
+local exp = struct.unpack('>I8', redis.call('GETRANGE', KEYS[2], 8 * (n - 1), 8 * n - 1))
+return {'H', redis.call('HGET', KEYS[3], n), exp, now}
 `)
 
-	// KEYS seats, holds; ARGV seat, user, ttlMs, maxSeats.
-	holdScript = rueidis.NewLuaScriptRetryable(prelude + `
-local n, user = tonumber(ARGV[1]), ARGV[2]
-local state = seat_state(KEYS[1], n)
-if not state then return SEAT_NOT_FOUND end
-if state == 'R' then return SEAT_RESERVED end
+	// KEYS event, seats, expq. Answers {total, available, onHold,
+	// reserved}: every 'H' byte has one expq entry, live iff its score is
+	// after now.
+	summaryScript = rueidis.NewLuaScriptReadOnly(prelude + `
+local v = redis.call('HMGET', KEYS[1], 'total', 'reserved')
+if not v[1] then return EVENT_NOT_FOUND end
 local now = now_ms()
-local v = redis.call('HMGET', KEYS[2], n, user_field(user))
-local exp, holder = parse_hold(v[1])
--- The user's live holds on other seats: a retry on this seat extends the
--- hold and is not counted again.
-local kept, count = others(v[2], n, now)
-if exp > now then
-  if holder ~= user then return SEAT_HELD end
-elseif count >= tonumber(ARGV[4]) then
-  return HOLD_LIMIT
+local total = tonumber(v[1])
+-- An event of the old code has no counter until its next reservation.
+local reserved = tonumber(v[2]) or count_reserved(redis.call('GET', KEYS[2]))
+local held = redis.call('ZCOUNT', KEYS[3], '(' .. now, '+inf')
+return {total, total - held - reserved, held, reserved}
+`)
+
+	// ARGV ttlMs, maxSeats, maxLifetimeMs, then the seats: domain.Hold.
+	holdScript = rueidis.NewLuaScriptRetryable(prelude + changePrelude + `
+local TTL, MAX, CAP = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
+local seen = answered(false)
+if seen then return seen end
+local ns, missing = asked(8)
+if missing then return answer(missing) end
+local now = now_ms()
+reclaim(now)
+local c = read_cart()
+local bs = seat_bytes(ns)
+if not bs then return {EVENT_NOT_FOUND} end
+local reserved, held, own = nil, nil, 0
+for i = 1, #ns do
+  local n, b = ns[i], bs[i]
+  if b == 'R' then
+    reserved = push(reserved, SEAT_RESERVED, n)
+  elseif b == 'H' then -- after the reclaim, a live hold: the user's if in their cart
+    if mine(c, n, now) then own = own + 1 else held = push(held, SEAT_HELD, n) end
+  end
 end
-if exp ~= 0 and holder ~= user then
-  -- Taking over another user's expired hold: the seat leaves that user's
-  -- list too, so that every list names seats whose hold names its user and
-  -- the hash never has more lists than seats.
-  local field = user_field(holder)
-  local list = redis.call('HGET', KEYS[2], field)
-  if list then put_list(KEYS[2], field, (others(list, n, 0))) end
-end
-return put_hold(KEYS[2], n, user, kept, now + tonumber(ARGV[3]), now)
+if reserved then return answer(reserved) end
+if held then return answer(held) end
+local others = holding(c, now) - own
+local refused = open(c, others + own, now, TTL, CAP)
+if refused then return answer(refused) end
+if others + #ns > MAX then return answer({HOLD_LIMIT_REACHED}) end
+return answer(put_holds(c, ns, now, expiry(c, now, TTL, CAP), TTL, CAP))
 `)
 
-	// KEYS seats, holds; ARGV seat, user, ttlMs.
-	refreshScript = rueidis.NewLuaScriptRetryable(prelude + `
-local n, user = tonumber(ARGV[1]), ARGV[2]
-local state = seat_state(KEYS[1], n)
-if not state then return SEAT_NOT_FOUND end
+	// ARGV ttlMs, maxSeats, maxLifetimeMs, seatsPerRow, count, adjacent
+	// (1 or 0): domain.HoldBest. After the reclaim 'A' is exactly an
+	// available seat, so the search is plain string.find.
+	holdBestSource = prelude + changePrelude + `
+local TTL, MAX, CAP, ROWS = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
+local COUNT, ADJACENT = tonumber(ARGV[9]), ARGV[10] == '1'
+local seen = answered(false)
+if seen then return seen end
 local now = now_ms()
-local v = redis.call('HMGET', KEYS[2], n, user_field(user))
-local exp, holder = parse_hold(v[1])
-if state == 'R' or exp <= now then return NOT_ON_HOLD end
-if holder ~= user then return NOT_HOLDER end
-return put_hold(KEYS[2], n, user, (others(v[2], n, now)), now + tonumber(ARGV[3]), now)
+reclaim(now)
+local seats = redis.call('GET', SEATS)
+if not seats then return {EVENT_NOT_FOUND} end
+local c = read_cart()
+local holds = holding(c, now)
+local refused = open(c, holds, now, TTL, CAP)
+if refused then return answer(refused) end
+if holds + COUNT > MAX then return answer({HOLD_LIMIT_REACHED}) end
+
+-- domain.Event.Best: the lowest run of COUNT 'A's within one row, else
+-- (not ADJACENT) the lowest COUNT 'A's.
+local function best()
+  local run, pos = string.rep('A', COUNT), 1
+  while true do
+    local i = string.find(seats, run, pos, true)
+    if not i then break end
+    local row_end = math.ceil(i / ROWS) * ROWS
+    if i + COUNT - 1 <= row_end then
+      local ns = {}
+      for k = 1, COUNT do ns[k] = i + k - 1 end
+      return ns
+    end
+    pos = row_end + 1 -- this row has no such run: the next one may
+  end
+  if ADJACENT then return nil end
+  local ns = {}
+  pos = 1
+  while #ns < COUNT do
+    local i = string.find(seats, 'A', pos, true)
+    if not i then return nil end
+    ns[#ns + 1] = i
+    pos = i + 1
+  end
+  return ns
+end
+
+local ns = best()
+if not ns then return answer({NOT_ENOUGH_SEATS}) end
+return answer(put_holds(c, ns, now, expiry(c, now, TTL, CAP), TTL, CAP))
+`
+	holdBestScript     = rueidis.NewLuaScript(holdBestSource)
+	holdBestIdemScript = rueidis.NewLuaScriptRetryable(holdBestSource)
+
+	// ARGV ttlMs, maxLifetimeMs, all (1: the user's live holds, 0: the
+	// seats that follow), then the seats: domain.Refresh.
+	refreshScript = rueidis.NewLuaScriptRetryable(prelude + changePrelude + `
+local TTL, CAP, ALL = tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[7] == '1'
+local seen = answered(false)
+if seen then return seen end
+local ns, missing = asked(8)
+if missing then return answer(missing) end
+local now = now_ms()
+reclaim(now)
+local c = read_cart()
+if ALL then ns = live(c, now) end
+if #ns == 0 then return answer({NOT_ON_HOLD}) end
+local not_held, others = nil, nil
+for i = 1, #ns do
+  local n = ns[i]
+  if not mine(c, n, now) then
+    local b = seat_byte(SEATS, n)
+    if b == '' then return {EVENT_NOT_FOUND} end
+    if b == 'H' then others = push(others, NOT_HOLDER, n) else not_held = push(not_held, NOT_ON_HOLD, n) end
+  end
+end
+if not_held then return answer(not_held) end
+if others then return answer(others) end
+local e = expiry(c, now, TTL, CAP)
+local extended, reply = {}, {OK}
+for i = 1, #ns do
+  local n = ns[i]
+  if c.exp[n] < e then -- a hold is never shortened
+    c.exp[n] = e
+    extended[#extended + 1] = n
+  end
+  reply[2 * i], reply[2 * i + 1] = n, c.exp[n]
+end
+if #extended == 0 then
+  if CAP > 0 and e == c.start + CAP then return answer({HOLD_LIFETIME}) end
+  return answer(reply) -- nothing to write: the cart's till is past e already
+end
+set_exp(extended, e)
+local queue = {}
+for i = 1, #extended do queue[2 * i - 1], queue[2 * i] = text(e), text(extended[i]) end
+redis.call('ZADD', EXPQ, unpack(queue))
+c.till = math.max(c.till, e)
+keep_cart(c, now, TTL, CAP)
+return answer(reply)
 `)
 
-	// KEYS seats, holds, res; ARGV seat, user.
+	// KEYS then the res key of each seat; ARGV the seats: domain.Reserve.
 	reserveScript = rueidis.NewLuaScriptRetryable(reserveSource)
+
+	// ARGV all (1: the user's live holds, 0: the seats that follow), then
+	// the seats: domain.Release.
+	releaseScript = rueidis.NewLuaScriptRetryable(prelude + changePrelude + `
+local ALL = ARGV[5] == '1'
+local seen = answered(false)
+if seen then return seen end
+local ns, missing = asked(6)
+if missing then return answer(missing) end
+local now = now_ms()
+reclaim(now)
+local c = read_cart()
+if ALL then ns = live(c, now) end
+local gone, reply = {}, {OK}
+for i = 1, #ns do
+  local n = ns[i]
+  if mine(c, n, now) then -- others' seats are left as they are
+    gone[#gone + 1] = n
+    reply[#reply + 1] = n
+    reply[#reply + 1] = 0
+  end
+end
+drop_holds(c, gone, now, 'A')
+return answer(reply)
+`)
 )
 
 // reserveSource is the reserve script's own text, which the reserve that
-// waits for replicas sends itself (see replicas.go).
-var reserveSource = prelude + `
-local n, user = tonumber(ARGV[1]), ARGV[2]
-local state = seat_state(KEYS[1], n)
-if not state then return SEAT_NOT_FOUND end
+// waits for replicas sends itself (see replicas.go). KEYS[7+i] is the res
+// key of the i-th seat.
+var reserveSource = prelude + changePrelude + `
+local seen = answered(true)
+if seen then return seen end
+local ns, missing = asked(5)
+if missing then return answer(missing) end
 local now = now_ms()
-if state == 'R' then
-  if redis.call('HGET', KEYS[3], n) ~= user then return NO_LIVE_HOLD end
-  -- A retry of the user's own reservation succeeds, and writes it again:
-  -- a WAIT for replicas after the retry then covers the first write too.
-  redis.call('HSET', KEYS[3], n, user)
-  return {'R', user, 0, now}
+reclaim(now)
+local c = read_cart()
+local refused, reply = nil, {OK}
+for i = 1, #ns do
+  local n = ns[i]
+  if not mine(c, n, now) then -- done already if the user reserved it
+    local b = seat_byte(SEATS, n)
+    if b == '' then return {EVENT_NOT_FOUND} end
+    if b ~= 'R' or redis.call('HGET', KEYS[7 + i], n) ~= USER then refused = push(refused, NO_LIVE_HOLD, n) end
+  end
+  reply[2 * i], reply[2 * i + 1] = n, 0
 end
-local field = user_field(user)
-local v = redis.call('HMGET', KEYS[2], n, field)
-local exp, holder = parse_hold(v[1])
-if exp <= now or holder ~= user then return NO_LIVE_HOLD end
-redis.call('SETRANGE', KEYS[1], n - 1, 'R')
-redis.call('HSET', KEYS[3], n, user)
-redis.call('HDEL', KEYS[2], n)
-put_list(KEYS[2], field, (others(v[2], n, now)))
-return {'R', user, 0, now}
+if refused then return answer(refused) end
+local taken = {}
+for i = 1, #ns do
+  local n = ns[i]
+  -- The user's own reservations are written again too: a WAIT for
+  -- replicas after a retry then covers the first write.
+  redis.call('HSET', KEYS[7 + i], n, USER)
+  if mine(c, n, now) then taken[#taken + 1] = n end
+end
+if #taken > 0 then
+  drop_holds(c, taken, now, 'R')
+  local count = redis.call('HINCRBY', EVENT, 'reserved', #taken)
+  if count == #taken then
+    -- The counter's first increment, or an event of the old code that had
+    -- none: count the seats once.
+    local all = count_reserved(redis.call('GET', SEATS))
+    if all ~= count then redis.call('HSET', EVENT, 'reserved', all) end
+  end
+end
+return answer(reply)
 `

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -24,6 +25,25 @@ func TestMain(m *testing.M) { redistest.Main(m) }
 
 var longHold = domain.HoldPolicy{TTL: time.Minute, MaxSeats: 6}
 
+var (
+	noIdem = application.Idem{}
+	two    = domain.BestAvailable{Count: 2}
+)
+
+// idem is an idempotency key of its own for the request named what.
+func idem(what string) application.Idem {
+	return application.Idem{Key: uuid.NewString(), Fingerprint: what, TTL: time.Minute}
+}
+
+// ids are the ids of seats ns of e.
+func ids(e domain.Event, ns ...int) []domain.SeatID {
+	out := make([]domain.SeatID, len(ns))
+	for i, n := range ns {
+		out[i] = e.Seat(n)
+	}
+	return out
+}
+
 // newStore connects a store to addrs, closed when the test ends.
 func newStore(t testing.TB, addrs ...string) *redisstore.Store {
 	t.Helper()
@@ -43,7 +63,7 @@ func newStoreWith(t testing.TB, cfg redisstore.Config) *redisstore.Store {
 // eventOf returns a new event with a fresh id, not yet stored.
 func eventOf(t testing.TB, seats int) domain.Event {
 	t.Helper()
-	e, err := domain.NewEvent(domain.EventID(uuid.NewString()), "Concert", seats)
+	e, err := domain.NewEvent(domain.EventID(uuid.NewString()), "Concert", seats, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,30 +99,42 @@ func TestContract(t *testing.T) {
 var hostileUsers = []domain.UserID{"{x}", "}{", "*", "a:b", "user:x", "{}", "x\ny", "{e}:holds", "?*[ab]"}
 
 // TestOneSlotPerEvent has the cluster say which slot each key of an event
-// lives in, after holds by hostile users: a key elsewhere would make the
-// scripts fail on Redis Cluster.
+// lives in, after holds by hostile users and a reservation under an
+// idempotency key: a key elsewhere would make the scripts fail on Redis
+// Cluster.
 func TestOneSlotPerEvent(t *testing.T) {
 	t.Parallel()
 	addrs := redistest.SharedCluster(t)
 	s, c := newStore(t, addrs...), redistest.Client(t, addrs...)
 	ctx := context.Background()
 	e := newEvent(t, s, 10)
+	want := []string{"event", "seats", "exp", "holds", "expq", "res:0"}
 	for i, u := range hostileUsers {
-		if _, err := s.Hold(ctx, e.Seat(i+1), u, longHold); err != nil {
+		if _, err := storetest.Hold(ctx, s, e.Seat(i+1), u, longHold); err != nil {
 			t.Fatalf("Hold by %q: %v", u, err)
 		}
+		if i > 0 { // the first one reserves the seat, and has no cart left
+			want = append(want, "cart:"+string(u))
+		}
 	}
-	if _, err := s.Reserve(ctx, e.Seat(1), hostileUsers[0]); err != nil {
+	key := idem("reserve")
+	if _, err := s.Reserve(ctx, e.ID, ids(e, 1), hostileUsers[0], key); err != nil {
 		t.Fatal(err)
 	}
-	keys := eventKeys(t, c, e.ID)
-	if len(keys) != 4 { // event, seats, holds, res
-		t.Fatalf("event has keys %q", keys)
+	want = append(want, "idem:"+key.Key)
+	for i, kind := range want {
+		want[i] = layoutKey(e.ID, kind)
 	}
-	want := slot(t, c, string(e.ID))
+	keys := eventKeys(t, c, e.ID)
+	slices.Sort(keys)
+	slices.Sort(want)
+	if !slices.Equal(keys, want) {
+		t.Fatalf("event has keys %q, want %q", keys, want)
+	}
+	slot0 := slot(t, c, string(e.ID))
 	for _, k := range keys {
-		if got := slot(t, c, k); got != want {
-			t.Errorf("key %q is in slot %d, the event's slot is %d", k, got, want)
+		if got := slot(t, c, k); got != slot0 {
+			t.Errorf("key %q is in slot %d, the event's slot is %d", k, got, slot0)
 		}
 	}
 }
@@ -139,12 +171,12 @@ func TestHostileUsers(t *testing.T) {
 	e, other := newEvent(t, s, 10), newEvent(t, s, 10)
 	policy := domain.HoldPolicy{TTL: time.Minute, MaxSeats: 1}
 	for i, u := range hostileUsers {
-		seat, err := s.Hold(ctx, e.Seat(i+1), u, policy)
+		seat, err := storetest.Hold(ctx, s, e.Seat(i+1), u, policy)
 		if err != nil || seat.Holder != u || seat.Status != domain.OnHold {
 			t.Fatalf("Hold by %q = %+v, %v", u, seat, err)
 		}
 		// Each hostile user counts only their own hold.
-		if _, err := s.Hold(ctx, e.Seat(10), u, policy); !errors.Is(err, domain.ErrHoldLimit) {
+		if _, err := storetest.Hold(ctx, s, e.Seat(10), u, policy); !errors.Is(err, domain.ErrHoldLimit) {
 			t.Fatalf("second Hold by %q: %v, want %v", u, err, domain.ErrHoldLimit)
 		}
 		if seat, err := s.Seat(ctx, e.Seat(i+1)); err != nil || seat.Holder != u {
@@ -152,7 +184,7 @@ func TestHostileUsers(t *testing.T) {
 		}
 	}
 	for i, u := range hostileUsers {
-		seat, err := s.Reserve(ctx, e.Seat(i+1), u)
+		seat, err := storetest.Reserve(ctx, s, e.Seat(i+1), u)
 		if err != nil || seat.Holder != u || seat.Status != domain.Reserved {
 			t.Fatalf("Reserve by %q = %+v, %v", u, seat, err)
 		}
@@ -213,11 +245,16 @@ func deadConnections(t *testing.T, addrs ...string) {
 		do   func() error
 	}{
 		{"CreateEvent", func() error { return s.CreateEvent(ctx, eventOf(t, 10)) }},
-		{"Hold", func() error { _, err := s.Hold(ctx, e.Seat(1), "alice", longHold); return err }},
-		{"Refresh", func() error { _, err := s.Refresh(ctx, e.Seat(1), "alice", longHold); return err }},
-		{"Reserve", func() error { _, err := s.Reserve(ctx, e.Seat(1), "alice"); return err }},
+		{"Hold", func() error { _, err := s.Hold(ctx, e.ID, ids(e, 1, 2), "alice", longHold, noIdem); return err }},
+		// Without an idempotency key a best-available hold is not retried
+		// (a second run would pick more seats); with one it is.
+		{"HoldBest", func() error { _, err := s.HoldBest(ctx, e.ID, two, "alice", longHold, idem("best")); return err }},
+		{"Refresh", func() error { _, err := s.Refresh(ctx, e.ID, nil, "alice", longHold, noIdem); return err }},
+		{"Release", func() error { _, err := s.Release(ctx, e.ID, ids(e, 2), "alice", noIdem); return err }},
+		{"Reserve", func() error { _, err := s.Reserve(ctx, e.ID, ids(e, 1), "alice", noIdem); return err }},
 		{"Seat", func() error { _, err := s.Seat(ctx, e.Seat(1)); return err }},
 		{"AvailableSeats", func() error { _, _, err := s.AvailableSeats(ctx, e.ID); return err }},
+		{"Summary", func() error { _, err := s.Summary(ctx, e.ID); return err }},
 		{"Event", func() error { _, err := s.Event(ctx, eventOf(t, 10).ID); return err }},
 		{"Ping", func() error { return s.Ping(ctx) }},
 	} {
@@ -239,12 +276,16 @@ func wantUnavailable(t *testing.T, s application.Store, e domain.Event) map[stri
 	// memory (TestEventCache).
 	_, eventErr := s.Event(ctx, eventOf(t, 10).ID)
 	_, seatErr := s.Seat(ctx, id)
-	_, holdErr := s.Hold(ctx, id, "alice", longHold)
-	_, refreshErr := s.Refresh(ctx, id, "alice", longHold)
-	_, reserveErr := s.Reserve(ctx, id, "alice")
+	_, summaryErr := s.Summary(ctx, e.ID)
+	_, holdErr := s.Hold(ctx, e.ID, []domain.SeatID{id}, "alice", longHold, noIdem)
+	_, bestErr := s.HoldBest(ctx, e.ID, two, "alice", longHold, noIdem)
+	_, refreshErr := s.Refresh(ctx, e.ID, nil, "alice", longHold, noIdem)
+	_, reserveErr := s.Reserve(ctx, e.ID, []domain.SeatID{id}, "alice", noIdem)
+	_, releaseErr := s.Release(ctx, e.ID, nil, "alice", noIdem)
 	errs := map[string]error{
 		"Ping": s.Ping(ctx), "CreateEvent": s.CreateEvent(ctx, e), "AvailableSeats": listErr, "Event": eventErr,
-		"Seat": seatErr, "Hold": holdErr, "Refresh": refreshErr, "Reserve": reserveErr,
+		"Summary": summaryErr, "Seat": seatErr, "Hold": holdErr, "HoldBest": bestErr, "Refresh": refreshErr,
+		"Reserve": reserveErr, "Release": releaseErr,
 	}
 	for name, err := range errs {
 		if !errors.Is(err, application.ErrUnavailable) {
@@ -298,12 +339,12 @@ func TestMemoryPerSeat(t *testing.T) {
 		users[n] = domain.UserID(uuid.NewString())
 	}
 	forEachSeat(t, e, func(n int) error {
-		_, err := s.Hold(ctx, e.Seat(n), users[n], longHold)
+		_, err := storetest.Hold(ctx, s, e.Seat(n), users[n], longHold)
 		return err
 	})
 	t.Logf("all on hold: %.1f bytes per seat", bytesPerSeat(t, c, e))
 	forEachSeat(t, e, func(n int) error {
-		_, err := s.Reserve(ctx, e.Seat(n), users[n])
+		_, err := storetest.Reserve(ctx, s, e.Seat(n), users[n])
 		return err
 	})
 	wantBytesPerSeat(t, c, e, "sold out", 100)
@@ -357,3 +398,7 @@ func TestPingWithADeadSeed(t *testing.T) {
 		}
 	}
 }
+
+// layoutKey is the key of kind of event e, as docs/redis-layout.md names
+// it.
+func layoutKey(e domain.EventID, kind string) string { return "rsv:{" + string(e) + "}:" + kind }

@@ -1,0 +1,122 @@
+package redisstore_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/rueidis"
+
+	"github.com/seatres/reservation/adapters/redisstore/redistest"
+	"github.com/seatres/reservation/application"
+	"github.com/seatres/reservation/domain"
+)
+
+// TestReclaim: expired holds stay in the holds hash and the expiry queue
+// (rsv:{E}:holds, rsv:{E}:expq, see docs/redis-layout.md) only until the
+// next change of their event, which gives their seats back: after it,
+// neither has an entry of them, their seats' bytes are 'A' again and their
+// carts are gone (Redis expires each at its last hold's expiry).
+func TestReclaim(t *testing.T) {
+	t.Parallel()
+	addr := redistest.SharedStandalone(t)
+	s, c := newStore(t, addr), redistest.Client(t, addr)
+	ctx := context.Background()
+	e := newEvent(t, s, 100)
+	short := domain.HoldPolicy{TTL: 20 * time.Millisecond, MaxSeats: 40}
+
+	// One cart of 40 holds, all expiring at once: nothing reclaims them
+	// until a change comes.
+	cart := seatRange(e, 1, 40)
+	held, err := s.Hold(ctx, e.ID, cart, "alice", short, noIdem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitRedisPast(t, c, e, held[0].HoldExpiresAt)
+	if got := queued(t, c, e); got != 40 {
+		t.Fatalf("before any change the queue has %d holds, want the 40 expired", got)
+	}
+	// Then 40 holds by 40 users, one after the other: some may be
+	// reclaimed by the next ones already.
+	var last time.Time
+	for n := 41; n <= 80; n++ {
+		seat, err := s.Hold(ctx, e.ID, ids(e, n), domain.UserID("user-"+strings.Repeat("x", n)), short, noIdem)
+		if err != nil {
+			t.Fatal(err)
+		}
+		last = seat[0].HoldExpiresAt
+	}
+	waitRedisPast(t, c, e, last)
+
+	// One more change, of another seat.
+	if _, err := s.Hold(ctx, e.ID, ids(e, 100), "zed", longHold, noIdem); err != nil {
+		t.Fatal(err)
+	}
+	holds, err := c.Do(ctx, c.B().Hgetall().Key(layoutKey(e.ID, "holds")).Build()).AsStrMap()
+	if err != nil || len(holds) != 1 || holds["100"] != "zed" {
+		t.Fatalf("holds hash after the change: %v, %v; want seat 100 by zed alone", holds, err)
+	}
+	queue, err := c.Do(ctx, c.B().Zrange().Key(layoutKey(e.ID, "expq")).Min("0").Max("-1").Build()).AsStrSlice()
+	if err != nil || len(queue) != 1 || queue[0] != "100" {
+		t.Fatalf("expiry queue after the change: %v, %v; want seat 100 alone", queue, err)
+	}
+	seats, err := c.Do(ctx, c.B().Get().Key(layoutKey(e.ID, "seats")).Build()).ToString()
+	if want := strings.Repeat("A", 99) + "H"; err != nil || seats != want {
+		t.Fatalf("seats after the change: %q, %v; want %q", seats, err, want)
+	}
+	for _, k := range eventKeys(t, c, e.ID) {
+		if strings.Contains(k, ":cart:") && !strings.HasSuffix(k, ":cart:zed") {
+			t.Errorf("cart %q outlived its holds", k)
+		}
+	}
+	wantAvailable(t, s, e, 99)
+}
+
+// seatRange returns the ids of seats from..to of e.
+func seatRange(e domain.Event, from, to int) []domain.SeatID {
+	out := make([]domain.SeatID, 0, to-from+1)
+	for n := from; n <= to; n++ {
+		out = append(out, e.Seat(n))
+	}
+	return out
+}
+
+// queued counts the expiry queue's entries.
+func queued(t *testing.T, c rueidis.Client, e domain.Event) int64 {
+	t.Helper()
+	n, err := c.Do(context.Background(), c.B().Zcard().Key(layoutKey(e.ID, "expq")).Build()).AsInt64()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// waitRedisPast polls the clock of e's Redis node until it is past t: a
+// hold expiring at t has then expired for the scripts.
+func waitRedisPast(tb testing.TB, c rueidis.Client, e domain.Event, t time.Time) {
+	tb.Helper()
+	deadline := time.Now().Add(time.Until(t) + 10*time.Second)
+	for {
+		clock, err := c.Do(context.Background(), c.B().Time().Build().SetSlot(layoutKey(e.ID, "seats"))).AsIntSlice()
+		if err != nil || len(clock) != 2 {
+			tb.Fatalf("TIME: %v, %v", clock, err)
+		}
+		if time.UnixMilli(clock[0]*1000 + clock[1]/1000).After(t) {
+			return
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("Redis's clock did not pass %v", t)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// wantAvailable checks how many seats of e the store lists as available.
+func wantAvailable(t *testing.T, s application.Store, e domain.Event, want int) {
+	t.Helper()
+	_, free, err := s.AvailableSeats(context.Background(), e.ID)
+	if err != nil || len(free) != want {
+		t.Fatalf("AvailableSeats: %d seats, %v; want %d", len(free), err, want)
+	}
+}
