@@ -27,9 +27,14 @@ ensure-redis:
 	@command -v redis-server >/dev/null || { $(SUDO) apt-get update && $(SUDO) apt-get install -y redis-server; }
 
 # Benchmarks (issue 3): the Go benchmarks, then the load run of the built
-# service against throwaway Redis servers (cmd/loadbench), which prints a
-# summary and writes docs/benchmarks.md and docs/benchmarks.svg.
+# service against throwaway Redis servers (cmd/loadbench): the sale of an
+# event by concurrent Go clients, then the wrk scenarios against their
+# ceilings. It prints a summary and writes docs/benchmarks.md and
+# docs/benchmarks.svg. LOADBENCH_FLAGS adds flags of loadbench, e.g.
+# LOADBENCH_FLAGS='-rounds 1 -out "" -chart ""' for a quick look that
+# writes no docs (`bin/loadbench -h` lists them).
 GOBENCH = $(GO) test -run '^$$' -bench . -benchmem -benchtime 1s ./domain ./adapters/...
+LOADBENCH_FLAGS ?=
 
 .PHONY: bench ensure-wrk
 
@@ -38,7 +43,7 @@ bench: build ensure-redis ensure-wrk
 	$(GO) build -o bin/loadbench ./cmd/loadbench
 	$(GOBENCH) > bin/gobench.txt || { cat bin/gobench.txt; exit 1; }
 	cat bin/gobench.txt
-	bin/loadbench -gobench bin/gobench.txt -gobenchcmd "$(GOBENCH)"
+	bin/loadbench -gobench bin/gobench.txt -gobenchcmd "$(GOBENCH)" $(LOADBENCH_FLAGS)
 
 ensure-wrk:
 	@command -v wrk >/dev/null || { $(SUDO) apt-get update && $(SUDO) apt-get install -y wrk; }

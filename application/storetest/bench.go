@@ -3,7 +3,9 @@ package storetest
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -12,11 +14,13 @@ import (
 )
 
 // Benchmark measures the store calls of the service's hot paths, one call
-// at a time, on stores made by newStore. Holds, reserves and refreshes run
-// on events of the fewest and of the most seats: their cost must not grow
-// with the event.
+// at a time, on stores made by newStore. Holds, reserves and refreshes of
+// one seat run on events of the fewest and of the most seats: their cost
+// must not grow with the event. The calls of carts run on events of
+// 10,000 seats as a sale leaves them (see benchCarts).
 func Benchmark(b *testing.B, newStore func(b *testing.B) application.Store) {
 	ctx := context.Background()
+	benchCarts(b, newStore)
 	b.Run("CreateEvent/10000", func(b *testing.B) {
 		s := newStore(b)
 		b.ReportAllocs()
@@ -104,6 +108,194 @@ func Benchmark(b *testing.B, newStore func(b *testing.B) application.Store) {
 			}
 		})
 	}
+}
+
+// Policies of the cart benchmarks: the service's defaults (a cart of 6
+// seats, whose holds live at most 15 minutes); a limit high enough to hold
+// an event's front half in 20 calls; holds that expire at once.
+var (
+	benchPolicy     = domain.HoldPolicy{TTL: time.Minute, MaxSeats: 6, MaxLifetime: 15 * time.Minute}
+	benchPrepPolicy = domain.HoldPolicy{TTL: time.Minute, MaxSeats: 250}
+	benchGonePolicy = domain.HoldPolicy{TTL: time.Millisecond, MaxSeats: 6}
+)
+
+// Shapes of the cart benchmarks, as in the load benchmark (cmd/loadbench).
+const (
+	benchCart       = 6    // seats of a cart hold
+	benchBest       = 4    // seats of a best-available hold
+	benchFrontHeld  = 5000 // seats held before best-available holds
+	benchBestPerEvt = 1000 // best-available holds per event
+	benchRow        = 50   // seats per row
+)
+
+// benchCarts measures the calls of carts:
+//
+//   - HoldCart/6: a cart of 6 listed seats, free, for a new user;
+//   - HoldBest/4/5000-held: the best 4 adjacent seats for a new user, in an
+//     event (rows of 50) whose seats 1..5,000 were held first; each event
+//     then takes 1,000 such holds, so that 5,000 to 9,000 of its seats are
+//     on hold meanwhile;
+//   - Summary and AvailableSeats of an event whose odd seats are under
+//     expired holds and even ones under live holds, each hold by a user of
+//     128 characters of their own, in carts of 6 (churn);
+//   - Release/6: a user's release of their cart of 6 held seats, the seats
+//     not named.
+func benchCarts(b *testing.B, newStore func(b *testing.B) application.Store) {
+	ctx := context.Background()
+	b.Run(fmt.Sprintf("HoldCart/%d", benchCart), func(b *testing.B) {
+		s := newStore(b)
+		carts := benchFreeCarts(b, s, b.N)
+		b.ReportAllocs()
+		b.ResetTimer()
+		for _, c := range carts {
+			if held, err := s.Hold(ctx, c.event, c.seats, c.user, benchPolicy, application.Idem{}); err != nil || len(held) != benchCart {
+				b.Fatal(len(held), err)
+			}
+		}
+	})
+	b.Run(fmt.Sprintf("HoldBest/%d/%d-held", benchBest, benchFrontHeld), func(b *testing.B) {
+		s := newStore(b)
+		events := make([]domain.Event, (b.N+benchBestPerEvt-1)/benchBestPerEvt)
+		for i := range events {
+			events[i] = benchFrontHeldEvent(b, s)
+		}
+		users := benchUsers(b.N, "best")
+		best := domain.BestAvailable{Count: benchBest, Adjacent: true}
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i, u := range users {
+			if held, err := s.HoldBest(ctx, events[i/benchBestPerEvt].ID, best, u, benchPolicy, application.Idem{}); err != nil || len(held) != benchBest {
+				b.Fatal(len(held), err)
+			}
+		}
+	})
+	b.Run("Summary/10000/churn", func(b *testing.B) {
+		s := newStore(b)
+		e := benchChurnEvent(b, s)
+		want := domain.Summary{Total: e.TotalSeats, Available: e.TotalSeats / 2, OnHold: e.TotalSeats / 2}
+		b.ReportAllocs()
+		for b.Loop() {
+			if sum, err := s.Summary(ctx, e.ID); err != nil || sum != want {
+				b.Fatal(sum, err)
+			}
+		}
+	})
+	b.Run("AvailableSeats/10000/churn", func(b *testing.B) {
+		s := newStore(b)
+		e := benchChurnEvent(b, s)
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, free, err := s.AvailableSeats(ctx, e.ID); err != nil || len(free) != e.TotalSeats/2 {
+				b.Fatal(len(free), err)
+			}
+		}
+	})
+	b.Run(fmt.Sprintf("Release/%d", benchCart), func(b *testing.B) {
+		s := newStore(b)
+		carts := benchFreeCarts(b, s, b.N)
+		for _, c := range carts {
+			if _, err := s.Hold(ctx, c.event, c.seats, c.user, benchPolicy, application.Idem{}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportAllocs()
+		b.ResetTimer()
+		for _, c := range carts {
+			if released, err := s.Release(ctx, c.event, nil, c.user, application.Idem{}); err != nil || len(released) != benchCart {
+				b.Fatal(len(released), err)
+			}
+		}
+	})
+}
+
+// benchCartOf is a cart: listed seats of one event for one user.
+type benchCartOf struct {
+	event domain.EventID
+	seats []domain.SeatID
+	user  domain.UserID
+}
+
+// benchFreeCarts creates events of 10,000 seats for count carts of 6 free
+// seats, each for a user of its own.
+func benchFreeCarts(b *testing.B, s application.Store, count int) []benchCartOf {
+	b.Helper()
+	carts := make([]benchCartOf, count)
+	perEvent := domain.MaxTotalSeats / benchCart
+	users := benchUsers(count, "cart")
+	var e domain.Event
+	for i := range carts {
+		k := i % perEvent
+		if k == 0 {
+			e = createEvent(b, s, domain.MaxTotalSeats)
+		}
+		seats := make([]domain.SeatID, benchCart)
+		for j := range seats {
+			seats[j] = e.Seat(k*benchCart + j + 1)
+		}
+		carts[i] = benchCartOf{event: e.ID, seats: seats, user: users[i]}
+	}
+	return carts
+}
+
+// benchFrontHeldEvent creates an event of 10,000 seats in rows of 50
+// whose seats 1..5,000 are held, 250 for each user.
+func benchFrontHeldEvent(b *testing.B, s application.Store) domain.Event {
+	b.Helper()
+	e, err := domain.NewEvent(domain.EventID(uuid.NewString()), "Benchmark", domain.MaxTotalSeats, benchRow)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := s.CreateEvent(context.Background(), e); err != nil {
+		b.Fatal(err)
+	}
+	for first := 1; first <= benchFrontHeld; first += benchPrepPolicy.MaxSeats {
+		seats := make([]domain.SeatID, min(benchPrepPolicy.MaxSeats, benchFrontHeld-first+1))
+		for j := range seats {
+			seats[j] = e.Seat(first + j)
+		}
+		if _, err := s.Hold(context.Background(), e.ID, seats, domain.UserID(uuid.NewString()), benchPrepPolicy, application.Idem{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return e
+}
+
+// benchChurnEvent creates an event of 10,000 seats whose odd seats are
+// under expired holds and even ones under live holds, in carts of 6, each
+// by a user of 128 characters of their own.
+func benchChurnEvent(b *testing.B, s application.Store) domain.Event {
+	b.Helper()
+	e := createEvent(b, s, domain.MaxTotalSeats)
+	holdEvery := func(from int, p domain.HoldPolicy, kind string) {
+		for first := from; first <= e.TotalSeats; first += 2 * benchCart {
+			var seats []domain.SeatID
+			for n := first; n <= e.TotalSeats && len(seats) < benchCart; n += 2 {
+				seats = append(seats, e.Seat(n))
+			}
+			user := benchLongUser(fmt.Sprintf("%s-%s-%05d-", kind, e.ID, first))
+			if _, err := s.Hold(context.Background(), e.ID, seats, user, p, application.Idem{}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	holdEvery(1, benchGonePolicy, "expired")
+	time.Sleep(20 * time.Millisecond) // past every expiry, on any store's clock
+	holdEvery(2, benchPolicy, "live")
+	return e
+}
+
+// benchLongUser pads prefix to a user id of the longest length allowed.
+func benchLongUser(prefix string) domain.UserID {
+	return domain.UserID(prefix + strings.Repeat("0123456789abcdef", 8)[:domain.MaxUserLength-len(prefix)])
+}
+
+// benchUsers returns count fresh user ids.
+func benchUsers(count int, kind string) []domain.UserID {
+	users := make([]domain.UserID, count)
+	for i := range users {
+		users[i] = domain.UserID(kind + "-" + uuid.NewString())
+	}
+	return users
 }
 
 // freeSeats creates events of size seats for count seats, and gives each

@@ -1,15 +1,23 @@
 // Command benchceiling is a benchmark tool, not part of the service: the
-// smallest gin server that does what a hold request must do, so that the
-// load benchmark (cmd/loadbench) can measure this machine's ceiling for the
-// service in the same run.
+// smallest gin server that does what a request of the service must do, so
+// that the load benchmark (cmd/loadbench) can measure this machine's ceiling
+// for the service in the same run.
 //
-//	POST /evalsha  decodes a {"id", "UUID"} body and makes one rueidis
-//	               EVALSHA round trip on a key of the seat's event
-//	POST /decode   decodes the body and makes no Redis call
-//	GET  /get/:id  answers a small JSON object, no body, no Redis call
+//	POST /evalsha               decodes a {"id", "UUID"} body and makes one
+//	                            rueidis EVALSHA round trip on a key of the
+//	                            seat's event
+//	POST /evalsha/:event/hold   decodes a cart body ({"UUID", "ids"} or
+//	                            {"UUID", "bestAvailable"}), makes one EVALSHA
+//	                            round trip on a key of the event, and answers
+//	                            the seats as a hold of the service does
+//	GET  /evalsha/:event/summary makes one EVALSHA round trip on a key of the
+//	                            event and answers four counts, as the
+//	                            service's summary does
+//	POST /decode                decodes the body and makes no Redis call
+//	GET  /get/:id               answers a small JSON object, no body, no Redis call
 //
-// Each answers the request's fields as JSON with gin's own encoder. There is
-// no logging and no middleware.
+// Each answers with gin's own encoder. There is no logging and no
+// middleware.
 package main
 
 import (
@@ -18,6 +26,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -32,6 +41,37 @@ var script = rueidis.NewLuaScript("return redis.call('EXISTS', KEYS[1])")
 type seatRequest struct {
 	ID   string `json:"id"`
 	UUID string `json:"UUID"`
+}
+
+// cartRequest is the body of the service's POST /events/{id}/hold.
+type cartRequest struct {
+	UUID          string   `json:"UUID"`
+	IDs           []string `json:"ids"`
+	BestAvailable *struct {
+		Count    int  `json:"count"`
+		Adjacent bool `json:"adjacent"`
+	} `json:"bestAvailable"`
+}
+
+// seat and cartAnswer have the shape of the service's answer to a hold.
+type seat struct {
+	ID            string `json:"id"`
+	EventID       string `json:"eventId"`
+	UUID          string `json:"UUID"`
+	Status        string `json:"status"`
+	HoldExpiresAt string `json:"holdExpiresAt"`
+}
+
+type cartAnswer struct {
+	Message string `json:"message"`
+	Seats   []seat `json:"seats"`
+}
+
+type summary struct {
+	Total     int `json:"total"`
+	Available int `json:"available"`
+	OnHold    int `json:"onHold"`
+	Reserved  int `json:"reserved"`
 }
 
 func main() {
@@ -50,6 +90,16 @@ func run(addr string, redisAddrs []string) error {
 		return err
 	}
 	defer client.Close()
+	// evalsha makes the one round trip of a request, on a key of event.
+	evalsha := func(c *gin.Context, event string, args ...string) bool {
+		ctx, cancel := context.WithTimeout(c.Request.Context(), time.Second)
+		defer cancel()
+		if err := script.Exec(ctx, client, []string{"ceiling:{" + event + "}"}, args).Error(); err != nil {
+			c.JSON(http.StatusServiceUnavailable, gin.H{"error": err.Error()})
+			return false
+		}
+		return true
+	}
 
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
@@ -60,13 +110,38 @@ func run(addr string, redisAddrs []string) error {
 			return
 		}
 		event, _, _ := strings.Cut(req.ID, ".")
-		ctx, cancel := context.WithTimeout(c.Request.Context(), time.Second)
-		defer cancel()
-		if err := script.Exec(ctx, client, []string{"ceiling:{" + event + "}"}, []string{req.UUID}).Error(); err != nil {
-			c.JSON(http.StatusServiceUnavailable, gin.H{"error": err.Error()})
+		if evalsha(c, event, req.UUID) {
+			c.JSON(http.StatusOK, req)
+		}
+	})
+	r.POST("/evalsha/:event/hold", func(c *gin.Context) {
+		var req cartRequest
+		if err := c.ShouldBindJSON(&req); err != nil {
+			c.JSON(http.StatusBadRequest, gin.H{"error": err.Error()})
 			return
 		}
-		c.JSON(http.StatusOK, req)
+		event := c.Param("event")
+		ids := req.IDs
+		if req.BestAvailable != nil {
+			// The ceiling picks no seats: the first ones will do.
+			for n := 1; n <= req.BestAvailable.Count; n++ {
+				ids = append(ids, event+"."+strconv.Itoa(n))
+			}
+		}
+		if !evalsha(c, event, append([]string{req.UUID}, ids...)...) {
+			return
+		}
+		expires := time.Now().Add(time.Minute).UTC().Format("2006-01-02T15:04:05.000Z")
+		answer := cartAnswer{Message: "Seats held", Seats: make([]seat, len(ids))}
+		for i, id := range ids {
+			answer.Seats[i] = seat{ID: id, EventID: event, UUID: req.UUID, Status: "On hold", HoldExpiresAt: expires}
+		}
+		c.JSON(http.StatusOK, answer)
+	})
+	r.GET("/evalsha/:event/summary", func(c *gin.Context) {
+		if evalsha(c, c.Param("event")) {
+			c.JSON(http.StatusOK, summary{Total: 10000, Available: 5000, OnHold: 5000})
+		}
 	})
 	r.POST("/decode", func(c *gin.Context) {
 		var req seatRequest

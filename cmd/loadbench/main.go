@@ -1,13 +1,19 @@
 // Command loadbench is a benchmark tool, not part of the service: the HTTP
-// load run of `make bench`. It starts throwaway Redis servers (standalone,
-// then a three-master cluster) on loopback ports, the built service
-// (bin/reservation) with its default configuration against each, and the
-// ceiling server (bin/benchceiling) beside it; it drives them with wrk,
-// round after round, and prints a summary that it also writes, with a chart,
-// to docs/benchmarks.md and docs/benchmarks.svg.
+// load run of `make bench`. First the sale (sale.go): its own Go clients
+// sell out events through the built service (bin/reservation) on a
+// throwaway standalone Redis, and on the in-memory store. Then it starts
+// throwaway Redis servers (standalone, then a three-master cluster) on
+// loopback ports, the service with its default configuration against each,
+// and the ceiling server (bin/benchceiling) beside it; it drives them with
+// wrk, round after round. It prints a summary that it also writes, with a
+// chart, to docs/benchmarks.md and docs/benchmarks.svg.
 //
 // A run fails (exit status 1, docs left alone) if any request gets a status
-// other than the one expected or a socket error.
+// other than the one expected or a socket error, or a sale's check fails.
+//
+// While working on one scenario, run it alone and write no docs, e.g.
+//
+//	bin/loadbench -sales 0 -single '' -topologies standalone -scenarios cartceil,cart -rounds 1 -out '' -chart
 package main
 
 import (
@@ -28,7 +34,13 @@ func main() {
 	flag.StringVar(&o.ceiling, "ceiling", "bin/benchceiling", "the ceiling server's binary")
 	flag.IntVar(&o.rounds, "rounds", 5, "runs of every scenario, for the spread and a median that a burst of other load on the machine does not move")
 	flag.DurationVar(&o.duration, "duration", 3*time.Second, "length of one wrk run")
-	flag.StringVar(&o.topologies, "topologies", "standalone,cluster", "Redis set-ups to run against")
+	flag.StringVar(&o.topologies, "topologies", "standalone,cluster", "Redis set-ups to run the wrk scenarios against; empty for none")
+	flag.StringVar(&o.scenarios, "scenarios", "", "ids of the wrk scenarios to run (comma-separated, see scenarios.go); empty for all")
+	flag.IntVar(&o.sales, "sales", 5, "rounds of the cart sale; 0 for none")
+	flag.IntVar(&o.saleBuyers, "sale-clients", 500, "concurrent clients of the cart sale")
+	flag.BoolVar(&o.saleMemory, "sale-memory", true, "run the cart sale on the in-memory store too")
+	flag.StringVar(&o.single, "single", "100,500", "concurrent clients of the runs of the single-seat sale, one run each (comma-separated); empty for none")
+	flag.DurationVar(&o.singleCap, "single-cap", 25*time.Second, "time after which a single-seat sale starts no new buyer")
 	flag.StringVar(&o.goBench, "gobench", "", "output of the Go benchmarks to include in the report")
 	flag.StringVar(&o.goBenchCmd, "gobenchcmd", "", "the command that wrote -gobench, for the report")
 	flag.StringVar(&o.out, "out", "docs/benchmarks.md", "report to write; empty for none")
@@ -48,6 +60,12 @@ type options struct {
 	rounds           int
 	duration         time.Duration
 	topologies       string
+	scenarios        string
+	sales            int
+	saleBuyers       int
+	saleMemory       bool
+	single           string
+	singleCap        time.Duration
 	goBench          string
 	goBenchCmd       string
 	out, chart       string
@@ -62,8 +80,15 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 	fmt.Printf("machine: %s\n", m)
+	sales, err := runSales(ctx, o)
+	if err != nil {
+		return err
+	}
 	var results []result
 	for _, name := range strings.Split(o.topologies, ",") {
+		if name == "" {
+			continue
+		}
 		t, ok := topologies[name]
 		if !ok {
 			return fmt.Errorf("unknown topology %q", name)
@@ -74,7 +99,7 @@ func run(ctx context.Context, o options) error {
 			return err
 		}
 	}
-	r := report{machine: m, opts: o, results: results}
+	r := report{machine: m, opts: o, results: results, sales: sales}
 	fmt.Print(r.summary())
 	if failed := r.failures(); len(failed) > 0 {
 		return fmt.Errorf("unexpected answers, docs left alone:\n%s", strings.Join(failed, "\n"))

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"encoding/json"
 	"encoding/xml"
 	"strings"
 	"testing"
+	"time"
 )
 
 const wrkOut = `Running 5s test @ http://127.0.0.1:1
@@ -120,5 +122,83 @@ func TestInOrder(t *testing.T) {
 	}
 	if ids(s) != "evalsha hold decode " {
 		t.Error("inOrder changed its argument")
+	}
+}
+
+// Every pair of a scenario and its ceiling swaps in even rounds, whatever
+// its ids.
+func TestInOrderPairs(t *testing.T) {
+	t.Parallel()
+	s := cartScenarios()
+	var got []string
+	for _, x := range inOrder(s, 2) {
+		got = append(got, x.id)
+	}
+	want := "cart cartceil best bestceil summary sumceil churnlist"
+	if strings.Join(got, " ") != want {
+		t.Errorf("round 2: %v, want %s", got, want)
+	}
+}
+
+func TestParseCommandStats(t *testing.T) {
+	t.Parallel()
+	const info = "# Commandstats\r\n" +
+		"cmdstat_exec:calls=100,usec=1000,usec_per_call=10.00,rejected_calls=0,failed_calls=0\r\n" +
+		"cmdstat_get:calls=200,usec=900,usec_per_call=4.50,rejected_calls=0,failed_calls=0\r\n" +
+		"cmdstat_multi:calls=100,usec=10,usec_per_call=0.10,rejected_calls=0,failed_calls=0\r\n" +
+		"cmdstat_config|resetstat:calls=1,usec=99,usec_per_call=99.00,rejected_calls=0,failed_calls=0\r\n" +
+		"cmdstat_info:calls=1,usec=50,usec_per_call=50.00,rejected_calls=0,failed_calls=0\r\n"
+	rt, err := parseCommandStats(info, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// EXEC's 10 µs include its GETs: the larger of 10 and 9 + 0.1.
+	if rt.us != 10 || !rt.nested || len(rt.commands) != 3 {
+		t.Errorf("parsed %+v", rt)
+	}
+	if got := rt.String(); got != "EXEC 10.0 µs, GET 9.0 µs, MULTI 0.1 µs" {
+		t.Errorf("String() = %q", got)
+	}
+	plain, _ := parseCommandStats("cmdstat_get:calls=2,usec=8,usec_per_call=4.00\r\ncmdstat_time:calls=2,usec=2,usec_per_call=1.00\r\n", 2)
+	if plain.us != 5 || plain.nested {
+		t.Errorf("without containers: %+v", plain)
+	}
+}
+
+func TestBodies(t *testing.T) {
+	t.Parallel()
+	const e = "6b1d4f5e-2c49-4f7e-9d0a-3e8c5b7a1f20"
+	var cart struct {
+		UUID string
+		IDs  []string `json:"ids"`
+	}
+	if err := json.Unmarshal(idsBody(`a"b`, e, []int{1, 20}), &cart); err != nil || cart.UUID != `a"b` || strings.Join(cart.IDs, " ") != e+".1 "+e+".20" {
+		t.Errorf("idsBody: %+v, %v", cart, err)
+	}
+	if got := string(bestBody("u", 4, true)); got != `{"UUID":"u","bestAvailable":{"count":4,"adjacent":true}}` {
+		t.Errorf("bestBody: %s", got)
+	}
+	list := `{"total":2,"event":{"id":"` + e + `","name":"x","totalSeats":10},"seats":[{"id":"` + e + `.3","eventId":"` + e + `"},{"id":"` + e + `.10","eventId":"` + e + `"}]}`
+	if got := listedSeats([]byte(list), e, nil); len(got) != 2 || got[0] != 3 || got[1] != 10 {
+		t.Errorf("listedSeats = %v", got)
+	}
+	if u := longUser("live", e, 2); len(u) != 128 || !strings.HasPrefix(u, "live-"+e+"-00002-") {
+		t.Errorf("longUser = %q", u)
+	}
+}
+
+// The sale's time is a target; a capped single-seat run shows its rate.
+func TestSaleReport(t *testing.T) {
+	t.Parallel()
+	r := report{opts: options{saleBuyers: 500}}
+	for i, d := range []time.Duration{2 * time.Second, 4 * time.Second, 3 * time.Second} {
+		r.sales = append(r.sales, saleRun{store: "Redis", flow: "cart", clients: 500, round: i + 1, elapsed: d, sold: eventSeats, requests: map[int]int64{200: 10}})
+	}
+	r.sales = append(r.sales, saleRun{store: "Redis", flow: "single", clients: 100, round: 1, elapsed: 10 * time.Second, sold: 2500, capped: true, cap: 10 * time.Second})
+	if table := r.targetTable(); !strings.Contains(table, "| < 3 s | 3.00 s (2.00 s–4.00 s) | no |") {
+		t.Errorf("target table lacks the sale:\n%s", table)
+	}
+	if table := r.saleTable(); !strings.Contains(table, "2500 seats sold in 10.0 s; sold out in ~40 s") || !strings.Contains(table, "| 200: 30 |") {
+		t.Errorf("sale table:\n%s", table)
 	}
 }

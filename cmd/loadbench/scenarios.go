@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/redis/rueidis"
+
 	"github.com/seatres/reservation/adapters/redisstore/redistest"
 )
 
@@ -19,11 +21,34 @@ type scenario struct {
 	id      string // what the report looks results up by
 	label   string
 	ceiling bool   // served by benchceiling
-	mode    string // wrk.lua's mode: seats, create or get
-	path    string // "{event}" stands for a 10,000-seat event's id
+	mode    string // wrk.lua's mode: seats, cart, best, create or get
+	path    string // "{event}" stands for the scenario's event
 	conns   int
 	expect  int // the only status a response may have
+	// base is the ceiling scenario whose rate this one's is a share of:
+	// it runs next to it in every round (see inOrder).
+	base string
+	// event is the event that "{event}" of a get stands for.
+	event eventKind
 }
+
+// eventKind is the state of the event a get scenario reads.
+type eventKind int
+
+const (
+	// freshEvent: 10,000 seats, all available.
+	freshEvent eventKind = iota
+	// churnEvent: 10,000 seats, 5,000 of them under live holds and 5,000
+	// under expired ones, every hold by a 128-character UUID (see
+	// prepare.go).
+	churnEvent
+)
+
+// Sizes of the cart scenarios.
+const (
+	cartSeats = 6 // seats of a cart hold
+	bestSeats = 4 // seats of a best-available hold
+)
 
 // curve is the concurrency of the hold curve.
 var curve = []int{8, 64, 256}
@@ -35,21 +60,36 @@ func holdCurve() []scenario {
 	for _, c := range curve {
 		s = append(s,
 			scenario{id: "evalsha", label: "ceiling: gin + JSON + one EVALSHA", ceiling: true, mode: "seats", path: "/evalsha", conns: c, expect: http.StatusOK},
-			scenario{id: "hold", label: "POST /seats/hold", mode: "seats", path: "/seats/hold", conns: c, expect: http.StatusOK})
+			scenario{id: "hold", label: "POST /seats/hold", mode: "seats", path: "/seats/hold", conns: c, expect: http.StatusOK, base: "evalsha"})
 	}
 	return s
 }
 
+// cartScenarios are the holds of carts, the summary and the list during a
+// sale, each after its ceiling.
+func cartScenarios() []scenario {
+	return []scenario{
+		{id: "cartceil", label: "ceiling: gin + cart JSON + one EVALSHA", ceiling: true, mode: "cart", path: "/evalsha/{event}/hold", conns: 64, expect: http.StatusOK},
+		{id: "cart", label: "POST /events/{id}/hold, 6 listed seats", mode: "cart", path: "/events/{event}/hold", conns: 64, expect: http.StatusOK, base: "cartceil"},
+		{id: "bestceil", label: "ceiling: gin + best-available JSON + one EVALSHA", ceiling: true, mode: "best", path: "/evalsha/{event}/hold", conns: 64, expect: http.StatusOK},
+		{id: "best", label: "POST /events/{id}/hold, best available 4 (5,000 live holds)", mode: "best", path: "/events/{event}/hold", conns: 64, expect: http.StatusOK, base: "bestceil"},
+		{id: "sumceil", label: "ceiling: gin GET + one EVALSHA", ceiling: true, mode: "get", path: "/evalsha/{event}/summary", conns: 64, expect: http.StatusOK},
+		{id: "summary", label: "GET /events/{id}/summary (5,000 live + 5,000 expired holds)", mode: "get", path: "/events/{event}/summary", conns: 64, expect: http.StatusOK, base: "sumceil", event: churnEvent},
+		{id: "churnlist", label: "GET /seats/list/{id} (5,000 live + 5,000 expired holds)", mode: "get", path: "/seats/list/{event}", conns: 1, expect: http.StatusOK, event: churnEvent},
+	}
+}
+
 // inOrder is the order of the scenarios in a round: every other round runs
-// each hold before its ceiling rather than after, so that load on the
+// each scenario before its ceiling rather than after, so that load on the
 // machine that grows or fades during a pair does not always favour the
 // same side of the ratio.
 func inOrder(scenarios []scenario, round int) []scenario {
 	s := slices.Clone(scenarios)
 	if round%2 == 0 {
 		for i := 0; i+1 < len(s); i++ {
-			if s[i].id == "evalsha" && s[i+1].id == "hold" {
+			if s[i+1].base != "" && s[i+1].base == s[i].id {
 				s[i], s[i+1] = s[i+1], s[i]
+				i++
 			}
 		}
 	}
@@ -64,25 +104,39 @@ type topology struct {
 }
 
 var topologies = map[string]topology{
-	"standalone": {name: "standalone", start: redistest.StartStandalone, scenarios: append(holdCurve(),
-		scenario{id: "decode", label: "ceiling: bare gin, POST + JSON, no Redis", ceiling: true, mode: "seats", path: "/decode", conns: 64, expect: http.StatusOK},
-		scenario{id: "bareget", label: "ceiling: bare gin, GET, no Redis", ceiling: true, mode: "get", path: "/get/x", conns: 64, expect: http.StatusOK},
-		scenario{id: "get", label: "GET /events/{id}", mode: "get", path: "/events/{event}", conns: 64, expect: http.StatusOK},
-		scenario{id: "list", label: "GET /seats/list/{id} (10,000 available)", mode: "get", path: "/seats/list/{event}", conns: 1, expect: http.StatusOK},
-		scenario{id: "create", label: "POST /events/create (10,000 seats)", mode: "create", path: "/events/create", conns: 1, expect: http.StatusCreated},
-	)},
+	"standalone": {name: "standalone", start: redistest.StartStandalone, scenarios: slices.Concat(holdCurve(), []scenario{
+		{id: "decode", label: "ceiling: bare gin, POST + JSON, no Redis", ceiling: true, mode: "seats", path: "/decode", conns: 64, expect: http.StatusOK},
+		{id: "bareget", label: "ceiling: bare gin, GET, no Redis", ceiling: true, mode: "get", path: "/get/x", conns: 64, expect: http.StatusOK},
+		{id: "get", label: "GET /events/{id}", mode: "get", path: "/events/{event}", conns: 64, expect: http.StatusOK, base: "bareget"},
+		{id: "list", label: "GET /seats/list/{id} (10,000 available)", mode: "get", path: "/seats/list/{event}", conns: 1, expect: http.StatusOK},
+		{id: "create", label: "POST /events/create (10,000 seats)", mode: "create", path: "/events/create", conns: 1, expect: http.StatusCreated},
+	}, cartScenarios())},
 	"cluster": {name: "cluster", start: redistest.StartCluster, scenarios: holdCurve()},
 }
 
-// maxRate bounds the requests per second of a seat scenario, for which
-// each request needs a seat of its own: far above what this service can do
-// on one machine, so the seats never run out.
+// selected keeps the scenarios whose ids are in only (comma-separated; empty
+// keeps all).
+func selected(scenarios []scenario, only string) []scenario {
+	if only == "" {
+		return scenarios
+	}
+	ids := strings.Split(only, ",")
+	return slices.DeleteFunc(slices.Clone(scenarios), func(s scenario) bool { return !slices.Contains(ids, s.id) })
+}
+
+// maxRate bounds the requests per second of a seat or cart scenario, for
+// which each request needs seats of its own: far above what this service
+// can do on one machine, so the seats never run out.
 const maxRate = 100_000
 
 // runTopology starts Redis, the service and the ceiling server, runs every
 // scenario of t o.rounds times and stops them all. It returns the results
 // gathered so far with any error.
 func runTopology(ctx context.Context, o options, t topology) (results []result, err error) {
+	scenarios := selected(t.scenarios, o.scenarios)
+	if len(scenarios) == 0 {
+		return nil, nil
+	}
 	fmt.Printf("== %s: starting Redis\n", t.name)
 	redis, err := t.start()
 	if err != nil {
@@ -100,16 +154,13 @@ func runTopology(ctx context.Context, o options, t topology) (results []result, 
 	}
 
 	redisAddrs := strings.Join(redis.Addrs(), ",")
-	addr, err := freeAddr()
-	if err != nil {
-		return nil, err
-	}
-	svc, err := startServer(ctx, "service", dir, addr, "/readyz", serviceEnv(addr, redisAddrs), o.service)
+	svc, err := startService(ctx, o, dir, "service", redisAddrs)
 	if err != nil {
 		return nil, err
 	}
 	defer func() { err = errors.Join(err, svc.stop()) }()
-	if addr, err = freeAddr(); err != nil {
+	addr, err := freeAddr()
+	if err != nil {
 		return nil, err
 	}
 	ceil, err := startServer(ctx, "ceiling", dir, addr, "/get/x", os.Environ(), o.ceiling, "-addr", addr, "-redis", redisAddrs)
@@ -118,19 +169,28 @@ func runTopology(ctx context.Context, o options, t topology) (results []result, 
 	}
 	defer func() { err = errors.Join(err, ceil.stop()) }()
 
-	events, err := svc.createEvents(ctx, 1)
+	events, err := svc.createEvents(ctx, 1, createBody)
 	if err != nil {
 		return nil, err
 	}
-	l := loader{ctx: ctx, script: script, duration: o.duration, svc: svc, ceil: ceil, event: events[0]}
+	l := &loader{ctx: ctx, o: o, dir: dir, redisAddrs: redisAddrs, script: script, duration: o.duration,
+		svc: svc, ceil: ceil, event: events[0], rates: map[string]float64{}}
+	defer func() { err = errors.Join(err, l.close()) }()
+	// Redis's time per request is measured on standalone Redis, where one
+	// server runs every command.
+	if len(redis.Addrs()) == 1 {
+		if l.redis, err = rueidis.NewClient(rueidis.ClientOption{InitAddress: redis.Addrs(), DisableCache: true}); err != nil {
+			return nil, err
+		}
+	}
 	// Warm-up, not counted: connections, loaded scripts, the Go runtime.
-	for _, s := range t.scenarios[:2] {
+	for _, s := range scenarios[:min(2, len(scenarios))] {
 		if _, err := l.run(s, true); err != nil {
 			return nil, err
 		}
 	}
 	for round := 1; round <= o.rounds; round++ {
-		for _, s := range inOrder(t.scenarios, round) {
+		for _, s := range inOrder(scenarios, round) {
 			w, err := l.run(s, false)
 			if err != nil {
 				return results, err
@@ -143,14 +203,29 @@ func runTopology(ctx context.Context, o options, t topology) (results []result, 
 	return results, nil
 }
 
-// serviceEnv is the service's default configuration, but for its address
-// and its Redis.
-func serviceEnv(addr, redisAddrs string) []string {
+// startService starts an instance of the service on a free address with
+// its default configuration but for its address, its Redis (none: the
+// in-memory store) and settings, "NAME=value" pairs of its environment.
+func startService(ctx context.Context, o options, dir, name, redisAddrs string, settings ...string) (*server, error) {
+	addr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	return startServer(ctx, name, dir, addr, "/readyz", serviceEnv(addr, redisAddrs, settings...), o.service)
+}
+
+// serviceEnv is the service's default configuration, but for its address,
+// its Redis and settings.
+func serviceEnv(addr, redisAddrs string, settings ...string) []string {
 	var env []string
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "RESERVATION_") {
 			env = append(env, kv)
 		}
 	}
-	return append(env, "RESERVATION_HTTP_ADDR="+addr, "RESERVATION_REDIS_ADDRS="+redisAddrs)
+	env = append(env, "RESERVATION_HTTP_ADDR="+addr)
+	if redisAddrs != "" {
+		env = append(env, "RESERVATION_REDIS_ADDRS="+redisAddrs)
+	}
+	return append(env, settings...)
 }

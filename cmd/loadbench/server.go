@@ -113,11 +113,12 @@ func (s *server) stop() error {
 	}
 }
 
-// createEvents creates n events of 10,000 seats and returns their ids.
-func (s *server) createEvents(ctx context.Context, n int) ([]string, error) {
+// createEvents creates n events of body (createBody: 10,000 seats in one
+// row) and returns their ids.
+func (s *server) createEvents(ctx context.Context, n int, body []byte) ([]string, error) {
 	ids := make([]string, n)
 	for i := range ids {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, s.url("/events/create"), bytes.NewReader(createBody))
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, s.url("/events/create"), bytes.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
@@ -134,5 +135,12 @@ func (s *server) createEvents(ctx context.Context, n int) ([]string, error) {
 	return ids, nil
 }
 
-// createBody creates an event of the largest size.
-var createBody = []byte(`{"name":"Load benchmark","totalSeats":10000}`)
+// createBody creates an event of the largest size, in one row; rowsBody
+// one in rows of 50 seats, as a hall has them.
+var (
+	createBody = []byte(`{"name":"Load benchmark","totalSeats":10000}`)
+	rowsBody   = []byte(`{"name":"Load benchmark","totalSeats":10000,"seatsPerRow":50}`)
+)
+
+// eventSeats is the size of every event of the benchmark.
+const eventSeats = 10000

@@ -6,11 +6,16 @@ import (
 	"context"
 	_ "embed"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"net/http"
 	"os/exec"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/google/uuid"
+	"github.com/redis/rueidis"
 )
 
 //go:embed wrk.lua
@@ -24,6 +29,8 @@ type wrkResult struct {
 	LatencyUs  struct{ P50, P90, P99, Max int64 }
 	Statuses   map[string]int64
 	Command    string `json:"-"` // how to run it again, by hand
+	// Redis is Redis's time per request, when measured.
+	Redis *redisTime `json:"-"`
 }
 
 func (w wrkResult) rate() float64 {
@@ -36,25 +43,73 @@ func (w wrkResult) socketErrors() int64 {
 
 // loader runs scenarios with wrk.
 type loader struct {
-	ctx       context.Context
-	script    string
-	duration  time.Duration
-	svc, ceil *server
-	event     string // a 10,000-seat event, for get and list
+	ctx        context.Context
+	o          options
+	dir        string // the servers' working directory
+	redisAddrs string
+	script     string
+	duration   time.Duration
+	svc, ceil  *server
+	event      string // a 10,000-seat event, for get and list
+	// rates are the last request rates of each scenario, which size the
+	// events a best-available run needs.
+	rates map[string]float64
+	// redis is a client of standalone Redis, for its statistics; nil
+	// when no scenario needs them.
+	redis rueidis.Client
+	// The rest is made on first use (prepare.go).
+	prep, expire *server
+	client       *http.Client
+	churn        churn
 }
 
 // warmUp is the length of a run that is not counted.
 const warmUp = 2 * time.Second
 
-// run runs s once: a short warm-up when warm is set.
-func (l loader) run(s scenario, warm bool) (wrkResult, error) {
-	srv, host := l.svc, "SERVICE"
-	if s.ceiling {
-		srv, host = l.ceil, "CEILING"
+// close stops what the loader started.
+func (l *loader) close() error {
+	var errs []error
+	for _, s := range []*server{l.prep, l.expire} {
+		if s != nil {
+			errs = append(errs, s.stop())
+		}
 	}
+	if l.redis != nil {
+		l.redis.Close()
+	}
+	return errors.Join(errs...)
+}
+
+// run runs s once: a short warm-up when warm is set.
+func (l *loader) run(s scenario, warm bool) (wrkResult, error) {
 	d := l.duration
 	if warm {
 		d = warmUp
+	}
+	w, err := l.runFor(s, d, 1)
+	var out outOfSeats
+	if errors.As(err, &out) {
+		// A best-available run outran its estimate: once more, with twice
+		// the events.
+		fmt.Printf("   %s: %v; once more with twice the events\n", s.label, err)
+		w, err = l.runFor(s, d, 2)
+	}
+	if err == nil {
+		l.rates[s.id] = w.rate()
+	}
+	return w, err
+}
+
+// outOfSeats is a run whose requests used every seat made for it.
+type outOfSeats struct{ events int }
+
+func (e outOfSeats) Error() string { return fmt.Sprintf("wrk ran out of seats of %d events", e.events) }
+
+// runFor runs s for d; more scales the estimate of the events it needs.
+func (l *loader) runFor(s scenario, d time.Duration, more int) (wrkResult, error) {
+	srv, host := l.svc, "SERVICE"
+	if s.ceiling {
+		srv, host = l.ceil, "CEILING"
 	}
 	threads := strconv.Itoa(min(s.conns, 2))
 	// The command as run, and as the report shows it: the ports and ids of
@@ -66,6 +121,8 @@ func (l loader) run(s scenario, warm bool) (wrkResult, error) {
 	}
 	add("-s", "-s")
 	add(l.script, "cmd/loadbench/wrk.lua")
+	var events []string
+	var err error
 	switch s.mode {
 	case "seats":
 		add(srv.url(""), "http://"+host)
@@ -73,11 +130,19 @@ func (l loader) run(s scenario, warm bool) (wrkResult, error) {
 			add(a, a)
 		}
 		// Each request needs a seat of its own (wrk.lua's seatsPerEvent).
-		events, err := l.svc.createEvents(l.ctx, int(maxRate*(d+time.Second)/time.Second)/10000+1)
-		if err != nil {
-			return wrkResult{}, err
+		events, err = l.freshEvents(s, int(maxRate*(d+time.Second)/time.Second)/eventSeats+1)
+	case "cart":
+		add(srv.url(""), "http://"+host)
+		for _, a := range []string{"--", "cart", s.path, strconv.Itoa(cartSeats), threads} {
+			add(a, a)
 		}
-		args, shown = append(args, events...), append(shown, "EVENT...")
+		events, err = l.freshEvents(s, int(maxRate*(d+time.Second)/time.Second)/(eventSeats/cartSeats)+1)
+	case "best":
+		add(srv.url(""), "http://"+host)
+		for _, a := range []string{"--", "best", s.path, strconv.Itoa(bestSeats), strconv.Itoa(bestPerEvent), threads} {
+			add(a, a)
+		}
+		events, err = l.bestEvents(s, d, more)
 	case "create":
 		add(srv.url(""), "http://"+host)
 		for _, a := range []string{"--", "create", s.path} {
@@ -85,19 +150,59 @@ func (l loader) run(s scenario, warm bool) (wrkResult, error) {
 		}
 		add(string(createBody), "'"+string(createBody)+"'")
 	default:
-		add(srv.url(strings.ReplaceAll(s.path, "{event}", l.event)), "http://"+host+s.path)
+		event := l.event
+		if s.event == churnEvent {
+			if event, err = l.churnEvent(); err != nil {
+				return wrkResult{}, err
+			}
+		}
+		add(srv.url(strings.ReplaceAll(s.path, "{event}", event)), "http://"+host+s.path)
 		add("--", "--")
 		add("get", "get")
 	}
-	out, err := exec.CommandContext(l.ctx, "wrk", args...).CombinedOutput()
-	if err == nil {
-		var w wrkResult
-		if w, err = parseWrk(out); err == nil {
-			w.Command = "wrk " + strings.Join(shown, " ")
-			return w, nil
+	if err != nil {
+		return wrkResult{}, err
+	}
+	if events != nil {
+		args, shown = append(args, events...), append(shown, "EVENT...")
+	}
+	if l.redis != nil {
+		if err := l.resetRedisStats(); err != nil {
+			return wrkResult{}, err
 		}
 	}
-	return wrkResult{}, fmt.Errorf("wrk %s: %w\n%s", strings.Join(shown, " "), err, out)
+	noteLoad()
+	out, err := exec.CommandContext(l.ctx, "wrk", args...).CombinedOutput()
+	if bytes.Contains(out, []byte("loadbench: out of seats")) {
+		return wrkResult{}, outOfSeats{len(events)}
+	}
+	var w wrkResult
+	if err == nil {
+		w, err = parseWrk(out)
+	}
+	if err != nil {
+		return wrkResult{}, fmt.Errorf("wrk %s: %w\n%s", strings.Join(shown, " "), err, out)
+	}
+	w.Command = "wrk " + strings.Join(shown, " ")
+	if l.redis != nil {
+		if w.Redis, err = l.redisStats(w.Statuses[strconv.Itoa(s.expect)]); err != nil {
+			return wrkResult{}, err
+		}
+	}
+	return w, nil
+}
+
+// freshEvents returns n events for s: new events of the service, or for
+// the ceiling, which reads none, ids of no event.
+func (l *loader) freshEvents(s scenario, n int) ([]string, error) {
+	if s.ceiling {
+		ids := make([]string, n)
+		for i := range ids {
+			ids[i] = uuid.NewString()
+		}
+		return ids, nil
+	}
+	return l.svc.createEvents(l.ctx, n, createBody)
 }
 
 // parseWrk finds wrk.lua's line in wrk's output.

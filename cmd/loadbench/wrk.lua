@@ -3,6 +3,17 @@
 --                                seat of its own (seat k of the events, in
 --                                order, spread over the threads) and a UUID
 --                                of its own
+--   cart PATH COUNT THREADS EVENT...
+--                                POST {"UUID", "ids"} to PATH, "{event}" in
+--                                it standing for the event: each request
+--                                COUNT seats of its own (the k-th request
+--                                seats COUNT*k+1 .. COUNT*k+COUNT of the
+--                                events, in order) and a UUID of its own
+--   best PATH COUNT PEREVENT THREADS EVENT...
+--                                POST {"UUID", "bestAvailable": {"count":
+--                                COUNT, "adjacent": true}} to PATH, the
+--                                k-th request to the event k/PEREVENT, each
+--                                with a UUID of its own
 --   create PATH BODY             POST the same JSON BODY to PATH
 --   get                          GET the URL's path
 -- It counts responses by status and prints one line "loadbench {json}".
@@ -16,12 +27,43 @@ end
 
 local seatsPerEvent = 10000
 
+local function outOfSeats()
+  error("loadbench: out of seats; create more events")
+end
+
 local function seatRequest()
   local e = events[math.floor(k / seatsPerEvent) + 1]
-  if not e then error("loadbench: out of seats; create more events") end
+  if not e then outOfSeats() end
   local body = string.format('{"id":"%s.%d","UUID":"bench-%d-%d"}', e, k % seatsPerEvent + 1, tid, k)
   k = k + nthreads
   return wrk.format("POST", path, nil, body)
+end
+
+local function cartRequest()
+  local perEvent = math.floor(seatsPerEvent / count)
+  local e = events[math.floor(k / perEvent) + 1]
+  if not e then outOfSeats() end
+  local first = (k % perEvent) * count
+  local ids = {}
+  for i = 1, count do ids[i] = string.format('"%s.%d"', e, first + i) end
+  local body = string.format('{"UUID":"cart-%d-%d","ids":[%s]}', tid, k, table.concat(ids, ","))
+  k = k + nthreads
+  return wrk.format("POST", (path:gsub("{event}", e)), nil, body)
+end
+
+local function bestRequest()
+  local e = events[math.floor(k / perEvent) + 1]
+  if not e then outOfSeats() end
+  local body = string.format('{"UUID":"best-%d-%d","bestAvailable":{"count":%d,"adjacent":true}}', tid, k, count)
+  k = k + nthreads
+  return wrk.format("POST", (path:gsub("{event}", e)), nil, body)
+end
+
+-- eventsFrom collects the event ids from args[first] on.
+local function eventsFrom(args, first)
+  local out = {}
+  for i = first, #args do out[#out + 1] = args[i] end
+  return out
 end
 
 function init(args)
@@ -29,10 +71,19 @@ function init(args)
   local mode = args[1]
   if mode == "seats" then
     path, nthreads, k = args[2], tonumber(args[3]), tid
-    events = {}
-    for i = 4, #args do events[#events + 1] = args[i] end
+    events = eventsFrom(args, 4)
     wrk.headers["Content-Type"] = "application/json"
     request = seatRequest
+  elseif mode == "cart" then
+    path, count, nthreads, k = args[2], tonumber(args[3]), tonumber(args[4]), tid
+    events = eventsFrom(args, 5)
+    wrk.headers["Content-Type"] = "application/json"
+    request = cartRequest
+  elseif mode == "best" then
+    path, count, perEvent, nthreads, k = args[2], tonumber(args[3]), tonumber(args[4]), tonumber(args[5]), tid
+    events = eventsFrom(args, 6)
+    wrk.headers["Content-Type"] = "application/json"
+    request = bestRequest
   elseif mode == "create" then
     wrk.method, wrk.path, wrk.body = "POST", args[2], args[3]
     wrk.headers["Content-Type"] = "application/json"
