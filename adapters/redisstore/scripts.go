@@ -89,7 +89,7 @@ local texts = {}
 local function text(x)
   local t = texts[x]
   if not t then
-    t = x .. ''
+    t = string.format('%d', x)
     texts[x] = t
   end
   return t
