@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,44 +16,27 @@ import (
 	"github.com/seatres/reservation/adapters/memstore"
 	"github.com/seatres/reservation/adapters/metrics"
 	"github.com/seatres/reservation/application"
+	"github.com/seatres/reservation/application/storetest"
 	"github.com/seatres/reservation/domain"
 )
 
 var defaultPolicy = domain.HoldPolicy{TTL: time.Minute, MaxSeats: 6}
-
-// clock is the time of a test: it moves only when the test says so.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 // testAPI is the router over the real use cases and the in-memory store.
 // Every answer it gets is checked against api/openapi.yaml.
 type testAPI struct {
 	t      *testing.T
 	router *gin.Engine
-	clock  *clock
+	clock  *storetest.Clock
 }
 
 func newAPI(t *testing.T, policy domain.HoldPolicy) *testAPI {
 	// Sub-millisecond start, to see holdExpiresAt truncated to milliseconds.
-	c := &clock{now: time.Date(2026, 3, 1, 18, 0, 0, 123456789, time.UTC)}
+	c := storetest.NewClock(time.Date(2026, 3, 1, 18, 0, 0, 123456789, time.UTC))
 	return newAPIOver(t, application.NewService(memstore.New(c.Now), policy), c)
 }
 
-func newAPIOver(t *testing.T, uc UseCases, c *clock) *testAPI {
+func newAPIOver(t *testing.T, uc UseCases, c *storetest.Clock) *testAPI {
 	return &testAPI{t: t, router: NewRouter(uc, zaptest.NewLogger(t), metrics.New()), clock: c}
 }
 

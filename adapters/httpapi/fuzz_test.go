@@ -15,6 +15,7 @@ import (
 	"github.com/seatres/reservation/adapters/memstore"
 	"github.com/seatres/reservation/adapters/metrics"
 	"github.com/seatres/reservation/application"
+	"github.com/seatres/reservation/application/storetest"
 	"github.com/seatres/reservation/domain"
 )
 
@@ -43,7 +44,7 @@ type fuzzAPI struct {
 }
 
 func newFuzzAPI(f *testing.F) *fuzzAPI {
-	c := &clock{now: time.Date(2026, 3, 1, 18, 0, 0, 123456789, time.UTC)}
+	c := storetest.NewClock(time.Date(2026, 3, 1, 18, 0, 0, 123456789, time.UTC))
 	store := memstore.New(c.Now)
 	svc := application.NewService(store, defaultPolicy)
 	fa := &fuzzAPI{router: &testAPI{router: NewRouter(svc, zap.NewNop(), metrics.New()), clock: c}, store: store}

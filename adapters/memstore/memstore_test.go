@@ -3,7 +3,6 @@ package memstore_test
 import (
 	"context"
 	"errors"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,33 +17,15 @@ func TestContract(t *testing.T) {
 	storetest.Run(t, func(*testing.T) application.Store { return memstore.New(time.Now) })
 }
 
-// clock is a fake clock the test moves by hand.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = t
-}
-
 var (
 	t0     = time.Date(2026, 12, 1, 20, 0, 0, 0, time.UTC)
 	capped = domain.HoldPolicy{TTL: time.Minute, MaxSeats: 4, MaxLifetime: 5 * time.Minute}
 	capEnd = t0.Add(capped.MaxLifetime)
 )
 
-func newStore(t *testing.T) (*memstore.Store, *clock, domain.Event) {
+func newStore(t *testing.T) (*memstore.Store, *storetest.Clock, domain.Event) {
 	t.Helper()
-	c := &clock{now: t0}
+	c := storetest.NewClock(t0)
 	s := memstore.New(c.Now)
 	e, err := domain.NewEvent("0f8fad5b-d9cb-469f-a165-70867728950e", "Fake clock", 20, 5)
 	if err != nil {

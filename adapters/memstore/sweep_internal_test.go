@@ -4,33 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/seatres/reservation/application"
+	"github.com/seatres/reservation/application/storetest"
 	"github.com/seatres/reservation/domain"
 )
 
 // White-box tests of what the store keeps: it must forget the carts and
 // idempotency answers that can matter no more, and only those.
-
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = t
-}
 
 var (
 	sweepT0     = time.Date(2026, 12, 1, 20, 0, 0, 0, time.UTC)
@@ -41,14 +24,14 @@ var (
 type sweepFixture struct {
 	t     *testing.T
 	s     *Store
-	clock *fakeClock
+	clock *storetest.Clock
 	e     domain.Event
 	n     int // users made so far
 }
 
 func newSweepFixture(t *testing.T) *sweepFixture {
 	t.Helper()
-	c := &fakeClock{now: sweepT0}
+	c := storetest.NewClock(sweepT0)
 	s := New(c.Now)
 	e, err := domain.NewEvent("0f8fad5b-d9cb-469f-a165-70867728950e", "Sweep", 100, 0)
 	if err != nil {
