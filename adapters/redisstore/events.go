@@ -27,9 +27,9 @@ type eventCache struct {
 // once: the hot path of a hold then builds only the user's key.
 type cachedEvent struct {
 	domain.Event
-	// keys are the first keys of a change (see changeKeys) but the cart,
-	// and the idempotency key of a change without one.
-	keys  [5]string
+	// keys are the first keys of a change (see changeKeys) but the
+	// idempotency key, and noKey that of a change without one.
+	keys  [6]string
 	noKey string
 	total string // TotalSeats as the scripts' argument
 }
@@ -38,7 +38,7 @@ func newCachedEvent(e domain.Event) *cachedEvent {
 	id := e.ID
 	return &cachedEvent{
 		Event: e,
-		keys:  [5]string{eventKey(id), seatsKey(id), expKey(id), holdsKey(id), expqKey(id)},
+		keys:  [6]string{eventKey(id), seatsKey(id), expKey(id), holdsKey(id), expqKey(id), coolKey(id)},
 		noKey: key(id, "idem:"),
 		total: strconv.Itoa(e.TotalSeats),
 	}

@@ -29,10 +29,10 @@ func luaName(r *domain.Refusal) string {
 	return r.Code()
 }
 
-// prelude starts every script: the codes, and the helpers all scripts
-// share. It panics if two refusals would have one Lua name, which only a
-// new refusal with a shared code and no entry in sharedCodes does.
-var prelude = func() string {
+// codesLua starts every script: the codes. It panics if two refusals would
+// have one Lua name, which only a new refusal with a shared code and no
+// entry in sharedCodes does.
+var codesLua = func() string {
 	var b strings.Builder
 	b.WriteString("local OK = 0\n")
 	seen := map[string]bool{}
@@ -44,43 +44,58 @@ var prelude = func() string {
 		seen[name] = true
 		fmt.Fprintf(&b, "local %s = %d\n", name, code+1)
 	}
-	b.WriteString(`
--- Times are integers of milliseconds: Redis and Lua print those below
--- 10^14 exactly.
+	return b.String()
+}()
 
--- Redis's clock is the one clock every instance of the service shares.
+// script is the source of a script made of the codes and the named
+// snippets, in their order. Each script takes only the helpers it uses:
+// every local function of a script is a closure Redis allocates on every
+// run.
+func script(snippets ...string) string { return codesLua + strings.Join(snippets, "") }
+
+// Snippets. Times are integers of milliseconds: Redis and Lua print those
+// below 10^14 exactly.
+const (
+	// Redis's clock is the one clock every instance of the service shares.
+	luaNow = `
 local function now_ms()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
+`
 
--- The byte of seat n (1 <= n <= total): 'A' available, 'H' on hold, 'R'
--- reserved; '' when the event's seats are gone.
+	// The byte of seat n (1 <= n <= total): 'A' available, 'H' on hold, 'R'
+	// reserved; '' when the event's seats are gone.
+	luaSeatByte = `
 local function seat_byte(seats, n)
   return redis.call('GETRANGE', seats, n - 1, n - 1)
 end
+`
 
--- The number of reserved seats in a seats string.
+	// The number of reserved seats in a seats string.
+	luaCountReserved = `
 local function count_reserved(seats)
   local _, n = string.gsub(seats, 'R', 'R')
   return n
 end
-`)
-	return b.String()
-}()
+`
 
-// changePrelude starts the scripts that change seats: their keys and
-// arguments, the same in all, and the helpers of the cart, the reclaim and
-// the idempotency keys. The one-seat hold is the hot path: its helpers
-// make few tables and no refusal list until there is a refusal.
-//
-// KEYS: event, seats, exp, holds, expq, cart of the user, idempotency key
-// (never touched without an idempotency TTL), then each script's own.
-// ARGV: user, totalSeats, fingerprint, idempotency TTL ms (0: none), then
-// each script's own.
-const changePrelude = `
-local EVENT, SEATS, EXP, HOLDS, EXPQ, CART, IDEM = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
+	// The keys and arguments every change script starts with, the text of
+	// numbers and the idempotency keys.
+	//
+	// KEYS: event, seats, exp, holds, expq, cool, idempotency key (never
+	// touched without an idempotency TTL), then each script's own.
+	// ARGV: user, totalSeats, fingerprint, idempotency TTL ms (0: none),
+	// then each script's own.
+	luaChange = `
+local EVENT, SEATS, EXP, HOLDS, EXPQ, COOL, IDEM = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
 local USER, TOTAL, FP, IDEM_TTL = ARGV[1], tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4])
+-- The user's cart is the field c:<user> of the holds hash.
+local CART = 'c:' .. USER
+-- NONE is the holds hash's min when nothing is queued: past every expiry.
+local NONE = 99999999999999
+-- MIN is the holds hash's min, read with the cart (see luaReadCart).
+local MIN
 
 -- The text of number x, for Redis and for the cart: each number of a run
 -- is printed once, and those that came as text (seat numbers, the cart)
@@ -115,17 +130,21 @@ local function answer(reply)
   if IDEM_TTL > 0 then redis.call('SET', IDEM, cmsgpack.pack(FP, reply), 'PX', IDEM_TTL) end
   return reply
 end
+`
 
--- Adds seat n to the refusal r of code that names seats, {code, n, ...},
--- made on the first one.
+	// Adds seat n to the refusal r of code that names seats, {code, n, ...},
+	// made on the first one.
+	luaPush = `
 local function push(r, code, n)
   r = r or {code}
   r[#r + 1] = n
   return r
 end
+`
 
--- The seat numbers of ARGV from i on, and the refusal of those past the
--- event, if any.
+	// The seat numbers of ARGV from i on, and the refusal of those past the
+	// event, if any.
+	luaAsked = `
 local function asked(i)
   local ns, missing = {}, nil
   for k = i, #ARGV do
@@ -136,18 +155,122 @@ local function asked(i)
   end
   return ns, missing
 end
+`
 
--- The user's cart in the event (domain.Cart): start, till (its Until)
--- and exp, seat -> expiry of the user's holds, a live hold of the user iff
--- its expiry is after now. Start 0 is no cart.
-local function read_cart()
-  local c = {start = 0, till = 0, exp = {}}
-  local v = redis.call('GET', CART)
+	// Writes bytes b (width bytes a seat) for every seat of ns into the
+	// string key, one SETRANGE per run of consecutive seats, and returns the
+	// string's length.
+	luaSetSeats = `
+local function set_seats(key, ns, width, b)
+  local size, i = 0, 1
+  while i <= #ns do
+    local j = i
+    while j < #ns and ns[j + 1] == ns[j] + 1 do j = j + 1 end
+    size = redis.call('SETRANGE', key, width * (ns[i] - 1), string.rep(b, j - i + 1))
+    i = j + 1
+  end
+  return size
+end
+`
+
+	// Gives back every seat whose hold expired by now: its byte 'A' again,
+	// its holder and its expq entry gone. So afterwards every 'H' byte is a
+	// live hold. Each hold is reclaimed once, by the first change after it
+	// expired. Then the carts of the reclaimed seats' holders, and those of
+	// the cool-down queue whose cool-down is over, go if they have no live
+	// hold left and no cool-down to come; a cart with a cool-down to come
+	// is queued in cool until its end. Answers the new min of the holds
+	// hash, which it writes: the earliest score of expq and cool.
+	luaReclaim = `
+local function reclaim(now)
+  local nowt = text(now)
+  local check, seen = {}, {}
+  local gone = redis.call('ZRANGEBYSCORE', EXPQ, '-inf', nowt)
+  if #gone > 0 then
+    for i = 1, #gone, 1000 do -- unpack has a limit on its values
+      local last = math.min(i + 999, #gone)
+      local who = redis.call('HMGET', HOLDS, unpack(gone, i, last))
+      for k = 1, #who do
+        local u = who[k]
+        if u and not seen[u] then
+          seen[u] = true
+          check[#check + 1] = 'c:' .. u
+        end
+      end
+      redis.call('HDEL', HOLDS, unpack(gone, i, last))
+    end
+    redis.call('ZREMRANGEBYSCORE', EXPQ, '-inf', nowt)
+    for i = 1, #gone do gone[i] = tonumber(gone[i]) end
+    table.sort(gone) -- so that the seats of a cart make runs
+    set_seats(SEATS, gone, 1, 'A')
+  end
+  local cooled = redis.call('ZRANGEBYSCORE', COOL, '-inf', nowt)
+  if #cooled > 0 then
+    redis.call('ZREMRANGEBYSCORE', COOL, '-inf', nowt)
+    for i = 1, #cooled do check[#check + 1] = cooled[i] end
+  end
+  local del, cool = {}, {}
+  for i = 1, #check, 1000 do
+    local last = math.min(i + 999, #check)
+    local vs = redis.call('HMGET', HOLDS, unpack(check, i, last))
+    for k = 1, #vs do
+      local v = vs[k]
+      if v then
+        local it = string.gmatch(v, '%d+')
+        local _, till, keep = it(), tonumber(it()), tonumber(it())
+        local live = false
+        for _ in it do
+          if tonumber(it()) > now then live = true break end
+        end
+        if not live then
+          if keep > till and keep > now then
+            cool[#cool + 1], cool[#cool + 2] = keep, check[i + k - 1]
+          else
+            del[#del + 1] = check[i + k - 1]
+          end
+        end
+      end
+    end
+  end
+  for i = 1, #del, 1000 do redis.call('HDEL', HOLDS, unpack(del, i, math.min(i + 999, #del))) end
+  for i = 1, #cool, 1000 do redis.call('ZADD', COOL, unpack(cool, i, math.min(i + 999, #cool))) end
+  local min = NONE
+  local first = redis.call('ZRANGE', EXPQ, 0, 0, 'WITHSCORES')
+  if first[2] then min = tonumber(first[2]) end
+  first = redis.call('ZRANGE', COOL, 0, 0, 'WITHSCORES')
+  if first[2] then min = math.min(min, tonumber(first[2])) end
+  redis.call('HSET', HOLDS, 'min', text(min))
+  return min
+end
+`
+
+	// Reads the holds hash's min and the user's cart in one call, after the
+	// reclaim if something may have expired: MIN is a lower bound of every
+	// score of expq and cool (NONE when both are empty), and no hold or
+	// cool-down can have ended before it.
+	luaReadCart = `
+local hv = redis.call('HMGET', HOLDS, 'min', CART)
+MIN = tonumber(hv[1])
+local cart_value = hv[2]
+local now = now_ms()
+if not MIN or MIN <= now then
+  MIN = reclaim(now)
+  cart_value = redis.call('HGET', HOLDS, CART)
+end
+`
+
+	// The user's cart in the event (domain.Cart): start, till (its Until),
+	// keep (when it stops mattering: its till, or the end of its
+	// cool-down) and exp, seat -> expiry of the user's holds, a live hold
+	// of the user iff its expiry is after now. Start 0 is no cart.
+	luaCart = `
+local function read_cart(v)
+  local c = {start = 0, till = 0, keep = 0, exp = {}}
   if not v then return c end
   local it = string.gmatch(v, '%d+')
-  local start, till = it(), it()
-  c.start, c.till = tonumber(start), tonumber(till)
-  texts[c.start], texts[c.till] = start, till
+  local start, till, keep = it(), it(), it()
+  c.start, c.till, c.keep = tonumber(start), tonumber(till), tonumber(keep)
+  texts[c.start], texts[c.till], texts[c.keep] = start, till, keep
   for n in it do
     local e = it()
     local nn, en = tonumber(n), tonumber(e)
@@ -162,7 +285,21 @@ local function mine(c, n, now)
   return e ~= nil and e > now
 end
 
--- How many seats the user holds live at now.
+-- The cart's text, with its live holds only, and their count.
+local function cart_text(c, now)
+  local parts = {text(c.start), text(c.till), text(c.keep)}
+  for n, e in pairs(c.exp) do
+    if e > now then
+      parts[#parts + 1] = text(n)
+      parts[#parts + 1] = text(e)
+    end
+  end
+  return table.concat(parts, ' '), #parts / 2 - 1.5
+end
+`
+
+	// How many seats the user holds live at now.
+	luaHolding = `
 local function holding(c, now)
   local count = 0
   for _, e in pairs(c.exp) do
@@ -170,8 +307,10 @@ local function holding(c, now)
   end
   return count
 end
+`
 
--- The seats the user holds live at now, in ascending order.
+	// The seats the user holds live at now, in ascending order.
+	luaLive = `
 local function live(c, now)
   local ns = {}
   for n, e in pairs(c.exp) do
@@ -180,53 +319,14 @@ local function live(c, now)
   table.sort(ns)
   return ns
 end
+`
 
--- The cart's text, with its live holds only, and their count.
-local function cart_text(c, now)
-  local parts = {text(c.start), text(c.till)}
-  for n, e in pairs(c.exp) do
-    if e > now then
-      parts[#parts + 1] = text(n)
-      parts[#parts + 1] = text(e)
-    end
-  end
-  return table.concat(parts, ' '), #parts / 2 - 1
-end
-
+	// The rules of domain.Cart.
+	luaPolicy = `
 -- domain.Cart.CoolDownUntil: 0 when the cart did not reach its cap.
 local function cool_down_until(c, ttl, cap)
   if c.start == 0 or cap == 0 or c.till ~= c.start + cap then return 0 end
   return c.till + ttl
-end
-
--- Writes the cart after a hold or a refresh. Redis drops it when it stops
--- mattering: after its last hold, or after its cool-down.
-local function keep_cart(c, now, ttl, cap)
-  redis.call('SET', CART, (cart_text(c, now)), 'PXAT', text(math.max(c.till, cool_down_until(c, ttl, cap))))
-end
-
--- Writes the cart after seats left it (reserved or released), keeping its
--- time to live: those changes know no policy. A cart left without live
--- holds matters only for a cool-down, which its time to live then outlasts
--- its till by; else it goes.
-local function leave_cart(c, now)
-  local text, holds = cart_text(c, now)
-  if holds == 0 and redis.call('PEXPIRETIME', CART) <= c.till then
-    redis.call('DEL', CART)
-  else
-    redis.call('SET', CART, text, 'KEEPTTL')
-  end
-end
-
--- domain.Cart.open: with no live hold of the user counted, a hold at now
--- starts a new cart (c becomes it), unless the last one reached its cap
--- less than a TTL ago: then the cool-down's refusal.
-local function open(c, holds, now, ttl, cap)
-  if holds > 0 then return nil end
-  local cool = cool_down_until(c, ttl, cap)
-  if now >= c.till and now < cool then return {COOL_DOWN, cool - now} end
-  c.start, c.till = now, now
-  return nil
 end
 
 -- domain.Cart.expiry: a TTL from now, within the cart's cap.
@@ -236,34 +336,44 @@ local function expiry(c, now, ttl, cap)
   return e
 end
 
--- Writes bytes b (width bytes a seat) for every seat of ns into the
--- string key, one SETRANGE per run of consecutive seats, and returns the
--- string's length.
-local function set_seats(key, ns, width, b)
-  local size, i = 0, 1
-  while i <= #ns do
-    local j = i
-    while j < #ns and ns[j + 1] == ns[j] + 1 do j = j + 1 end
-    size = redis.call('SETRANGE', key, width * (ns[i] - 1), string.rep(b, j - i + 1))
-    i = j + 1
-  end
-  return size
+-- The cart's keep after a hold or a refresh: the cart stops mattering
+-- after its last hold, or after its cool-down.
+local function set_keep(c, ttl, cap)
+  c.keep = math.max(c.till, cool_down_until(c, ttl, cap))
 end
+`
 
--- Sets the expiry of seats ns to e in the exp string: 8 bytes big-endian
--- at 8(n-1). The string is made the first time at the length of all
--- seats, as growing it seat by seat would let Redis double its allocation.
+	// domain.Cart.open: with no live hold of the user counted, a hold at
+	// now starts a new cart (c becomes it), unless the last one reached its
+	// cap less than a TTL ago: then the cool-down's refusal.
+	luaOpen = `
+local function open(c, holds, now, ttl, cap)
+  if holds > 0 then return nil end
+  local cool = cool_down_until(c, ttl, cap)
+  if now >= c.till and now < cool then return {COOL_DOWN, cool - now} end
+  c.start, c.till = now, now
+  return nil
+end
+`
+
+	// Sets the expiry of seats ns to e in the exp string: 8 bytes
+	// big-endian at 8(n-1). The string is made the first time at the length
+	// of all seats, as growing it seat by seat would let Redis double its
+	// allocation.
+	luaSetExp = `
 local function set_exp(ns, e)
   local size = set_seats(EXP, ns, 8, struct.pack('>I8', e))
   if size < 8 * TOTAL then
     redis.call('SET', EXP, redis.call('GET', EXP) .. string.rep('\0', 8 * TOTAL - size))
   end
 end
+`
 
--- The bytes of seats ns, in their order (see seat_byte), or nil when the
--- event's seats are gone. Moving a string into Lua costs about 1ns a byte:
--- one GETRANGE from the lowest seat to the highest when they are close
--- (a cart usually is), else one GETRANGE a seat.
+	// The bytes of seats ns, in their order (see seat_byte), or nil when
+	// the event's seats are gone. Moving a string into Lua costs about 1ns a
+	// byte: one GETRANGE from the lowest seat to the highest when they are
+	// close (a cart usually is), else one GETRANGE a seat.
+	luaSeatBytes = `
 local function seat_bytes(ns)
   local lo, hi = ns[1], ns[1]
   for i = 2, #ns do lo, hi = math.min(lo, ns[i]), math.max(hi, ns[i]) end
@@ -280,27 +390,16 @@ local function seat_bytes(ns)
   end
   return bs
 end
+`
 
--- Gives back every seat whose hold expired by now: its byte 'A' again, its
--- holder and its expq entry gone. So afterwards every 'H' byte is a live
--- hold. Each hold is reclaimed once, by the first change after it expired.
-local function reclaim(now)
-  local gone = redis.call('ZRANGEBYSCORE', EXPQ, '-inf', text(now))
-  if #gone == 0 then return end
-  for i = 1, #gone, 1000 do -- unpack has a limit on its values
-    redis.call('HDEL', HOLDS, unpack(gone, i, math.min(i + 999, #gone)))
-  end
-  redis.call('ZREMRANGEBYSCORE', EXPQ, '-inf', text(now))
-  for i = 1, #gone do gone[i] = tonumber(gone[i]) end
-  table.sort(gone) -- so that the seats of a cart make runs
-  set_seats(SEATS, gone, 1, 'A')
-end
-
--- Holds seats ns for the user until e, in the cart c: fresh seats become
--- 'H' with the user as holder, the user's own get the new expiry. Answers
--- {OK, n, e, ...} in the order of ns.
+	// Holds seats ns for the user until e, in the cart c: fresh seats become
+	// 'H' with the user as holder, the user's own get the new expiry; the
+	// cart is written by the same HSET as the holders, and so is min if e
+	// is before it. Answers {OK, n, e, ...} in the order of ns.
+	luaPutHolds = `
 local function put_holds(c, ns, now, e, ttl, cap)
   local fresh, holders, queue, reply = {}, {}, {}, {OK}
+  local et = text(e)
   for i = 1, #ns do
     local n = ns[i]
     if not mine(c, n, now) then
@@ -308,22 +407,52 @@ local function put_holds(c, ns, now, e, ttl, cap)
       holders[#holders + 1] = text(n)
       holders[#holders + 1] = USER
     end
-    queue[2 * i - 1], queue[2 * i] = text(e), text(n)
+    queue[2 * i - 1], queue[2 * i] = et, text(n)
     reply[2 * i], reply[2 * i + 1] = n, e
   end
   set_seats(SEATS, fresh, 1, 'H')
   set_exp(ns, e)
   for i = 1, #ns do c.exp[ns[i]] = e end
-  if #holders > 0 then redis.call('HSET', HOLDS, unpack(holders)) end
-  redis.call('ZADD', EXPQ, unpack(queue))
   c.till = math.max(c.till, e)
-  keep_cart(c, now, ttl, cap)
+  set_keep(c, ttl, cap)
+  holders[#holders + 1] = CART
+  holders[#holders + 1] = (cart_text(c, now))
+  if e < MIN then
+    holders[#holders + 1] = 'min'
+    holders[#holders + 1] = et
+  end
+  redis.call('HSET', HOLDS, unpack(holders))
+  redis.call('ZADD', EXPQ, unpack(queue))
   return reply
 end
+`
 
--- Takes seats ns out of the user's holds, their bytes becoming b ('R'
--- reserved or 'A' released): their holders and expq entries go, and so do
--- their cart entries.
+	// Writes the cart after seats left it (reserved or released): those
+	// changes know no policy, and keep its keep. A cart left without live
+	// holds matters only for a cool-down, which its keep then outlasts its
+	// till by: it is queued in cool until then; else it goes.
+	luaLeaveCart = `
+local function leave_cart(c, now)
+  local value, holds = cart_text(c, now)
+  if holds > 0 then
+    redis.call('HSET', HOLDS, CART, value)
+  elseif c.keep > c.till and c.keep > now then
+    if c.keep < MIN then
+      redis.call('HSET', HOLDS, CART, value, 'min', text(c.keep))
+    else
+      redis.call('HSET', HOLDS, CART, value)
+    end
+    redis.call('ZADD', COOL, text(c.keep), CART)
+  else
+    redis.call('HDEL', HOLDS, CART)
+  end
+end
+`
+
+	// Takes seats ns out of the user's holds, their bytes becoming b ('R'
+	// reserved or 'A' released): their holders and expq entries go, and so
+	// do their cart entries.
+	luaDropHolds = `
 local function drop_holds(c, ns, now, b)
   if #ns == 0 then return end
   set_seats(SEATS, ns, 1, b)
@@ -333,6 +462,15 @@ local function drop_holds(c, ns, now, b)
   leave_cart(c, now)
 end
 `
+)
+
+// The snippets of every change: the clock, the keys and arguments, the
+// reclaim.
+var changeBase = []string{luaNow, luaChange, luaSetSeats, luaReclaim}
+
+func changeScript(snippets ...string) string {
+	return script(append(append([]string{}, changeBase...), snippets...)...)
+}
 
 // Scripts. KEYS are always built in Go (see changeKeys): a key built inside
 // a script would escape the cluster's slot checks. The scripts are
@@ -343,7 +481,7 @@ end
 // retried.
 var (
 	// KEYS event, seats; ARGV name, totalSeats, seatsPerRow.
-	createScript = rueidis.NewLuaScriptRetryable(prelude + `
+	createScript = rueidis.NewLuaScriptRetryable(script(`
 if redis.call('EXISTS', KEYS[1]) == 1 then
   local v = redis.call('HMGET', KEYS[1], 'name', 'total', 'rows')
   -- An event of the old code has no rows: all its seats are one row.
@@ -353,12 +491,12 @@ end
 redis.call('HSET', KEYS[1], 'name', ARGV[1], 'total', ARGV[2], 'rows', ARGV[3], 'reserved', 0)
 redis.call('SET', KEYS[2], string.rep('A', tonumber(ARGV[2])))
 return OK
-`)
+`))
 
 	// KEYS seats, exp, holds, res; ARGV seat. Answers {state, holder,
 	// expiresAtMs, nowMs}: the hold may have expired, which Go settles
 	// with domain.Seat.At.
-	seatScript = rueidis.NewLuaScriptReadOnly(prelude + `
+	seatScript = rueidis.NewLuaScriptReadOnly(script(luaNow, luaSeatByte, `
 local n = tonumber(ARGV[1])
 if n < 1 then return SEAT_NOT_FOUND end -- GETRANGE would count from the end
 local b = seat_byte(KEYS[1], n)
@@ -368,12 +506,12 @@ if b == 'R' then return {'R', redis.call('HGET', KEYS[4], n), 0, now} end
 if b == 'A' then return {'A', '', 0, now} end
 local exp = struct.unpack('>I8', redis.call('GETRANGE', KEYS[2], 8 * (n - 1), 8 * n - 1))
 return {'H', redis.call('HGET', KEYS[3], n), exp, now}
-`)
+`))
 
 	// KEYS event, seats, expq. Answers {total, available, onHold,
 	// reserved}: every 'H' byte has one expq entry, live iff its score is
 	// after now.
-	summaryScript = rueidis.NewLuaScriptReadOnly(prelude + `
+	summaryScript = rueidis.NewLuaScriptReadOnly(script(luaNow, luaCountReserved, `
 local v = redis.call('HMGET', KEYS[1], 'total', 'reserved')
 if not v[1] then return EVENT_NOT_FOUND end
 local now = now_ms()
@@ -382,18 +520,17 @@ local total = tonumber(v[1])
 local reserved = tonumber(v[2]) or count_reserved(redis.call('GET', KEYS[2]))
 local held = redis.call('ZCOUNT', KEYS[3], '(' .. now, '+inf')
 return {total, total - held - reserved, held, reserved}
-`)
+`))
 
 	// ARGV ttlMs, maxSeats, maxLifetimeMs, then the seats: domain.Hold.
-	holdScript = rueidis.NewLuaScriptRetryable(prelude + changePrelude + `
+	holdScript = rueidis.NewLuaScriptRetryable(changeScript(luaPush, luaAsked, luaCart, luaHolding, luaPolicy, luaOpen, luaSetExp, luaSeatByte, luaSeatBytes, luaPutHolds, `
 local TTL, MAX, CAP = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
 local seen = answered(false)
 if seen then return seen end
 local ns, missing = asked(8)
 if missing then return answer(missing) end
-local now = now_ms()
-reclaim(now)
-local c = read_cart()
+`, luaReadCart, `
+local c = read_cart(cart_value)
 local bs = seat_bytes(ns)
 if not bs then return {EVENT_NOT_FOUND} end
 local reserved, held, own = nil, nil, 0
@@ -412,21 +549,20 @@ local refused = open(c, others + own, now, TTL, CAP)
 if refused then return answer(refused) end
 if others + #ns > MAX then return answer({HOLD_LIMIT_REACHED}) end
 return answer(put_holds(c, ns, now, expiry(c, now, TTL, CAP), TTL, CAP))
-`)
+`))
 
 	// ARGV ttlMs, maxSeats, maxLifetimeMs, seatsPerRow, count, adjacent
 	// (1 or 0): domain.HoldBest. After the reclaim 'A' is exactly an
 	// available seat, so the search is plain string.find.
-	holdBestSource = prelude + changePrelude + `
+	holdBestSource = changeScript(luaCart, luaHolding, luaPolicy, luaOpen, luaSetExp, luaPutHolds, `
 local TTL, MAX, CAP, ROWS = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
 local COUNT, ADJACENT = tonumber(ARGV[9]), ARGV[10] == '1'
 local seen = answered(false)
 if seen then return seen end
-local now = now_ms()
-reclaim(now)
+`, luaReadCart, `
 local seats = redis.call('GET', SEATS)
 if not seats then return {EVENT_NOT_FOUND} end
-local c = read_cart()
+local c = read_cart(cart_value)
 local holds = holding(c, now)
 local refused = open(c, holds, now, TTL, CAP)
 if refused then return answer(refused) end
@@ -462,21 +598,20 @@ end
 local ns = best()
 if not ns then return answer({NOT_ENOUGH_SEATS}) end
 return answer(put_holds(c, ns, now, expiry(c, now, TTL, CAP), TTL, CAP))
-`
+`)
 	holdBestScript     = rueidis.NewLuaScript(holdBestSource)
 	holdBestIdemScript = rueidis.NewLuaScriptRetryable(holdBestSource)
 
 	// ARGV ttlMs, maxLifetimeMs, all (1: the user's live holds, 0: the
 	// seats that follow), then the seats: domain.Refresh.
-	refreshScript = rueidis.NewLuaScriptRetryable(prelude + changePrelude + `
+	refreshScript = rueidis.NewLuaScriptRetryable(changeScript(luaPush, luaAsked, luaCart, luaLive, luaPolicy, luaSetExp, luaSeatByte, `
 local TTL, CAP, ALL = tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[7] == '1'
 local seen = answered(false)
 if seen then return seen end
 local ns, missing = asked(8)
 if missing then return answer(missing) end
-local now = now_ms()
-reclaim(now)
-local c = read_cart()
+`, luaReadCart, `
+local c = read_cart(cart_value)
 if ALL then ns = live(c, now) end
 if #ns == 0 then return answer({NOT_ON_HOLD}) end
 local not_held, others = nil, nil
@@ -509,24 +644,24 @@ local queue = {}
 for i = 1, #extended do queue[2 * i - 1], queue[2 * i] = text(e), text(extended[i]) end
 redis.call('ZADD', EXPQ, unpack(queue))
 c.till = math.max(c.till, e)
-keep_cart(c, now, TTL, CAP)
+set_keep(c, TTL, CAP)
+redis.call('HSET', HOLDS, CART, (cart_text(c, now)))
 return answer(reply)
-`)
+`))
 
 	// KEYS then the res key of each seat; ARGV the seats: domain.Reserve.
 	reserveScript = rueidis.NewLuaScriptRetryable(reserveSource)
 
 	// ARGV all (1: the user's live holds, 0: the seats that follow), then
 	// the seats: domain.Release.
-	releaseScript = rueidis.NewLuaScriptRetryable(prelude + changePrelude + `
+	releaseScript = rueidis.NewLuaScriptRetryable(changeScript(luaPush, luaAsked, luaCart, luaLive, luaLeaveCart, luaDropHolds, `
 local ALL = ARGV[5] == '1'
 local seen = answered(false)
 if seen then return seen end
 local ns, missing = asked(6)
 if missing then return answer(missing) end
-local now = now_ms()
-reclaim(now)
-local c = read_cart()
+`, luaReadCart, `
+local c = read_cart(cart_value)
 if ALL then ns = live(c, now) end
 local gone, reply = {}, {OK}
 for i = 1, #ns do
@@ -539,20 +674,19 @@ for i = 1, #ns do
 end
 drop_holds(c, gone, now, 'A')
 return answer(reply)
-`)
+`))
 )
 
 // reserveSource is the reserve script's own text, which the reserve that
 // waits for replicas sends itself (see replicas.go). KEYS[7+i] is the res
 // key of the i-th seat.
-var reserveSource = prelude + changePrelude + `
+var reserveSource = changeScript(luaPush, luaAsked, luaCart, luaLeaveCart, luaDropHolds, luaSeatByte, luaCountReserved, `
 local seen = answered(true)
 if seen then return seen end
 local ns, missing = asked(5)
 if missing then return answer(missing) end
-local now = now_ms()
-reclaim(now)
-local c = read_cart()
+`, luaReadCart, `
+local c = read_cart(cart_value)
 local refused, reply = nil, {OK}
 for i = 1, #ns do
   local n = ns[i]
@@ -583,4 +717,4 @@ if #taken > 0 then
   end
 end
 return answer(reply)
-`
+`)

@@ -111,6 +111,7 @@ func seatsKey(e domain.EventID) string { return key(e, "seats") }
 func expKey(e domain.EventID) string   { return key(e, "exp") }
 func holdsKey(e domain.EventID) string { return key(e, "holds") }
 func expqKey(e domain.EventID) string  { return key(e, "expq") }
+func coolKey(e domain.EventID) string  { return key(e, "cool") }
 
 // resKey is the key of the reservations of seat n. They are spread over
 // hashes of resPerKey seats, small enough for Redis to pack each in one
@@ -121,11 +122,11 @@ func resKey(e domain.EventID, n int) string {
 
 const resPerKey = 100
 
-// changeKeys are the keys every change script starts with (see
-// changePrelude), with room for extra more.
-func changeKeys(e *cachedEvent, user domain.UserID, idem application.Idem, extra int) []string {
+// changeKeys are the keys every change script starts with (see luaChange),
+// with room for extra more. The user's cart is a field of the holds hash,
+// not a key.
+func changeKeys(e *cachedEvent, _ domain.UserID, idem application.Idem, extra int) []string {
 	keys := append(make([]string, 0, 7+extra), e.keys[:]...)
-	keys = append(keys, key(e.ID, "cart:"+string(user)))
 	if idem.Key == "" {
 		return append(keys, e.noKey)
 	}
@@ -133,7 +134,7 @@ func changeKeys(e *cachedEvent, user domain.UserID, idem application.Idem, extra
 }
 
 // changeArgs are the arguments every change script starts with (see
-// changePrelude), then more, then the seat numbers of ids.
+// luaChange), then more, then the seat numbers of ids.
 func changeArgs(e *cachedEvent, user domain.UserID, idem application.Idem, ids []domain.SeatID, more ...string) []string {
 	ttl := "0" // no idempotency key: nothing is kept
 	if idem.Key != "" {
