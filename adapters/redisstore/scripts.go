@@ -60,7 +60,8 @@ const (
 	luaNow = `
 local function now_ms()
   local t = redis.call('TIME')
-  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  local us = t[2] + 0
+  return t[1] * 1000 + (us - us % 1000) / 1000
 end
 `
 
@@ -89,7 +90,8 @@ end
 	// then each script's own.
 	luaChange = `
 local EVENT, SEATS, EXP, HOLDS, EXPQ, COOL, IDEM = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
-local USER, TOTAL, FP, IDEM_TTL = ARGV[1], tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4])
+-- Arithmetic reads a number's text once; tonumber reads it twice.
+local USER, TOTAL, FP, IDEM_TTL = ARGV[1], ARGV[2] + 0, ARGV[3], ARGV[4]
 -- The user's cart is the field c:<user> of the holds hash.
 local CART = 'c:' .. USER
 -- NONE is the holds hash's min when nothing is queued: past every expiry.
@@ -115,7 +117,7 @@ end
 -- rewrites the stored answer, unchanged, so that a WAIT after the repeat
 -- counts the replicas that have the first change too (see replicas.go).
 local function answered(touch)
-  if IDEM_TTL == 0 then return nil end
+  if IDEM_TTL == '0' then return nil end
   local v = redis.call('GET', IDEM)
   if not v then return nil end
   local fp, reply = cmsgpack.unpack(v)
@@ -127,7 +129,7 @@ end
 -- Keeps the change's answer under the idempotency key, in the same step as
 -- the change, and returns it.
 local function answer(reply)
-  if IDEM_TTL > 0 then redis.call('SET', IDEM, cmsgpack.pack(FP, reply), 'PX', IDEM_TTL) end
+  if IDEM_TTL ~= '0' then redis.call('SET', IDEM, cmsgpack.pack(FP, reply), 'PX', IDEM_TTL) end
   return reply
 end
 `
@@ -148,8 +150,9 @@ end
 local function asked(i)
   local ns, missing = {}, nil
   for k = i, #ARGV do
-    local n = tonumber(ARGV[k])
-    texts[n] = ARGV[k]
+    local t = ARGV[k]
+    local n = t + 0
+    texts[n] = t
     ns[#ns + 1] = n
     if n < 1 or n > TOTAL then missing = push(missing, SEAT_NOT_FOUND, n) end
   end
@@ -166,7 +169,7 @@ local function set_seats(key, ns, width, b)
   while i <= #ns do
     local j = i
     while j < #ns and ns[j + 1] == ns[j] + 1 do j = j + 1 end
-    size = redis.call('SETRANGE', key, width * (ns[i] - 1), string.rep(b, j - i + 1))
+    size = redis.call('SETRANGE', key, text(width * (ns[i] - 1)), string.rep(b, j - i + 1))
     i = j + 1
   end
   return size
@@ -217,10 +220,10 @@ local function reclaim(now)
       local v = vs[k]
       if v then
         local it = string.gmatch(v, '%d+')
-        local _, till, keep = it(), tonumber(it()), tonumber(it())
+        local _, till, keep = it(), it() + 0, it() + 0
         local live = false
         for _ in it do
-          if tonumber(it()) > now then live = true break end
+          if it() + 0 > now then live = true break end
         end
         if not live then
           if keep > till and keep > now then
@@ -250,7 +253,7 @@ end
 	// cool-down can have ended before it.
 	luaReadCart = `
 local hv = redis.call('HMGET', HOLDS, 'min', CART)
-MIN = tonumber(hv[1])
+MIN = hv[1] and hv[1] + 0
 local cart_value = hv[2]
 local now = now_ms()
 if not MIN or MIN <= now then
@@ -269,11 +272,11 @@ local function read_cart(v)
   if not v then return c end
   local it = string.gmatch(v, '%d+')
   local start, till, keep = it(), it(), it()
-  c.start, c.till, c.keep = tonumber(start), tonumber(till), tonumber(keep)
+  c.start, c.till, c.keep = start + 0, till + 0, keep + 0
   texts[c.start], texts[c.till], texts[c.keep] = start, till, keep
   for n in it do
     local e = it()
-    local nn, en = tonumber(n), tonumber(e)
+    local nn, en = n + 0, e + 0
     c.exp[nn], texts[nn], texts[en] = en, n, e
   end
   return c
@@ -379,7 +382,7 @@ local function seat_bytes(ns)
   for i = 2, #ns do lo, hi = math.min(lo, ns[i]), math.max(hi, ns[i]) end
   local bs = {}
   if hi - lo < 64 * #ns then
-    local span = redis.call('GETRANGE', SEATS, lo - 1, hi - 1)
+    local span = redis.call('GETRANGE', SEATS, text(lo - 1), text(hi - 1))
     if span == '' then return nil end
     for i = 1, #ns do bs[i] = string.sub(span, ns[i] - lo + 1, ns[i] - lo + 1) end
     return bs
@@ -524,7 +527,7 @@ return {total, total - held - reserved, held, reserved}
 
 	// ARGV ttlMs, maxSeats, maxLifetimeMs, then the seats: domain.Hold.
 	holdScript = rueidis.NewLuaScriptRetryable(changeScript(luaPush, luaAsked, luaCart, luaHolding, luaPolicy, luaOpen, luaSetExp, luaSeatByte, luaSeatBytes, luaPutHolds, `
-local TTL, MAX, CAP = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
+local TTL, MAX, CAP = ARGV[5] + 0, ARGV[6] + 0, ARGV[7] + 0
 local seen = answered(false)
 if seen then return seen end
 local ns, missing = asked(8)
@@ -555,8 +558,8 @@ return answer(put_holds(c, ns, now, expiry(c, now, TTL, CAP), TTL, CAP))
 	// (1 or 0): domain.HoldBest. After the reclaim 'A' is exactly an
 	// available seat, so the search is plain string.find.
 	holdBestSource = changeScript(luaCart, luaHolding, luaPolicy, luaOpen, luaSetExp, luaPutHolds, `
-local TTL, MAX, CAP, ROWS = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
-local COUNT, ADJACENT = tonumber(ARGV[9]), ARGV[10] == '1'
+local TTL, MAX, CAP, ROWS = ARGV[5] + 0, ARGV[6] + 0, ARGV[7] + 0, ARGV[8] + 0
+local COUNT, ADJACENT = ARGV[9] + 0, ARGV[10] == '1'
 local seen = answered(false)
 if seen then return seen end
 `, luaReadCart, `
@@ -605,7 +608,7 @@ return answer(put_holds(c, ns, now, expiry(c, now, TTL, CAP), TTL, CAP))
 	// ARGV ttlMs, maxLifetimeMs, all (1: the user's live holds, 0: the
 	// seats that follow), then the seats: domain.Refresh.
 	refreshScript = rueidis.NewLuaScriptRetryable(changeScript(luaPush, luaAsked, luaCart, luaLive, luaPolicy, luaSetExp, luaSeatByte, `
-local TTL, CAP, ALL = tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[7] == '1'
+local TTL, CAP, ALL = ARGV[5] + 0, ARGV[6] + 0, ARGV[7] == '1'
 local seen = answered(false)
 if seen then return seen end
 local ns, missing = asked(8)
