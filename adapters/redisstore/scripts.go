@@ -169,7 +169,7 @@ local function set_seats(key, ns, width, b)
   while i <= #ns do
     local j = i
     while j < #ns and ns[j + 1] == ns[j] + 1 do j = j + 1 end
-    size = redis.call('SETRANGE', key, text(width * (ns[i] - 1)), string.rep(b, j - i + 1))
+    size = redis.call('SETRANGE', key, string.format('%d', width * (ns[i] - 1)), string.rep(b, j - i + 1))
     i = j + 1
   end
   return size
@@ -382,7 +382,8 @@ local function seat_bytes(ns)
   for i = 2, #ns do lo, hi = math.min(lo, ns[i]), math.max(hi, ns[i]) end
   local bs = {}
   if hi - lo < 64 * #ns then
-    local span = redis.call('GETRANGE', SEATS, text(lo - 1), text(hi - 1))
+    local from = string.format('%d', lo - 1)
+    local span = redis.call('GETRANGE', SEATS, from, lo == hi and from or string.format('%d', hi - 1))
     if span == '' then return nil end
     for i = 1, #ns do bs[i] = string.sub(span, ns[i] - lo + 1, ns[i] - lo + 1) end
     return bs
@@ -401,14 +402,16 @@ end
 	// is before it. Answers {OK, n, e, ...} in the order of ns.
 	luaPutHolds = `
 local function put_holds(c, ns, now, e, ttl, cap)
-  local fresh, holders, queue, reply = {}, {}, {}, {OK}
   local et = text(e)
+  -- Tables made at their size: one that grows rehashes at each power of 2.
+  local fresh, holders, queue, reply, f, h = {}, {false, false, false, false}, {false, false}, {OK, false, false}, 0, 0
   for i = 1, #ns do
     local n = ns[i]
     if not mine(c, n, now) then
-      fresh[#fresh + 1] = n
-      holders[#holders + 1] = text(n)
-      holders[#holders + 1] = USER
+      f = f + 1
+      fresh[f] = n
+      holders[h + 1], holders[h + 2] = text(n), USER
+      h = h + 2
     end
     queue[2 * i - 1], queue[2 * i] = et, text(n)
     reply[2 * i], reply[2 * i + 1] = n, e
@@ -418,13 +421,13 @@ local function put_holds(c, ns, now, e, ttl, cap)
   for i = 1, #ns do c.exp[ns[i]] = e end
   c.till = math.max(c.till, e)
   set_keep(c, ttl, cap)
-  holders[#holders + 1] = CART
-  holders[#holders + 1] = (cart_text(c, now))
+  holders[h + 1], holders[h + 2] = CART, (cart_text(c, now))
+  h = h + 2
   if e < MIN then
-    holders[#holders + 1] = 'min'
-    holders[#holders + 1] = et
+    holders[h + 1], holders[h + 2] = 'min', et
+    h = h + 2
   end
-  redis.call('HSET', HOLDS, unpack(holders))
+  redis.call('HSET', HOLDS, unpack(holders, 1, h))
   redis.call('ZADD', EXPQ, unpack(queue))
   return reply
 end
