@@ -10,6 +10,8 @@ import (
 	"net"
 	"net/http"
 	"os/exec"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -85,9 +87,93 @@ func TestEndToEnd(t *testing.T) {
 	c.refused("GET", "/seats/get/"+ev.ID+".11", "", http.StatusNotFound, "SEAT_NOT_FOUND")
 	c.refused("GET", "/events/00000000-0000-0000-0000-000000000000", "", http.StatusNotFound, "EVENT_NOT_FOUND")
 
+	cartWalkThrough(t, c)
+
 	finishesInFlight(t, svc, body(list.Seats[8].ID, "dave"))
 	if code := svc.Wait(t); code != 0 {
 		t.Errorf("exit code after SIGTERM = %d, want 0\n%s", code, svc.Log())
+	}
+}
+
+// cartWalkThrough is the README's walk-through of a cart: in an event of
+// 4 rows of 10, carol holds seats 1 and 2, dave the 4 best available (3 to
+// 6, and the same 4 again when he repeats his Idempotency-Key), gives one
+// back and reserves the other 3; the summary adds up. Erin's cart of a
+// reserved seat is refused, naming it, and changes nothing; carol
+// refreshes, then releases all her holds.
+func cartWalkThrough(t *testing.T, c client) {
+	t.Helper()
+	ev := call[event](c, "POST", "/events/create", `{"name": "Concert", "totalSeats": 40, "seatsPerRow": 10}`, http.StatusCreated)
+	if ev.Name != "Concert" || ev.TotalSeats != 40 || ev.SeatsPerRow != 10 {
+		t.Fatalf("created event = %+v, want 40 seats in rows of 10", ev)
+	}
+	if got := call[event](c, "GET", "/events/"+ev.ID, "", http.StatusOK); got != ev {
+		t.Errorf("GET event = %+v, want %+v", got, ev)
+	}
+	cart := "/events/" + ev.ID
+	id := func(n int) string { return ev.ID + "." + strconv.Itoa(n) }
+	ids := func(ns ...int) string {
+		quoted := make([]string, len(ns))
+		for i, n := range ns {
+			quoted[i] = strconv.Quote(id(n))
+		}
+		return "[" + strings.Join(quoted, ", ") + "]"
+	}
+	// wantSeats checks that the seats of a reply are ns, in that order,
+	// with status for user (and one expiry when on hold).
+	wantSeats := func(what string, got seatsReply, status, user string, ns ...int) {
+		t.Helper()
+		if len(got.Seats) != len(ns) || got.Message == "" {
+			t.Fatalf("%s = %+v, want %d seats and a message", what, got, len(ns))
+		}
+		first := got.Seats[0].HoldExpiresAt
+		for i, s := range got.Seats {
+			onHold := s.HoldExpiresAt != nil && first != nil && s.HoldExpiresAt.Equal(*first)
+			if s.ID != id(ns[i]) || s.EventID != ev.ID || s.Status != status || s.UUID != user || onHold != (status == "On hold") {
+				t.Errorf("%s: seat %d = %+v, want seat %s %s by %q", what, i, s, id(ns[i]), status, user)
+			}
+		}
+	}
+
+	carol := call[seatsReply](c, "POST", cart+"/hold", `{"UUID": "carol", "ids": `+ids(1, 2)+`}`, http.StatusOK)
+	wantSeats("carol's hold", carol, "On hold", "carol", 1, 2)
+	daveBest := `{"UUID": "dave", "bestAvailable": {"count": 4}}`
+	first := c.withKey("dave-1").send("POST", cart+"/hold", daveBest, http.StatusOK)
+	var dave seatsReply
+	if err := json.Unmarshal(first, &dave); err != nil {
+		t.Fatal(err)
+	}
+	wantSeats("dave's best available", dave, "On hold", "dave", 3, 4, 5, 6)
+	// His retry with the same key gets the same seats, and holds no more.
+	if again := c.withKey("dave-1").send("POST", cart+"/hold", daveBest, http.StatusOK); !bytes.Equal(first, again) {
+		t.Errorf("the same hold with the same Idempotency-Key answered %s, then %s", first, again)
+	}
+	c.withKey("dave-1").refused("POST", cart+"/hold", `{"UUID": "dave", "bestAvailable": {"count": 3}}`, http.StatusUnprocessableEntity, "IDEMPOTENCY_KEY_REUSED")
+
+	released := call[seatsReply](c, "POST", cart+"/release", `{"UUID": "dave", "ids": `+ids(6)+`}`, http.StatusOK)
+	wantSeats("dave's release", released, "Available", "", 6)
+	reserved := call[seatsReply](c, "POST", cart+"/reserve", `{"UUID": "dave", "ids": `+ids(3, 4, 5)+`}`, http.StatusOK)
+	wantSeats("dave's reserve", reserved, "Reserved", "dave", 3, 4, 5)
+	if got := call[summary](c, "GET", cart+"/summary", "", http.StatusOK); got != (summary{Total: 40, Available: 35, OnHold: 2, Reserved: 3}) {
+		t.Errorf("summary = %+v, want 35 available, 2 on hold and 3 reserved of 40", got)
+	}
+
+	refused := call[errorReply](c, "POST", cart+"/hold", `{"UUID": "erin", "ids": `+ids(2, 5, 6)+`}`, http.StatusConflict)
+	if refused.Code != "SEAT_RESERVED" || refused.Error == "" || !slices.Equal(refused.Seats, []string{id(5)}) {
+		t.Errorf("erin's hold = %+v, want SEAT_RESERVED naming seat 5", refused)
+	}
+	if got := call[seat](c, "GET", "/seats/get/"+id(6), "", http.StatusOK); got.Status != "Available" {
+		t.Errorf("seat 6 after erin's refused hold = %+v, want it available", got)
+	}
+	refreshed := call[seatsReply](c, "POST", cart+"/refresh", `{"UUID": "carol"}`, http.StatusOK)
+	wantSeats("carol's refresh", refreshed, "On hold", "carol", 1, 2)
+	if was, is := carol.Seats[0].HoldExpiresAt, refreshed.Seats[0].HoldExpiresAt; is == nil || was == nil || is.Before(*was) {
+		t.Errorf("carol's refresh = %+v, want holds no shorter than %v", refreshed, carol.Seats[0].HoldExpiresAt)
+	}
+	wantSeats("carol's release", call[seatsReply](c, "POST", cart+"/release", `{"UUID": "carol"}`, http.StatusOK), "Available", "", 1, 2)
+	c.refused("POST", cart+"/refresh", `{"UUID": "carol"}`, http.StatusConflict, "NOT_ON_HOLD")
+	if got := call[summary](c, "GET", cart+"/summary", "", http.StatusOK); got != (summary{Total: 40, Available: 37, Reserved: 3}) {
+		t.Errorf("summary at the end = %+v, want 37 available and 3 reserved of 40", got)
 	}
 }
 
@@ -166,16 +252,31 @@ func TestUnreachableRedis(t *testing.T) {
 	}
 }
 
-// client calls the service and fails the test on any surprise.
+// client calls the service and fails the test on any surprise. key, if
+// not empty, is sent as the Idempotency-Key.
 type client struct {
 	t    *testing.T
 	base string
+	key  string
+}
+
+func (c client) withKey(key string) client {
+	c.key = key
+	return c
 }
 
 type event struct {
-	ID         string `json:"id"`
-	Name       string `json:"name"`
-	TotalSeats int    `json:"totalSeats"`
+	ID          string `json:"id"`
+	Name        string `json:"name"`
+	TotalSeats  int    `json:"totalSeats"`
+	SeatsPerRow int    `json:"seatsPerRow"`
+}
+
+type summary struct {
+	Total     int `json:"total"`
+	Available int `json:"available"`
+	OnHold    int `json:"onHold"`
+	Reserved  int `json:"reserved"`
 }
 
 type seat struct {
@@ -197,9 +298,15 @@ type seatReply struct {
 	Seat    seat   `json:"seat"`
 }
 
+type seatsReply struct {
+	Message string `json:"message"`
+	Seats   []seat `json:"seats"`
+}
+
 type errorReply struct {
-	Error string `json:"error"`
-	Code  string `json:"code"`
+	Error string   `json:"error"`
+	Code  string   `json:"code"`
+	Seats []string `json:"seats"`
 }
 
 // body is a hold, refresh or reserve request. %q quotes plain ASCII as JSON does.
@@ -209,6 +316,17 @@ func body(seatID, user string) string {
 
 // call sends the request, checks the status and decodes the reply as T.
 func call[T any](c client, method, path, reqBody string, wantStatus int) T {
+	c.t.Helper()
+	raw := c.send(method, path, reqBody, wantStatus)
+	var out T
+	if err := json.Unmarshal(raw, &out); err != nil {
+		c.t.Fatalf("%s %s: decode %s: %v", method, path, raw, err)
+	}
+	return out
+}
+
+// send sends the request, checks the status and returns the reply's body.
+func (c client) send(method, path, reqBody string, wantStatus int) []byte {
 	c.t.Helper()
 	var reader io.Reader
 	if reqBody != "" {
@@ -220,6 +338,9 @@ func call[T any](c client, method, path, reqBody string, wantStatus int) T {
 	}
 	if reqBody != "" {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.key != "" {
+		req.Header.Set("Idempotency-Key", c.key)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -233,11 +354,7 @@ func call[T any](c client, method, path, reqBody string, wantStatus int) T {
 	if resp.StatusCode != wantStatus {
 		c.t.Fatalf("%s %s %s: status %d, want %d: %s", method, path, reqBody, resp.StatusCode, wantStatus, raw)
 	}
-	var out T
-	if err := json.Unmarshal(raw, &out); err != nil {
-		c.t.Fatalf("%s %s: decode %s: %v", method, path, raw, err)
-	}
-	return out
+	return raw
 }
 
 // refused checks that a request is refused with status and code.

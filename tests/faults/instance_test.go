@@ -127,16 +127,18 @@ func through(calls []harness.Call, base string) []harness.Call {
 
 // checkSettles checks the events once every hold has expired: Redis's keys
 // hold together and no hold is live, nor counted against its user; the
-// list shows every seat that is not reserved; a user can hold the limit
-// again.
+// list shows every seat that is not reserved, and the summary counts them;
+// a user can hold the limit again.
 func checkSettles(t *testing.T, c *harness.Client, base string, rc rueidis.Client, events []harness.Event, calls []harness.Call) {
 	t.Helper()
 	// The last expiry of a hold: as answered, or as Redis holds it for a
 	// hold whose answer died with an instance.
 	var last time.Time
 	for _, call := range calls {
-		if exp := call.Seat.HoldExpiresAt; exp != nil && exp.After(last) {
-			last = *exp
+		for _, seat := range append([]harness.Seat{call.Seat}, call.Seats...) {
+			if exp := seat.HoldExpiresAt; exp != nil && exp.After(last) {
+				last = *exp
+			}
 		}
 	}
 	for _, e := range events {
@@ -158,9 +160,16 @@ func checkSettles(t *testing.T, c *harness.Client, base string, rc rueidis.Clien
 				t.Errorf("seat %d still on hold %+v at %d, after the last hold expired", n, h, s.NowMs)
 			}
 		}
+		for user, holds := range s.Users {
+			for n, exp := range holds {
+				if exp > s.NowMs {
+					t.Errorf("user %q still counted a hold of seat %d until %d at %d", user, n, exp, s.NowMs)
+				}
+			}
+		}
 		var want []string
 		for i, state := range []byte(s.Seats) {
-			if state == 'A' {
+			if state != 'R' {
 				want = append(want, e.ID+"."+strconv.Itoa(i+1))
 			}
 		}
@@ -171,6 +180,9 @@ func checkSettles(t *testing.T, c *harness.Client, base string, rc rueidis.Clien
 		}
 		if !a.OK() || !slices.Equal(got, want) {
 			t.Errorf("event %s lists %d seats (%v), want the %d not reserved", e.ID, len(got), a, len(want))
+		}
+		if a := c.Summary(ctx, base, e.ID); !a.OK() || a.Summary != (harness.Summary{Total: e.TotalSeats, Available: len(want), Reserved: e.TotalSeats - len(want)}) {
+			t.Errorf("summary of %s: %v %+v, want %d available and the others reserved", e.ID, a, a.Summary, len(want))
 		}
 	}
 	free := c.List(ctx, base, events[0].ID).Seats

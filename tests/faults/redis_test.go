@@ -31,9 +31,10 @@ const (
 
 var policy = domain.HoldPolicy{TTL: time.Minute, MaxSeats: 6}
 
-// The size of a sale: two events, which buyers buy from at once.
+// The size of a sale: two events, which buyers buy from at once, big
+// enough not to sell out while a test waits for more reservations.
 const (
-	eventSeats = 200
+	eventSeats = 400
 	users      = 40
 	buyers     = 32
 )

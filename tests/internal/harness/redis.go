@@ -2,8 +2,11 @@ package harness
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -12,21 +15,51 @@ import (
 )
 
 // EventState is one event as Redis holds it, read key by key with the
-// layout that adapters/redisstore/doc.go describes. It is read while
-// nothing changes the event.
+// layout that adapters/redisstore describes. It is read while nothing
+// changes the event.
 type EventState struct {
-	Seats    string                   // 'A' or 'R' per seat
-	Holds    map[int]Hold             // seat -> the last hold taken on it
-	Reserved map[int]string           // seat -> the user who reserved it
-	Users    map[string]map[int]int64 // user -> seat -> expiry, the user's list of holds
-	Unknown  []string                 // keys of the event of no kind the layout names
-	NowMs    int64                    // Redis's clock when read
+	Exists      bool             // the event's hash is there
+	Total, Rows int              // of the event's hash
+	Counted     int              // its count of reserved seats
+	Seats       string           // 'A' available, 'H' on hold (maybe expired), 'R' reserved, per seat
+	Exp         string           // 8 bytes per seat: the expiry of its hold, big-endian Unix ms
+	Holders     map[int]string   // seat -> its holder, for the seats on hold
+	Carts       map[string]Cart  // user -> the user's cart, of the holds hash
+	Min         int64            // the holds hash's lower bound of the queues' scores, -1 if none
+	Queue       map[int]int64    // seat -> its hold's expiry, the queue of expiries
+	Cool        map[string]int64 // user -> the end of the cool-down their cart waits for
+	Reserved    map[int]string   // seat -> the user who reserved it
+	Expiring    map[string]int64 // key -> the Unix ms it expires at, for the idempotency keys
+	Unknown     []string         // keys of the event of no kind the layout names
+	NowMs       int64            // Redis's clock when read
+
+	// Holds are the holds of the seats on hold (Seats' 'H'), live or
+	// expired, and Users the holds in each user's cart: of Holders, Exp
+	// and Carts.
+	Holds map[int]Hold
+	Users map[string]map[int]int64
 }
 
-// Hold is an entry of the holds hash.
+// Cart is a user's cart as Redis keeps it: its start, the latest expiry
+// given to one of its holds, when it stops mattering, and its holds (seat
+// -> expiry), live ones and maybe expired ones.
+type Cart struct {
+	Start, Till, Keep int64
+	Holds             map[int]int64
+}
+
+// Hold is a seat's hold.
 type Hold struct {
 	ExpiresMs int64
 	User      string
+}
+
+// expiry reads seat n's expiry in Exp, 0 if it has none.
+func (s EventState) expiry(n int) int64 {
+	if len(s.Exp) < 8*n {
+		return 0
+	}
+	return int64(binary.BigEndian.Uint64([]byte(s.Exp[8*(n-1) : 8*n])))
 }
 
 // ReadEvent reads an event's keys from every node.
@@ -34,22 +67,77 @@ func ReadEvent(t testing.TB, c rueidis.Client, event string) EventState {
 	t.Helper()
 	ctx := context.Background()
 	prefix := "rsv:{" + event + "}:"
-	s := EventState{Holds: map[int]Hold{}, Reserved: map[int]string{}, Users: map[string]map[int]int64{}}
+	s := EventState{
+		Holders: map[int]string{}, Carts: map[string]Cart{}, Min: -1, Queue: map[int]int64{},
+		Cool: map[string]int64{}, Reserved: map[int]string{}, Expiring: map[string]int64{},
+	}
 	var err error
 	for _, key := range Keys(t, c, prefix+"*") {
 		kind := strings.TrimPrefix(key, prefix)
 		switch {
 		case kind == "event":
+			s.Exists = true
+			err = readHash(ctx, c, key, func(field, v string) error {
+				n, err := strconv.Atoi(v)
+				switch field {
+				case "total":
+					s.Total = n
+				case "rows":
+					s.Rows = n
+				case "reserved":
+					s.Counted = n
+				case "name":
+					err = nil
+				default:
+					err = errors.New("unknown field")
+				}
+				return err
+			})
 		case kind == "seats":
 			s.Seats, err = c.Do(ctx, c.B().Get().Key(key).Build()).ToString()
+		case kind == "exp":
+			s.Exp, err = c.Do(ctx, c.B().Get().Key(key).Build()).ToString()
 		case kind == "holds":
-			err = s.readHolds(ctx, c, key)
+			err = readHash(ctx, c, key, func(field, v string) error {
+				if user, ok := strings.CutPrefix(field, "c:"); ok {
+					cart, err := parseCart(v)
+					s.Carts[user] = cart
+					return err
+				}
+				if field == "min" {
+					var err error
+					s.Min, err = strconv.ParseInt(v, 10, 64)
+					return err
+				}
+				n, err := strconv.Atoi(field)
+				s.Holders[n] = v
+				return err
+			})
+		case kind == "expq" || kind == "cool":
+			var zs []rueidis.ZScore
+			zs, err = c.Do(ctx, c.B().Zrange().Key(key).Min("0").Max("-1").Withscores().Build()).AsZScores()
+			for _, z := range zs {
+				if kind == "cool" {
+					user, ok := strings.CutPrefix(z.Member, "c:")
+					if !ok {
+						err = errors.Join(err, fmt.Errorf("member %q", z.Member))
+					}
+					s.Cool[user] = int64(z.Score)
+					continue
+				}
+				n, perr := strconv.Atoi(z.Member)
+				err = errors.Join(err, perr)
+				s.Queue[n] = int64(z.Score)
+			}
 		case strings.HasPrefix(kind, "res:"):
 			err = readHash(ctx, c, key, func(field, user string) error {
 				n, err := strconv.Atoi(field)
 				s.Reserved[n] = user
 				return err
 			})
+		case strings.HasPrefix(kind, "idem:"):
+			// Idempotency keys expire, maybe since the scan.
+			err = s.readExpiry(ctx, c, key)
 		default:
 			s.Unknown = append(s.Unknown, key)
 		}
@@ -58,7 +146,50 @@ func ReadEvent(t testing.TB, c rueidis.Client, event string) EventState {
 		}
 	}
 	s.NowMs = redisNow(t, c, prefix)
+	s.Holds, s.Users = map[int]Hold{}, map[string]map[int]int64{}
+	for i, c := range []byte(s.Seats) {
+		if c == 'H' {
+			s.Holds[i+1] = Hold{ExpiresMs: s.expiry(i + 1), User: s.Holders[i+1]}
+		}
+	}
+	for user, cart := range s.Carts {
+		if len(cart.Holds) > 0 {
+			s.Users[user] = cart.Holds
+		}
+	}
 	return s
+}
+
+// parseCart reads a cart: "<start> <until> <keep>" then "<n>
+// <expiresAtMs>" per hold.
+func parseCart(v string) (Cart, error) {
+	words := strings.Fields(v)
+	if len(words) < 3 || len(words)%2 != 1 {
+		return Cart{}, fmt.Errorf("cart %q", v)
+	}
+	nums := make([]int64, len(words))
+	for i, w := range words {
+		n, err := strconv.ParseInt(w, 10, 64)
+		if err != nil {
+			return Cart{}, fmt.Errorf("cart %q", v)
+		}
+		nums[i] = n
+	}
+	c := Cart{Start: nums[0], Till: nums[1], Keep: nums[2], Holds: map[int]int64{}}
+	for i := 3; i < len(nums); i += 2 {
+		c.Holds[int(nums[i])] = nums[i+1]
+	}
+	return c, nil
+}
+
+// readExpiry reads when key expires: -1 for never. A key gone since
+// (-2) is left out.
+func (s *EventState) readExpiry(ctx context.Context, c rueidis.Client, key string) error {
+	at, err := c.Do(ctx, c.B().Pexpiretime().Key(key).Build()).AsInt64()
+	if at != -2 {
+		s.Expiring[key] = at
+	}
+	return err
 }
 
 // Keys lists the keys that match pattern on every node, once each (a
@@ -88,38 +219,6 @@ func Keys(t testing.TB, c rueidis.Client, pattern string) []string {
 	return keys
 }
 
-// readHolds reads the holds hash: seat fields n -> "<expiresAtMs>:<user>"
-// and user fields "u:<user>" -> "<n> <expiresAtMs> ...".
-func (s *EventState) readHolds(ctx context.Context, c rueidis.Client, key string) error {
-	return readHash(ctx, c, key, func(field, v string) error {
-		if user, ok := strings.CutPrefix(field, "u:"); ok {
-			words := strings.Fields(v)
-			if len(words) == 0 || len(words)%2 != 0 {
-				return fmt.Errorf("list of %q: %q", user, v)
-			}
-			seats := map[int]int64{}
-			for i := 0; i < len(words); i += 2 {
-				n, err1 := strconv.Atoi(words[i])
-				exp, err2 := strconv.ParseInt(words[i+1], 10, 64)
-				if errors.Join(err1, err2) != nil {
-					return fmt.Errorf("list of %q: %q", user, v)
-				}
-				seats[n] = exp
-			}
-			s.Users[user] = seats
-			return nil
-		}
-		n, err := strconv.Atoi(field)
-		exp, user, ok := strings.Cut(v, ":")
-		ms, perr := strconv.ParseInt(exp, 10, 64)
-		if err != nil || !ok || perr != nil {
-			return fmt.Errorf("hold %q: %q", field, v)
-		}
-		s.Holds[n] = Hold{ExpiresMs: ms, User: user}
-		return nil
-	})
-}
-
 func readHash(ctx context.Context, c rueidis.Client, key string, put func(field, v string) error) error {
 	m, err := c.Do(ctx, c.B().Hgetall().Key(key).Build()).AsStrMap()
 	if err != nil {
@@ -144,55 +243,105 @@ func redisNow(t testing.TB, c rueidis.Client, key string) int64 {
 }
 
 // Check returns what is wrong with the state, nil if nothing: each seat
-// either reserved by one user or not, no hold left on a reserved seat, each
-// live hold counted against its holder and no one else, every user's list
-// naming seats the user's holds are on, no user over maxSeats live holds,
-// no stray key.
+// available, on hold or reserved; a reserved seat reserved by one user, and
+// counted; a seat on hold, and only such a seat, with a holder and one
+// entry in the queue of expiries, at its expiry; each live hold in its
+// holder's cart and no one else's, at its expiry and within the cart's
+// until; no user over maxSeats live holds; the bound below every score of
+// the queues; every idempotency key bound to expire; no stray key.
 func (s EventState) Check(maxSeats int) error {
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if (s.Exists || s.Seats != "") && (s.Total != len(s.Seats) || s.Rows < 1 || s.Rows > s.Total) {
+		bad("event of %d seats in rows of %d has %d seats", s.Total, s.Rows, len(s.Seats))
+	}
+	if len(s.Exp) != 0 && len(s.Exp) != 8*len(s.Seats) {
+		bad("the expiries are %d bytes for %d seats", len(s.Exp), len(s.Seats))
+	}
+	reserved := 0
 	for i, c := range []byte(s.Seats) {
 		n := i + 1
-		switch _, reserved := s.Reserved[n]; {
-		case c == 'R' && !reserved:
-			bad("seat %d is reserved but names no user", n)
-		case c == 'A' && reserved:
-			bad("seat %d is available but reserved by %q", n, s.Reserved[n])
-		case c != 'A' && c != 'R':
+		_, isReserved := s.Reserved[n]
+		holder, isHeld := s.Holders[n]
+		exp, queued := s.Queue[n]
+		switch c {
+		case 'R':
+			reserved++
+			if !isReserved {
+				bad("seat %d is reserved but names no user", n)
+			}
+		case 'H':
+			if !isHeld || !queued || exp != s.expiry(n) {
+				bad("seat %d is on hold, by %q (%t) until %d, queued %t at %d", n, holder, isHeld, s.expiry(n), queued, exp)
+			}
+			if exp <= s.NowMs {
+				continue // expired, and given back by the next change
+			}
+			if cart := s.Carts[holder]; cart.Holds[n] != exp {
+				bad("live hold of seat %d by %q until %d is not in the holder's cart %+v", n, holder, exp, cart)
+			}
+		case 'A':
+		default:
 			bad("seat %d has state %q", n, c)
 		}
+		if c != 'R' && isReserved {
+			bad("seat %d is %q but reserved by %q", n, c, s.Reserved[n])
+		}
+		if c != 'H' && (isHeld || queued) {
+			bad("seat %d is %q, but held by %q (%t), queued %t", n, c, holder, isHeld, queued)
+		}
+	}
+	if s.Counted != reserved {
+		bad("%d seats are reserved, and %d counted", reserved, s.Counted)
 	}
 	for n := range s.Reserved {
 		if n < 1 || n > len(s.Seats) {
 			bad("reservation of seat %d, out of 1..%d", n, len(s.Seats))
 		}
 	}
-	for n, h := range s.Holds {
-		if n < 1 || n > len(s.Seats) || s.Seats[n-1] != 'A' {
-			bad("hold %+v left on seat %d, which is not an available seat", h, n)
-		}
-		if h.ExpiresMs > s.NowMs && s.Users[h.User][n] != h.ExpiresMs {
-			bad("live hold %+v of seat %d is not counted against its user (%v)", h, n, s.Users[h.User])
+	for n := range maps.Keys(s.Holders) {
+		if n < 1 || n > len(s.Seats) {
+			bad("holder of seat %d, out of 1..%d", n, len(s.Seats))
 		}
 	}
-	for user, seats := range s.Users {
+	for user, cart := range s.Carts {
 		live := 0
-		for n, exp := range seats {
-			// Every seat of a list has its hold name the user, expired or
-			// not: that keeps the lists no more than the seats.
-			if h := s.Holds[n]; h.User != user {
-				bad("user %q lists seat %d, whose hold is %+v", user, n, h)
-			}
+		for n, exp := range cart.Holds {
 			if exp <= s.NowMs {
-				continue // expired: ignored, and dropped at the user's next write
+				continue // expired: ignored, and dropped at the user's next change
 			}
 			live++
-			if h := s.Holds[n]; h != (Hold{ExpiresMs: exp, User: user}) {
-				bad("user %q is counted a hold of seat %d until %d, but the seat's hold is %+v", user, n, exp, h)
+			if n < 1 || n > len(s.Seats) || s.Seats[n-1] != 'H' || s.Holders[n] != user || s.Queue[n] != exp {
+				bad("cart of %q has a live hold of seat %d until %d, but the seat is %+v", user, n, exp, s.Holds[n])
+			}
+			if exp > cart.Till {
+				bad("cart of %q has a hold until %d, after its until %d", user, exp, cart.Till)
 			}
 		}
 		if live > maxSeats {
 			bad("user %q has %d live holds, over the limit of %d", user, live, maxSeats)
+		}
+		if cart.Start > cart.Till || cart.Till > cart.Keep {
+			bad("cart of %q: start %d, until %d, keep %d", user, cart.Start, cart.Till, cart.Keep)
+		}
+	}
+	// An entry of cool may outlive its cart, or its cart start anew: the
+	// reclaim at its score reads the cart again.
+	if s.Min >= 0 {
+		for n, exp := range s.Queue {
+			if exp < s.Min {
+				bad("seat %d is queued at %d, before the bound %d", n, exp, s.Min)
+			}
+		}
+		for user, keep := range s.Cool {
+			if keep < s.Min {
+				bad("cart of %q is queued at %d, before the bound %d", user, keep, s.Min)
+			}
+		}
+	}
+	for _, key := range slices.Sorted(maps.Keys(s.Expiring)) {
+		if at := s.Expiring[key]; at <= 0 {
+			bad("key %q does not expire (%d)", key, at)
 		}
 	}
 	if len(s.Unknown) > 0 {

@@ -19,8 +19,8 @@ const waitTimeout = 30 * time.Second
 // Call is one request of a sale and its answer.
 type Call struct {
 	Instance   string
-	Path       string // HoldPath, ReservePath or ListPath
-	ID         string // the seat's, or the event's for a listing
+	Path       string // HoldPath, ReservePath, ListPath, or CartPath of CartHold or CartReserve
+	ID         string // the seat's, or the event's for a listing or a cart change
 	User       string
 	Start, End time.Time
 	Answer
@@ -38,10 +38,17 @@ func (c Call) String() string {
 // ListPath marks the listing calls of a sale.
 const ListPath = "/seats/list"
 
+// CartPath is the path of a cart change op (CartHold, ...), with {id} for
+// its event.
+func CartPath(op string) string { return "/events/{id}/" + op }
+
 // Sale is a flash sale: buyers that, until stopped, each pick an instance,
-// a seat of one of the events and a user at random, hold the seat and, when
-// the hold succeeds, reserve it; every tenth time they list the event
-// instead. It keeps every call, and the reservations it was told of.
+// one of the events and a user at random, and buy: mostly one seat picked
+// at random, which they hold and, when the hold succeeds, reserve; every
+// fourth time the best available seats of the event (1 to 3, with an
+// Idempotency-Key every other time), held and reserved as one cart; every
+// tenth time they list the event instead. It keeps every call, and the
+// reservations it was told of.
 type Sale struct {
 	t         testing.TB
 	c         *Client
@@ -49,6 +56,7 @@ type Sale struct {
 	events    []Event
 	users     int
 	stop      atomic.Bool
+	keys      atomic.Int64 // Idempotency-Keys used
 	wg        sync.WaitGroup
 
 	mu        sync.Mutex
@@ -84,12 +92,42 @@ func (s *Sale) buy() {
 			s.record(Call{Instance: base, Path: ListPath, ID: e.ID, Start: start, End: time.Now(), Answer: a})
 			continue
 		}
-		seat := e.ID + "." + strconv.Itoa(1+rand.IntN(e.TotalSeats))
 		user := "buyer-" + strconv.Itoa(rand.IntN(s.users))
+		if i%4 == 2 {
+			s.buyCart(ctx, base, e.ID, user, i)
+			continue
+		}
+		seat := e.ID + "." + strconv.Itoa(1+rand.IntN(e.TotalSeats))
 		if s.change(ctx, base, HoldPath, seat, user).OK() {
 			s.change(ctx, base, ReservePath, seat, user)
 		}
 	}
+}
+
+// buyCart holds the best available seats of event for user and reserves
+// the seats it got.
+func (s *Sale) buyCart(ctx context.Context, base, event, user string, i int) {
+	key := ""
+	if (i/4)%2 == 0 { // every other cart
+		key = "sale key " + strconv.FormatInt(s.keys.Add(1), 10)
+	}
+	r := CartRequest{UUID: user, BestAvailable: &BestAvailable{Count: 1 + rand.IntN(3)}}
+	a := s.cart(ctx, base, event, CartHold, r, key)
+	if !a.OK() {
+		return
+	}
+	r = CartRequest{UUID: user}
+	for _, seat := range a.Seats {
+		r.IDs = append(r.IDs, seat.ID)
+	}
+	s.cart(ctx, base, event, CartReserve, r, "")
+}
+
+func (s *Sale) cart(ctx context.Context, base, event, op string, r CartRequest, key string) Answer {
+	start := time.Now()
+	a := s.c.Cart(ctx, base, event, op, r, key)
+	s.record(Call{Instance: base, Path: CartPath(op), ID: event, User: r.UUID, Start: start, End: time.Now(), Answer: a})
+	return a
 }
 
 func (s *Sale) change(ctx context.Context, base, path, seat, user string) Answer {
@@ -103,11 +141,20 @@ func (s *Sale) record(c Call) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.calls = append(s.calls, c)
-	if c.Path == ReservePath && c.OK() {
-		if prev, ok := s.confirmed[c.ID]; ok && prev != c.User {
-			s.t.Errorf("seat %s confirmed to %q and to %q", c.ID, prev, c.User)
+	if reserved(c) {
+		seats := []string{c.ID}
+		if c.Path != ReservePath {
+			seats = nil
+			for _, seat := range c.Seats {
+				seats = append(seats, seat.ID)
+			}
 		}
-		s.confirmed[c.ID] = c.User
+		for _, seat := range seats {
+			if prev, ok := s.confirmed[seat]; ok && prev != c.User {
+				s.t.Errorf("seat %s confirmed to %q and to %q", seat, prev, c.User)
+			}
+			s.confirmed[seat] = c.User
+		}
 	}
 	s.waiters = slices.DeleteFunc(s.waiters, func(w waiter) bool {
 		if w.cond(s.calls) {
@@ -189,12 +236,17 @@ func (s *Sale) Confirmed() map[string]string {
 	return out
 }
 
+// reserved reports a 200 to a reserve, of one seat or of a cart.
+func reserved(c Call) bool {
+	return (c.Path == ReservePath || c.Path == CartPath(CartReserve)) && c.OK()
+}
+
 // Confirmations counts the 200s to reserves among calls that started after
 // since.
 func Confirmations(calls []Call, since time.Time) int {
 	n := 0
 	for _, c := range calls {
-		if c.Path == ReservePath && c.OK() && c.Start.After(since) {
+		if reserved(c) && c.Start.After(since) {
 			n++
 		}
 	}

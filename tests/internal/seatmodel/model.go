@@ -4,13 +4,23 @@
 // real-time order, in which each answer is the one this model gives.
 //
 // It restates the rules of the contract independently of package domain, so
-// a bug there is not copied into the check. Time is part of the rules (holds
-// expire), and the service reads it from the store's clock (Redis's TIME, or
-// the process clock of the in-memory store), which on one machine is the
-// clock the recorder reads. So an operation took effect at some millisecond
-// between the ones at which it was called and answered: answers that carry a
-// hold's expiry pin that moment down, the others need only one moment in the
-// interval at which the answer is right.
+// a bug there is not copied into the check: the one-seat changes of the
+// original API, the changes of a buyer's cart (hold of several seats or of
+// the best available ones, release, reserve, refresh), the reads, and the
+// hold-lifetime cap with its cool-down. The model covers every seat of an
+// event (best available and the summary look at all of them), so events of
+// a history have at most MaxTotalSeats seats.
+//
+// Time is part of the rules (holds expire, carts reach their cap), and the
+// service reads it from the store's clock (Redis's TIME, or the process
+// clock of the in-memory store), which on one machine is the clock the
+// recorder reads. So an operation took effect at some millisecond between
+// the ones at which it was called and answered: answers that carry a hold's
+// expiry mostly pin that moment down (an expiry is a TTL after it, unless
+// the cap cut it short), the others need only one moment in the interval at
+// which the answer is right. The model finds it by trying the moments at
+// which the answer could change: the call, and every expiry, cap and end of
+// a cool-down that falls within the interval.
 //
 // The model does not ask that those moments grow along the order it finds:
 // that would make concurrent holds of different seats stop commuting, and
@@ -21,6 +31,8 @@ package seatmodel
 import (
 	"fmt"
 	"hash/maphash"
+	"math"
+	"slices"
 	"strings"
 
 	"github.com/anishathalye/porcupine"
@@ -29,16 +41,29 @@ import (
 // Kind is what an operation does.
 type Kind uint8
 
-// The operations of a history: the three changes and the two reads.
+// The operations of a history.
 const (
+	// The original API's changes of one seat (Input.Seat): their refusals
+	// name no seats.
 	Hold Kind = iota
 	Refresh
 	Reserve
+	// Reads of one seat, of the available seats, and of the counts.
 	Get
 	List
+	Summary
+	// Changes of a buyer's cart. HoldSeats, ReserveSeats and Release take
+	// the seats Input.Seats (Release every live hold of the buyer when it
+	// is nil), HoldBest takes Input.Best, RefreshCart takes no seats.
+	HoldSeats
+	HoldBest
+	Release
+	ReserveSeats
+	RefreshCart
 )
 
-var kindNames = [...]string{"hold", "refresh", "reserve", "get", "list"}
+var kindNames = [...]string{"hold", "refresh", "reserve", "get", "list", "summary",
+	"hold-seats", "hold-best", "release", "reserve-seats", "refresh-cart"}
 
 func (k Kind) String() string { return kindNames[k] }
 
@@ -66,64 +91,117 @@ func ParseStatus(s string) (Status, bool) {
 	return 0, false
 }
 
-// MaxHot is the most seats of one event a history may change: the model
-// keeps them in an array, so that states compare with ==.
-const MaxHot = 8
+// MaxTotalSeats is the most seats an event of a history may have, and
+// MaxUsers the most buyers: the model keeps seats and carts in arrays, so
+// that states compare with ==.
+const (
+	MaxTotalSeats = 10
+	MaxUsers      = 8
+)
+
+// Best is a request for the best available seats.
+type Best struct {
+	Count    int
+	Adjacent bool
+}
 
 // Input is one request. CallMs and ReturnMs are the milliseconds of Unix
 // time at which it was sent and its answer received.
 type Input struct {
-	Event    string
-	Kind     Kind
-	Seat     int    // 1..Hot; none for List
-	User     string // for the changes
-	CallMs   int64
-	ReturnMs int64
+	Event string
+	Kind  Kind
+	Seat  int   // Hold, Refresh, Reserve, Get: 1..TotalSeats
+	Seats []int // HoldSeats, ReserveSeats, Release: distinct, in the order asked
+	Best  Best  // HoldBest
+	User  string
+	// Replay, when not nil, is the answer to an earlier request with the
+	// same Idempotency-Key and the same body, called at FirstCallMs: until
+	// the key is forgotten (Rules.IdemTTLMs after that request took effect,
+	// or later) the store answers Replay again and changes nothing; after
+	// that the request is a new one.
+	Replay      *Output
+	FirstCallMs int64
+	CallMs      int64
+	ReturnMs    int64
 }
 
-// Output is an answer. Code is empty for a 200, else the error code. A seat
-// answer (every 200 but List's) fills Status, Holder and ExpiresMs (the
-// hold's expiry in Unix milliseconds, for a seat on hold); List's fills
-// Free, whose bit n-1 says seat n was listed.
-type Output struct {
-	Code      string
+// SeatOut is a seat in an answer. A refusal names seats by Number alone.
+type SeatOut struct {
+	Number    int
 	Status    Status
 	Holder    string
-	ExpiresMs int64
-	Free      uint64
+	ExpiresMs int64 // the hold's expiry in Unix ms, for a seat on hold
+}
+
+// Counts is a summary's answer.
+type Counts struct {
+	Total, Available, OnHold, Reserved int
+}
+
+// Output is an answer. Code is empty for a 200, else the error code. Seats
+// is, for a 200 of a change, the seats answered, in order (one for the
+// one-seat changes), for Get's the seat, and for a refusal the seats it
+// names. List's fills Free, whose bit n-1 says seat n was listed;
+// Summary's fills Counts.
+type Output struct {
+	Code   string
+	Seats  []SeatOut
+	Free   uint64
+	Counts Counts
 }
 
 // The refusals a history may contain; any other is wrong.
 const (
-	CodeSeatHeld     = "SEAT_HELD"
-	CodeSeatReserved = "SEAT_RESERVED"
-	CodeHoldLimit    = "HOLD_LIMIT_REACHED"
-	CodeNotHolder    = "NOT_HOLDER"
-	CodeNotOnHold    = "NOT_ON_HOLD"
-	CodeNoLiveHold   = "NO_LIVE_HOLD"
+	CodeSeatHeld       = "SEAT_HELD"
+	CodeSeatReserved   = "SEAT_RESERVED"
+	CodeHoldLimit      = "HOLD_LIMIT_REACHED"
+	CodeHoldLifetime   = "HOLD_LIFETIME_REACHED" // a hold in a cool-down, or a refresh at the cap
+	CodeNotEnoughSeats = "NOT_ENOUGH_SEATS"
+	CodeNotHolder      = "NOT_HOLDER"
+	CodeNotOnHold      = "NOT_ON_HOLD"
+	CodeNoLiveHold     = "NO_LIVE_HOLD"
 )
 
 // Rules are the parameters of the service and of the events under test.
-// Every event has TotalSeats seats, of which only 1..Hot are ever changed.
 type Rules struct {
-	TTLMs      int64
-	MaxSeats   int
-	TotalSeats int
-	Hot        int
+	TTLMs int64
+	// MaxLifetimeMs caps every hold of a cart at the cart's start plus
+	// MaxLifetimeMs; 0 is no cap. At least TTLMs.
+	MaxLifetimeMs int64
+	MaxSeats      int // live holds of one buyer in one event
+	// IdemTTLMs is the least time the store keeps an Idempotency-Key's
+	// answer, from the moment the change took effect.
+	IdemTTLMs   int64
+	TotalSeats  int // of every event, at most MaxTotalSeats
+	SeatsPerRow int // of every event, 1..TotalSeats
+	// Users are every buyer of the history, at most MaxUsers.
+	Users []string
 }
 
+// seat is one seat of the state.
 type seat struct {
 	status Status
-	holder string
+	holder uint8 // 1 + index in Rules.Users; 0 for none
 	exp    int64 // while on hold: the expiry in Unix ms, maybe passed
 }
 
-// state is one event: its hot seats.
-type state [MaxHot]seat
+// cart is what the cap knows of one buyer's holds in the event: when the
+// cart started, and the latest expiry given to one of its holds.
+type cart struct {
+	start, until int64
+	set          bool // the buyer ever held a seat of the event
+}
+
+// state is one event: its seats and the carts of its buyers.
+type state struct {
+	seats [MaxTotalSeats]seat
+	carts [MaxUsers]cart
+}
 
 // Model returns the porcupine model, partitioned by event.
 func (r Rules) Model() porcupine.Model {
-	if r.Hot < 1 || r.Hot > MaxHot || r.Hot > r.TotalSeats || r.TotalSeats > 64 {
+	if r.TotalSeats < 1 || r.TotalSeats > MaxTotalSeats || r.SeatsPerRow < 1 || r.SeatsPerRow > r.TotalSeats ||
+		len(r.Users) > MaxUsers || r.TTLMs < 1 || r.MaxSeats < 1 || r.MaxLifetimeMs != 0 && r.MaxLifetimeMs < r.TTLMs {
 		panic(fmt.Sprintf("seatmodel: unsupported rules %+v", r))
 	}
 	seed := maphash.MakeSeed()
@@ -158,208 +236,481 @@ func partition(history []porcupine.Operation) [][]porcupine.Operation {
 	return parts
 }
 
-// step applies one operation to s if out is an answer the rules allow.
+// step applies one operation to s if out is the answer the rules give at
+// some moment in [CallMs, ReturnMs].
 func (r Rules) step(s state, in Input, out Output) (bool, state) {
-	// The moments at which the operation may have taken effect.
 	lo, hi := in.CallMs, in.ReturnMs
-	if lo > hi {
+	if in.Replay != nil {
+		if equal(*in.Replay, out) {
+			return lo <= hi, s // answered from the key
+		}
+		lo = max(lo, in.FirstCallMs+r.IdemTTLMs) // the key was forgotten
+	}
+	if lo > hi || !r.valid(in) {
 		return false, s
 	}
-	if in.Kind == List {
-		return out.Code == "" && r.listed(s, out.Free, lo, hi), s
-	}
-	if in.Seat < 1 || in.Seat > r.Hot {
+	user := r.user(in.User)
+	if user == 0 && in.Kind != Get && in.Kind != List && in.Kind != Summary {
 		return false, s
 	}
-	cur := s[in.Seat-1]
+	var buf [2*MaxTotalSeats + 3*MaxUsers + 1]int64
+	for _, t := range r.moments(buf[:0], s, out, lo, hi) {
+		if got, next := r.apply(s, in, user, t); equal(got, out) {
+			return true, next
+		}
+	}
+	return false, s
+}
+
+// moments returns the moments in [lo, hi] at which to try an answer: lo,
+// and each moment in (lo, hi] at which something the rules look at
+// changes: a hold expires, a cart's holds reach its cap, a cool-down
+// starts or ends, or out's expiries are a TTL away. Between two of them
+// the rules give the same answer, but for the expiry of a hold taken or
+// extended then, which pins its moment.
+func (r Rules) moments(ms []int64, s state, out Output, lo, hi int64) []int64 {
+	ms = append(ms, lo)
+	add := func(t int64) {
+		if lo < t && t <= hi {
+			ms = append(ms, t)
+		}
+	}
+	for _, c := range s.seats[:r.TotalSeats] {
+		if c.status == OnHold {
+			add(c.exp)
+		}
+	}
+	for _, c := range s.carts[:len(r.Users)] {
+		if c.set && r.MaxLifetimeMs > 0 {
+			add(c.until)
+			add(c.until + r.TTLMs)
+			add(c.start + r.MaxLifetimeMs - r.TTLMs)
+		}
+	}
+	for _, o := range out.Seats {
+		if o.Status == OnHold {
+			add(o.ExpiresMs - r.TTLMs)
+		}
+	}
+	return ms
+}
+
+// valid reports whether in is a request the service accepts, so that it
+// gets an answer of the rules.
+func (r Rules) valid(in Input) bool {
+	switch in.Kind {
+	case Hold, Refresh, Reserve, Get:
+		return 1 <= in.Seat && in.Seat <= r.TotalSeats
+	case HoldSeats, ReserveSeats:
+		return len(in.Seats) > 0 && r.distinct(in.Seats)
+	case Release:
+		return in.Seats == nil || len(in.Seats) > 0 && r.distinct(in.Seats)
+	case HoldBest:
+		return 1 <= in.Best.Count && in.Best.Count <= r.MaxSeats
+	}
+	return true
+}
+
+func (r Rules) distinct(seats []int) bool {
+	if len(seats) > r.MaxSeats {
+		return false
+	}
+	var seen uint64
+	for _, n := range seats {
+		if n < 1 || n > r.TotalSeats || seen&(1<<n) != 0 {
+			return false
+		}
+		seen |= 1 << n
+	}
+	return true
+}
+
+func (r Rules) user(name string) uint8 {
+	if i := slices.Index(r.Users, name); i >= 0 {
+		return uint8(i + 1)
+	}
+	return 0
+}
+
+// apply gives the answer to in at moment t, and the state after it.
+func (r Rules) apply(s state, in Input, u uint8, t int64) (Output, state) {
 	switch in.Kind {
 	case Hold:
-		return r.hold(s, in, out, lo, hi)
+		return bare(r.hold(s, []int{in.Seat}, u, t))
 	case Refresh:
-		return r.refresh(s, in, out, lo, hi)
+		return bare(r.refresh(s, []int{in.Seat}, u, t))
 	case Reserve:
-		return r.reserve(s, in, out, lo, hi)
+		return bare(r.reserve(s, []int{in.Seat}, u, t))
 	case Get:
-		return out.Code == "" && r.read(cur, out, lo, hi), s
-	}
-	return false, s
-}
-
-func (r Rules) hold(s state, in Input, out Output, lo, hi int64) (bool, state) {
-	cur := s[in.Seat-1]
-	switch out.Code {
-	case "":
-		now, ok := r.holdMoment(in, out, lo, hi)
-		if !ok || cur.status == Reserved {
-			return false, s
-		}
-		if cur.live(now) {
-			if cur.holder != in.User {
-				return false, s
+		return Output{Seats: []SeatOut{r.show(in.Seat, s.seats[in.Seat-1].at(t))}}, s
+	case List:
+		var free uint64
+		for i, c := range s.seats[:r.TotalSeats] {
+			if c.at(t).status == Available {
+				free |= 1 << i
 			}
-			// A retry extends the hold and is not counted again.
-		} else if r.holds(s, in.User, now) >= r.MaxSeats {
-			return false, s
 		}
-		s[in.Seat-1] = seat{status: OnHold, holder: in.User, exp: out.ExpiresMs}
-		return true, s
-	case CodeSeatReserved:
-		return cur.status == Reserved, s
-	case CodeSeatHeld:
-		return cur.status == OnHold && cur.holder != in.User && lo < cur.exp, s
-	case CodeHoldLimit:
-		// The seat must be free (never held, or its hold expired) at a
-		// moment when the user holds the limit elsewhere. Expiry only frees
-		// seats and lowers counts, so the earliest free moment decides.
-		if cur.status == Reserved {
-			return false, s
+		return Output{Free: free}, s
+	case Summary:
+		n := Counts{Total: r.TotalSeats}
+		for _, c := range s.seats[:r.TotalSeats] {
+			switch c.at(t).status {
+			case Available:
+				n.Available++
+			case OnHold:
+				n.OnHold++
+			case Reserved:
+				n.Reserved++
+			}
 		}
-		now := lo
-		if cur.status == OnHold {
-			now = max(lo, cur.exp)
-		}
-		return now <= hi && r.holds(s, in.User, now) >= r.MaxSeats, s
+		return Output{Counts: n}, s
+	case HoldSeats:
+		return r.hold(s, in.Seats, u, t)
+	case HoldBest:
+		return r.holdBest(s, in.Best, u, t)
+	case Release:
+		return r.release(s, in.Seats, u, t)
+	case ReserveSeats:
+		return r.reserve(s, in.Seats, u, t)
+	case RefreshCart:
+		return r.refresh(s, r.heldBy(s, u, t), u, t)
 	}
-	return false, s
+	return Output{Code: "?"}, s
 }
 
-func (r Rules) refresh(s state, in Input, out Output, lo, hi int64) (bool, state) {
-	cur := s[in.Seat-1]
-	switch out.Code {
-	case "":
-		now, ok := r.holdMoment(in, out, lo, hi)
-		if !ok || !cur.live(now) || cur.holder != in.User {
-			return false, s
-		}
-		s[in.Seat-1].exp = out.ExpiresMs
-		return true, s
-	case CodeNotOnHold:
-		return cur.status != OnHold || max(lo, cur.exp) <= hi, s
-	case CodeNotHolder:
-		return cur.status == OnHold && cur.holder != in.User && lo < cur.exp, s
+// bare drops the seats a refusal names: the original API's answers name
+// none.
+func bare(out Output, s state) (Output, state) {
+	if out.Code != "" {
+		out.Seats = nil
 	}
-	return false, s
+	return out, s
 }
 
-func (r Rules) reserve(s state, in Input, out Output, lo, hi int64) (bool, state) {
-	cur := s[in.Seat-1]
-	switch out.Code {
-	case "":
-		if out.Status != Reserved || out.Holder != in.User {
-			return false, s
-		}
-		if cur.status == Reserved {
-			return cur.holder == in.User, s // a retry
-		}
-		if cur.status != OnHold || cur.holder != in.User || lo >= cur.exp {
-			return false, s
-		}
-		s[in.Seat-1] = seat{status: Reserved, holder: in.User}
-		return true, s
-	case CodeNoLiveHold:
-		switch {
-		case cur.status == Reserved:
-			return cur.holder != in.User, s
-		case cur.status == OnHold && cur.holder == in.User:
-			return max(lo, cur.exp) <= hi, s // it expired in time
-		}
-		return true, s
+func refusal(code string, seats []int) Output {
+	out := Output{Code: code}
+	for _, n := range seats {
+		out.Seats = append(out.Seats, SeatOut{Number: n})
 	}
-	return false, s
+	return out
 }
 
-// holdMoment checks that out puts the seat on hold for in's user and returns
-// the moment the hold was taken, which its expiry reveals.
-func (r Rules) holdMoment(in Input, out Output, lo, hi int64) (int64, bool) {
-	now := out.ExpiresMs - r.TTLMs
-	ok := out.Status == OnHold && out.Holder == in.User && lo <= now && now <= hi
-	return now, ok
-}
-
-// read reports whether a seat answer shows cur at some moment in [lo, hi].
-func (r Rules) read(cur seat, out Output, lo, hi int64) bool {
-	switch out.Status {
-	case Available:
-		return out.Holder == "" && (cur.status == Available || cur.status == OnHold && max(lo, cur.exp) <= hi)
-	case OnHold:
-		return cur.status == OnHold && out.Holder == cur.holder && out.ExpiresMs == cur.exp && lo < cur.exp
-	case Reserved:
-		return cur.status == Reserved && out.Holder == cur.holder
-	}
-	return false
-}
-
-// listed reports whether free is the set of available seats at one moment
-// in [lo, hi]: a listed hold must have expired by then, an unlisted one not.
-func (r Rules) listed(s state, free uint64, lo, hi int64) bool {
-	all := uint64(1)<<r.TotalSeats - 1
-	hot := uint64(1)<<r.Hot - 1
-	if free&^all != 0 || free&(all&^hot) != all&^hot {
-		return false // an untouched seat missing, or a seat that does not exist
-	}
-	for i, cur := range s[:r.Hot] {
-		listed := free&(1<<i) != 0
-		switch {
-		case cur.status == Available && !listed, cur.status == Reserved && listed:
-			return false
-		case cur.status == OnHold && listed:
-			lo = max(lo, cur.exp)
-		case cur.status == OnHold:
-			hi = min(hi, cur.exp-1)
+// hold puts seats on hold for u, all or none: a seat u holds already is
+// extended, and counted once against the limit.
+func (r Rules) hold(s state, seats []int, u uint8, t int64) (Output, state) {
+	var reserved, held []int
+	own := 0
+	for _, n := range seats {
+		switch c := s.seats[n-1].at(t); {
+		case c.status == Reserved:
+			reserved = append(reserved, n)
+		case c.status == OnHold && c.holder != u:
+			held = append(held, n)
+		case c.status == OnHold:
+			own++
 		}
 	}
-	return lo <= hi
+	if reserved != nil {
+		return refusal(CodeSeatReserved, reserved), s
+	}
+	if held != nil {
+		return refusal(CodeSeatHeld, held), s
+	}
+	others := r.live(s, u, t) - own
+	c := s.carts[u-1]
+	if others+own == 0 {
+		// Nothing held: a new cart, unless the last one reached its cap
+		// less than a TTL ago.
+		if r.coolingDown(c, t) {
+			return Output{Code: CodeHoldLifetime}, s
+		}
+		c = cart{start: t, until: t, set: true}
+	}
+	if others+len(seats) > r.MaxSeats {
+		return Output{Code: CodeHoldLimit}, s
+	}
+	exp := r.expiry(c, t)
+	out := Output{Seats: make([]SeatOut, len(seats))}
+	for i, n := range seats {
+		s.seats[n-1] = seat{status: OnHold, holder: u, exp: exp}
+		out.Seats[i] = r.show(n, s.seats[n-1])
+	}
+	c.until = max(c.until, exp)
+	s.carts[u-1] = c
+	return out, s
 }
 
-func (c seat) live(now int64) bool { return c.status == OnHold && now < c.exp }
+// holdBest holds the seats the server picks: the first run of b.Count
+// available seats within a row, else (when b.Adjacent is false) the
+// b.Count lowest-numbered available seats. The cart is checked first.
+func (r Rules) holdBest(s state, b Best, u uint8, t int64) (Output, state) {
+	live := r.live(s, u, t)
+	if live == 0 && r.coolingDown(s.carts[u-1], t) {
+		return Output{Code: CodeHoldLifetime}, s
+	}
+	if live+b.Count > r.MaxSeats {
+		return Output{Code: CodeHoldLimit}, s
+	}
+	free := func(n int) bool { return s.seats[n-1].at(t).status == Available }
+	var picked []int
+	for row := 0; row*r.SeatsPerRow < r.TotalSeats && picked == nil; row++ {
+		first, last := row*r.SeatsPerRow+1, min((row+1)*r.SeatsPerRow, r.TotalSeats)
+		run := 0
+		for n := first; n <= last; n++ {
+			if run++; !free(n) {
+				run = 0
+			}
+			if run == b.Count {
+				for k := n - b.Count + 1; k <= n; k++ {
+					picked = append(picked, k)
+				}
+				break
+			}
+		}
+	}
+	if picked == nil && !b.Adjacent {
+		for n := 1; n <= r.TotalSeats && len(picked) < b.Count; n++ {
+			if free(n) {
+				picked = append(picked, n)
+			}
+		}
+	}
+	if len(picked) < b.Count {
+		return Output{Code: CodeNotEnoughSeats}, s
+	}
+	return r.hold(s, picked, u, t)
+}
 
-// holds counts user's live holds at now.
-func (r Rules) holds(s state, user string, now int64) int {
+// refresh extends u's live holds on seats to a TTL from t, within the
+// cart's cap, never shortening one. Refusals: no seats, or one not on hold
+// (NOT_ON_HOLD), then one held by another (NOT_HOLDER), then nothing to
+// extend because every hold lasts until the cap.
+func (r Rules) refresh(s state, seats []int, u uint8, t int64) (Output, state) {
+	if len(seats) == 0 {
+		return Output{Code: CodeNotOnHold}, s
+	}
+	var notHeld, others []int
+	for _, n := range seats {
+		switch c := s.seats[n-1].at(t); {
+		case c.status != OnHold:
+			notHeld = append(notHeld, n)
+		case c.holder != u:
+			others = append(others, n)
+		}
+	}
+	if notHeld != nil {
+		return refusal(CodeNotOnHold, notHeld), s
+	}
+	if others != nil {
+		return refusal(CodeNotHolder, others), s
+	}
+	c := s.carts[u-1]
+	exp := r.expiry(c, t)
+	extended := false
+	out := Output{Seats: make([]SeatOut, len(seats))}
+	for i, n := range seats {
+		if s.seats[n-1].exp < exp {
+			s.seats[n-1].exp = exp
+			extended = true
+		}
+		out.Seats[i] = r.show(n, s.seats[n-1])
+	}
+	if !extended && exp == r.end(c) {
+		return Output{Code: CodeHoldLifetime}, s
+	}
+	c.until = max(c.until, exp)
+	s.carts[u-1] = c
+	return out, s
+}
+
+// reserve turns u's live holds on seats into reservations, all or none; a
+// seat u reserved already counts as done.
+func (r Rules) reserve(s state, seats []int, u uint8, t int64) (Output, state) {
+	var refused []int
+	for _, n := range seats {
+		c := s.seats[n-1].at(t)
+		if c.status == Available || c.holder != u {
+			refused = append(refused, n)
+		}
+	}
+	if refused != nil {
+		return refusal(CodeNoLiveHold, refused), s
+	}
+	out := Output{Seats: make([]SeatOut, len(seats))}
+	for i, n := range seats {
+		s.seats[n-1] = seat{status: Reserved, holder: u}
+		out.Seats[i] = r.show(n, s.seats[n-1])
+	}
+	return out, s
+}
+
+// release gives back the seats that u holds live at t, and answers them;
+// with no seats, every one of them, in ascending order.
+func (r Rules) release(s state, seats []int, u uint8, t int64) (Output, state) {
+	if seats == nil {
+		seats = r.heldBy(s, u, t)
+	}
+	out := Output{Seats: []SeatOut{}}
+	for _, n := range seats {
+		if c := s.seats[n-1].at(t); c.status == OnHold && c.holder == u {
+			s.seats[n-1] = seat{}
+			out.Seats = append(out.Seats, SeatOut{Number: n, Status: Available})
+		}
+	}
+	return out, s
+}
+
+// at is the seat at moment t: an expired hold leaves it available.
+func (c seat) at(t int64) seat {
+	if c.status == OnHold && t >= c.exp {
+		return seat{}
+	}
+	return c
+}
+
+func (r Rules) show(n int, c seat) SeatOut {
+	o := SeatOut{Number: n, Status: c.status}
+	if c.holder > 0 {
+		o.Holder = r.Users[c.holder-1]
+	}
+	if c.status == OnHold {
+		o.ExpiresMs = c.exp
+	}
+	return o
+}
+
+// live counts u's live holds at t.
+func (r Rules) live(s state, u uint8, t int64) int {
 	n := 0
-	for _, c := range s[:r.Hot] {
-		if c.live(now) && c.holder == user {
+	for _, c := range s.seats[:r.TotalSeats] {
+		if c = c.at(t); c.status == OnHold && c.holder == u {
 			n++
 		}
 	}
 	return n
 }
 
+// heldBy returns the seats u holds live at t, in ascending order.
+func (r Rules) heldBy(s state, u uint8, t int64) []int {
+	var seats []int
+	for i, c := range s.seats[:r.TotalSeats] {
+		if c = c.at(t); c.status == OnHold && c.holder == u {
+			seats = append(seats, i+1)
+		}
+	}
+	return seats
+}
+
+// end is the moment no hold of the cart may outlast.
+func (r Rules) end(c cart) int64 {
+	if r.MaxLifetimeMs == 0 {
+		return math.MaxInt64
+	}
+	return c.start + r.MaxLifetimeMs
+}
+
+// expiry is the expiry of a hold of cart c taken or extended at t.
+func (r Rules) expiry(c cart, t int64) int64 { return min(t+r.TTLMs, r.end(c)) }
+
+// coolingDown reports whether at t the buyer of c may not start a cart:
+// c reached its cap (a hold was given its last moment) less than a TTL
+// before t.
+func (r Rules) coolingDown(c cart, t int64) bool {
+	return c.set && r.MaxLifetimeMs > 0 && c.until == r.end(c) && c.until <= t && t < c.until+r.TTLMs
+}
+
+func equal(a, b Output) bool {
+	return a.Code == b.Code && a.Free == b.Free && a.Counts == b.Counts && slices.Equal(a.Seats, b.Seats)
+}
+
 func describe(in Input, out Output) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s", in.Kind)
-	if in.Kind != List {
-		fmt.Fprintf(&b, "(%d", in.Seat)
-		if in.User != "" {
-			fmt.Fprintf(&b, ", %q", in.User)
+	b.WriteString(in.Kind.String())
+	var args []string
+	switch in.Kind {
+	case Hold, Refresh, Reserve, Get:
+		args = append(args, fmt.Sprint(in.Seat))
+	case HoldSeats, ReserveSeats, Release:
+		if in.Seats != nil {
+			args = append(args, fmt.Sprint(in.Seats))
 		}
-		b.WriteString(")")
+	case HoldBest:
+		best := fmt.Sprintf("best %d", in.Best.Count)
+		if in.Best.Adjacent {
+			best += " adjacent"
+		}
+		args = append(args, best)
 	}
-	fmt.Fprintf(&b, " [%d..%d] -> ", in.CallMs, in.ReturnMs)
+	if in.User != "" {
+		args = append(args, fmt.Sprintf("%q", in.User))
+	}
+	if in.Kind != List && in.Kind != Summary {
+		fmt.Fprintf(&b, "(%s)", strings.Join(args, ", "))
+	}
+	if in.Replay != nil {
+		fmt.Fprintf(&b, " again (first called at %d, answered %s)", in.FirstCallMs, describeOutput(in.Kind, *in.Replay))
+	}
+	fmt.Fprintf(&b, " [%d..%d] -> %s", in.CallMs, in.ReturnMs, describeOutput(in.Kind, out))
+	return b.String()
+}
+
+func describeOutput(k Kind, out Output) string {
+	var b strings.Builder
 	switch {
 	case out.Code != "":
 		b.WriteString(out.Code)
-	case in.Kind == List:
+		if len(out.Seats) > 0 {
+			b.WriteString(" ")
+			b.WriteString(numbers(out.Seats))
+		}
+	case k == List:
 		fmt.Fprintf(&b, "free %b", out.Free)
+	case k == Summary:
+		fmt.Fprintf(&b, "%+v", out.Counts)
 	default:
-		fmt.Fprintf(&b, "%s %q", out.Status, out.Holder)
-		if out.Status == OnHold {
-			fmt.Fprintf(&b, " until %d", out.ExpiresMs)
+		for i, o := range out.Seats {
+			if i > 0 {
+				b.WriteString("; ")
+			}
+			fmt.Fprintf(&b, "%d %s", o.Number, o.Status)
+			if o.Holder != "" {
+				fmt.Fprintf(&b, " %q", o.Holder)
+			}
+			if o.Status == OnHold {
+				fmt.Fprintf(&b, " until %d", o.ExpiresMs)
+			}
+		}
+		if len(out.Seats) == 0 {
+			b.WriteString("none")
 		}
 	}
 	return b.String()
 }
 
+func numbers(seats []SeatOut) string {
+	ns := make([]string, len(seats))
+	for i, o := range seats {
+		ns[i] = fmt.Sprint(o.Number)
+	}
+	return "[" + strings.Join(ns, " ") + "]"
+}
+
 func (r Rules) describeState(s state) string {
 	var b strings.Builder
-	for i, c := range s[:r.Hot] {
+	for i, c := range s.seats[:r.TotalSeats] {
 		fmt.Fprintf(&b, "%d:%s", i+1, c.status)
-		if c.status != Available {
-			fmt.Fprintf(&b, " %q", c.holder)
+		if c.holder > 0 {
+			fmt.Fprintf(&b, " %q", r.Users[c.holder-1])
 		}
 		if c.status == OnHold {
 			fmt.Fprintf(&b, " until %d", c.exp)
 		}
 		b.WriteString("; ")
+	}
+	for i, c := range s.carts[:len(r.Users)] {
+		if c.set {
+			fmt.Fprintf(&b, "cart of %q: %d..%d; ", r.Users[i], c.start, c.until)
+		}
 	}
 	return b.String()
 }
