@@ -35,11 +35,11 @@ func watchSummary(s application.Store, e domain.Event, stop <-chan struct{}) <-c
 			reads++
 			switch {
 			case err != nil:
-				done <- fmt.Errorf("Summary during the race: %w", err)
+				done <- fmt.Errorf("summary during the race: %w", err)
 			case sum.Total != e.TotalSeats || sum.Available+sum.OnHold+sum.Reserved != sum.Total:
-				done <- fmt.Errorf("Summary %+v during the race does not add up to %d", sum, e.TotalSeats)
+				done <- fmt.Errorf("summary %+v during the race does not add up to %d", sum, e.TotalSeats)
 			case reads > 1 && (sum.Available > last.Available || sum.Reserved < last.Reserved):
-				done <- fmt.Errorf("Summary went from %+v back to %+v", last, sum)
+				done <- fmt.Errorf("summary went from %+v back to %+v", last, sum)
 			default:
 				last = sum
 				continue

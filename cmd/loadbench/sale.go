@@ -262,10 +262,6 @@ func sale(ctx context.Context, client *http.Client, srv *server, event, flow str
 	return run, bought, nil
 }
 
-// buyer buys seats of event for user: it returns their numbers, or nil
-// when the event is sold out.
-type buyer func(ctx context.Context, c *caller, rng *rand.Rand, event, user string) ([]int, error)
-
 func cartBuyer(ctx context.Context, c *caller, rng *rand.Rand, event, user string) ([]int, error) {
 	var got []int
 	for n := 1 + rng.IntN(maxSeats); n >= 1 && got == nil; n-- {

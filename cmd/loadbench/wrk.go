@@ -151,7 +151,7 @@ func (l *loader) runFor(s scenario, d time.Duration, more int) (wrkResult, error
 		add(string(createBody), "'"+string(createBody)+"'")
 	default:
 		event := l.event
-		if s.event == churnEvent {
+		if s.churn {
 			if event, err = l.churnEvent(); err != nil {
 				return wrkResult{}, err
 			}
