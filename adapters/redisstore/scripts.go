@@ -366,10 +366,16 @@ end
 	luaSetExp = `
 local function set_exp(ns, e)
   local size = set_seats(EXP, ns, 8, struct.pack('>I8', e))
+` + luaPadExp + `
+end
+`
+
+	// Pads the exp string, of size bytes after a write, to the length of
+	// all seats: see luaSetExp, and the one-seat hold's hot path.
+	luaPadExp = `
   if size < 8 * TOTAL then
     redis.call('SET', EXP, redis.call('GET', EXP) .. string.rep('\0', 8 * TOTAL - size))
   end
-end
 `
 
 	// The bytes of seats ns, in their order (see seat_byte), or nil when
@@ -430,6 +436,50 @@ local function put_holds(c, ns, now, e, ttl, cap)
   redis.call('HSET', HOLDS, unpack(holders, 1, h))
   redis.call('ZADD', EXPQ, unpack(queue))
   return reply
+end
+`
+
+	// The hot path of the hold: one seat (ns is {n}) for a buyer with no
+	// cart, most of the service's load. It is the general path of the hold
+	// (and put_holds) specialised by hand to an empty cart and one seat, as
+	// Lua's own work is most of a hold's cost: no tables but the answer, no
+	// closures, each number printed once. The empty cart has no live hold
+	// and no cool-down: open starts it at now, and only a limit below one
+	// seat refuses it.
+	luaHoldOne = `
+if #ns == 1 and not cart_value then
+  local n = ns[1]
+  local nt, off = ARGV[8], string.format('%d', n - 1)
+  local b = redis.call('GETRANGE', SEATS, off, off)
+  if b == '' then return {EVENT_NOT_FOUND} end
+  if b == 'R' then return answer({SEAT_RESERVED, n}) end
+  if b == 'H' then return answer({SEAT_HELD, n}) end -- after the reclaim, a live hold: not the user's
+  if 1 > MAX then return answer({HOLD_LIMIT_REACHED}) end
+  local e = now + TTL
+  if CAP > 0 and now + CAP < e then e = now + CAP end
+  redis.call('SETRANGE', SEATS, off, 'H')
+  local size = redis.call('SETRANGE', EXP, string.format('%d', 8 * n - 8), struct.pack('>I8', e))
+` + luaPadExp + `
+  local et, nowt = string.format('%d', e), string.format('%d', now)
+  -- The cart {now, till, keep, n e}: till is e, or now if e is not after
+  -- it; keep is till, or till + TTL when the cart reached its cap.
+  local value
+  if e > now then
+    if CAP > 0 and e == now + CAP then
+      value = nowt .. ' ' .. et .. ' ' .. string.format('%d', e + TTL) .. ' ' .. nt .. ' ' .. et
+    else
+      value = nowt .. ' ' .. et .. ' ' .. et .. ' ' .. nt .. ' ' .. et
+    end
+  else -- a cart of no live hold, which did not reach its cap (CAP > 0 is after now)
+    value = nowt .. ' ' .. nowt .. ' ' .. nowt
+  end
+  if e < MIN then
+    redis.call('HSET', HOLDS, nt, USER, CART, value, 'min', et)
+  else
+    redis.call('HSET', HOLDS, nt, USER, CART, value)
+  end
+  redis.call('ZADD', EXPQ, et, nt)
+  return answer({OK, n, e})
 end
 `
 
@@ -535,7 +585,7 @@ local seen = answered(false)
 if seen then return seen end
 local ns, missing = asked(8)
 if missing then return answer(missing) end
-`, luaReadCart, `
+`, luaReadCart, luaHoldOne, `
 local c = read_cart(cart_value)
 local bs = seat_bytes(ns)
 if not bs then return {EVENT_NOT_FOUND} end
