@@ -257,6 +257,8 @@ MIN = hv[1] and hv[1] + 0
 local cart_value = hv[2]
 local now = now_ms()
 if not MIN or MIN <= now then
+  -- The reclaim's helpers are made only when it runs.
+` + luaSetSeats + luaReclaim + `
   MIN = reclaim(now)
   cart_value = redis.call('HGET', HOLDS, CART)
 end
@@ -439,7 +441,7 @@ local function put_holds(c, ns, now, e, ttl, cap)
 end
 `
 
-	// The hot path of the hold: one seat (ns is {n}) for a buyer with no
+	// The hot path of the hold: one seat (N) for a buyer with no
 	// cart, most of the service's load. It is the general path of the hold
 	// (and put_holds) specialised by hand to an empty cart and one seat, as
 	// Lua's own work is most of a hold's cost: no tables but the answer, no
@@ -447,8 +449,8 @@ end
 	// and no cool-down: open starts it at now, and only a limit below one
 	// seat refuses it.
 	luaHoldOne = `
-if #ns == 1 and not cart_value then
-  local n = ns[1]
+if N and not cart_value then
+  local n = N
   local nt, off = ARGV[8], string.format('%d', n - 1)
   local b = redis.call('GETRANGE', SEATS, off, off)
   if b == '' then return {EVENT_NOT_FOUND} end
@@ -520,9 +522,9 @@ end
 `
 )
 
-// The snippets of every change: the clock, the keys and arguments, the
-// reclaim.
-var changeBase = []string{luaNow, luaChange, luaSetSeats, luaReclaim}
+// The snippets of every change: the clock, the keys and arguments (the
+// reclaim comes with luaReadCart).
+var changeBase = []string{luaNow, luaChange}
 
 func changeScript(snippets ...string) string {
 	return script(append(append([]string{}, changeBase...), snippets...)...)
@@ -579,13 +581,26 @@ return {total, total - held - reserved, held, reserved}
 `))
 
 	// ARGV ttlMs, maxSeats, maxLifetimeMs, then the seats: domain.Hold.
-	holdScript = rueidis.NewLuaScriptRetryable(changeScript(luaPush, luaAsked, luaCart, luaHolding, luaPolicy, luaOpen, luaSetExp, luaSeatByte, luaSeatBytes, luaPutHolds, `
+	// The helpers of the general path are made after the hot path
+	// (luaHoldOne), which needs none of them.
+	holdScript = rueidis.NewLuaScriptRetryable(changeScript(luaPush, luaAsked, `
 local TTL, MAX, CAP = ARGV[5] + 0, ARGV[6] + 0, ARGV[7] + 0
 local seen = answered(false)
 if seen then return seen end
-local ns, missing = asked(8)
-if missing then return answer(missing) end
-`, luaReadCart, luaHoldOne, `
+-- One seat is read without asked's table, for the hot path.
+local N = #ARGV == 8 and ARGV[8] + 0
+local ns, missing
+if N then
+  if N < 1 or N > TOTAL then return answer({SEAT_NOT_FOUND, N}) end
+else
+  ns, missing = asked(8)
+  if missing then return answer(missing) end
+end
+`, luaReadCart, luaHoldOne, luaSetSeats, luaCart, luaHolding, luaPolicy, luaOpen, luaSetExp, luaSeatByte, luaSeatBytes, luaPutHolds, `
+if N then
+  ns = {N}
+  texts[N] = ARGV[8]
+end
 local c = read_cart(cart_value)
 local bs = seat_bytes(ns)
 if not bs then return {EVENT_NOT_FOUND} end
@@ -610,7 +625,7 @@ return answer(put_holds(c, ns, now, expiry(c, now, TTL, CAP), TTL, CAP))
 	// ARGV ttlMs, maxSeats, maxLifetimeMs, seatsPerRow, count, adjacent
 	// (1 or 0): domain.HoldBest. After the reclaim 'A' is exactly an
 	// available seat, so the search is plain string.find.
-	holdBestSource = changeScript(luaCart, luaHolding, luaPolicy, luaOpen, luaSetExp, luaPutHolds, `
+	holdBestSource = changeScript(luaSetSeats, luaCart, luaHolding, luaPolicy, luaOpen, luaSetExp, luaPutHolds, `
 local TTL, MAX, CAP, ROWS = ARGV[5] + 0, ARGV[6] + 0, ARGV[7] + 0, ARGV[8] + 0
 local COUNT, ADJACENT = ARGV[9] + 0, ARGV[10] == '1'
 local seen = answered(false)
@@ -660,7 +675,7 @@ return answer(put_holds(c, ns, now, expiry(c, now, TTL, CAP), TTL, CAP))
 
 	// ARGV ttlMs, maxLifetimeMs, all (1: the user's live holds, 0: the
 	// seats that follow), then the seats: domain.Refresh.
-	refreshScript = rueidis.NewLuaScriptRetryable(changeScript(luaPush, luaAsked, luaCart, luaLive, luaPolicy, luaSetExp, luaSeatByte, `
+	refreshScript = rueidis.NewLuaScriptRetryable(changeScript(luaSetSeats, luaPush, luaAsked, luaCart, luaLive, luaPolicy, luaSetExp, luaSeatByte, `
 local TTL, CAP, ALL = ARGV[5] + 0, ARGV[6] + 0, ARGV[7] == '1'
 local seen = answered(false)
 if seen then return seen end
@@ -710,7 +725,7 @@ return answer(reply)
 
 	// ARGV all (1: the user's live holds, 0: the seats that follow), then
 	// the seats: domain.Release.
-	releaseScript = rueidis.NewLuaScriptRetryable(changeScript(luaPush, luaAsked, luaCart, luaLive, luaLeaveCart, luaDropHolds, `
+	releaseScript = rueidis.NewLuaScriptRetryable(changeScript(luaSetSeats, luaPush, luaAsked, luaCart, luaLive, luaLeaveCart, luaDropHolds, `
 local ALL = ARGV[5] == '1'
 local seen = answered(false)
 if seen then return seen end
@@ -736,7 +751,7 @@ return answer(reply)
 // reserveSource is the reserve script's own text, which the reserve that
 // waits for replicas sends itself (see replicas.go). KEYS[7+i] is the res
 // key of the i-th seat.
-var reserveSource = changeScript(luaPush, luaAsked, luaCart, luaLeaveCart, luaDropHolds, luaSeatByte, luaCountReserved, `
+var reserveSource = changeScript(luaSetSeats, luaPush, luaAsked, luaCart, luaLeaveCart, luaDropHolds, luaSeatByte, luaCountReserved, `
 local seen = answered(true)
 if seen then return seen end
 local ns, missing = asked(5)
