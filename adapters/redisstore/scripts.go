@@ -59,10 +59,18 @@ const (
 	// Redis's clock is the one clock every instance of the service shares.
 	luaNow = `
 local function now_ms()
+  local now
+` + luaTime + `
+  return now
+end
+`
+
+	// Sets now to Redis's time, for luaNow and luaReadCart (which makes no
+	// closure for it).
+	luaTime = `
   local t = redis.call('TIME')
   local us = t[2] + 0
-  return t[1] * 1000 + (us - us % 1000) / 1000
-end
+  now = t[1] * 1000 + (us - us % 1000) / 1000
 `
 
 	// The byte of seat n (1 <= n <= total): 'A' available, 'H' on hold, 'R'
@@ -96,9 +104,13 @@ local USER, TOTAL, FP, IDEM_TTL = ARGV[1], ARGV[2] + 0, ARGV[3], ARGV[4]
 local CART = 'c:' .. USER
 -- NONE is the holds hash's min when nothing is queued: past every expiry.
 local NONE = 99999999999999
--- MIN is the holds hash's min, read with the cart (see luaReadCart).
-local MIN
+-- MIN is the holds hash's min, read with the cart and now (see
+-- luaReadCart).
+local MIN, cart_value, now
+`
 
+	// The memo of the texts of numbers.
+	luaText = `
 -- The text of number x, for Redis and for the cart: each number of a run
 -- is printed once, and those that came as text (seat numbers, the cart)
 -- never, as printing one costs about as much as a Redis call.
@@ -111,6 +123,10 @@ local function text(x)
   end
   return t
 end
+`
+
+	// Idempotency keys.
+	luaIdem = `
 
 -- The answer a change under this idempotency key gave first, or
 -- IDEMPOTENCY_KEY_REUSED for another request under the key, or nil. touch
@@ -186,7 +202,8 @@ end
 	// hash, which it writes: the earliest score of expq and cool.
 	luaReclaim = `
 local function reclaim(now)
-  local nowt = text(now)
+  -- No memo of texts: the hot path of the hold has none.
+  local nowt = string.format('%d', now)
   local check, seen = {}, {}
   local gone = redis.call('ZRANGEBYSCORE', EXPQ, '-inf', nowt)
   if #gone > 0 then
@@ -242,7 +259,7 @@ local function reclaim(now)
   if first[2] then min = tonumber(first[2]) end
   first = redis.call('ZRANGE', COOL, 0, 0, 'WITHSCORES')
   if first[2] then min = math.min(min, tonumber(first[2])) end
-  redis.call('HSET', HOLDS, 'min', text(min))
+  redis.call('HSET', HOLDS, 'min', string.format('%d', min))
   return min
 end
 `
@@ -254,8 +271,10 @@ end
 	luaReadCart = `
 local hv = redis.call('HMGET', HOLDS, 'min', CART)
 MIN = hv[1] and hv[1] + 0
-local cart_value = hv[2]
-local now = now_ms()
+cart_value = hv[2]
+do
+` + luaTime + `
+end
 if not MIN or MIN <= now then
   -- The reclaim's helpers are made only when it runs.
 ` + luaSetSeats + luaReclaim + `
@@ -442,21 +461,21 @@ end
 `
 
 	// The hot path of the hold: one seat (N) for a buyer with no
-	// cart, most of the service's load. It is the general path of the hold
+	// cart, without an idempotency key, most of the service's load. It is the general path of the hold
 	// (and put_holds) specialised by hand to an empty cart and one seat, as
 	// Lua's own work is most of a hold's cost: no tables but the answer, no
 	// closures, each number printed once. The empty cart has no live hold
 	// and no cool-down: open starts it at now, and only a limit below one
 	// seat refuses it.
 	luaHoldOne = `
-if N and not cart_value then
+if not cart_value then
   local n = N
   local nt, off = ARGV[8], string.format('%d', n - 1)
   local b = redis.call('GETRANGE', SEATS, off, off)
   if b == '' then return {EVENT_NOT_FOUND} end
-  if b == 'R' then return answer({SEAT_RESERVED, n}) end
-  if b == 'H' then return answer({SEAT_HELD, n}) end -- after the reclaim, a live hold: not the user's
-  if 1 > MAX then return answer({HOLD_LIMIT_REACHED}) end
+  if b == 'R' then return {SEAT_RESERVED, n} end
+  if b == 'H' then return {SEAT_HELD, n} end -- after the reclaim, a live hold: not the user's
+  if 1 > MAX then return {HOLD_LIMIT_REACHED} end
   local e = now + TTL
   if CAP > 0 and now + CAP < e then e = now + CAP end
   redis.call('SETRANGE', SEATS, off, 'H')
@@ -481,7 +500,7 @@ if N and not cart_value then
     redis.call('HSET', HOLDS, nt, USER, CART, value)
   end
   redis.call('ZADD', EXPQ, et, nt)
-  return answer({OK, n, e})
+  return {OK, n, e}
 end
 `
 
@@ -524,7 +543,7 @@ end
 
 // The snippets of every change: the clock, the keys and arguments (the
 // reclaim comes with luaReadCart).
-var changeBase = []string{luaNow, luaChange}
+var changeBase = []string{luaChange, luaText, luaIdem}
 
 func changeScript(snippets ...string) string {
 	return script(append(append([]string{}, changeBase...), snippets...)...)
@@ -583,23 +602,27 @@ return {total, total - held - reserved, held, reserved}
 	// ARGV ttlMs, maxSeats, maxLifetimeMs, then the seats: domain.Hold.
 	// The helpers of the general path are made after the hot path
 	// (luaHoldOne), which needs none of them.
-	holdScript = rueidis.NewLuaScriptRetryable(changeScript(luaPush, luaAsked, `
+	//
+	// The hot path (luaHoldOne), of one seat without an idempotency key,
+	// comes first: it needs none of the helpers, made after it.
+	holdSource = script(luaChange, `
 local TTL, MAX, CAP = ARGV[5] + 0, ARGV[6] + 0, ARGV[7] + 0
+local N = IDEM_TTL == '0' and #ARGV == 8 and ARGV[8] + 0
+if N then
+  if N < 1 or N > TOTAL then return {SEAT_NOT_FOUND, N} end
+`, luaReadCart, luaHoldOne, `
+end
+`, luaText, luaIdem, luaPush, luaAsked, luaSetSeats, luaCart, luaHolding, luaPolicy, luaOpen, luaSetExp, luaSeatByte, luaSeatBytes, luaPutHolds, `
 local seen = answered(false)
 if seen then return seen end
--- One seat is read without asked's table, for the hot path.
-local N = #ARGV == 8 and ARGV[8] + 0
 local ns, missing
-if N then
-  if N < 1 or N > TOTAL then return answer({SEAT_NOT_FOUND, N}) end
+if N then -- one seat of a buyer with a cart
+  ns = {N}
+  texts[N] = ARGV[8]
 else
   ns, missing = asked(8)
   if missing then return answer(missing) end
-end
-`, luaReadCart, luaHoldOne, luaSetSeats, luaCart, luaHolding, luaPolicy, luaOpen, luaSetExp, luaSeatByte, luaSeatBytes, luaPutHolds, `
-if N then
-  ns = {N}
-  texts[N] = ARGV[8]
+`, luaReadCart, `
 end
 local c = read_cart(cart_value)
 local bs = seat_bytes(ns)
@@ -620,7 +643,8 @@ local refused = open(c, others + own, now, TTL, CAP)
 if refused then return answer(refused) end
 if others + #ns > MAX then return answer({HOLD_LIMIT_REACHED}) end
 return answer(put_holds(c, ns, now, expiry(c, now, TTL, CAP), TTL, CAP))
-`))
+`)
+	holdScript = rueidis.NewLuaScriptRetryable(holdSource)
 
 	// ARGV ttlMs, maxSeats, maxLifetimeMs, seatsPerRow, count, adjacent
 	// (1 or 0): domain.HoldBest. After the reclaim 'A' is exactly an
