@@ -100,6 +100,22 @@ end
 local EVENT, SEATS, EXP, HOLDS, EXPQ, COOL, IDEM = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
 -- Arithmetic reads a number's text once; tonumber reads it twice.
 local USER, TOTAL, FP, IDEM_TTL = ARGV[1], ARGV[2] + 0, ARGV[3], ARGV[4]
+` + luaChangeState
+
+	// The keys and arguments of the hold of one seat without an
+	// idempotency key (holdOneScript): those of luaChange it needs.
+	//
+	// KEYS: seats, exp, holds, expq, cool. ARGV: user, totalSeats, ttlMs,
+	// maxSeats, maxLifetimeMs, the seat.
+	luaHoldOneChange = `
+local SEATS, EXP, HOLDS, EXPQ, COOL = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local USER, TOTAL, IDEM_TTL = ARGV[1], ARGV[2] + 0, '0'
+local TTL, MAX, CAP = ARGV[3] + 0, ARGV[4] + 0, ARGV[5] + 0
+local NT = ARGV[6]
+` + luaChangeState
+
+	// What every change script declares after its keys and arguments.
+	luaChangeState = `
 -- The user's cart is the field c:<user> of the holds hash.
 local CART = 'c:' .. USER
 -- NONE is the holds hash's min when nothing is queued: past every expiry.
@@ -470,7 +486,7 @@ end
 	luaHoldOne = `
 if not cart_value then
   local n = N
-  local nt, off = ARGV[8], string.format('%d', n - 1)
+  local nt, off = NT, string.format('%d', n - 1)
   local b = redis.call('GETRANGE', SEATS, off, off)
   if b == '' then return {EVENT_NOT_FOUND} end
   if b == 'R' then return {SEAT_RESERVED, n} end
@@ -607,7 +623,17 @@ return {total, total - held - reserved, held, reserved}
 	// comes first: it needs none of the helpers, made after it.
 	holdSource = script(luaChange, `
 local TTL, MAX, CAP = ARGV[5] + 0, ARGV[6] + 0, ARGV[7] + 0
-local N = IDEM_TTL == '0' and #ARGV == 8 and ARGV[8] + 0
+-- NT: the one seat of a hold without an idempotency key.
+local NT = IDEM_TTL == '0' and #ARGV == 8 and ARGV[8]
+`, holdBody)
+	holdScript    = rueidis.NewLuaScriptRetryable(holdSource)
+	holdOneScript = rueidis.NewLuaScriptRetryable(script(luaHoldOneChange, holdBody))
+)
+
+// holdBody is the hold after its keys and arguments, the same for
+// holdScript and holdOneScript (whose NT is always set).
+var holdBody = strings.Join([]string{`
+local N = NT and NT + 0
 if N then
   if N < 1 or N > TOTAL then return {SEAT_NOT_FOUND, N} end
 `, luaReadCart, luaHoldOne, `
@@ -618,7 +644,7 @@ if seen then return seen end
 local ns, missing
 if N then -- one seat of a buyer with a cart
   ns = {N}
-  texts[N] = ARGV[8]
+  texts[N] = NT
 else
   ns, missing = asked(8)
   if missing then return answer(missing) end
@@ -643,9 +669,9 @@ local refused = open(c, others + own, now, TTL, CAP)
 if refused then return answer(refused) end
 if others + #ns > MAX then return answer({HOLD_LIMIT_REACHED}) end
 return answer(put_holds(c, ns, now, expiry(c, now, TTL, CAP), TTL, CAP))
-`)
-	holdScript = rueidis.NewLuaScriptRetryable(holdSource)
+`}, "")
 
+var (
 	// ARGV ttlMs, maxSeats, maxLifetimeMs, seatsPerRow, count, adjacent
 	// (1 or 0): domain.HoldBest. After the reclaim 'A' is exactly an
 	// available seat, so the search is plain string.find.
