@@ -102,16 +102,19 @@ local EVENT, SEATS, EXP, HOLDS, EXPQ, COOL, IDEM = KEYS[1], KEYS[2], KEYS[3], KE
 local USER, TOTAL, FP, IDEM_TTL = ARGV[1], ARGV[2] + 0, ARGV[3], ARGV[4]
 ` + luaChangeState
 
-	// The keys and arguments of the hold of one seat without an
-	// idempotency key (holdOneScript): those of luaChange it needs.
+	// The keys and arguments of the hold without an idempotency key
+	// (holdPlainScript): those of luaChange and the hold's it needs.
 	//
 	// KEYS: seats, exp, holds, expq, cool. ARGV: user, totalSeats, ttlMs,
-	// maxSeats, maxLifetimeMs, the seat.
-	luaHoldOneChange = `
+	// maxSeats, maxLifetimeMs, then the seats.
+	luaHoldPlainChange = `
 local SEATS, EXP, HOLDS, EXPQ, COOL = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local USER, TOTAL, IDEM_TTL = ARGV[1], ARGV[2] + 0, '0'
 local TTL, MAX, CAP = ARGV[3] + 0, ARGV[4] + 0, ARGV[5] + 0
-local NT = ARGV[6]
+-- SEAT1 is the index in ARGV of the first seat; NT the one seat of a hold
+-- of one.
+local SEAT1 = 6
+local NT = #ARGV == 6 and ARGV[6]
 ` + luaChangeState
 
 	// What every change script declares after its keys and arguments.
@@ -623,15 +626,17 @@ return {total, total - held - reserved, held, reserved}
 	// comes first: it needs none of the helpers, made after it.
 	holdSource = script(luaChange, `
 local TTL, MAX, CAP = ARGV[5] + 0, ARGV[6] + 0, ARGV[7] + 0
--- NT: the one seat of a hold without an idempotency key.
+-- NT: the one seat of a hold of one whose answer is not kept (see
+-- luaHoldPlainChange).
+local SEAT1 = 8
 local NT = IDEM_TTL == '0' and #ARGV == 8 and ARGV[8]
 `, holdBody)
-	holdScript    = rueidis.NewLuaScriptRetryable(holdSource)
-	holdOneScript = rueidis.NewLuaScriptRetryable(script(luaHoldOneChange, holdBody))
+	holdScript      = rueidis.NewLuaScriptRetryable(holdSource)
+	holdPlainScript = rueidis.NewLuaScriptRetryable(script(luaHoldPlainChange, holdBody))
 )
 
 // holdBody is the hold after its keys and arguments, the same for
-// holdScript and holdOneScript (whose NT is always set).
+// holdScript and holdPlainScript.
 var holdBody = strings.Join([]string{`
 local N = NT and NT + 0
 if N then
@@ -646,7 +651,7 @@ if N then -- one seat of a buyer with a cart
   ns = {N}
   texts[N] = NT
 else
-  ns, missing = asked(8)
+  ns, missing = asked(SEAT1)
   if missing then return answer(missing) end
 `, luaReadCart, `
 end

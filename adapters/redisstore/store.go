@@ -322,13 +322,17 @@ func (s *Store) Hold(ctx context.Context, e domain.EventID, ids []domain.SeatID,
 		return nil, err
 	}
 	pa := s.policyArgs(p)
-	if len(ids) == 1 && idem.Key == "" {
+	if idem.Key == "" {
 		// The most frequent change, with only the keys and arguments it
 		// needs: Redis spends about 1,000 instructions an element making
 		// the script's KEYS and ARGV.
 		k := &ev.keys
-		return seatsOf(e, user, domain.OnHold)(s.run(ctx, holdOneScript, []string{k[1], k[2], k[3], k[4], k[5]},
-			[]string{string(user), ev.total, pa.ttl, pa.maxSeats, pa.maxLifetime, strconv.Itoa(ids[0].Number)}))
+		args := make([]string, 0, 5+len(ids))
+		args = append(args, string(user), ev.total, pa.ttl, pa.maxSeats, pa.maxLifetime)
+		for _, id := range ids {
+			args = append(args, strconv.Itoa(id.Number))
+		}
+		return seatsOf(e, user, domain.OnHold)(s.run(ctx, holdPlainScript, []string{k[1], k[2], k[3], k[4], k[5]}, args))
 	}
 	return seatsOf(e, user, domain.OnHold)(s.run(ctx, holdScript, changeKeys(ev, user, idem, 0),
 		changeArgs(ev, user, idem, ids, pa.ttl, pa.maxSeats, pa.maxLifetime)))
