@@ -28,11 +28,24 @@ type eventCache struct {
 type cachedEvent struct {
 	domain.Event
 	// keys are the first keys of a change (see changeKeys) but the
-	// idempotency key, and noKey that of a change without one.
+	// idempotency key, indexed by the key* constants; noKey is the
+	// idempotency key of a change without one.
 	keys  [6]string
 	noKey string
 	total string // TotalSeats as the scripts' argument
 }
+
+// The places of an event's keys in cachedEvent.keys, the order of the
+// change scripts' KEYS. The hold without an idempotency key takes those
+// from keySeats on.
+const (
+	keyEvent = iota
+	keySeats
+	keyExp
+	keyHolds
+	keyExpq
+	keyCool
+)
 
 func newCachedEvent(e domain.Event) *cachedEvent {
 	id := e.ID

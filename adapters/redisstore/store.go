@@ -125,7 +125,7 @@ const resPerKey = 100
 // changeKeys are the keys every change script starts with (see luaChange),
 // with room for extra more. The user's cart is a field of the holds hash,
 // not a key.
-func changeKeys(e *cachedEvent, _ domain.UserID, idem application.Idem, extra int) []string {
+func changeKeys(e *cachedEvent, idem application.Idem, extra int) []string {
 	keys := append(make([]string, 0, 7+extra), e.keys[:]...)
 	if idem.Key == "" {
 		return append(keys, e.noKey)
@@ -143,6 +143,11 @@ func changeArgs(e *cachedEvent, user domain.UserID, idem application.Idem, ids [
 	args := make([]string, 0, 4+len(more)+len(ids))
 	args = append(args, string(user), e.total, idem.Fingerprint, ttl)
 	args = append(args, more...)
+	return appendSeats(args, ids)
+}
+
+// appendSeats appends the seat numbers of ids to a script's arguments.
+func appendSeats(args []string, ids []domain.SeatID) []string {
 	for _, id := range ids {
 		args = append(args, strconv.Itoa(id.Number))
 	}
@@ -228,8 +233,8 @@ func (s *Store) AvailableSeats(ctx context.Context, id domain.EventID) (domain.E
 	b := s.client.B()
 	tx := []rueidis.Completed{
 		b.Multi().Build(),
-		b.Get().Key(e.keys[1]).Build(),
-		b.Get().Key(e.keys[2]).Build(),
+		b.Get().Key(e.keys[keySeats]).Build(),
+		b.Get().Key(e.keys[keyExp]).Build(),
 		b.Time().Build(),
 		b.Exec().Build(),
 	}
@@ -237,7 +242,7 @@ func (s *Store) AvailableSeats(ctx context.Context, id domain.EventID) (domain.E
 		// Every command names the event's slot: a Cluster client that
 		// retries them (they only read, see retryDead) one by one sends
 		// them all, in order, to its node.
-		tx[i] = tx[i].SetSlot(e.keys[1]).ToRetryable()
+		tx[i] = tx[i].SetSlot(e.keys[keySeats]).ToRetryable()
 	}
 	res := s.client.DoMulti(ctx, tx...)
 	reply, err := res[len(res)-1].ToArray()
@@ -326,15 +331,10 @@ func (s *Store) Hold(ctx context.Context, e domain.EventID, ids []domain.SeatID,
 		// The most frequent change, with only the keys and arguments it
 		// needs: Redis spends about 1,000 instructions an element making
 		// the script's KEYS and ARGV.
-		k := &ev.keys
-		args := make([]string, 0, 5+len(ids))
-		args = append(args, string(user), ev.total, pa.ttl, pa.maxSeats, pa.maxLifetime)
-		for _, id := range ids {
-			args = append(args, strconv.Itoa(id.Number))
-		}
-		return seatsOf(e, user, domain.OnHold)(s.run(ctx, holdPlainScript, []string{k[1], k[2], k[3], k[4], k[5]}, args))
+		args := appendSeats(append(make([]string, 0, 5+len(ids)), string(user), ev.total, pa.ttl, pa.maxSeats, pa.maxLifetime), ids)
+		return seatsOf(e, user, domain.OnHold)(s.run(ctx, holdPlainScript, ev.keys[keySeats:], args))
 	}
-	return seatsOf(e, user, domain.OnHold)(s.run(ctx, holdScript, changeKeys(ev, user, idem, 0),
+	return seatsOf(e, user, domain.OnHold)(s.run(ctx, holdScript, changeKeys(ev, idem, 0),
 		changeArgs(ev, user, idem, ids, pa.ttl, pa.maxSeats, pa.maxLifetime)))
 }
 
@@ -351,7 +351,7 @@ func (s *Store) HoldBest(ctx context.Context, e domain.EventID, b domain.BestAva
 		script = holdBestIdemScript
 	}
 	pa := s.policyArgs(p)
-	return seatsOf(e, user, domain.OnHold)(s.run(ctx, script, changeKeys(ev, user, idem, 0),
+	return seatsOf(e, user, domain.OnHold)(s.run(ctx, script, changeKeys(ev, idem, 0),
 		changeArgs(ev, user, idem, nil, pa.ttl, pa.maxSeats, pa.maxLifetime,
 			strconv.Itoa(ev.SeatsPerRow), strconv.Itoa(b.Count), flag(b.Adjacent))))
 }
@@ -363,7 +363,7 @@ func (s *Store) Refresh(ctx context.Context, e domain.EventID, ids []domain.Seat
 		return nil, err
 	}
 	pa := s.policyArgs(p)
-	return seatsOf(e, user, domain.OnHold)(s.run(ctx, refreshScript, changeKeys(ev, user, idem, 0),
+	return seatsOf(e, user, domain.OnHold)(s.run(ctx, refreshScript, changeKeys(ev, idem, 0),
 		changeArgs(ev, user, idem, ids, pa.ttl, pa.maxLifetime, flag(ids == nil))))
 }
 
@@ -374,7 +374,7 @@ func (s *Store) Reserve(ctx context.Context, e domain.EventID, ids []domain.Seat
 	if err != nil {
 		return nil, err
 	}
-	keys := changeKeys(ev, user, idem, len(ids))
+	keys := changeKeys(ev, idem, len(ids))
 	for _, id := range ids {
 		keys = append(keys, resKey(e, id.Number))
 	}
@@ -391,7 +391,7 @@ func (s *Store) Release(ctx context.Context, e domain.EventID, ids []domain.Seat
 	if err != nil {
 		return nil, err
 	}
-	return seatsOf(e, user, domain.Available)(s.run(ctx, releaseScript, changeKeys(ev, user, idem, 0),
+	return seatsOf(e, user, domain.Available)(s.run(ctx, releaseScript, changeKeys(ev, idem, 0),
 		changeArgs(ev, user, idem, ids, flag(ids == nil))))
 }
 
