@@ -1,0 +1,128 @@
+package redisstore_test
+
+import (
+	"context"
+	"errors"
+	"regexp"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"go.uber.org/fx"
+	"go.uber.org/fx/fxtest"
+	"go.uber.org/zap"
+
+	"github.com/seatres/reservation/adapters/redisstore"
+	"github.com/seatres/reservation/adapters/redisstore/redistest"
+	"github.com/seatres/reservation/application"
+	"github.com/seatres/reservation/application/storetest"
+	"github.com/seatres/reservation/domain"
+)
+
+// TestLimiterContract gives each limiter a client of its own, so the
+// contract's "two instances" are two clients of one Redis.
+func TestLimiterContract(t *testing.T) {
+	t.Parallel()
+	t.Run("standalone", func(t *testing.T) {
+		t.Parallel()
+		addr := redistest.SharedStandalone(t)
+		storetest.RunLimiter(t, func(t *testing.T) application.Limiter { return redisstore.NewLimiter(newStore(t, addr)) })
+	})
+	t.Run("cluster", func(t *testing.T) {
+		t.Parallel()
+		addrs := redistest.SharedCluster(t)
+		storetest.RunLimiter(t, func(t *testing.T) application.Limiter { return redisstore.NewLimiter(newStore(t, addrs...)) })
+	})
+}
+
+var limitKeyPattern = regexp.MustCompile(`^rsv:rl:\{[0-9a-f]{32}\}$`)
+
+// TestLimiterOnRedis looks at what the limiter leaves in a Redis of the
+// test's own and what it sends: one key per limit, named by a digest under
+// a hash tag of its own, that expires when the limit is whole again; one
+// EVALSHA per check once Redis knows the script, and a check still counted
+// once when Redis has forgotten it.
+func TestLimiterOnRedis(t *testing.T) {
+	t.Parallel()
+	addr := redistest.Standalone(t)
+	l, c := redisstore.NewLimiter(newStore(t, addr)), redistest.Client(t, addr)
+	ctx := context.Background()
+	r := domain.Rate{Count: 1, Period: time.Minute, Burst: 3}
+	checks := []application.LimitCheck{{Key: "buyer:{x}", Rate: r}, {Key: "ip:::1", Rate: r}, {Key: "key:" + uuid.NewString(), Rate: r}}
+	allow := func(what string, remaining int) {
+		t.Helper()
+		ds, err := l.Allow(ctx, checks)
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		for i, d := range ds {
+			if !d.Allowed || d.Remaining != remaining {
+				t.Fatalf("%s: check %d: %+v, want allowed with %d remaining", what, i, d, remaining)
+			}
+		}
+	}
+
+	allow("first call, before Redis knows the script", 2)
+	keys, err := c.Do(ctx, c.B().Keys().Pattern("*").Build()).AsStrSlice()
+	if err != nil || len(keys) != len(checks) {
+		t.Fatalf("KEYS = %q, %v; want one key per check", keys, err)
+	}
+	for _, k := range keys {
+		ttl, err := c.Do(ctx, c.B().Pttl().Key(k).Build()).AsInt64()
+		if !limitKeyPattern.MatchString(k) || err != nil || ttl <= 0 || ttl > r.Interval().Milliseconds() {
+			t.Errorf("key %q with PTTL %d, %v; want %v with a PTTL of at most one interval", k, ttl, err, limitKeyPattern)
+		}
+	}
+
+	if err := c.Do(ctx, c.B().ScriptFlush().Build()).Error(); err != nil {
+		t.Fatal(err)
+	}
+	allow("after SCRIPT FLUSH", 1)
+
+	resetStats(t, c)
+	allow("a call once Redis knows the script", 0)
+	stats := commandStats(t, c)
+	if stats["evalsha"].calls != int64(len(checks)) {
+		t.Fatalf("commandstats %v, want %d calls of evalsha", stats, len(checks))
+	}
+	for cmd := range stats {
+		// Only the script's own commands, and the test's.
+		if !slices.Contains([]string{"evalsha", "time", "get", "set", "config|resetstat"}, cmd) {
+			t.Fatalf("commandstats %v: a call sent %s", stats, cmd)
+		}
+	}
+}
+
+// TestLimiterUnavailable: a limiter whose Redis is gone cannot decide.
+func TestLimiterUnavailable(t *testing.T) {
+	t.Parallel()
+	srv := redistest.StartServer(t)
+	l := redisstore.NewLimiter(newStore(t, srv.Addr()))
+	checks := []application.LimitCheck{{Key: "buyer:x", Rate: domain.Rate{Count: 1, Period: time.Second, Burst: 1}}}
+	if _, err := l.Allow(context.Background(), checks); err != nil {
+		t.Fatal(err)
+	}
+	srv.Kill()
+	if ds, err := l.Allow(context.Background(), checks); !errors.Is(err, application.ErrUnavailable) {
+		t.Fatalf("Allow without Redis: %+v, %v; want an error wrapping %v", ds, err, application.ErrUnavailable)
+	}
+}
+
+// TestLimiterModule: the module provides the limiter on the store's
+// client, which stops with the application.
+func TestLimiterModule(t *testing.T) {
+	t.Parallel()
+	cfg := redisstore.Config{Addrs: []string{redistest.SharedStandalone(t)}, Timeout: time.Second}
+	var l application.Limiter
+	app := fxtest.New(t, redisstore.Module, fx.Supply(cfg, zap.NewNop()), fx.Populate(&l))
+	app.RequireStart()
+	checks := []application.LimitCheck{{Key: "buyer:" + uuid.NewString(), Rate: domain.Rate{Count: 1, Period: time.Minute, Burst: 1}}}
+	if ds, err := l.Allow(context.Background(), checks); err != nil || !ds[0].Allowed {
+		t.Fatalf("Allow = %+v, %v", ds, err)
+	}
+	app.RequireStop()
+	if _, err := l.Allow(context.Background(), checks); !errors.Is(err, application.ErrUnavailable) {
+		t.Fatalf("Allow after stop: %v, want %v", err, application.ErrUnavailable)
+	}
+}
