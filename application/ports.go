@@ -28,6 +28,26 @@ type Store interface {
 	// event again (a retry) succeeds and changes nothing; another event with
 	// its id is ErrEventExists.
 	CreateEvent(ctx context.Context, e domain.Event) error
+	// CreateOwnedEvent is CreateEvent of an event that q.Owner (an API
+	// key's name) owns; CreateEvent is it with the zero Quota, no owner.
+	// The owner is kept with the event. While q.Owner has q.Max live
+	// events (created and not deleted), another is ErrQuotaExceeded; q.Max
+	// 0 is no cap, but the event is still counted, so that a cap set later
+	// counts it. The same event again by the same owner is a retry and
+	// succeeds, at the quota too; by another owner it is ErrEventExists.
+	// Where the owner's count and the event cannot change in one step (a
+	// Redis Cluster), a failure between the two may leave a place of the
+	// owner taken by no event, never an event uncounted: a quota is
+	// under-used, never exceeded.
+	CreateOwnedEvent(ctx context.Context, e domain.Event, q Quota) error
+	// DeleteEvent removes the event and all that is kept of it: its seats,
+	// carts and Idempotency-Key answers. Afterwards it is not found, its
+	// id may be created again (and answers no key of the event before),
+	// and its owner has its place back. A delete of an event that is not
+	// there is ErrEventNotFound, whether it never was or a delete removed
+	// it: a client retrying a delete whose answer it lost reads that as
+	// done, and a mistyped id is not taken for a success.
+	DeleteEvent(ctx context.Context, id domain.EventID) error
 	Event(ctx context.Context, id domain.EventID) (domain.Event, error)
 	// AvailableSeats returns the event and the numbers of its seats that are
 	// available now, in ascending order.
@@ -67,6 +87,20 @@ type Idem struct {
 	Fingerprint string
 	TTL         time.Duration
 }
+
+// Quota is who owns a new event and how many live events they may have.
+type Quota struct {
+	// Owner is the API key's name; "" is no owner, never capped.
+	Owner string
+	// Max is the most live events of Owner; 0 is no cap.
+	Max int
+}
+
+// ErrStoreFull is wrapped by the store errors of a change refused for lack
+// of room (a Redis out of memory, the memory store's seat cap). Nothing
+// changed, unlike an ErrUnavailable whose outcome is unknown; reads still
+// work. It is no refusal of the rules: deleting events makes room.
+var ErrStoreFull = errors.New("store full")
 
 // ErrUnavailable is wrapped by every store error that is not a refusal of the
 // rules: the store could not be reached or did not answer in time, and the

@@ -23,11 +23,26 @@ import (
 type Service struct {
 	store  Store
 	policy domain.HoldPolicy
+	// maxEvents caps the live events of an owner; 0 is no cap.
+	maxEvents int
+}
+
+// Option configures a Service.
+type Option func(*Service)
+
+// WithMaxEventsPerOwner caps the live events of each owner (API key) at n;
+// 0, the default, is no cap. Anonymous creates are never capped.
+func WithMaxEventsPerOwner(n int) Option {
+	return func(s *Service) { s.maxEvents = max(n, 0) }
 }
 
 // NewService returns the use cases over store with the given hold policy.
-func NewService(store Store, policy domain.HoldPolicy) *Service {
-	return &Service{store: store, policy: policy}
+func NewService(store Store, policy domain.HoldPolicy, opts ...Option) *Service {
+	s := &Service{store: store, policy: policy}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
 }
 
 // Policy is the hold policy the service applies.
@@ -51,6 +66,9 @@ type NewEvent struct {
 	TotalSeats     int
 	SeatsPerRow    int
 	IdempotencyKey string
+	// Owner is the name of the API key that creates the event, "" for none:
+	// its live events are capped (see WithMaxEventsPerOwner).
+	Owner string
 }
 
 // eventKeySpace is the UUID namespace of events created under an
@@ -71,7 +89,11 @@ func (s *Service) CreateEvent(ctx context.Context, r NewEvent) (domain.Event, er
 	if err != nil {
 		return domain.Event{}, err
 	}
-	err = s.store.CreateEvent(ctx, e)
+	if r.Owner == "" {
+		err = s.store.CreateEvent(ctx, e)
+	} else {
+		err = s.store.CreateOwnedEvent(ctx, e, Quota{Owner: r.Owner, Max: s.maxEvents})
+	}
 	if r.IdempotencyKey != "" && errors.Is(err, domain.ErrEventExists) {
 		err = domain.ErrIdempotencyKeyReused
 	}
@@ -92,6 +114,20 @@ func (s *Service) Event(ctx context.Context, id string) (domain.Event, error) {
 		return domain.Event{}, fmt.Errorf("get event %s: %w", id, err)
 	}
 	return e, nil
+}
+
+// DeleteEvent removes an event and everything kept of it, giving its
+// owner's place back. An event that is not there, never created or
+// already deleted, is domain.ErrEventNotFound (see Store.DeleteEvent).
+func (s *Service) DeleteEvent(ctx context.Context, id string) error {
+	eid, err := domain.ParseEventID(id)
+	if err != nil {
+		return err
+	}
+	if err := s.store.DeleteEvent(ctx, eid); err != nil {
+		return fmt.Errorf("delete event %s: %w", id, err)
+	}
+	return nil
 }
 
 // AvailableSeats returns an event and the numbers of its seats available now.

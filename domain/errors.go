@@ -64,6 +64,10 @@ var (
 	// ErrIdempotencyKeyReused: an Idempotency-Key already answered another request.
 	ErrIdempotencyKeyReused = refusal("IDEMPOTENCY_KEY_REUSED", "Idempotency-Key was already used with another request")
 
+	// ErrQuotaExceeded: the API key has as many live events as it may; a
+	// delete of one of them frees a place.
+	ErrQuotaExceeded = refusal("QUOTA_EXCEEDED", "the API key has as many live events as it may have; delete one to create another")
+
 	// Invalid input.
 	ErrInvalidName        = refusal("INVALID_NAME", "name must be 1 to 200 printable characters")
 	ErrInvalidTotalSeats  = refusal("INVALID_TOTAL_SEATS", "totalSeats must be an integer from 10 to 10000")

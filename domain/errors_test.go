@@ -35,6 +35,7 @@ var refusalCodes = []struct {
 	{"ErrHoldLifetime", domain.ErrHoldLifetime, "HOLD_LIFETIME_REACHED"},
 	{"ErrNoLiveHold", domain.ErrNoLiveHold, "NO_LIVE_HOLD"},
 	{"ErrIdempotencyKeyReused", domain.ErrIdempotencyKeyReused, "IDEMPOTENCY_KEY_REUSED"},
+	{"ErrQuotaExceeded", domain.ErrQuotaExceeded, "QUOTA_EXCEEDED"},
 	{"ErrInvalidName", domain.ErrInvalidName, "INVALID_NAME"},
 	{"ErrInvalidTotalSeats", domain.ErrInvalidTotalSeats, "INVALID_TOTAL_SEATS"},
 	{"ErrInvalidSeatsPerRow", domain.ErrInvalidSeatsPerRow, "INVALID_SEATS_PER_ROW"},

@@ -6,6 +6,7 @@ package memstore
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"sync"
 	"time"
@@ -21,14 +22,19 @@ var _ application.Store = (*Store)(nil)
 // atomic like a Redis script.
 type Store struct {
 	now func() time.Time
+	// maxSeats caps the seats of all events together; 0 is no cap.
+	maxSeats int
 
 	mu     sync.RWMutex
 	events map[domain.EventID]*event
+	seats  int            // of all events
+	owned  map[string]int // owner -> live events
 }
 
 type event struct {
 	mu    sync.Mutex
 	info  domain.Event
+	owner string
 	seats []domain.Seat // seat n at index n-1
 	carts map[domain.UserID]*cart
 	idem  map[string]answer
@@ -58,16 +64,37 @@ type answer struct {
 
 const minSweep = 64
 
+// Option configures a Store.
+type Option func(*Store)
+
+// WithMaxSeats caps the seats of all the store's events together at n, so
+// that creates cannot take the process's memory (about 70 bytes a seat):
+// a create past it is application.ErrStoreFull, and deletes make room. 0,
+// the default, is no cap.
+func WithMaxSeats(n int) Option {
+	return func(s *Store) { s.maxSeats = max(n, 0) }
+}
+
 // New returns an empty store that reads time from now.
-func New(now func() time.Time) *Store {
-	return &Store{now: now, events: make(map[domain.EventID]*event)}
+func New(now func() time.Time, opts ...Option) *Store {
+	s := &Store{now: now, events: make(map[domain.EventID]*event), owned: make(map[string]int)}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
 }
 
 // Ping implements application.Store: memory is always there.
 func (s *Store) Ping(context.Context) error { return nil }
 
 // CreateEvent implements application.Store.
-func (s *Store) CreateEvent(_ context.Context, e domain.Event) error {
+func (s *Store) CreateEvent(ctx context.Context, e domain.Event) error {
+	return s.CreateOwnedEvent(ctx, e, application.Quota{})
+}
+
+// CreateOwnedEvent implements application.Store. The seats are made
+// before the store's lock is taken, and dropped if the event is refused.
+func (s *Store) CreateOwnedEvent(_ context.Context, e domain.Event, q application.Quota) error {
 	seats := make([]domain.Seat, e.TotalSeats)
 	for i := range seats {
 		seats[i] = domain.NewSeat(e.Seat(i + 1))
@@ -75,12 +102,42 @@ func (s *Store) CreateEvent(_ context.Context, e domain.Event) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if old, ok := s.events[e.ID]; ok {
-		if old.info == e {
+		if old.info == e && old.owner == q.Owner {
 			return nil // the same event again: a retry
 		}
 		return domain.ErrEventExists
 	}
-	s.events[e.ID] = &event{info: e, seats: seats, carts: make(map[domain.UserID]*cart), idem: make(map[string]answer), sweepAt: minSweep}
+	if q.Owner != "" && q.Max > 0 && s.owned[q.Owner] >= q.Max {
+		return domain.ErrQuotaExceeded
+	}
+	if s.maxSeats > 0 && s.seats+e.TotalSeats > s.maxSeats {
+		return fmt.Errorf("memstore: %d seats kept, %d more would pass the cap of %d: %w", s.seats, e.TotalSeats, s.maxSeats, application.ErrStoreFull)
+	}
+	s.events[e.ID] = &event{info: e, owner: q.Owner, seats: seats, carts: make(map[domain.UserID]*cart), idem: make(map[string]answer), sweepAt: minSweep}
+	s.seats += e.TotalSeats
+	if q.Owner != "" {
+		s.owned[q.Owner]++
+	}
+	return nil
+}
+
+// DeleteEvent implements application.Store. A change that found the event
+// before it went finishes on the event it found, which nothing reads
+// again: it happened before the delete.
+func (s *Store) DeleteEvent(_ context.Context, id domain.EventID) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ev, ok := s.events[id]
+	if !ok {
+		return domain.ErrEventNotFound
+	}
+	delete(s.events, id)
+	s.seats -= ev.info.TotalSeats
+	if ev.owner != "" {
+		if s.owned[ev.owner]--; s.owned[ev.owner] == 0 {
+			delete(s.owned, ev.owner)
+		}
+	}
 	return nil
 }
 
@@ -188,10 +245,17 @@ func (s *Store) Refresh(_ context.Context, e domain.EventID, ids []domain.SeatID
 func (s *Store) Reserve(_ context.Context, e domain.EventID, ids []domain.SeatID, user domain.UserID, idem application.Idem) ([]domain.Seat, error) {
 	return s.change(e, ids, idem, func(ev *event, now time.Time, asked []domain.Seat) ([]domain.Seat, error) {
 		reserved, err := domain.Reserve(asked, user, now)
-		if err == nil {
-			ev.drop(user, reserved)
+		if err != nil {
+			return nil, err
 		}
-		return reserved, err
+		took := slices.ContainsFunc(asked, func(s domain.Seat) bool { return s.At(now).Status == domain.OnHold })
+		ev.drop(user, reserved)
+		// domain.Cart: a reserve that leaves no live hold ends the cart,
+		// unless its cool-down is to come.
+		if c, ok := ev.carts[user]; ok && took && ev.liveHolds(c, user, now, nil) == 0 && !c.keep.After(c.Until) {
+			delete(ev.carts, user)
+		}
+		return reserved, nil
 	})
 }
 

@@ -21,6 +21,7 @@ type storeOp struct {
 var (
 	opPing           = storeOp{name: "ping"}
 	opCreateEvent    = storeOp{name: "create_event"}
+	opDeleteEvent    = storeOp{name: "delete_event"}
 	opEvent          = storeOp{name: "event"}
 	opAvailableSeats = storeOp{name: "available_seats"}
 	opSummary        = storeOp{name: "summary"}
@@ -31,13 +32,14 @@ var (
 	opReserve        = storeOp{name: "reserve", transition: true}
 	opRelease        = storeOp{name: "release", transition: true}
 
-	storeOps = []storeOp{opPing, opCreateEvent, opEvent, opAvailableSeats, opSummary, opSeat, opHold, opHoldBest, opRefresh, opReserve, opRelease}
+	storeOps = []storeOp{opPing, opCreateEvent, opDeleteEvent, opEvent, opAvailableSeats, opSummary, opSeat, opHold, opHoldBest, opRefresh, opReserve, opRelease}
 )
 
 // Results of a store call that are not a refusal of the rules.
 const (
 	resultOK          = "ok"
 	resultUnavailable = "unavailable" // wraps application.ErrUnavailable
+	resultStoreFull   = "store_full"  // wraps application.ErrStoreFull
 	resultError       = "error"       // anything else: a bug
 )
 
@@ -47,7 +49,7 @@ func refusalLabel(r *domain.Refusal) string { return strings.ToLower(r.Code()) }
 
 // results lists every value of the result label.
 var results = func() []string {
-	r := []string{resultOK, resultUnavailable, resultError}
+	r := []string{resultOK, resultUnavailable, resultStoreFull, resultError}
 	for _, ref := range domain.Refusals() {
 		if label := refusalLabel(ref); !slices.Contains(r, label) {
 			r = append(r, label)
@@ -67,6 +69,9 @@ func outcome(err error) (result string, failed bool) {
 	}
 	if errors.Is(err, application.ErrUnavailable) {
 		return resultUnavailable, true
+	}
+	if errors.Is(err, application.ErrStoreFull) {
+		return resultStoreFull, true
 	}
 	return resultError, true
 }
@@ -105,6 +110,18 @@ func (s *instrumentedStore) Ping(ctx context.Context) (err error) {
 func (s *instrumentedStore) CreateEvent(ctx context.Context, e domain.Event) (err error) {
 	defer s.m.observe(opCreateEvent, time.Now(), &err)
 	return s.next.CreateEvent(ctx, e)
+}
+
+// CreateOwnedEvent counts as a create_event: the same create, with an
+// owner.
+func (s *instrumentedStore) CreateOwnedEvent(ctx context.Context, e domain.Event, q application.Quota) (err error) {
+	defer s.m.observe(opCreateEvent, time.Now(), &err)
+	return s.next.CreateOwnedEvent(ctx, e, q)
+}
+
+func (s *instrumentedStore) DeleteEvent(ctx context.Context, id domain.EventID) (err error) {
+	defer s.m.observe(opDeleteEvent, time.Now(), &err)
+	return s.next.DeleteEvent(ctx, id)
 }
 
 func (s *instrumentedStore) Event(ctx context.Context, id domain.EventID) (_ domain.Event, err error) {

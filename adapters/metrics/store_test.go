@@ -25,6 +25,12 @@ func (f fakeStore) Ping(context.Context) error { return f.err }
 
 func (f fakeStore) CreateEvent(context.Context, domain.Event) error { return f.err }
 
+func (f fakeStore) CreateOwnedEvent(context.Context, domain.Event, application.Quota) error {
+	return f.err
+}
+
+func (f fakeStore) DeleteEvent(context.Context, domain.EventID) error { return f.err }
+
 func (f fakeStore) Event(_ context.Context, id domain.EventID) (domain.Event, error) {
 	return domain.Event{ID: id}, f.err
 }
@@ -87,6 +93,7 @@ var calls = map[string]func(application.Store) error{
 	"create_event": func(s application.Store) error {
 		return s.CreateEvent(context.Background(), domain.Event{ID: event})
 	},
+	"delete_event": func(s application.Store) error { return s.DeleteEvent(context.Background(), event) },
 	"event": func(s application.Store) error {
 		_, err := s.Event(context.Background(), event)
 		return err
@@ -156,6 +163,9 @@ func TestInstrumentStoreCountsOutcomes(t *testing.T) {
 		{"reserve", unavailable, "unavailable", 1},
 		{"create_event", domain.ErrEventExists, "", 0},
 		{"create_event", unavailable, "", 1},
+		{"create_event", fmt.Errorf("redis: %w: OOM", application.ErrStoreFull), "", 1},
+		{"delete_event", domain.ErrEventNotFound, "", 0},
+		{"hold", fmt.Errorf("redis: %w: OOM", application.ErrStoreFull), "store_full", 1},
 		{"event", domain.ErrEventNotFound, "", 0},
 		{"available_seats", nil, "", 0},
 		{"seat", errors.New("bug"), "", 1},

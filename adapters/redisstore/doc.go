@@ -19,6 +19,8 @@
 //	rsv:{E}:cart:<U>    string "<start> <until> <n> <exp> ...": U's cart and holds
 //	rsv:{E}:res:<b>     hash   n -> who reserved seat n, for n = 100b+1 .. 100b+100
 //	rsv:{E}:idem:<K>    string the fingerprint and first answer of a change under key K
+//	rsv:{E}:idems       zset   rsv:{E}:idem:<K> scored by its expiry: what a delete must find
+//	rsv:{owner:<O>}:events zset the live events of owner O (an API key), scored by when counted
 //
 // An 'H' byte may hold an expired hold until the next change of the event
 // reclaims it: every change first gives back the seats of expq up to now.
@@ -31,17 +33,31 @@
 //
 // # Events in memory
 //
-// An event never changes and is never deleted, so each instance keeps the
-// events it created or read (at most maxCachedEvents), with the keys and
-// texts every change of them sends, and answers Event without a round
-// trip. Nothing else is cached: seats change, and Redis alone decides them.
+// An event never changes, so each instance keeps the events it created or
+// read (at most maxCachedEvents), with the keys and texts every change of
+// them sends, and answers Event without a round trip for eventCacheTTL: an
+// event deleted through another instance is answered by Event for that
+// long at most, while its seats are not found at once (the scripts look at
+// Redis). Nothing else is cached: seats change, and Redis alone decides
+// them.
+//
+// # Delete and quotas
+//
+// A delete is one script over every key of the event, named in Go: the
+// res keys from the event's total, the idempotency answers from the idems
+// index that the change scripts write with them. An owner's count of live
+// events is in a slot of its own: a create counts first and then creates,
+// a delete deletes first and then uncounts, so a failure in between leaves
+// a place of the quota taken by no event, never an event uncounted.
 //
 // # Errors
 //
 // Scripts refuse with small integer codes, an index into domain.Refusals()
 // (see codes), followed by the seats a refusal names or a cool-down's
 // retry-after. Anything else that goes wrong, including a call that
-// outlives Config.Timeout, wraps application.ErrUnavailable. A timeout
+// outlives Config.Timeout, wraps application.ErrUnavailable, but a write
+// that Redis refused for lack of memory (maxmemory), which changed
+// nothing, wraps application.ErrStoreFull; the reads still work then. A timeout
 // leaves the outcome unknown, and the caller may retry: create is
 // idempotent for the same event, hold of given seats, refresh, reserve and
 // release for the same user, and any change under an idempotency key. For

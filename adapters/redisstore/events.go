@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/seatres/reservation/domain"
 )
@@ -13,11 +14,19 @@ import (
 // in all.
 const maxCachedEvents = 10_000
 
+// eventCacheTTL is how long a cached event is answered without asking
+// Redis again. An event never changes, but it may be deleted (and its id
+// created again) through another instance: this instance then answers it
+// from memory for at most this long. The seat scripts do not rely on the
+// cache for the event's existence, so only GET /events/{id} can answer a
+// deleted event, and only for this long.
+const eventCacheTTL = 5 * time.Second
+
 // eventCache keeps the events this instance created or read. An event never
-// changes and is never deleted, so a cached one cannot go stale, whatever
-// other instances do: GET /events/{id} needs no round trip, and correctness
-// still rests on Redis alone. Only found events are kept: an id not found
-// now may be created later. When full, an arbitrary event makes room.
+// changes, so GET /events/{id} needs no round trip but once per
+// eventCacheTTL, and correctness still rests on Redis alone. Only found
+// events are kept: an id not found now may be created later. When full, an
+// arbitrary event makes room.
 type eventCache struct {
 	events sync.Map // domain.EventID -> *cachedEvent
 	size   atomic.Int64
@@ -30,9 +39,17 @@ type cachedEvent struct {
 	// keys are the first keys of a change (see changeKeys) but the
 	// idempotency key, indexed by the key* constants; noKey is the
 	// idempotency key of a change without one.
-	keys  [6]string
+	keys  [7]string
 	noKey string
 	total string // TotalSeats as the scripts' argument
+	// readAt is when Redis last said the event is there, in UnixNano of
+	// this instance's clock.
+	readAt atomic.Int64
+}
+
+// fresh reports whether e may be answered without asking Redis.
+func (e *cachedEvent) fresh() bool {
+	return time.Now().UnixNano()-e.readAt.Load() < int64(eventCacheTTL)
 }
 
 // The places of an event's keys in cachedEvent.keys, the order of the
@@ -45,16 +62,20 @@ const (
 	keyHolds
 	keyExpq
 	keyCool
+	// keyIdems is not sent to the hold without an idempotency key.
+	keyIdems
 )
 
 func newCachedEvent(e domain.Event) *cachedEvent {
 	id := e.ID
-	return &cachedEvent{
+	c := &cachedEvent{
 		Event: e,
-		keys:  [6]string{eventKey(id), seatsKey(id), expKey(id), holdsKey(id), expqKey(id), coolKey(id)},
+		keys:  [7]string{eventKey(id), seatsKey(id), expKey(id), holdsKey(id), expqKey(id), coolKey(id), idemsKey(id)},
 		noKey: key(id, "idem:"),
 		total: strconv.Itoa(e.TotalSeats),
 	}
+	c.readAt.Store(time.Now().UnixNano())
+	return c
 }
 
 func (c *eventCache) get(id domain.EventID) (*cachedEvent, bool) {
@@ -65,14 +86,17 @@ func (c *eventCache) get(id domain.EventID) (*cachedEvent, bool) {
 	return e.(*cachedEvent), true
 }
 
-// put keeps e and returns it as kept.
+// put keeps e, just read from Redis or written there, and returns it as
+// kept. An event of the id deleted and created again with other seats
+// replaces the one kept.
 func (c *eventCache) put(e domain.Event) *cachedEvent {
-	if kept, ok := c.get(e.ID); ok {
+	if kept, ok := c.get(e.ID); ok && kept.Event == e {
+		kept.readAt.Store(time.Now().UnixNano())
 		return kept
 	}
-	ce, loaded := c.events.LoadOrStore(e.ID, newCachedEvent(e))
-	if loaded || c.size.Add(1) <= maxCachedEvents {
-		return ce.(*cachedEvent)
+	ce := newCachedEvent(e)
+	if _, replaced := c.events.Swap(e.ID, ce); replaced || c.size.Add(1) <= maxCachedEvents {
+		return ce
 	}
 	c.events.Range(func(id, _ any) bool {
 		if id == e.ID {
@@ -83,5 +107,12 @@ func (c *eventCache) put(e domain.Event) *cachedEvent {
 		}
 		return false
 	})
-	return ce.(*cachedEvent)
+	return ce
+}
+
+// drop forgets the event id: deleted, or found missing.
+func (c *eventCache) drop(id domain.EventID) {
+	if _, deleted := c.events.LoadAndDelete(id); deleted {
+		c.size.Add(-1)
+	}
 }

@@ -25,3 +25,24 @@ func TestEventCacheBound(t *testing.T) {
 		t.Errorf("the last event put is gone: %+v, %v", got, ok)
 	}
 }
+
+// TestEventCacheReplaceAndDrop: an event of a known id read with other
+// seats (deleted and created again) replaces the one kept; a dropped one
+// is gone and no longer counted.
+func TestEventCacheReplaceAndDrop(t *testing.T) {
+	t.Parallel()
+	var c eventCache
+	old := domain.Event{ID: "0f8fad5b-d9cb-469f-a165-70867728950e", Name: "E", TotalSeats: 10, SeatsPerRow: 10}
+	again := domain.Event{ID: old.ID, Name: "E", TotalSeats: 20, SeatsPerRow: 5}
+	c.put(old)
+	if got := c.put(again); got.Event != again || got.total != "20" {
+		t.Fatalf("put of the id with other seats kept %+v", got)
+	}
+	if got, ok := c.get(old.ID); !ok || got.Event != again || !got.fresh() {
+		t.Fatalf("get = %+v, %v; want %+v, fresh", got, ok, again)
+	}
+	c.drop(old.ID)
+	if _, ok := c.get(old.ID); ok || c.size.Load() != 0 {
+		t.Fatalf("after drop: kept %v, size %d", ok, c.size.Load())
+	}
+}

@@ -92,12 +92,13 @@ end
 	// The keys and arguments every change script starts with, the text of
 	// numbers and the idempotency keys.
 	//
-	// KEYS: event, seats, exp, holds, expq, cool, idempotency key (never
-	// touched without an idempotency TTL), then each script's own.
+	// KEYS: event, seats, exp, holds, expq, cool, idempotency key and the
+	// index of the event's idempotency keys (neither touched without an
+	// idempotency TTL), then each script's own.
 	// ARGV: user, totalSeats, fingerprint, idempotency TTL ms (0: none),
 	// then each script's own.
 	luaChange = `
-local EVENT, SEATS, EXP, HOLDS, EXPQ, COOL, IDEM = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
+local EVENT, SEATS, EXP, HOLDS, EXPQ, COOL, IDEM, IDEMS = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
 -- Arithmetic reads a number's text once; tonumber reads it twice.
 local USER, TOTAL, FP, IDEM_TTL = ARGV[1], ARGV[2] + 0, ARGV[3], ARGV[4]
 ` + luaChangeState
@@ -162,9 +163,20 @@ local function answered(touch)
 end
 
 -- Keeps the change's answer under the idempotency key, in the same step as
--- the change, and returns it.
+-- the change, and returns it. The key is indexed in IDEMS, scored by its
+-- expiry, so that a delete of the event finds it (those expired leave the
+-- index here). An event deleted keeps no answer: its id may be created
+-- again, which must not find it.
 local function answer(reply)
-  if IDEM_TTL ~= '0' then redis.call('SET', IDEM, cmsgpack.pack(FP, reply), 'PX', IDEM_TTL) end
+  if IDEM_TTL ~= '0' then
+    if redis.call('EXISTS', SEATS) == 0 then return {EVENT_NOT_FOUND} end
+    if not now then
+` + luaTime + `
+    end
+    redis.call('SET', IDEM, cmsgpack.pack(FP, reply), 'PX', IDEM_TTL)
+    redis.call('ZREMRANGEBYSCORE', IDEMS, '-inf', string.format('%d', now))
+    redis.call('ZADD', IDEMS, string.format('%d', now + IDEM_TTL), IDEM)
+  end
   return reply
 end
 `
@@ -215,9 +227,10 @@ end
 	// its holder and its expq entry gone. So afterwards every 'H' byte is a
 	// live hold. Each hold is reclaimed once, by the first change after it
 	// expired. Then the carts of the reclaimed seats' holders, and those of
-	// the cool-down queue whose cool-down is over, go if they have no live
-	// hold left and no cool-down to come; a cart with a cool-down to come
-	// is queued in cool until its end. Answers the new min of the holds
+	// the cool-down queue whose keep is over, go if they have no live hold
+	// left and their keep is over too; a cart still kept (a cool-down to
+	// come, or holds released before their expiry) is queued in cool until
+	// its keep. Answers the new min of the holds
 	// hash, which it writes: the earliest score of expq and cool.
 	luaReclaim = `
 local function reclaim(now)
@@ -256,13 +269,13 @@ local function reclaim(now)
       local v = vs[k]
       if v then
         local it = string.gmatch(v, '%d+')
-        local _, till, keep = it(), it() + 0, it() + 0
+        local _, _, keep = it(), it(), it() + 0
         local live = false
         for _ in it do
           if it() + 0 > now then live = true break end
         end
         if not live then
-          if keep > till and keep > now then
+          if keep > now then
             cool[#cool + 1], cool[#cool + 2] = keep, check[i + k - 1]
           else
             del[#del + 1] = check[i + k - 1]
@@ -295,6 +308,9 @@ do
 ` + luaTime + `
 end
 if not MIN or MIN <= now then
+  -- No min: a fresh event, or one deleted, which the reclaim must not
+  -- write again.
+  if not MIN and redis.call('EXISTS', SEATS) == 0 then return {EVENT_NOT_FOUND} end
   -- The reclaim's helpers are made only when it runs.
 ` + luaSetSeats + luaReclaim + `
   MIN = reclaim(now)
@@ -386,12 +402,14 @@ local function set_keep(c, ttl, cap)
 end
 `
 
-	// domain.Cart.open: with no live hold of the user counted, a hold at
-	// now starts a new cart (c becomes it), unless the last one reached its
-	// cap less than a TTL ago: then the cool-down's refusal.
+	// domain.Cart.open: with no live hold of the user counted, and none
+	// released that would still be live (now is not before the cart's
+	// till), a hold at now starts a new cart (c becomes it), unless the
+	// last one reached its cap less than a TTL ago: then the cool-down's
+	// refusal.
 	luaOpen = `
 local function open(c, holds, now, ttl, cap)
-  if holds > 0 then return nil end
+  if holds > 0 or (c.start > 0 and now < c.till) then return nil end
   local cool = cool_down_until(c, ttl, cap)
   if now >= c.till and now < cool then return {COOL_DOWN, cool - now} end
   c.start, c.till = now, now
@@ -523,16 +541,17 @@ if not cart_value then
 end
 `
 
-	// Writes the cart after seats left it (reserved or released): those
-	// changes know no policy, and keep its keep. A cart left without live
-	// holds matters only for a cool-down, which its keep then outlasts its
-	// till by: it is queued in cool until then; else it goes.
+	// Writes the cart after seats left it (reserved, ended, or released):
+	// those changes know no policy, and keep its keep. A cart left without
+	// live holds matters until its keep: the end of its cool-down, or, after
+	// a release, its till (domain.Cart: a reserve ends the cart, a release
+	// does not); it is queued in cool until then; else it goes.
 	luaLeaveCart = `
-local function leave_cart(c, now)
+local function leave_cart(c, now, ended)
   local value, holds = cart_text(c, now)
   if holds > 0 then
     redis.call('HSET', HOLDS, CART, value)
-  elseif c.keep > c.till and c.keep > now then
+  elseif c.keep > now and (c.keep > c.till or not ended) then
     if c.keep < MIN then
       redis.call('HSET', HOLDS, CART, value, 'min', text(c.keep))
     else
@@ -555,7 +574,7 @@ local function drop_holds(c, ns, now, b)
   for i = 1, #ns do c.exp[ns[i]] = nil end
   redis.call('HDEL', HOLDS, unpack(ns))
   redis.call('ZREM', EXPQ, unpack(ns))
-  leave_cart(c, now)
+  leave_cart(c, now, b == 'R')
 end
 `
 )
@@ -576,18 +595,76 @@ func changeScript(snippets ...string) string {
 // an idempotency key, which answers the repeat as the first, is it
 // retried.
 var (
-	// KEYS event, seats; ARGV name, totalSeats, seatsPerRow.
+	// KEYS event, seats; ARGV name, totalSeats, seatsPerRow, owner ('':
+	// none).
 	createScript = rueidis.NewLuaScriptRetryable(script(`
 if redis.call('EXISTS', KEYS[1]) == 1 then
-  local v = redis.call('HMGET', KEYS[1], 'name', 'total', 'rows')
+  local v = redis.call('HMGET', KEYS[1], 'name', 'total', 'rows', 'owner')
   -- An event of the old code has no rows: all its seats are one row.
-  if v[1] == ARGV[1] and v[2] == ARGV[2] and (v[3] or v[2]) == ARGV[3] then return OK end -- a retry
+  if v[1] == ARGV[1] and v[2] == ARGV[2] and (v[3] or v[2]) == ARGV[3] and (v[4] or '') == ARGV[4] then return OK end -- a retry
   return EVENT_EXISTS
 end
-redis.call('HSET', KEYS[1], 'name', ARGV[1], 'total', ARGV[2], 'rows', ARGV[3], 'reserved', 0)
+if ARGV[4] == '' then
+  redis.call('HSET', KEYS[1], 'name', ARGV[1], 'total', ARGV[2], 'rows', ARGV[3], 'reserved', 0)
+else
+  redis.call('HSET', KEYS[1], 'name', ARGV[1], 'total', ARGV[2], 'rows', ARGV[3], 'reserved', 0, 'owner', ARGV[4])
+end
 redis.call('SET', KEYS[2], string.rep('A', tonumber(ARGV[2])))
 return OK
 `))
+
+	// KEYS the owner's events; ARGV event, max (0: no cap). Counts the
+	// event as the owner's, scored by when, unless counted already (a
+	// retry) or the owner is at max. Answers {OK, 1} when it counted it,
+	// {OK, 0} when it was already, or {QUOTA_EXCEEDED}.
+	quotaScript = rueidis.NewLuaScriptRetryable(script(luaNow, `
+if redis.call('ZSCORE', KEYS[1], ARGV[1]) then return {OK, 0} end
+local max = ARGV[2] + 0
+if max > 0 and redis.call('ZCARD', KEYS[1]) >= max then return {QUOTA_EXCEEDED} end
+redis.call('ZADD', KEYS[1], string.format('%d', now_ms()), ARGV[1])
+return {OK, 1}
+`))
+
+	// KEYS event, seats, exp, holds, expq, cool, idems, the res keys, then
+	// idempotency keys of the event (from first on); ARGV total, first.
+	// Deletes every key given and answers {OK, owner} when they are all
+	// the event's keys: the event's total is ARGV's, and every key of its
+	// index is given. Else it deletes the idempotency keys given, drops
+	// them from the index and answers {DELETE_MORE}: the caller reads the
+	// index again. {EVENT_NOT_FOUND} when there is no event.
+	deleteScript = rueidis.NewLuaScriptRetryable(script(`
+local DELETE_MORE = -1
+local total = redis.call('HGET', KEYS[1], 'total')
+if not total then return {EVENT_NOT_FOUND} end
+local first = ARGV[2] + 0
+local given = {}
+for i = first, #KEYS do given[KEYS[i]] = true end
+local all = total == ARGV[1]
+if all then
+  local kept = redis.call('ZRANGE', KEYS[7], 0, -1)
+  for i = 1, #kept do
+    if not given[kept[i]] then all = false break end
+  end
+end
+if not all then
+  if first <= #KEYS then
+    redis.call('UNLINK', unpack(KEYS, first, #KEYS))
+    redis.call('ZREM', KEYS[7], unpack(KEYS, first, #KEYS))
+  end
+  return {DELETE_MORE}
+end
+local owner = redis.call('HGET', KEYS[1], 'owner') or ''
+redis.call('UNLINK', unpack(KEYS))
+return {OK, owner}
+`))
+
+	// KEYS seats, exp. Answers {seats, exp, TIME} as the list's
+	// transaction does, for a Redis out of memory, which refuses every
+	// command queued in a MULTI: a script that declares it writes nothing
+	// runs then.
+	listScript = rueidis.NewLuaScriptReadOnly(`#!lua flags=no-writes
+return {redis.call('GET', KEYS[1]), redis.call('GET', KEYS[2]), redis.call('TIME')}
+`)
 
 	// KEYS seats, exp, holds, res; ARGV seat. Answers {state, holder,
 	// expiresAtMs, nowMs}: the hold may have expired, which Go settles
@@ -804,7 +881,7 @@ return answer(reply)
 )
 
 // reserveSource is the reserve script's own text, which the reserve that
-// waits for replicas sends itself (see replicas.go). KEYS[7+i] is the res
+// waits for replicas sends itself (see replicas.go). KEYS[8+i] is the res
 // key of the i-th seat.
 var reserveSource = changeScript(luaSetSeats, luaPush, luaAsked, luaCart, luaLeaveCart, luaDropHolds, luaSeatByte, luaCountReserved, `
 local seen = answered(true)
@@ -819,7 +896,7 @@ for i = 1, #ns do
   if not mine(c, n, now) then -- done already if the user reserved it
     local b = seat_byte(SEATS, n)
     if b == '' then return {EVENT_NOT_FOUND} end
-    if b ~= 'R' or redis.call('HGET', KEYS[7 + i], n) ~= USER then refused = push(refused, NO_LIVE_HOLD, n) end
+    if b ~= 'R' or redis.call('HGET', KEYS[8 + i], n) ~= USER then refused = push(refused, NO_LIVE_HOLD, n) end
   end
   reply[2 * i], reply[2 * i + 1] = n, 0
 end
@@ -829,7 +906,7 @@ for i = 1, #ns do
   local n = ns[i]
   -- The user's own reservations are written again too: a WAIT for
   -- replicas after a retry then covers the first write.
-  redis.call('HSET', KEYS[7 + i], n, USER)
+  redis.call('HSET', KEYS[8 + i], n, USER)
   if mine(c, n, now) then taken[#taken + 1] = n end
 end
 if #taken > 0 then

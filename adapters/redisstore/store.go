@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -112,6 +113,12 @@ func expKey(e domain.EventID) string   { return key(e, "exp") }
 func holdsKey(e domain.EventID) string { return key(e, "holds") }
 func expqKey(e domain.EventID) string  { return key(e, "expq") }
 func coolKey(e domain.EventID) string  { return key(e, "cool") }
+func idemsKey(e domain.EventID) string { return key(e, "idems") }
+
+// ownerKey is the key of the events of an owner (an API key's name): under
+// a hash tag of its own, not an event's, since an owner's events are in
+// many slots. A name holding braces only moves the key's slot.
+func ownerKey(owner string) string { return "rsv:{owner:" + owner + "}:events" }
 
 // resKey is the key of the reservations of seat n. They are spread over
 // hashes of resPerKey seats, small enough for Redis to pack each in one
@@ -126,11 +133,13 @@ const resPerKey = 100
 // with room for extra more. The user's cart is a field of the holds hash,
 // not a key.
 func changeKeys(e *cachedEvent, idem application.Idem, extra int) []string {
-	keys := append(make([]string, 0, 7+extra), e.keys[:]...)
+	keys := append(make([]string, 0, 8+extra), e.keys[:keyIdems]...)
 	if idem.Key == "" {
-		return append(keys, e.noKey)
+		keys = append(keys, e.noKey)
+	} else {
+		keys = append(keys, key(e.ID, "idem:"+idem.Key))
 	}
-	return append(keys, key(e.ID, "idem:"+idem.Key))
+	return append(keys, e.keys[keyIdems])
 }
 
 // changeArgs are the arguments every change script starts with (see
@@ -173,21 +182,164 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // CreateEvent implements application.Store.
 func (s *Store) CreateEvent(ctx context.Context, e domain.Event) error {
+	return s.CreateOwnedEvent(ctx, e, application.Quota{})
+}
+
+// CreateOwnedEvent implements application.Store. The owner's events (see
+// ownerKey) and the event are in two slots, so in two steps: first the
+// event is counted as the owner's, then made. Whatever fails in between
+// (a crash, a lost answer) leaves it counted, with or without the event: a
+// place of the owner's quota taken by nothing, never an event beyond it. A
+// create refused for certain (the id taken, Redis out of memory) gives the
+// place back.
+func (s *Store) CreateOwnedEvent(ctx context.Context, e domain.Event, q application.Quota) error {
+	counted := false
+	if q.Owner != "" {
+		msg, err := s.run(ctx, quotaScript, []string{ownerKey(q.Owner)}, []string{string(e.ID), strconv.Itoa(q.Max)})
+		if err != nil {
+			return err
+		}
+		v, err := msg.AsIntSlice()
+		switch {
+		case err != nil || len(v) == 0 || len(v) != 2 && v[0] == 0:
+			return errMalformed
+		case v[0] != 0:
+			return codeRefusal(v[0])
+		}
+		counted = v[1] == 1
+	}
 	msg, err := s.run(ctx, createScript,
 		[]string{eventKey(e.ID), seatsKey(e.ID)},
-		[]string{e.Name, strconv.Itoa(e.TotalSeats), strconv.Itoa(e.SeatsPerRow)})
-	if err != nil {
-		return err
+		[]string{e.Name, strconv.Itoa(e.TotalSeats), strconv.Itoa(e.SeatsPerRow), q.Owner})
+	if err == nil {
+		err = refusal(msg)
 	}
-	if err := refusal(msg); err != nil {
+	if counted && (errors.Is(err, domain.ErrEventExists) || errors.Is(err, application.ErrStoreFull)) {
+		_ = s.uncount(ctx, q.Owner, e.ID) // a failure leaves the place taken: see above
+	}
+	if err != nil {
 		return err
 	}
 	s.events.put(e)
 	return nil
 }
 
+// uncount gives back the owner's place of event id. It may fail, and the
+// place stays taken: see CreateOwnedEvent.
+func (s *Store) uncount(ctx context.Context, owner string, id domain.EventID) error {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	if err := s.client.Do(ctx, s.client.B().Zrem().Key(ownerKey(owner)).Member(string(id)).Build()).Error(); err != nil {
+		return unavailable(err)
+	}
+	return nil
+}
+
+// maxDeleteRounds bounds the reads of an event's idempotency index by a
+// delete, of deleteBatch keys each: a sale of 10,000 buyers with a few
+// keys each takes a few dozen.
+const (
+	maxDeleteRounds = 1000
+	deleteBatch     = 1000
+)
+
+// DeleteEvent implements application.Store. The script deletes keys it is
+// given, never keys it builds: so Go reads the event's total (its res
+// keys) and its index of idempotency keys first, and the script deletes
+// everything only if they are still all there is; else it deletes the
+// idempotency keys it was given and Go reads again. Then the event leaves
+// its owner's events, a second step with the same order as a create's: a
+// failure between the two leaves the owner a place taken by nothing.
+// Carts of the old layout (rsv:{E}:cart:<U>) are not found: they expire.
+func (s *Store) DeleteEvent(ctx context.Context, id domain.EventID) error {
+	owner, err := s.deleteKeys(ctx, id)
+	s.events.drop(id)
+	if err != nil {
+		return err
+	}
+	if owner == "" {
+		return nil
+	}
+	if err := s.uncount(ctx, owner, id); err != nil {
+		return fmt.Errorf("event deleted, its owner's place not given back: %w", err)
+	}
+	return nil
+}
+
+// deleteMore is the delete script's answer when it could not delete the
+// whole event yet (see deleteScript).
+const deleteMore = -1
+
+// deleteKeys deletes every key of event id and returns its owner.
+func (s *Store) deleteKeys(ctx context.Context, id domain.EventID) (string, error) {
+	for range maxDeleteRounds {
+		total, idems, err := s.deleteView(ctx, id)
+		if err != nil {
+			return "", err
+		}
+		keys := []string{eventKey(id), seatsKey(id), expKey(id), holdsKey(id), expqKey(id), coolKey(id), idemsKey(id)}
+		for b := range (total-1)/resPerKey + 1 {
+			keys = append(keys, resKey(id, b*resPerKey+1))
+		}
+		first := len(keys) + 1
+		msg, err := s.run(ctx, deleteScript, append(keys, idems...), []string{strconv.Itoa(total), strconv.Itoa(first)})
+		if err != nil {
+			return "", err
+		}
+		reply, err := msg.ToArray()
+		if err != nil || len(reply) == 0 {
+			return "", errMalformed
+		}
+		code, err := reply[0].ToInt64()
+		switch {
+		case err != nil:
+			return "", errMalformed
+		case code == deleteMore:
+			continue
+		case code != 0:
+			return "", codeRefusal(code)
+		case len(reply) != 2:
+			return "", errMalformed
+		}
+		owner, err := reply[1].ToString()
+		if err != nil {
+			return "", errMalformed
+		}
+		return owner, nil
+	}
+	return "", fmt.Errorf("redis: delete event %s: its idempotency keys kept changing: %w", id, application.ErrUnavailable)
+}
+
+// deleteView reads what a delete of event id must name: its total of
+// seats and up to deleteBatch keys of its idempotency index. The delete
+// script reads both again, so they need no transaction here.
+func (s *Store) deleteView(ctx context.Context, id domain.EventID) (int, []string, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	b := s.client.B()
+	res := s.client.DoMulti(ctx,
+		b.Hget().Key(eventKey(id)).Field("total").Build(),
+		b.Zrange().Key(idemsKey(id)).Min("0").Max(strconv.Itoa(deleteBatch-1)).Build())
+	total, err := res[0].AsInt64()
+	if rueidis.IsRedisNil(err) {
+		return 0, nil, domain.ErrEventNotFound
+	}
+	if err != nil {
+		return 0, nil, unavailable(err)
+	}
+	idems, err := res[1].AsStrSlice()
+	if err != nil {
+		return 0, nil, unavailable(err)
+	}
+	if total < 1 {
+		return 0, nil, errMalformed
+	}
+	return int(total), idems, nil
+}
+
 // Event implements application.Store. Events never change, so once read
-// they are answered from memory.
+// they are answered from memory, for eventCacheTTL at a time (an event may
+// be deleted by another instance).
 func (s *Store) Event(ctx context.Context, id domain.EventID) (domain.Event, error) {
 	e, err := s.event(ctx, id)
 	if err != nil {
@@ -196,25 +348,39 @@ func (s *Store) Event(ctx context.Context, id domain.EventID) (domain.Event, err
 	return e.Event, nil
 }
 
-// event returns the event from memory, or Redis once.
+// event returns the event from memory, or from Redis when it has not been
+// read for eventCacheTTL. An event kept that Redis cannot be asked about
+// is answered all the same, as it was: the seat scripts find out whether
+// it is still there.
 func (s *Store) event(ctx context.Context, id domain.EventID) (*cachedEvent, error) {
-	if e, ok := s.events.get(id); ok {
-		return e, nil
+	kept, ok := s.events.get(id)
+	if ok && kept.fresh() {
+		return kept, nil
 	}
+	e, err := s.readEvent(ctx, id)
+	switch {
+	case err == nil:
+		return s.events.put(e), nil
+	case errors.Is(err, domain.ErrEventNotFound):
+		s.events.drop(id)
+	case ok && errors.Is(err, application.ErrUnavailable):
+		return kept, nil
+	}
+	return nil, err
+}
+
+// readEvent reads event id from Redis.
+func (s *Store) readEvent(ctx context.Context, id domain.EventID) (domain.Event, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	fields, err := s.client.Do(ctx, s.client.B().Hmget().Key(eventKey(id)).Field("name", "total", "rows").Build()).ToArray()
 	if err != nil {
-		return nil, unavailable(err)
+		return domain.Event{}, unavailable(err)
 	}
 	if len(fields) != 3 || fields[0].IsNil() {
-		return nil, domain.ErrEventNotFound
+		return domain.Event{}, domain.ErrEventNotFound
 	}
-	e, err := toEvent(id, fields[0], fields[1], fields[2])
-	if err != nil {
-		return nil, err
-	}
-	return s.events.put(e), nil
+	return toEvent(id, fields[0], fields[1], fields[2])
 }
 
 // AvailableSeats implements application.Store. The event comes from
@@ -222,39 +388,25 @@ func (s *Store) event(ctx context.Context, id domain.EventID) (*cachedEvent, err
 // their hold expiries and the time, which so agree. It costs Redis a copy
 // of 9 bytes a seat, however many holds there are: a hold not yet
 // reclaimed ('H' with its expiry passed) is available, the domain's rule
-// (domain.Seat.At) says so.
+// (domain.Seat.At) says so. A Redis out of memory refuses the
+// transaction: a read-only script then reads the same (see listScript),
+// at the cost of moving the strings through Lua.
 func (s *Store) AvailableSeats(ctx context.Context, id domain.EventID) (domain.Event, []int, error) {
 	e, err := s.event(ctx, id)
 	if err != nil {
 		return domain.Event{}, nil, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, s.timeout)
-	defer cancel()
-	b := s.client.B()
-	tx := []rueidis.Completed{
-		b.Multi().Build(),
-		b.Get().Key(e.keys[keySeats]).Build(),
-		b.Get().Key(e.keys[keyExp]).Build(),
-		b.Time().Build(),
-		b.Exec().Build(),
-	}
-	for i := range tx {
-		// Every command names the event's slot: a Cluster client that
-		// retries them (they only read, see retryDead) one by one sends
-		// them all, in order, to its node.
-		tx[i] = tx[i].SetSlot(e.keys[keySeats]).ToRetryable()
-	}
-	res := s.client.DoMulti(ctx, tx...)
-	reply, err := res[len(res)-1].ToArray()
+	reply, err := s.listReply(ctx, e)
 	if err != nil {
-		return domain.Event{}, nil, unavailable(err)
+		return domain.Event{}, nil, err
 	}
 	if len(reply) != 3 {
 		return domain.Event{}, nil, errMalformed
 	}
 	if reply[0].IsNil() {
-		// Known here, gone from Redis: only a Redis that lost its data
-		// does that, and the seat scripts then answer the seat is not found.
+		// Deleted (by another instance: this one forgets the event now),
+		// or a Redis that lost its data.
+		s.events.drop(id)
 		return domain.Event{}, nil, domain.ErrEventNotFound
 	}
 	seats, err1 := reply[0].ToString()
@@ -263,7 +415,13 @@ func (s *Store) AvailableSeats(ctx context.Context, id domain.EventID) (domain.E
 		exp, err2 = "", nil // no seat was ever held
 	}
 	clock, err3 := reply[2].AsIntSlice()
-	if errors.Join(err1, err2, err3) != nil || len(seats) != e.TotalSeats || len(clock) != 2 {
+	if errors.Join(err1, err2, err3) != nil || len(clock) != 2 {
+		return domain.Event{}, nil, errMalformed
+	}
+	if len(seats) != e.TotalSeats {
+		// Deleted and created again with other seats by another
+		// instance: the next call reads the event again.
+		s.events.drop(id)
 		return domain.Event{}, nil, errMalformed
 	}
 	now := time.UnixMilli(clock[0]*1000 + clock[1]/1000) // seconds and microseconds, read as the scripts' now_ms reads them
@@ -285,6 +443,40 @@ func (s *Store) AvailableSeats(ctx context.Context, id domain.EventID) (domain.E
 		free = append(free, i+1)
 	}
 	return e.Event, free, nil
+}
+
+// listReply reads the seats and exp strings of e and the time, in one
+// step: {seats, exp, TIME}.
+func (s *Store) listReply(ctx context.Context, e *cachedEvent) ([]rueidis.RedisMessage, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	b := s.client.B()
+	tx := []rueidis.Completed{
+		b.Multi().Build(),
+		b.Get().Key(e.keys[keySeats]).Build(),
+		b.Get().Key(e.keys[keyExp]).Build(),
+		b.Time().Build(),
+		b.Exec().Build(),
+	}
+	for i := range tx {
+		// Every command names the event's slot: a Cluster client that
+		// retries them (they only read, see retryDead) one by one sends
+		// them all, in order, to its node.
+		tx[i] = tx[i].SetSlot(e.keys[keySeats]).ToRetryable()
+	}
+	res := s.client.DoMulti(ctx, tx...)
+	reply, err := res[len(res)-1].ToArray()
+	if err == nil {
+		return reply, nil
+	}
+	if !slices.ContainsFunc(res, func(r rueidis.RedisResult) bool { return isOOM(r.Error()) }) {
+		return nil, unavailable(err)
+	}
+	keys := e.keys[keySeats : keyExp+1]
+	if reply, err = listScript.Exec(ctx, s.client, keys, nil).ToArray(); err != nil {
+		return nil, unavailable(err)
+	}
+	return reply, nil
 }
 
 // expiryAt reads the expiry of seat i+1 in an exp string: 8 bytes
@@ -332,7 +524,7 @@ func (s *Store) Hold(ctx context.Context, e domain.EventID, ids []domain.SeatID,
 		// needs: Redis spends about 1,000 instructions an element making
 		// the script's KEYS and ARGV.
 		args := appendSeats(append(make([]string, 0, 5+len(ids)), string(user), ev.total, pa.ttl, pa.maxSeats, pa.maxLifetime), ids)
-		return seatsOf(e, user, domain.OnHold)(s.run(ctx, holdPlainScript, ev.keys[keySeats:], args))
+		return seatsOf(e, user, domain.OnHold)(s.run(ctx, holdPlainScript, ev.keys[keySeats:keyIdems], args))
 	}
 	return seatsOf(e, user, domain.OnHold)(s.run(ctx, holdScript, changeKeys(ev, idem, 0),
 		changeArgs(ev, user, idem, ids, pa.ttl, pa.maxSeats, pa.maxLifetime)))
@@ -536,7 +728,15 @@ func (s *Store) run(ctx context.Context, script *rueidis.Lua, keys, args []strin
 // domain's error: nil for success.
 func refusal(msg rueidis.RedisMessage) error {
 	code, err := msg.ToInt64()
-	if err != nil || code < 0 || code >= int64(len(codes)) {
+	if err != nil {
+		return errMalformed
+	}
+	return codeRefusal(code)
+}
+
+// codeRefusal maps a script's code to the domain's error: nil for success.
+func codeRefusal(code int64) error {
+	if code < 0 || code >= int64(len(codes)) {
 		return errMalformed
 	}
 	if code == 0 {
@@ -560,8 +760,23 @@ func toEvent(id domain.EventID, name, total, rows rueidis.RedisMessage) (domain.
 	return domain.Event{ID: id, Name: n, TotalSeats: int(t), SeatsPerRow: int(r)}, nil
 }
 
+// unavailable wraps a failure to get an answer from Redis:
+// application.ErrStoreFull when Redis refused a write for lack of memory
+// (nothing changed: a script fails at its first write), else
+// application.ErrUnavailable.
 func unavailable(err error) error {
+	if isOOM(err) {
+		return fmt.Errorf("redis: %w: %w", application.ErrStoreFull, err)
+	}
 	return fmt.Errorf("redis: %w: %w", application.ErrUnavailable, err)
+}
+
+// isOOM reports whether err is Redis's refusal of a write over its
+// maxmemory ("OOM command not allowed when used memory > 'maxmemory'"),
+// from a command or from a script's call.
+func isOOM(err error) bool {
+	rerr, ok := rueidis.IsRedisErr(err)
+	return ok && strings.HasPrefix(rerr.Error(), "OOM ")
 }
 
 // errMalformed reports an answer no script gives: a bug, or keys written by

@@ -118,7 +118,7 @@ func TestOneSlotPerEvent(t *testing.T) {
 	if _, err := s.Reserve(ctx, e.ID, ids(e, 1), hostileUsers[0], key); err != nil {
 		t.Fatal(err)
 	}
-	want = append(want, "idem:"+key.Key)
+	want = append(want, "idem:"+key.Key, "idems")
 	for i, kind := range want {
 		want[i] = layoutKey(e.ID, kind)
 	}

@@ -72,6 +72,34 @@ func (mr *MockStoreMockRecorder) CreateEvent(ctx, e any) *gomock.Call {
 	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "CreateEvent", reflect.TypeOf((*MockStore)(nil).CreateEvent), ctx, e)
 }
 
+// CreateOwnedEvent mocks base method.
+func (m *MockStore) CreateOwnedEvent(ctx context.Context, e domain.Event, q application.Quota) error {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "CreateOwnedEvent", ctx, e, q)
+	ret0, _ := ret[0].(error)
+	return ret0
+}
+
+// CreateOwnedEvent indicates an expected call of CreateOwnedEvent.
+func (mr *MockStoreMockRecorder) CreateOwnedEvent(ctx, e, q any) *gomock.Call {
+	mr.mock.ctrl.T.Helper()
+	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "CreateOwnedEvent", reflect.TypeOf((*MockStore)(nil).CreateOwnedEvent), ctx, e, q)
+}
+
+// DeleteEvent mocks base method.
+func (m *MockStore) DeleteEvent(ctx context.Context, id domain.EventID) error {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "DeleteEvent", ctx, id)
+	ret0, _ := ret[0].(error)
+	return ret0
+}
+
+// DeleteEvent indicates an expected call of DeleteEvent.
+func (mr *MockStoreMockRecorder) DeleteEvent(ctx, id any) *gomock.Call {
+	mr.mock.ctrl.T.Helper()
+	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "DeleteEvent", reflect.TypeOf((*MockStore)(nil).DeleteEvent), ctx, id)
+}
+
 // Event mocks base method.
 func (m *MockStore) Event(ctx context.Context, id domain.EventID) (domain.Event, error) {
 	m.ctrl.T.Helper()

@@ -64,6 +64,10 @@ func Run(t *testing.T, newStore func(t *testing.T) application.Store) {
 		{"race expiring holds", testRaceExpiringHolds},
 		{"race best available", testRaceBestAvailable},
 		{"race carts and seats", testRaceCartsAndSeats},
+		{"delete", testDelete},
+		{"delete and create again", testDeleteRecreate},
+		{"quota", testQuota},
+		{"race quota", testRaceQuota},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { t.Parallel(); c.test(t, newStore(t)) })
