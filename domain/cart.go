@@ -23,8 +23,12 @@ func NewHoldPolicy(ttl time.Duration, maxSeats int, maxLifetime time.Duration) (
 
 // Cart is what the hold-lifetime cap knows of one buyer's holds in one
 // event. A cart starts with the buyer's first hold there while the buyer
-// holds nothing live there; no hold of the cart lasts past Start plus the
-// policy's MaxLifetime. A cart whose holds were given that last moment
+// holds nothing live there and the last cart's holds would all have
+// expired (so that releasing every seat and holding them again does not
+// start a new cart: the cap would mean nothing); a reserve that turns holds
+// into reservations and leaves the buyer no live hold ends the cart,
+// unless it reached its cap (a purchase is no way to keep seats). No hold
+// of the cart lasts past Start plus the policy's MaxLifetime. A cart whose holds were given that last moment
 // reached its cap: then the buyer may hold nothing in the event for one TTL
 // after it, so that others get those seats first. The zero Cart is no
 // cart.
@@ -53,12 +57,13 @@ func (c Cart) CoolDownUntil(p HoldPolicy) time.Time {
 }
 
 // open returns the cart a hold at now belongs to, live being the buyer's
-// live holds in the event: the same cart while there are any, else a new
+// live holds in the event: the same cart while there are any or while one
+// of its holds would still be live had it not been released, else a new
 // one that starts now, unless the last one reached its cap less than a TTL
 // ago. Live holds without a cart (kept from before carts were recorded)
 // start one now, rather than end at once at the zero time's cap.
 func (c Cart) open(live int, now time.Time, p HoldPolicy) (Cart, error) {
-	if live > 0 && !c.Start.IsZero() {
+	if !c.Start.IsZero() && (live > 0 || now.Before(c.Until)) {
 		return c, nil
 	}
 	if until := c.CoolDownUntil(p); !now.Before(c.Until) && now.Before(until) {

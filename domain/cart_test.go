@@ -240,12 +240,22 @@ func TestHold(t *testing.T) {
 			wantCart: domain.Cart{Start: capEnd.Add(ttl), Until: capEnd.Add(2 * ttl)},
 		},
 		{
-			name:     "no cool-down after a release before the cap",
+			// Releasing every seat and taking them again must not start a
+			// new cart, else the cap would mean nothing.
+			name:     "a release before the cap keeps the cart: clamped at its cap",
 			give:     []domain.Seat{free(1)},
 			cart:     atCap,
 			now:      capEnd.Add(-time.Second),
-			want:     []domain.Seat{held(1, "alice", capEnd.Add(ttl-time.Second))},
-			wantCart: domain.Cart{Start: capEnd.Add(-time.Second), Until: capEnd.Add(ttl - time.Second)},
+			want:     []domain.Seat{held(1, "alice", capEnd)},
+			wantCart: atCap,
+		},
+		{
+			name:     "a release keeps the cart until its holds would have expired",
+			give:     []domain.Seat{free(1)},
+			cart:     domain.Cart{Start: t0, Until: t0.Add(ttl)},
+			now:      t0.Add(ttl - time.Nanosecond),
+			want:     []domain.Seat{held(1, "alice", t0.Add(2*ttl-time.Nanosecond))},
+			wantCart: domain.Cart{Start: t0, Until: t0.Add(2*ttl - time.Nanosecond)},
 		},
 		{
 			name:     "no cool-down when the cart did not reach its cap",

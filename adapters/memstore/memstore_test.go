@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/seatres/reservation/adapters/memstore"
 	"github.com/seatres/reservation/application"
 	"github.com/seatres/reservation/application/storetest"
@@ -149,8 +151,9 @@ func TestCapAndCoolDown(t *testing.T) {
 	wantExp(t, "Refresh of the new cart", seats, err, newStart.Add(90*time.Second))
 }
 
-// TestNoCoolDownBeforeTheCap: a cart that ends before its cap, by expiry
-// or by a release, leaves its buyer free to hold again at once.
+// TestNoCoolDownBeforeTheCap: a cart that ends before its cap by expiry
+// leaves its buyer free to hold again at once; one released before its cap
+// goes on, still under its cap.
 func TestNoCoolDownBeforeTheCap(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -173,7 +176,7 @@ func TestNoCoolDownBeforeTheCap(t *testing.T) {
 	wantExp(t, "Hold after a cart that ended before its cap", seats, err, capEnd.Add(time.Minute-time.Nanosecond))
 
 	// carol's cart reaches its cap; she releases it before the cap and
-	// holds again: a new cart, a full TTL long.
+	// holds again: the same cart, clamped at its cap.
 	c.Set(t0)
 	seats, err = s.Hold(ctx, e.ID, ids(e, 5), "carol", capped, none)
 	wantExp(t, "Hold", seats, err, t0.Add(time.Minute))
@@ -191,7 +194,7 @@ func TestNoCoolDownBeforeTheCap(t *testing.T) {
 		t.Fatalf("Release = %+v, %v", seats, err)
 	}
 	seats, err = s.Hold(ctx, e.ID, ids(e, 5, 6), "carol", capped, none)
-	wantExp(t, "Hold after a release before the cap", seats, err, capEnd.Add(time.Minute-time.Second))
+	wantExp(t, "Hold after a release before the cap", seats, err, capEnd)
 }
 
 // TestIdempotencyTTL: an answer is kept for its TTL, and then forgotten:
@@ -220,5 +223,44 @@ func TestIdempotencyTTL(t *testing.T) {
 	wantExp(t, "second request replayed", seats, err, t0.Add(time.Minute+time.Hour))
 	if _, err := s.Hold(ctx, e.ID, ids(e, 1), "alice", p, k); !errors.Is(err, domain.ErrIdempotencyKeyReused) {
 		t.Fatalf("the first request under the key, now the second's: %v", err)
+	}
+}
+
+// TestMaxSeats: creates within the cap of seats succeed, one past it is
+// ErrStoreFull and stores nothing, a retry of a stored event is no create,
+// and deletes make room.
+func TestMaxSeats(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := memstore.New(time.Now, memstore.WithMaxSeats(100))
+	event := func(seats int) domain.Event {
+		e, err := domain.NewEvent(domain.EventID(uuid.NewString()), "Capped", seats, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}
+	big, small, over := event(60), event(40), event(10)
+	for _, e := range []domain.Event{big, small, small} {
+		if err := s.CreateEvent(ctx, e); err != nil {
+			t.Fatalf("CreateEvent of %d seats within the cap: %v", e.TotalSeats, err)
+		}
+	}
+	if err := s.CreateEvent(ctx, over); !errors.Is(err, application.ErrStoreFull) {
+		t.Fatalf("CreateEvent past the cap: %v, want %v", err, application.ErrStoreFull)
+	}
+	if _, err := s.Event(ctx, over.ID); !errors.Is(err, domain.ErrEventNotFound) {
+		t.Fatalf("Event refused for the cap: %v, want %v", err, domain.ErrEventNotFound)
+	}
+	if err := s.DeleteEvent(ctx, small.ID); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range []domain.Event{over, event(30)} {
+		if err := s.CreateEvent(ctx, e); err != nil {
+			t.Fatalf("CreateEvent of %d seats after a delete: %v", e.TotalSeats, err)
+		}
+	}
+	if err := s.CreateEvent(ctx, event(10)); !errors.Is(err, application.ErrStoreFull) {
+		t.Fatalf("CreateEvent past the cap again: %v, want %v", err, application.ErrStoreFull)
 	}
 }

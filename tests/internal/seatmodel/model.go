@@ -418,9 +418,10 @@ func (r Rules) hold(s state, seats []int, u uint8, t int64) (Output, state) {
 	}
 	others := r.live(s, u, t) - own
 	c := s.carts[u-1]
-	if others+own == 0 {
-		// Nothing held: a new cart, unless the last one reached its cap
-		// less than a TTL ago.
+	if others+own == 0 && !(c.set && t < c.until) {
+		// Nothing held, and nothing released that would still be live: a
+		// new cart, unless the last one reached its cap less than a TTL
+		// ago.
 		if r.coolingDown(c, t) {
 			return Output{Code: CodeHoldLifetime}, s
 		}
@@ -537,9 +538,16 @@ func (r Rules) reserve(s state, seats []int, u uint8, t int64) (Output, state) {
 		return refusal(CodeNoLiveHold, refused), s
 	}
 	out := Output{Seats: make([]SeatOut, len(seats))}
+	took := false
 	for i, n := range seats {
+		took = took || s.seats[n-1].at(t).status == OnHold
 		s.seats[n-1] = seat{status: Reserved, holder: u}
 		out.Seats[i] = r.show(n, s.seats[n-1])
+	}
+	// A reserve that leaves no live hold ends the cart, unless it reached
+	// its cap; a release keeps it.
+	if c := s.carts[u-1]; took && r.live(s, u, t) == 0 && c.until != r.end(c) {
+		s.carts[u-1] = cart{}
 	}
 	return out, s
 }

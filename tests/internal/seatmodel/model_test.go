@@ -406,27 +406,50 @@ func TestCarts(t *testing.T) {
 			op(90, 90, refresh(1, "a"), onHold(1, "a", 190)),
 			op(100, 140, refresh(1, "a"), onHold(1, "a", 250)),
 		}, false},
-		{"a cart released early starts anew", []porcupine.Operation{
-			op(0, 0, holdSeats("a", 1, 2), seats(held(1, "a", 100), held(2, "a", 100))),
-			op(10, 10, releaseAll("a"), seats(free1(1), free1(2))),
-			op(20, 20, hold(3, "a"), onHold(3, "a", 120)),
-			op(100, 100, refresh(3, "a"), onHold(3, "a", 200)),
-			op(190, 190, refresh(3, "a"), onHold(3, "a", 270)),
-		}, true},
-		{"a cart released early that kept its start", []porcupine.Operation{
+		// A release does not end a cart, or releasing and holding again
+		// would escape the cap; a reserve that leaves no live hold does.
+		{"a cart released early keeps its start", []porcupine.Operation{
 			op(0, 0, holdSeats("a", 1, 2), seats(held(1, "a", 100), held(2, "a", 100))),
 			op(10, 10, releaseAll("a"), seats(free1(1), free1(2))),
 			op(20, 20, hold(3, "a"), onHold(3, "a", 120)),
 			op(100, 100, refresh(3, "a"), onHold(3, "a", 200)),
 			op(190, 190, refresh(3, "a"), onHold(3, "a", 250)),
+		}, true},
+		{"a cart released early that started anew", []porcupine.Operation{
+			op(0, 0, holdSeats("a", 1, 2), seats(held(1, "a", 100), held(2, "a", 100))),
+			op(10, 10, releaseAll("a"), seats(free1(1), free1(2))),
+			op(20, 20, hold(3, "a"), onHold(3, "a", 120)),
+			op(100, 100, refresh(3, "a"), onHold(3, "a", 200)),
+			op(190, 190, refresh(3, "a"), onHold(3, "a", 270)),
 		}, false},
-		{"a cart released before its cap: a new one before the cap escapes the cool-down", []porcupine.Operation{
+		{"a cart reserved early ends", []porcupine.Operation{
+			op(0, 0, hold(1, "a"), onHold(1, "a", 100)),
+			op(10, 10, reserveSeats("a", 1), reserved(1, "a")),
+			op(20, 20, hold(3, "a"), onHold(3, "a", 120)),
+			op(110, 110, refresh(3, "a"), onHold(3, "a", 210)),
+			op(200, 200, refresh(3, "a"), onHold(3, "a", 270)),
+		}, true},
+		{"a cart released a hold after a new cart started", []porcupine.Operation{
+			op(0, 0, hold(1, "a"), onHold(1, "a", 100)),
+			op(10, 10, releaseAll("a"), seats(free1(1))),
+			op(100, 100, hold(3, "a"), onHold(3, "a", 200)),
+			op(190, 190, refresh(3, "a"), onHold(3, "a", 290)),
+		}, true},
+		{"a cart released before its cap: a hold before the cap is clamped at it", []porcupine.Operation{
+			op(0, 0, hold(1, "a"), onHold(1, "a", 100)),
+			op(90, 90, refresh(1, "a"), onHold(1, "a", 190)),
+			op(180, 180, refresh(1, "a"), onHold(1, "a", 250)),
+			op(200, 200, releaseAll("a"), seats(free1(1))),
+			op(230, 230, hold(2, "a"), onHold(2, "a", 250)),
+			op(260, 260, hold(3, "a"), refused(CodeHoldLifetime)),
+		}, true},
+		{"a cart released before its cap: a new one before the cap escapes it", []porcupine.Operation{
 			op(0, 0, hold(1, "a"), onHold(1, "a", 100)),
 			op(90, 90, refresh(1, "a"), onHold(1, "a", 190)),
 			op(180, 180, refresh(1, "a"), onHold(1, "a", 250)),
 			op(200, 200, releaseAll("a"), seats(free1(1))),
 			op(230, 230, hold(2, "a"), onHold(2, "a", 330)),
-		}, true},
+		}, false},
 		{"a cart released before its cap still cools down after it", []porcupine.Operation{
 			op(0, 0, hold(1, "a"), onHold(1, "a", 100)),
 			op(90, 90, refresh(1, "a"), onHold(1, "a", 190)),
