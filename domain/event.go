@@ -149,15 +149,21 @@ func NewUserID(s string) (UserID, error) {
 }
 
 // printable reports whether s is valid UTF-8 of 1..max characters, not all
-// blank, and free of control characters (which only ever come from bugs or
-// attacks, and would corrupt logs).
+// blank, and free of control characters (Cc: they only ever come from bugs
+// or attacks, and would corrupt logs) and of format characters (Cf: bidi
+// overrides and isolates, zero-width spaces and joiners, the soft hyphen,
+// the byte order mark, tag characters). Format characters are invisible:
+// they make a name read otherwise than it is stored (U+202E shows the rest
+// of a name backwards) and two UUIDs look the same that are not. The price
+// is that emoji joined by U+200D and Persian words with U+200C are refused
+// too.
 func printable(s string, max int) bool {
 	if len(s) > max*utf8.UTFMax || !utf8.ValidString(s) || strings.TrimSpace(s) == "" {
 		return false
 	}
 	n := 0
 	for _, r := range s {
-		if unicode.IsControl(r) {
+		if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) {
 			return false
 		}
 		n++

@@ -35,6 +35,21 @@ func TestNewEvent(t *testing.T) {
 		{name: "long name", id: eventID, give: strings.Repeat("a", 201), seats: 10, wantErr: domain.ErrInvalidName},
 		{name: "control character", id: eventID, give: "a\nb", seats: 10, wantErr: domain.ErrInvalidName},
 		{name: "invalid UTF-8", id: eventID, give: "a\xffb", seats: 10, wantErr: domain.ErrInvalidName},
+		// Format characters (Cf) are invisible: a name must read as stored.
+		{name: "right-to-left override", id: eventID, give: "Concert \u202Egnirps", seats: 10, wantErr: domain.ErrInvalidName},
+		{name: "left-to-right embedding", id: eventID, give: "\u202Aa", seats: 10, wantErr: domain.ErrInvalidName},
+		{name: "pop directional formatting", id: eventID, give: "a\u202C", seats: 10, wantErr: domain.ErrInvalidName},
+		{name: "first strong isolate", id: eventID, give: "a\u2068b\u2069", seats: 10, wantErr: domain.ErrInvalidName},
+		{name: "arabic letter mark", id: eventID, give: "a\u061Cb", seats: 10, wantErr: domain.ErrInvalidName},
+		{name: "zero-width space", id: eventID, give: "Con\u200Bcert", seats: 10, wantErr: domain.ErrInvalidName},
+		{name: "zero-width joiner", id: eventID, give: "👩\u200D👩", seats: 10, wantErr: domain.ErrInvalidName},
+		{name: "word joiner", id: eventID, give: "a\u2060b", seats: 10, wantErr: domain.ErrInvalidName},
+		{name: "byte order mark", id: eventID, give: "\uFEFFConcert", seats: 10, wantErr: domain.ErrInvalidName},
+		{name: "only a soft hyphen", id: eventID, give: "\u00AD", seats: 10, wantErr: domain.ErrInvalidName},
+		{name: "tag character", id: eventID, give: "a\U000E0041", seats: 10, wantErr: domain.ErrInvalidName},
+		// Their visible neighbours stay.
+		{name: "hyphen and no-break space", id: eventID, give: "Rock\u2010n\u00A0Roll", seats: 10, want: 10},
+		{name: "combining accent and variation selector", id: eventID, give: "Cafe\u0301 \u2764\uFE0F", seats: 10, want: 10},
 		{name: "too few seats", id: eventID, give: "A", seats: 9, wantErr: domain.ErrInvalidTotalSeats},
 		{name: "too many seats", id: eventID, give: "A", seats: 10001, wantErr: domain.ErrInvalidTotalSeats},
 		{name: "bad id", id: "{x}", give: "A", seats: 10, wantErr: domain.ErrEventNotFound},
@@ -149,6 +164,15 @@ func TestNewUserID(t *testing.T) {
 		{give: "a\nb", wantErr: domain.ErrInvalidUser},
 		{give: "a\x00b", wantErr: domain.ErrInvalidUser},
 		{give: "\xff", wantErr: domain.ErrInvalidUser},
+		// Format characters (Cf) would make two UUIDs look the same.
+		{give: "alice\u200B", wantErr: domain.ErrInvalidUser},
+		{give: "al\u200Cice", wantErr: domain.ErrInvalidUser},
+		{give: "\u202Eecila", wantErr: domain.ErrInvalidUser},
+		{give: "alice\u2066", wantErr: domain.ErrInvalidUser},
+		{give: "\uFEFF3f2b9c1e-0000-4000-8000-000000000000", wantErr: domain.ErrInvalidUser},
+		{give: "al\u00ADice", wantErr: domain.ErrInvalidUser},
+		{give: "\U000E0001", wantErr: domain.ErrInvalidUser},
+		{give: "al-ice\u00A0b"},
 	}
 	for _, tt := range tests {
 		u, err := domain.NewUserID(tt.give)

@@ -3,8 +3,10 @@ package domain_test
 import (
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/seatres/reservation/domain"
@@ -29,12 +31,16 @@ func FuzzParseSeatID(f *testing.F) {
 	})
 }
 
+// An accepted UUID is valid UTF-8 of at most MaxUserLength characters, none
+// of them a control or format (invisible) character.
 func FuzzNewUserID(f *testing.F) {
-	for _, s := range []string{"alice", "", " ", "a\nb", "{tag}", "\xff", "ü"} {
+	for _, s := range []string{"alice", "", " ", "a\nb", "{tag}", "\xff", "ü", "a\u200Bb", "\u202Ea", "\uFEFF", "a\U000E0041"} {
 		f.Add(s)
 	}
+	invisible := func(r rune) bool { return unicode.In(r, unicode.Cc, unicode.Cf) }
 	f.Fuzz(func(t *testing.T, s string) {
-		if _, err := domain.NewUserID(s); err == nil && (!utf8.ValidString(s) || utf8.RuneCountInString(s) > domain.MaxUserLength) {
+		if _, err := domain.NewUserID(s); err == nil &&
+			(!utf8.ValidString(s) || utf8.RuneCountInString(s) > domain.MaxUserLength || strings.ContainsFunc(s, invisible)) {
 			t.Fatalf("NewUserID accepted %q", s)
 		}
 	})
