@@ -3,6 +3,8 @@ package httpapi
 import (
 	"bytes"
 	"encoding/json"
+	"math"
+	"net/http"
 	"strconv"
 	"sync"
 	"unicode/utf8"
@@ -20,9 +22,10 @@ import (
 // expiryLayout is RFC 3339 in UTC with milliseconds.
 const expiryLayout = "2006-01-02T15:04:05.000Z"
 
-// maxPooledBuffer keeps the largest listing's buffer (about 1.3 MB for
-// 10,000 seats) for reuse, and lets anything bigger go.
-const maxPooledBuffer = 4 << 20
+// maxPooledBuffer keeps the buffer of any usual answer for reuse (a piece
+// of a listing, listChunk and one seat, is the largest), and lets an
+// unusually large one go.
+const maxPooledBuffer = 64 << 10
 
 var buffers = sync.Pool{New: func() any { return new([]byte) }}
 
@@ -37,11 +40,50 @@ func respond(c *gin.Context, status int, fill func([]byte) []byte) {
 	c.Writer.Header()["Content-Type"] = jsonContentType
 	c.Status(status)
 	_, _ = c.Writer.Write(b) // a failed write is a client gone: nothing to answer
+	putBuffer(buf, b)
+}
 
+// putBuffer gives b, grown from *buf, back to the pool.
+func putBuffer(buf *[]byte, b []byte) {
 	if cap(b) <= maxPooledBuffer {
 		*buf = b
 		buffers.Put(buf)
 	}
+}
+
+// listChunk is the size of the pieces a listing is written in.
+const listChunk = 32 << 10
+
+// respondAvailableSeats answers the listing of an event's available seats
+// (about 1.3 MB for 10,000) in pieces of listChunk bytes, encoding each
+// into the same buffer once the one before is written. A client that reads
+// slowly then holds a piece of the server's memory and the numbers, not
+// the whole listing, for as long as the write deadline lets it. The bytes
+// are those of appendAvailableSeats: Content-Length is computed first (the
+// seats differ only in their numbers' digits), so the answer is not
+// chunked, and a client sees its size as it did when it was written whole.
+func respondAvailableSeats(c *gin.Context, e domain.Event, numbers []int) {
+	var templateBuf [256]byte
+	head, tail := seatTemplate(templateBuf[:0], e)
+	buf := buffers.Get().(*[]byte)
+	b := appendListHead((*buf)[:0], e, len(numbers))
+	size := len(b) + listSeatsSize(len(head)+len(tail), numbers) + len(listEnd)
+	h := c.Writer.Header()
+	h["Content-Type"] = jsonContentType
+	h["Content-Length"] = []string{strconv.Itoa(size)}
+	c.Status(http.StatusOK)
+	for i := 0; ; b = b[:0] {
+		b, i = appendListSeats(b, head, tail, numbers, i, listChunk)
+		if i == len(numbers) {
+			b = append(b, listEnd...)
+		}
+		// A failed write is a client gone, or cut off by the write
+		// deadline: nothing to answer, nothing more to encode.
+		if _, err := c.Writer.Write(b); err != nil || i == len(numbers) {
+			break
+		}
+	}
+	putBuffer(buf, b)
 }
 
 func appendEvent(b []byte, e domain.Event) []byte {
@@ -88,30 +130,66 @@ func appendSeat(b []byte, s domain.Seat) []byte {
 }
 
 // appendAvailableSeats encodes the listing of an event's available seats,
-// given by number. Such seats differ only in their number, so the encoding
-// of seat 1 is cut around its number into a template for all of them.
+// given by number, whole: respondAvailableSeats writes the same bytes in
+// pieces.
 func appendAvailableSeats(b []byte, e domain.Event, numbers []int) []byte {
+	var templateBuf [256]byte
+	head, tail := seatTemplate(templateBuf[:0], e)
+	b = appendListHead(b, e, len(numbers))
+	b, _ = appendListSeats(b, head, tail, numbers, 0, math.MaxInt)
+	return append(b, listEnd...)
+}
+
+// listEnd closes a listing's seats and the listing.
+const listEnd = "]}"
+
+// appendListHead encodes a listing up to its first seat.
+func appendListHead(b []byte, e domain.Event, total int) []byte {
 	b = append(b, `{"total":`...)
-	b = strconv.AppendInt(b, int64(len(numbers)), 10)
+	b = strconv.AppendInt(b, int64(total), 10)
 	b = append(b, `,"event":`...)
 	b = appendEvent(b, e)
-	b = append(b, `,"seats":[`...)
-	var templateBuf [256]byte
+	return append(b, `,"seats":[`...)
+}
+
+// seatTemplate appends the encoding of seat 1 of e, available, to b, and
+// cuts it around its number: available seats of e differ only in their
+// number, so each is encoded as head, its number, tail.
+func seatTemplate(b []byte, e domain.Event) (head, tail []byte) {
 	var idBuf [48]byte
 	first := e.Seat(1)
-	template := appendSeat(templateBuf[:0], domain.NewSeat(first))
+	template := appendSeat(b, domain.NewSeat(first))
 	id := first.AppendText(idBuf[:0])
 	number := bytes.Index(template, id) + len(id) - 1 // the "1" of the seat's id
-	head, tail := template[:number], template[number+1:]
-	for i, n := range numbers {
+	return template[:number], template[number+1:]
+}
+
+// appendListSeats encodes the seats numbers[i:] of a listing, each after a
+// comma but the listing's first, and stops once b holds limit bytes or
+// more. It returns b and the index of the next seat to encode.
+func appendListSeats(b, head, tail []byte, numbers []int, i, limit int) ([]byte, int) {
+	for ; i < len(numbers) && len(b) < limit; i++ {
 		if i > 0 {
 			b = append(b, ',')
 		}
 		b = append(b, head...)
-		b = strconv.AppendInt(b, int64(n), 10)
+		b = strconv.AppendInt(b, int64(numbers[i]), 10)
 		b = append(b, tail...)
 	}
-	return append(b, "]}"...)
+	return b, i
+}
+
+// listSeatsSize is the length of what appendListSeats makes of every seat
+// of numbers, each template bytes and its number long.
+func listSeatsSize(template int, numbers []int) int {
+	size := max(len(numbers)-1, 0) // the commas
+	for _, n := range numbers {
+		size += template + 1
+		for ; n >= 10; n /= 10 {
+			size++
+		}
+	}
+	return size
 }
 
 // appendSeatChange encodes the answer to hold, refresh and reserve of one

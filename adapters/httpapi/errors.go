@@ -48,6 +48,7 @@ var refusalStatus = map[*domain.Refusal]int{
 	domain.ErrHoldLifetime:         http.StatusConflict,
 	domain.ErrNoLiveHold:           http.StatusForbidden,
 	domain.ErrIdempotencyKeyReused: http.StatusUnprocessableEntity,
+	domain.ErrQuotaExceeded:        http.StatusConflict,
 	domain.ErrInvalidName:          http.StatusBadRequest,
 	domain.ErrInvalidTotalSeats:    http.StatusBadRequest,
 	domain.ErrInvalidSeatsPerRow:   http.StatusBadRequest,
@@ -62,11 +63,20 @@ var refusalStatus = map[*domain.Refusal]int{
 // store's, and this adapter's own.
 var otherErrors = []apiError{
 	{application.ErrUnavailable, http.StatusServiceUnavailable, "STORE_UNAVAILABLE"},
+	{application.ErrStoreFull, http.StatusInsufficientStorage, "STORE_FULL"},
 	{errInvalidJSON, http.StatusBadRequest, "INVALID_JSON"},
 	{errBodyTooLarge, http.StatusRequestEntityTooLarge, "BODY_TOO_LARGE"},
 	{errMediaType, http.StatusUnsupportedMediaType, "UNSUPPORTED_MEDIA_TYPE"},
 	{errNoRoute, http.StatusNotFound, "NOT_FOUND"},
 	{errMethodNotAllowed, http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED"},
+	// The guard's (guard.go, ratelimit.go).
+	{errUnauthenticated, http.StatusUnauthorized, "UNAUTHENTICATED"},
+	{errInvalidBuyerToken, http.StatusUnauthorized, "INVALID_BUYER_TOKEN"},
+	{errForbidden, http.StatusForbidden, "FORBIDDEN"},
+	{errUUIDMismatch, http.StatusForbidden, "UUID_MISMATCH"},
+	{errRateLimited, http.StatusTooManyRequests, "RATE_LIMITED"},
+	{errHeadersTooLarge, http.StatusRequestHeaderFieldsTooLarge, "REQUEST_HEADERS_TOO_LARGE"}, // server.go
+	{errTooManyConns, http.StatusServiceUnavailable, "TOO_MANY_CONNECTIONS"},                  // listener.go
 	internalError,
 }
 

@@ -14,6 +14,7 @@ import (
 type UseCases interface {
 	Ready(ctx context.Context) error
 	CreateEvent(ctx context.Context, r application.NewEvent) (domain.Event, error)
+	DeleteEvent(ctx context.Context, id string) error
 	Event(ctx context.Context, id string) (domain.Event, error)
 	AvailableSeats(ctx context.Context, eventID string) (domain.Event, []int, error)
 	Summary(ctx context.Context, eventID string) (domain.Summary, error)
@@ -45,6 +46,7 @@ func (h handler) createEvent(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
+	r.Owner = ownerOf(c)
 	e, err := h.uc.CreateEvent(c.Request.Context(), r)
 	if err != nil {
 		writeError(c, err)
@@ -77,7 +79,7 @@ func (h handler) availableSeats(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
-	respond(c, http.StatusOK, func(b []byte) []byte { return appendAvailableSeats(b, e, numbers) })
+	respondAvailableSeats(c, e, numbers)
 }
 
 func (h handler) seat(c *gin.Context) {
@@ -86,6 +88,7 @@ func (h handler) seat(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
+	s = shown(c, s)
 	respond(c, http.StatusOK, func(b []byte) []byte { return appendSeat(b, s) })
 }
 
@@ -98,11 +101,15 @@ func seatChange(message string, change func(ctx context.Context, seatID, user st
 			writeError(c, err)
 			return
 		}
+		if !allowBuyer(c, user) {
+			return
+		}
 		s, err := change(c.Request.Context(), id, user)
 		if err != nil {
 			writeError(c, err)
 			return
 		}
+		s = shown(c, s)
 		respond(c, http.StatusOK, func(b []byte) []byte { return appendSeatChange(b, message, s) })
 	}
 }
@@ -122,11 +129,15 @@ func cartChange(message string, read func(*gin.Context) (application.CartRequest
 			writeError(c, err)
 			return
 		}
+		if !allowBuyer(c, r.User) {
+			return
+		}
 		seats, err := change(c.Request.Context(), r)
 		if err != nil {
 			writeError(c, err)
 			return
 		}
+		seats = shownSeats(c, seats)
 		respond(c, http.StatusOK, func(b []byte) []byte { return appendSeatsChange(b, message, seats) })
 	}
 }

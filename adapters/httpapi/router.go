@@ -15,27 +15,34 @@ import (
 
 // NewRouter returns the HTTP API over uc: the routes of api/openapi.yaml,
 // JSON answers for unknown paths and methods, request ids, metrics, panic
-// recovery and one log line per request.
-func NewRouter(uc UseCases, log *zap.Logger, m Metrics) *gin.Engine {
+// recovery and one log line per request. The options turn on its guard
+// (guard.go), all off without them.
+func NewRouter(uc UseCases, log *zap.Logger, m Metrics, opts ...Option) *gin.Engine {
+	g := newGuard(opts)
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
 	r.RedirectTrailingSlash = false // "/events/x/" is not a path of the contract
 	r.UseRawPath = true             // an id's %2F is part of the id, not a separator
+	g.trustProxies(r)
 	// Metrics before recovery, so that a recovered panic counts as a 500.
 	r.Use(requestID(), m.Middleware(), logRequests(log), recoverPanics(log))
+	r.Use(limitHeaders()) // before the guard, which reads headers (server.go)
 	r.NoRoute(func(c *gin.Context) { writeError(c, errNoRoute) })
 	r.NoMethod(func(c *gin.Context) { writeError(c, errMethodNotAllowed) })
 
 	h := handler{uc: uc}
-	r.POST("/events/create", h.createEvent)
+	// The guard's groups: every route of the API is in one.
+	read, create, change := g.group(r, reads), g.group(r, creates), g.group(r, seatChanges)
+	create.POST("/events/create", h.createEvent)
 	// gin needs one wildcard name at one position: the event is :id in
 	// every path under /events/.
-	r.GET("/events/:id", h.event)
-	r.GET("/events/:id/summary", h.summary)
-	r.POST("/events/:id/hold", cartChange("Seats held", readHold, uc.HoldSeats))
-	r.POST("/events/:id/refresh", cartChange("Seat holds refreshed", readRefresh, uc.RefreshCart))
-	r.POST("/events/:id/reserve", cartChange("Seats reserved", readReserve, uc.ReserveSeats))
-	r.POST("/events/:id/release", cartChange("Seats released", readRelease, uc.Release))
+	read.GET("/events/:id", h.event)
+	g.group(r, deletes).DELETE("/events/:id", h.deleteEvent)
+	read.GET("/events/:id/summary", h.summary)
+	change.POST("/events/:id/hold", cartChange("Seats held", readHold, uc.HoldSeats))
+	change.POST("/events/:id/refresh", cartChange("Seat holds refreshed", readRefresh, uc.RefreshCart))
+	change.POST("/events/:id/reserve", cartChange("Seats reserved", readReserve, uc.ReserveSeats))
+	change.POST("/events/:id/release", cartChange("Seats released", readRelease, uc.Release))
 	// OpenAPI matches a concrete path before a templated one, so GET
 	// /events/create is a method that /events/create lacks, not the event
 	// "create".
@@ -43,13 +50,15 @@ func NewRouter(uc UseCases, log *zap.Logger, m Metrics) *gin.Engine {
 		c.Header("Allow", http.MethodPost)
 		writeError(c, errMethodNotAllowed)
 	})
-	r.GET("/seats/list/:eventId", h.availableSeats)
-	r.GET("/seats/get/:id", h.seat)
-	r.POST("/seats/hold", seatChange("Seat held", uc.Hold))
+	read.GET("/seats/list/:eventId", h.availableSeats)
+	read.GET("/seats/get/:id", h.seat)
+	change.POST("/seats/hold", seatChange("Seat held", uc.Hold))
 	refresh := seatChange("Seat hold refreshed", uc.Refresh)
-	r.POST("/seats/refresh", refresh)
-	r.POST("/seats/hold/refresh", refresh) // the original service's path
-	r.POST("/seats/reserve", seatChange("Seat reserved", uc.Reserve))
+	change.POST("/seats/refresh", refresh)
+	change.POST("/seats/hold/refresh", refresh) // the original service's path
+	change.POST("/seats/reserve", seatChange("Seat reserved", uc.Reserve))
+	// The document, the probes and the metrics are in no group of the
+	// guard: open to all and unlimited, they cost less than a limiter call.
 	r.GET("/openapi.yaml", func(c *gin.Context) { c.Data(http.StatusOK, "application/yaml", api.OpenAPI) })
 	r.GET("/healthz", healthz)
 	r.GET("/readyz", h.readyz)
@@ -86,6 +95,9 @@ func logRequests(log *zap.Logger) gin.HandlerFunc {
 		}
 		if route == "" {
 			fields = append(fields, zap.String("path", c.Request.URL.Path))
+		}
+		if key := keyName(c); key != "" {
+			fields = append(fields, zap.String("key", key)) // its name: never a secret or token
 		}
 		if last := c.Errors.Last(); last != nil {
 			fields = append(fields, zap.Error(last.Err))

@@ -39,8 +39,8 @@ func TestUnknownRoutesAndMethods(t *testing.T) {
 		{http.MethodGet, "/seats/hold", 405, "METHOD_NOT_ALLOWED", "POST"},
 		{http.MethodPut, "/seats/reserve", 405, "METHOD_NOT_ALLOWED", "POST"},
 		{http.MethodGet, "/events/create", 405, "METHOD_NOT_ALLOWED", "POST"}, // not GET /events/{id}
-		{http.MethodPost, "/events/" + e.ID, 405, "METHOD_NOT_ALLOWED", "GET"},
-		{http.MethodDelete, "/events/" + e.ID, 405, "METHOD_NOT_ALLOWED", "GET"},
+		{http.MethodPost, "/events/" + e.ID, 405, "METHOD_NOT_ALLOWED", "GET, DELETE"},
+		{http.MethodPut, "/events/" + e.ID, 405, "METHOD_NOT_ALLOWED", "GET, DELETE"},
 		{http.MethodHead, "/openapi.yaml", 405, "METHOD_NOT_ALLOWED", "GET"},
 		{http.MethodOptions, "/seats/hold", 405, "METHOD_NOT_ALLOWED", "POST"},
 		{http.MethodGet, "/events/" + e.ID + "/hold", 405, "METHOD_NOT_ALLOWED", "POST"},

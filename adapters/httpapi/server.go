@@ -24,16 +24,67 @@ type Config struct {
 	// ShutdownTimeout bounds how long in-flight requests may run after
 	// shutdown starts; zero leaves it to the caller's context.
 	ShutdownTimeout time.Duration
+	// MaxConns caps the connections open at once; those past it are
+	// answered 503 TOO_MANY_CONNECTIONS and closed (see limitListener).
+	// Zero is no cap.
+	MaxConns int
+	// WriteTimeout bounds the writing of each response, from the end of
+	// its request's headers: a client that reads too slowly is cut off
+	// then. Zero is 30 s. A handler that streams (a future SSE stream)
+	// extends its own with http.ResponseController.SetWriteDeadline.
+	WriteTimeout time.Duration
 }
 
 // Connection limits that protect the server from slow or idle clients; no
 // request of this API needs more.
 const (
-	readHeaderTimeout = 5 * time.Second
-	readTimeout       = 15 * time.Second
-	writeTimeout      = 30 * time.Second
-	idleTimeout       = 2 * time.Minute
+	readHeaderTimeout   = 5 * time.Second
+	readTimeout         = 15 * time.Second
+	defaultWriteTimeout = 30 * time.Second
+	idleTimeout         = 2 * time.Minute
 )
+
+// maxHeaderBytes bounds a request's line and header block. No request of
+// this API needs more than a few hundred bytes; browsers and proxies allow
+// 8 to 16 KiB, cookies and tokens included.
+const maxHeaderBytes = 16 << 10
+
+var errHeadersTooLarge = fmt.Errorf("request headers are over %d bytes", maxHeaderBytes)
+
+// limitHeaders answers a request whose header block is over maxHeaderBytes
+// 431 REQUEST_HEADERS_TOO_LARGE. It is the JSON half of the bound:
+// http.Server.MaxHeaderBytes (set to the same value) stops reading a header
+// block 4096 bytes past it (bufio slack) and then answers a plain-text 431
+// of its own that no middleware sees, so a header block of 16 to 20 KiB
+// gets this JSON 431 and a bigger one (a 1 MB flood) net/http's plain one,
+// having cost at most 20 KiB to read. net/http does not keep the size it
+// read, so headerBytes counts it again, about.
+func limitHeaders() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if headerBytes(c.Request) > maxHeaderBytes {
+			c.Abort()
+			writeError(c, errHeadersTooLarge)
+			return
+		}
+		c.Next()
+	}
+}
+
+// headerBytes is about the size of r's request line and header block on the
+// wire: "Method URI Proto\r\n", "Name: value\r\n" for each value (Host
+// included, which net/http takes out of the map) and the blank line.
+func headerBytes(r *http.Request) int {
+	n := len(r.Method) + len(r.RequestURI) + len(r.Proto) + 4
+	if r.Host != "" {
+		n += len("Host") + len(r.Host) + 4
+	}
+	for name, values := range r.Header {
+		for _, v := range values {
+			n += len(name) + len(v) + 4
+		}
+	}
+	return n + 2
+}
 
 // Server runs an http.Handler: Start listens and serves in the background,
 // Stop lets in-flight requests finish.
@@ -47,6 +98,10 @@ type Server struct {
 
 // NewServer returns a server of h that is not yet listening.
 func NewServer(cfg Config, h http.Handler, log *zap.Logger) *Server {
+	writeTimeout := cfg.WriteTimeout
+	if writeTimeout == 0 {
+		writeTimeout = defaultWriteTimeout
+	}
 	return &Server{
 		cfg: cfg,
 		log: log,
@@ -56,6 +111,7 @@ func NewServer(cfg Config, h http.Handler, log *zap.Logger) *Server {
 			ReadTimeout:       readTimeout,
 			WriteTimeout:      writeTimeout,
 			IdleTimeout:       idleTimeout,
+			MaxHeaderBytes:    maxHeaderBytes,
 			ErrorLog:          zap.NewStdLog(log),
 		},
 	}
@@ -70,6 +126,9 @@ func (s *Server) Start(ctx context.Context) error {
 		return fmt.Errorf("listen on %q: %w", s.cfg.Addr, err)
 	}
 	s.addr = ln.Addr()
+	if s.cfg.MaxConns > 0 {
+		ln = newLimitListener(ln, s.cfg.MaxConns)
+	}
 	s.served = make(chan struct{})
 	go func() {
 		defer close(s.served)
@@ -109,7 +168,20 @@ var Module = fx.Module("httpapi",
 	fx.Invoke(func(lc fx.Lifecycle, s *Server) { lc.Append(fx.StartStopHook(s.Start, s.Stop)) }),
 )
 
-func newServer(cfg Config, svc *application.Service, log *zap.Logger, m Metrics) *Server {
+// Options are the router's options that the module's user provides
+// (credentials, limits); none leaves the API open.
+type Options []Option
+
+type serverParams struct {
+	fx.In
+	Config  Config
+	Service *application.Service
+	Log     *zap.Logger
+	Metrics Metrics
+	Options Options `optional:"true"`
+}
+
+func newServer(p serverParams) *Server {
 	gin.SetMode(gin.ReleaseMode) // no debug output on stdout: the logs are zap's
-	return NewServer(cfg, NewRouter(svc, log, m), log)
+	return NewServer(p.Config, NewRouter(p.Service, p.Log, p.Metrics, p.Options...), p.Log)
 }
