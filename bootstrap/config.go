@@ -9,6 +9,7 @@ import (
 	"io"
 	"io/fs"
 	"net"
+	"net/netip"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -30,10 +31,37 @@ import (
 // Config is the whole configuration of the service, in the adapters' own
 // types.
 type Config struct {
-	HTTP  httpapi.Config
-	Redis redisstore.Config // no Addrs: the in-memory store
-	Hold  domain.HoldPolicy
-	Log   LogConfig
+	HTTP   httpapi.Config
+	Redis  redisstore.Config // no Addrs: the in-memory store
+	Hold   domain.HoldPolicy
+	Log    LogConfig
+	Auth   AuthConfig
+	Limits LimitsConfig
+	// MemoryMaxSeats caps the seats of all events of the in-memory store.
+	MemoryMaxSeats int
+	// EventsMaxPerKey caps the live events of one API key; 0 for no cap.
+	EventsMaxPerKey int
+}
+
+// AuthConfig says who may do what: every file empty leaves the service
+// open, as the original was.
+type AuthConfig struct {
+	KeysFile            string // YAML file of API keys and their scopes
+	BuyerSecretFile     string // HS256 secret of buyer tokens
+	BuyerPublicKeysFile string // PEM Ed25519 public keys of buyer tokens (EdDSA)
+	BuyerAudience       string // the aud that buyer tokens must carry; "" checks none
+	TrustedProxies      []netip.Prefix
+}
+
+// On reports whether any credential is configured, which closes the
+// service to anonymous changes.
+func (a AuthConfig) On() bool {
+	return a.KeysFile != "" || a.BuyerSecretFile != "" || a.BuyerPublicKeysFile != ""
+}
+
+// LimitsConfig holds the rate limits; a zero Rate is off.
+type LimitsConfig struct {
+	Buyer, IP, Key, Create domain.Rate
 }
 
 // LogConfig chooses the logger.
@@ -71,6 +99,12 @@ var settings = []setting{
 	{"RESERVATION_SHUTDOWN_TIMEOUT", "shutdownTimeout", "15s",
 		"how long in-flight requests may run after SIGTERM/SIGINT",
 		func(c *Config, v any) error { return setDuration(&c.HTTP.ShutdownTimeout, v) }},
+	{"RESERVATION_HTTP_MAX_CONNS", "http.maxConns", "10000",
+		"connections the instance keeps open at once; one more is answered 503 TOO_MANY_CONNECTIONS and closed at once",
+		func(c *Config, v any) error { return setPositiveInt(&c.HTTP.MaxConns, v) }},
+	{"RESERVATION_HTTP_WRITE_TIMEOUT", "http.writeTimeout", "30s",
+		"how long a client has to take each response; a slower reader is cut off",
+		func(c *Config, v any) error { return setDuration(&c.HTTP.WriteTimeout, v) }},
 	{"RESERVATION_REDIS_ADDRS", "redis.addrs", "",
 		"comma-separated host:port of Redis (one for standalone, several for a cluster); empty means the in-memory store",
 		func(c *Config, v any) error { return setAddrs(&c.Redis.Addrs, v) }},
@@ -98,6 +132,51 @@ var settings = []setting{
 	{"RESERVATION_HOLD_MAX_LIFETIME", "hold.maxLifetime", "15m",
 		"the longest any hold of a buyer's cart in an event may last from the cart's first hold, however often it is refreshed; a buyer who keeps seats that long may hold none there for one TTL (at least the TTL, or 0 for no cap)",
 		func(c *Config, v any) error { return setDelay(&c.Hold.MaxLifetime, v) }},
+	{"RESERVATION_AUTH_KEYS_FILE", "auth.keysFile", "",
+		"YAML file of API keys (name, hex SHA-256 of the secret, scopes), re-read on SIGHUP; empty: no keys",
+		func(c *Config, v any) error { return setString(&c.Auth.KeysFile, v) }},
+	{"RESERVATION_AUTH_BUYER_SECRET_FILE", "auth.buyerSecretFile", "",
+		"file holding the HS256 secret (at least 32 bytes) of buyer tokens (X-Buyer-Token JWTs); empty: none",
+		func(c *Config, v any) error { return setString(&c.Auth.BuyerSecretFile, v) }},
+	{"RESERVATION_AUTH_BUYER_PUBLIC_KEYS_FILE", "auth.buyerPublicKeysFile", "",
+		"PEM file of Ed25519 public keys that sign buyer tokens (EdDSA), instead of a secret; empty: none",
+		func(c *Config, v any) error { return setString(&c.Auth.BuyerPublicKeysFile, v) }},
+	{"RESERVATION_AUTH_BUYER_AUDIENCE", "auth.buyerAudience", "",
+		"the aud claim buyer tokens must carry; empty checks none",
+		func(c *Config, v any) error { return setString(&c.Auth.BuyerAudience, v) }},
+	{"RESERVATION_HTTP_TRUSTED_PROXIES", "http.trustedProxies", "",
+		"comma-separated IPs or CIDRs of proxies whose X-Forwarded-For names the client (for the IP rate limit); empty trusts none",
+		func(c *Config, v any) error { return setPrefixes(&c.Auth.TrustedProxies, v) }},
+	{"RESERVATION_LIMIT_BUYER_RATE", "limit.buyer.rate", "0",
+		"seat changes per second one buyer (UUID or token subject) may make; 0: no limit",
+		func(c *Config, v any) error { return setCount(&c.Limits.Buyer.Count, v) }},
+	{"RESERVATION_LIMIT_BUYER_BURST", "limit.buyer.burst", "0",
+		"how many of them at once (0: the rate)",
+		func(c *Config, v any) error { return setCount(&c.Limits.Buyer.Burst, v) }},
+	{"RESERVATION_LIMIT_IP_RATE", "limit.ip.rate", "0",
+		"API requests per second from one client IP; 0: no limit",
+		func(c *Config, v any) error { return setCount(&c.Limits.IP.Count, v) }},
+	{"RESERVATION_LIMIT_IP_BURST", "limit.ip.burst", "0",
+		"how many of them at once (0: the rate)",
+		func(c *Config, v any) error { return setCount(&c.Limits.IP.Burst, v) }},
+	{"RESERVATION_LIMIT_KEY_RATE", "limit.key.rate", "0",
+		"API requests per second with one API key; 0: no limit",
+		func(c *Config, v any) error { return setCount(&c.Limits.Key.Count, v) }},
+	{"RESERVATION_LIMIT_KEY_BURST", "limit.key.burst", "0",
+		"how many of them at once (0: the rate)",
+		func(c *Config, v any) error { return setCount(&c.Limits.Key.Burst, v) }},
+	{"RESERVATION_LIMIT_CREATE_RATE", "limit.create.rate", "0",
+		"events one API key (or, without keys, one client IP) may create per minute; 0: no limit",
+		func(c *Config, v any) error { return setCount(&c.Limits.Create.Count, v) }},
+	{"RESERVATION_LIMIT_CREATE_BURST", "limit.create.burst", "0",
+		"how many of them at once (0: the rate)",
+		func(c *Config, v any) error { return setCount(&c.Limits.Create.Burst, v) }},
+	{"RESERVATION_EVENTS_MAX_PER_KEY", "events.maxPerKey", "0",
+		"live events one API key may have (DELETE /events/{id} frees a place); 0: no cap",
+		func(c *Config, v any) error { return setCount(&c.EventsMaxPerKey, v) }},
+	{"RESERVATION_MEMORY_MAX_SEATS", "memory.maxSeats", "1000000",
+		"seats of all events the in-memory store may keep; a create past it is 507 STORE_FULL",
+		func(c *Config, v any) error { return setPositiveInt(&c.MemoryMaxSeats, v) }},
 	{"RESERVATION_LOG_LEVEL", "log.level", "info",
 		"debug, info, warn or error",
 		func(c *Config, v any) error { return setLevel(&c.Log.Level, v) }},
@@ -125,7 +204,7 @@ func LoadConfig(src Sources) (Config, error) {
 	for _, s := range settings {
 		defaults[s.key] = s.def
 	}
-	if err := merge(k, origin, confmap.Provider(defaults, "."), nil, identity); err != nil {
+	if err := merge(k, origin, confmap.Provider(defaults, "."), nil, sameKey); err != nil {
 		return Config{}, err
 	}
 	if src.File != "" {
@@ -194,7 +273,27 @@ func parse(k *koanf.Koanf, origin map[string]string) (Config, error) {
 		return Config{}, fmt.Errorf("%s, %s, %s: %w", origin["hold.ttl"], origin["hold.maxSeats"], origin["hold.maxLifetime"], err)
 	}
 	c.Hold = policy
+	if c.Auth.BuyerSecretFile != "" && c.Auth.BuyerPublicKeysFile != "" {
+		return Config{}, fmt.Errorf("%s, %s: set one of them, not both", origin["auth.buyerSecretFile"], origin["auth.buyerPublicKeysFile"])
+	}
+	c.Limits.Buyer = perPeriod(c.Limits.Buyer, time.Second)
+	c.Limits.IP = perPeriod(c.Limits.IP, time.Second)
+	c.Limits.Key = perPeriod(c.Limits.Key, time.Second)
+	c.Limits.Create = perPeriod(c.Limits.Create, time.Minute)
 	return c, nil
+}
+
+// perPeriod completes a limit read as a count and a burst: its period, and
+// a burst of the count when none was set.
+func perPeriod(r domain.Rate, period time.Duration) domain.Rate {
+	if r.Off() {
+		return domain.Rate{}
+	}
+	r.Period = period
+	if r.Burst == 0 {
+		r.Burst = r.Count
+	}
+	return r
 }
 
 // toKey maps an environment variable to its key. An unknown name keeps its
@@ -218,7 +317,7 @@ func envName(key string) string {
 	return key
 }
 
-func identity(key string) string { return key }
+func sameKey(key string) string { return key }
 
 // The scalar setters read the value as text: the environment gives text,
 // and YAML's numbers read the same as the environment's.
@@ -250,6 +349,42 @@ func setDurationFrom(dst *time.Duration, v any, least time.Duration) error {
 		return fmt.Errorf("duration %q must not be negative", s)
 	}
 	*dst = d
+	return nil
+}
+
+func setString(dst *string, v any) error {
+	*dst = strings.TrimSpace(fmt.Sprint(v))
+	return nil
+}
+
+// setPrefixes accepts IPs and CIDRs, comma-separated or as a YAML list; an
+// IP is the prefix of itself alone.
+func setPrefixes(dst *[]netip.Prefix, v any) error {
+	var parts []string
+	switch v := v.(type) {
+	case []any:
+		for _, p := range v {
+			parts = append(parts, fmt.Sprint(p))
+		}
+	default:
+		if s := fmt.Sprint(v); strings.TrimSpace(s) != "" {
+			parts = strings.Split(s, ",")
+		}
+	}
+	var out []netip.Prefix
+	for _, p := range parts {
+		p = strings.TrimSpace(p)
+		prefix, err := netip.ParsePrefix(p)
+		if err != nil {
+			addr, err := netip.ParseAddr(p)
+			if err != nil {
+				return fmt.Errorf("invalid IP or CIDR %q", p)
+			}
+			prefix = netip.PrefixFrom(addr, addr.BitLen())
+		}
+		out = append(out, prefix)
+	}
+	*dst = out
 	return nil
 }
 

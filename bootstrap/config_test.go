@@ -2,6 +2,7 @@ package bootstrap
 
 import (
 	"errors"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -46,10 +47,12 @@ func TestLoadConfigDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Config{
-		HTTP:  httpapi.Config{Addr: ":8080", ShutdownTimeout: 15 * time.Second},
+		HTTP:  httpapi.Config{Addr: ":8080", ShutdownTimeout: 15 * time.Second, MaxConns: 10_000, WriteTimeout: 30 * time.Second},
 		Redis: redisstore.Config{Timeout: time.Second, DialTimeout: 3 * time.Second, FlushDelay: 20 * time.Microsecond, ReplicaAckTimeout: 500 * time.Millisecond},
 		Hold:  domain.HoldPolicy{TTL: 60 * time.Second, MaxSeats: 6, MaxLifetime: 15 * time.Minute},
 		Log:   LogConfig{Level: zapcore.InfoLevel, Format: LogJSON},
+		// Open, as the original service: no credential, no limit.
+		MemoryMaxSeats: 1_000_000,
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("LoadConfig() = %+v, want %+v", got, want)
@@ -77,12 +80,28 @@ func TestLoadConfigEverySetting(t *testing.T) {
 				"RESERVATION_HOLD_MAX_LIFETIME=0",
 				"RESERVATION_LOG_LEVEL=debug",
 				"RESERVATION_LOG_FORMAT=console",
+				"RESERVATION_AUTH_KEYS_FILE=/etc/r/keys.yaml",
+				"RESERVATION_AUTH_BUYER_PUBLIC_KEYS_FILE=/etc/r/buyers.pem",
+				"RESERVATION_AUTH_BUYER_AUDIENCE=tickets",
+				"RESERVATION_HTTP_TRUSTED_PROXIES=10.0.0.0/8, 192.0.2.7",
+				"RESERVATION_LIMIT_BUYER_RATE=5",
+				"RESERVATION_LIMIT_BUYER_BURST=10",
+				"RESERVATION_LIMIT_IP_RATE=100",
+				"RESERVATION_LIMIT_KEY_RATE=2000",
+				"RESERVATION_LIMIT_KEY_BURST=4000",
+				"RESERVATION_LIMIT_CREATE_RATE=60",
+				"RESERVATION_LIMIT_CREATE_BURST=5",
+				"RESERVATION_EVENTS_MAX_PER_KEY=100",
+				"RESERVATION_MEMORY_MAX_SEATS=50000",
+				"RESERVATION_HTTP_MAX_CONNS=500",
 			)
 		}},
 		{"yaml", func(t *testing.T) Sources {
 			return sources(t, `
 http:
   addr: 127.0.0.1:9000
+  trustedProxies: [10.0.0.0/8, 192.0.2.7]
+  maxConns: 500
 shutdownTimeout: 2s
 redis:
   addrs: [r1:7000, r2:7001]
@@ -98,6 +117,19 @@ hold:
 log:
   level: debug
   format: console
+auth:
+  keysFile: /etc/r/keys.yaml
+  buyerPublicKeysFile: /etc/r/buyers.pem
+  buyerAudience: tickets
+limit:
+  buyer: {rate: 5, burst: 10}
+  ip: {rate: 100}
+  key: {rate: 2000, burst: 4000}
+  create: {rate: 60, burst: 5}
+events:
+  maxPerKey: 100
+memory:
+  maxSeats: 50000
 `, "")
 		}},
 		{"dotenv", func(t *testing.T) Sources {
@@ -117,15 +149,39 @@ RESERVATION_HOLD_MAX_SEATS=4
 RESERVATION_HOLD_MAX_LIFETIME=0s
 RESERVATION_LOG_LEVEL=debug
 RESERVATION_LOG_FORMAT=console
+RESERVATION_AUTH_KEYS_FILE=/etc/r/keys.yaml
+RESERVATION_AUTH_BUYER_PUBLIC_KEYS_FILE=/etc/r/buyers.pem
+RESERVATION_AUTH_BUYER_AUDIENCE=tickets
+RESERVATION_HTTP_TRUSTED_PROXIES="10.0.0.0/8,192.0.2.7"
+RESERVATION_LIMIT_BUYER_RATE=5
+RESERVATION_LIMIT_BUYER_BURST=10
+RESERVATION_LIMIT_IP_RATE=100
+RESERVATION_LIMIT_KEY_RATE=2000
+RESERVATION_LIMIT_KEY_BURST=4000
+RESERVATION_LIMIT_CREATE_RATE=60
+RESERVATION_LIMIT_CREATE_BURST=5
+RESERVATION_EVENTS_MAX_PER_KEY=100
+RESERVATION_MEMORY_MAX_SEATS=50000
+RESERVATION_HTTP_MAX_CONNS=500
 `)
 		}},
 	}
 	want := Config{
-		HTTP: httpapi.Config{Addr: "127.0.0.1:9000", ShutdownTimeout: 2 * time.Second},
+		HTTP: httpapi.Config{Addr: "127.0.0.1:9000", ShutdownTimeout: 2 * time.Second, MaxConns: 500, WriteTimeout: 30 * time.Second},
 		Redis: redisstore.Config{Addrs: []string{"r1:7000", "r2:7001"}, Timeout: 250 * time.Millisecond, DialTimeout: 5 * time.Second,
 			ReplicaAcks: 1, ReplicaAckTimeout: 2 * time.Second},
 		Hold: domain.HoldPolicy{TTL: 90 * time.Second, MaxSeats: 4}, // 0: no lifetime cap
 		Log:  LogConfig{Level: zapcore.DebugLevel, Format: LogConsole},
+		Auth: AuthConfig{KeysFile: "/etc/r/keys.yaml", BuyerPublicKeysFile: "/etc/r/buyers.pem", BuyerAudience: "tickets",
+			TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.0.2.7/32")}},
+		Limits: LimitsConfig{
+			Buyer:  domain.Rate{Count: 5, Period: time.Second, Burst: 10},
+			IP:     domain.Rate{Count: 100, Period: time.Second, Burst: 100},
+			Key:    domain.Rate{Count: 2000, Period: time.Second, Burst: 4000},
+			Create: domain.Rate{Count: 60, Period: time.Minute, Burst: 5},
+		},
+		EventsMaxPerKey: 100,
+		MemoryMaxSeats:  50000,
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -226,6 +282,14 @@ func TestLoadConfigInvalid(t *testing.T) {
 			want: []string{`RESERVATION_LOG_LEVEL: invalid log level "loud"`}},
 		{name: "log format", env: []string{"RESERVATION_LOG_FORMAT=xml"},
 			want: []string{`RESERVATION_LOG_FORMAT: invalid log format "xml"`}},
+		{name: "both kinds of buyer token keys", env: []string{"RESERVATION_AUTH_BUYER_SECRET_FILE=/s", "RESERVATION_AUTH_BUYER_PUBLIC_KEYS_FILE=/p"},
+			want: []string{"RESERVATION_AUTH_BUYER_SECRET_FILE, RESERVATION_AUTH_BUYER_PUBLIC_KEYS_FILE: set one of them, not both"}},
+		{name: "trusted proxy", env: []string{"RESERVATION_HTTP_TRUSTED_PROXIES=10.0.0.0/8,proxy.local"},
+			want: []string{`RESERVATION_HTTP_TRUSTED_PROXIES: invalid IP or CIDR "proxy.local"`}},
+		{name: "negative rate", env: []string{"RESERVATION_LIMIT_BUYER_RATE=-1"},
+			want: []string{`RESERVATION_LIMIT_BUYER_RATE: invalid number "-1" (want 0 or more)`}},
+		{name: "zero memory seats", env: []string{"RESERVATION_MEMORY_MAX_SEATS=0"},
+			want: []string{`RESERVATION_MEMORY_MAX_SEATS: invalid number "0"`}},
 		{name: "every wrong variable is named", env: []string{"RESERVATION_HOLD_TTL=abc", "RESERVATION_LOG_LEVEL=loud"},
 			want: []string{"RESERVATION_HOLD_TTL:", "RESERVATION_LOG_LEVEL:"}},
 		{name: "unknown variable", env: []string{"RESERVATION_HOLD_TTLL=5s"},

@@ -11,6 +11,7 @@ import (
 	"github.com/seatres/reservation/adapters/metrics"
 	"github.com/seatres/reservation/adapters/redisstore"
 	"github.com/seatres/reservation/application"
+	"github.com/seatres/reservation/domain"
 )
 
 // stopMargin is the time left after the HTTP server's own shutdown timeout
@@ -32,7 +33,10 @@ func Module(cfg Config) fx.Option {
 		metrics.StoreDecorator,
 		fx.Provide(func(m *metrics.Metrics) httpapi.Metrics { return m }),
 		fx.Supply(cfg.Hold, cfg.HTTP),
-		fx.Provide(application.NewService),
+		fx.Provide(func(s application.Store, p domain.HoldPolicy) *application.Service {
+			return application.NewService(s, p, application.WithMaxEventsPerOwner(cfg.EventsMaxPerKey))
+		}),
+		security(cfg),
 		httpapi.Module,
 		// Appended last, so its stop hook runs first: the log shows when
 		// shutdown began, before the server drains in-flight requests.
@@ -46,7 +50,7 @@ func Module(cfg Config) fx.Option {
 
 func store(cfg Config) fx.Option {
 	if len(cfg.Redis.Addrs) == 0 {
-		return memstore.Module
+		return fx.Options(fx.Supply(memstore.Config{MaxSeats: cfg.MemoryMaxSeats}), memstore.Module)
 	}
 	return fx.Options(fx.Supply(cfg.Redis), redisstore.Module)
 }

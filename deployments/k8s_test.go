@@ -29,6 +29,7 @@ type objects struct {
 	jobs         []batchv1.Job
 	services     []corev1.Service
 	configMaps   []corev1.ConfigMap
+	secrets      []corev1.Secret
 	hpas         []autoscalingv2.HorizontalPodAutoscaler
 	pdbs         []policyv1.PodDisruptionBudget
 }
@@ -56,6 +57,8 @@ func render(t *testing.T, dir string) objects {
 			o.services = append(o.services, decode[corev1.Service](t, data))
 		case "ConfigMap":
 			o.configMaps = append(o.configMaps, decode[corev1.ConfigMap](t, data))
+		case "Secret":
+			o.secrets = append(o.secrets, decode[corev1.Secret](t, data))
 		case "HorizontalPodAutoscaler":
 			o.hpas = append(o.hpas, decode[autoscalingv2.HorizontalPodAutoscaler](t, data))
 		case "PodDisruptionBudget":
