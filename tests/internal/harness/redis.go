@@ -30,6 +30,7 @@ type EventState struct {
 	Cool        map[string]int64 // user -> the end of the cool-down their cart waits for
 	Reserved    map[int]string   // seat -> the user who reserved it
 	Expiring    map[string]int64 // key -> the Unix ms it expires at, for the idempotency keys
+	Indexed     map[string]int64 // idempotency key -> its expiry, of the idems index
 	Unknown     []string         // keys of the event of no kind the layout names
 	NowMs       int64            // Redis's clock when read
 
@@ -70,6 +71,7 @@ func ReadEvent(t testing.TB, c rueidis.Client, event string) EventState {
 	s := EventState{
 		Holders: map[int]string{}, Carts: map[string]Cart{}, Min: -1, Queue: map[int]int64{},
 		Cool: map[string]int64{}, Reserved: map[int]string{}, Expiring: map[string]int64{},
+		Indexed: map[string]int64{},
 	}
 	var err error
 	for _, key := range Keys(t, c, prefix+"*") {
@@ -86,7 +88,7 @@ func ReadEvent(t testing.TB, c rueidis.Client, event string) EventState {
 					s.Rows = n
 				case "reserved":
 					s.Counted = n
-				case "name":
+				case "name", "owner":
 					err = nil
 				default:
 					err = errors.New("unknown field")
@@ -113,6 +115,12 @@ func ReadEvent(t testing.TB, c rueidis.Client, event string) EventState {
 				s.Holders[n] = v
 				return err
 			})
+		case kind == "idems":
+			var zs []rueidis.ZScore
+			zs, err = c.Do(ctx, c.B().Zrange().Key(key).Min("0").Max("-1").Withscores().Build()).AsZScores()
+			for _, z := range zs {
+				s.Indexed[z.Member] = int64(z.Score)
+			}
 		case kind == "expq" || kind == "cool":
 			var zs []rueidis.ZScore
 			zs, err = c.Do(ctx, c.B().Zrange().Key(key).Min("0").Max("-1").Withscores().Build()).AsZScores()
@@ -342,6 +350,11 @@ func (s EventState) Check(maxSeats int) error {
 	for _, key := range slices.Sorted(maps.Keys(s.Expiring)) {
 		if at := s.Expiring[key]; at <= 0 {
 			bad("key %q does not expire (%d)", key, at)
+		}
+		// A delete finds the answers kept by their index (an entry may
+		// outlive its key, which expired since).
+		if _, ok := s.Indexed[key]; !ok {
+			bad("key %q is not in the idems index", key)
 		}
 	}
 	if len(s.Unknown) > 0 {
