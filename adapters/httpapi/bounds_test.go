@@ -234,7 +234,7 @@ func TestLimitListenerFreesAPlaceOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := newLimitListener(inner, 2)
+	l := newLimitListener(inner, 2, func() {})
 	defer l.Close()
 	for range 2 {
 		c, err := net.Dial("tcp", inner.Addr().String())
@@ -338,5 +338,44 @@ func TestListingToAStalledReader(t *testing.T) {
 	got, _ := io.ReadAll(c) // what the sockets held, then the end (or a reset)
 	if len(got) >= len(want) {
 		t.Errorf("a client that stopped reading got %d bytes, the whole listing (%d bytes of body)", len(got), len(want))
+	}
+}
+
+// TestLimitListenerCountsRefusals: each connection past the cap is
+// reported once to the refusal counter (the metric
+// http_connections_refused_total).
+func TestLimitListenerCountsRefusals(t *testing.T) {
+	t.Parallel()
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := make(chan struct{}, 4)
+	l := newLimitListener(inner, 1, func() { refused <- struct{}{} })
+	for range 3 {
+		c, err := net.Dial("tcp", inner.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+	}
+	a, err := l.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	done := make(chan error)
+	go func() {
+		_, err := l.Accept() // refuses the other two, then waits
+		done <- err
+	}()
+	<-refused
+	<-refused
+	l.Close()
+	if err := <-done; err == nil {
+		t.Error("Accept after Close: no error")
+	}
+	if n := len(refused); n != 0 {
+		t.Errorf("%d more refusals than the 2 connections past the cap", n)
 	}
 }

@@ -43,13 +43,14 @@ var refusedAnswer = func() []byte {
 // closes or the client times out.
 type limitListener struct {
 	net.Listener
+	refused  func() // counts a refusal
 	max      int64
 	open     atomic.Int64
 	refusing chan struct{} // one token per connection being refused
 }
 
-func newLimitListener(ln net.Listener, limit int) *limitListener {
-	return &limitListener{Listener: ln, max: int64(limit), refusing: make(chan struct{}, maxRefusing)}
+func newLimitListener(ln net.Listener, limit int, refused func()) *limitListener {
+	return &limitListener{Listener: ln, refused: refused, max: int64(limit), refusing: make(chan struct{}, maxRefusing)}
 }
 
 // Accept returns the next connection within the cap, refusing those past
@@ -65,6 +66,7 @@ func (l *limitListener) Accept() (net.Conn, error) {
 			l.open.Add(1)
 			return &countedConn{Conn: c, open: &l.open}, nil
 		}
+		l.refused()
 		select {
 		case l.refusing <- struct{}{}:
 			go func() {

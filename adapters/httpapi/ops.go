@@ -14,6 +14,9 @@ import (
 type Metrics interface {
 	Middleware() gin.HandlerFunc
 	Handler() http.Handler
+	// ConnectionRefused counts a connection refused at the cap of
+	// Config.MaxConns, which no request's metric sees.
+	ConnectionRefused()
 }
 
 const (

@@ -94,6 +94,9 @@ type Server struct {
 	http   *http.Server
 	addr   net.Addr
 	served chan struct{} // closed when Serve has returned
+	// refused counts a connection refused at the cap; the fx module
+	// reports it to the Metrics.
+	refused func()
 }
 
 // NewServer returns a server of h that is not yet listening.
@@ -103,8 +106,9 @@ func NewServer(cfg Config, h http.Handler, log *zap.Logger) *Server {
 		writeTimeout = defaultWriteTimeout
 	}
 	return &Server{
-		cfg: cfg,
-		log: log,
+		cfg:     cfg,
+		log:     log,
+		refused: func() {},
 		http: &http.Server{
 			Handler:           h,
 			ReadHeaderTimeout: readHeaderTimeout,
@@ -127,7 +131,7 @@ func (s *Server) Start(ctx context.Context) error {
 	}
 	s.addr = ln.Addr()
 	if s.cfg.MaxConns > 0 {
-		ln = newLimitListener(ln, s.cfg.MaxConns)
+		ln = newLimitListener(ln, s.cfg.MaxConns, s.refused)
 	}
 	s.served = make(chan struct{})
 	go func() {
@@ -183,5 +187,7 @@ type serverParams struct {
 
 func newServer(p serverParams) *Server {
 	gin.SetMode(gin.ReleaseMode) // no debug output on stdout: the logs are zap's
-	return NewServer(p.Config, NewRouter(p.Service, p.Log, p.Metrics, p.Options...), p.Log)
+	s := NewServer(p.Config, NewRouter(p.Service, p.Log, p.Metrics, p.Options...), p.Log)
+	s.refused = p.Metrics.ConnectionRefused
+	return s
 }

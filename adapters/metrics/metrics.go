@@ -38,12 +38,13 @@ var latencyBuckets = []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25
 
 // Metrics holds the service's collectors.
 type Metrics struct {
-	handler     http.Handler
-	requests    *prometheus.CounterVec
-	requestTime *prometheus.HistogramVec
-	transitions *prometheus.CounterVec
-	storeTime   *prometheus.HistogramVec
-	storeErrors *prometheus.CounterVec
+	handler      http.Handler
+	requests     *prometheus.CounterVec
+	requestTime  *prometheus.HistogramVec
+	transitions  *prometheus.CounterVec
+	storeTime    *prometheus.HistogramVec
+	storeErrors  *prometheus.CounterVec
+	refusedConns prometheus.Counter
 
 	mu     sync.RWMutex
 	series map[seriesKey]requestSeries
@@ -92,6 +93,10 @@ func New() *Metrics {
 			Help:    "Time of a store call (one Redis round trip on Redis), by operation.",
 			Buckets: latencyBuckets,
 		}, []string{"op"}),
+		refusedConns: f.NewCounter(prometheus.CounterOpts{
+			Name: "http_connections_refused_total",
+			Help: "Connections answered 503 TOO_MANY_CONNECTIONS and closed at once, the instance having RESERVATION_HTTP_MAX_CONNS open.",
+		}),
 		storeErrors: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "store_errors_total",
 			Help: "Store calls that failed for a reason other than the seat rules (store unreachable, timeout, bug), by operation.",
@@ -119,6 +124,9 @@ func (m *Metrics) initSeries() {
 // Handler serves the metrics in the Prometheus exposition format, for
 // GET /metrics.
 func (m *Metrics) Handler() http.Handler { return m.handler }
+
+// ConnectionRefused counts a connection refused at the connection cap.
+func (m *Metrics) ConnectionRefused() { m.refusedConns.Inc() }
 
 // Middleware counts and times every request. Register it first, before
 // recovery and other middleware that may answer on their own, so that their

@@ -153,3 +153,13 @@ func TestHandlerServesRuntimeAndProcessMetrics(t *testing.T) {
 		}
 	}
 }
+
+func TestConnectionRefusedIsCounted(t *testing.T) {
+	t.Parallel()
+	m := metrics.New()
+	m.ConnectionRefused()
+	m.ConnectionRefused()
+	if got, ok := value(families(t, m), "http_connections_refused_total"); !ok || got != 2 {
+		t.Errorf("http_connections_refused_total = %v (%t), want 2", got, ok)
+	}
+}
