@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"net"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -92,7 +93,7 @@ type setting struct {
 // settings is the one table that maps names to keys, for the environment,
 // the .env file, error messages and --help. Keys contain no underscores,
 // because koanf's own environment mapping would turn them into dots.
-var settings = []setting{
+var settings = slices.Concat([]setting{
 	{"RESERVATION_HTTP_ADDR", "http.addr", ":8080",
 		"address the HTTP server listens on",
 		func(c *Config, v any) error { return setAddr(&c.HTTP.Addr, v) }},
@@ -147,42 +148,33 @@ var settings = []setting{
 	{"RESERVATION_HTTP_TRUSTED_PROXIES", "http.trustedProxies", "",
 		"comma-separated IPs or CIDRs of proxies whose X-Forwarded-For names the client (for the IP rate limit); empty trusts none",
 		func(c *Config, v any) error { return setPrefixes(&c.Auth.TrustedProxies, v) }},
-	{"RESERVATION_LIMIT_BUYER_RATE", "limit.buyer.rate", "0",
-		"seat changes per second one buyer (UUID or token subject) may make; 0: no limit",
-		func(c *Config, v any) error { return setCount(&c.Limits.Buyer.Count, v) }},
-	{"RESERVATION_LIMIT_BUYER_BURST", "limit.buyer.burst", "0",
-		"how many of them at once (0: the rate)",
-		func(c *Config, v any) error { return setCount(&c.Limits.Buyer.Burst, v) }},
-	{"RESERVATION_LIMIT_IP_RATE", "limit.ip.rate", "0",
-		"API requests per second from one client IP; 0: no limit",
-		func(c *Config, v any) error { return setCount(&c.Limits.IP.Count, v) }},
-	{"RESERVATION_LIMIT_IP_BURST", "limit.ip.burst", "0",
-		"how many of them at once (0: the rate)",
-		func(c *Config, v any) error { return setCount(&c.Limits.IP.Burst, v) }},
-	{"RESERVATION_LIMIT_KEY_RATE", "limit.key.rate", "0",
-		"API requests per second with one API key; 0: no limit",
-		func(c *Config, v any) error { return setCount(&c.Limits.Key.Count, v) }},
-	{"RESERVATION_LIMIT_KEY_BURST", "limit.key.burst", "0",
-		"how many of them at once (0: the rate)",
-		func(c *Config, v any) error { return setCount(&c.Limits.Key.Burst, v) }},
-	{"RESERVATION_LIMIT_CREATE_RATE", "limit.create.rate", "0",
-		"events one API key (or, without keys, one client IP) may create per minute; 0: no limit",
-		func(c *Config, v any) error { return setCount(&c.Limits.Create.Count, v) }},
-	{"RESERVATION_LIMIT_CREATE_BURST", "limit.create.burst", "0",
-		"how many of them at once (0: the rate)",
-		func(c *Config, v any) error { return setCount(&c.Limits.Create.Burst, v) }},
-	{"RESERVATION_EVENTS_MAX_PER_KEY", "events.maxPerKey", "0",
-		"live events one API key may have (DELETE /events/{id} frees a place); 0: no cap",
-		func(c *Config, v any) error { return setCount(&c.EventsMaxPerKey, v) }},
-	{"RESERVATION_MEMORY_MAX_SEATS", "memory.maxSeats", "1000000",
-		"seats of all events the in-memory store may keep; a create past it is 507 STORE_FULL",
-		func(c *Config, v any) error { return setPositiveInt(&c.MemoryMaxSeats, v) }},
-	{"RESERVATION_LOG_LEVEL", "log.level", "info",
-		"debug, info, warn or error",
-		func(c *Config, v any) error { return setLevel(&c.Log.Level, v) }},
-	{"RESERVATION_LOG_FORMAT", "log.format", LogJSON,
-		"json (one object per line) or console (for people)",
-		func(c *Config, v any) error { return setFormat(&c.Log.Format, v) }},
+}, limitSettings("BUYER", "buyer", "seat changes per second one buyer (UUID or token subject) may make", func(c *Config) *domain.Rate { return &c.Limits.Buyer }),
+	limitSettings("IP", "ip", "API requests per second from one client IP", func(c *Config) *domain.Rate { return &c.Limits.IP }),
+	limitSettings("KEY", "key", "API requests per second with one API key", func(c *Config) *domain.Rate { return &c.Limits.Key }),
+	limitSettings("CREATE", "create", "events one API key (or, without keys, one client IP) may create per minute", func(c *Config) *domain.Rate { return &c.Limits.Create }),
+	[]setting{
+		{"RESERVATION_EVENTS_MAX_PER_KEY", "events.maxPerKey", "0",
+			"live events one API key may have (DELETE /events/{id} frees a place); 0: no cap",
+			func(c *Config, v any) error { return setCount(&c.EventsMaxPerKey, v) }},
+		{"RESERVATION_MEMORY_MAX_SEATS", "memory.maxSeats", "1000000",
+			"seats of all events the in-memory store may keep; a create past it is 507 STORE_FULL",
+			func(c *Config, v any) error { return setPositiveInt(&c.MemoryMaxSeats, v) }},
+		{"RESERVATION_LOG_LEVEL", "log.level", "info",
+			"debug, info, warn or error",
+			func(c *Config, v any) error { return setLevel(&c.Log.Level, v) }},
+		{"RESERVATION_LOG_FORMAT", "log.format", LogJSON,
+			"json (one object per line) or console (for people)",
+			func(c *Config, v any) error { return setFormat(&c.Log.Format, v) }},
+	})
+
+// limitSettings are the rate and the burst of one rate limit.
+func limitSettings(env, key, rate string, limit func(*Config) *domain.Rate) []setting {
+	return []setting{
+		{"RESERVATION_LIMIT_" + env + "_RATE", "limit." + key + ".rate", "0", rate + "; 0: no limit",
+			func(c *Config, v any) error { return setCount(&limit(c).Count, v) }},
+		{"RESERVATION_LIMIT_" + env + "_BURST", "limit." + key + ".burst", "0", "how many of them at once (0: the rate)",
+			func(c *Config, v any) error { return setCount(&limit(c).Burst, v) }},
+	}
 }
 
 // Sources are where configuration comes from besides the defaults, from

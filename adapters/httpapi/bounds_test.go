@@ -230,19 +230,8 @@ func TestMaxConns(t *testing.T) {
 // one place, not two.
 func TestLimitListenerFreesAPlaceOnce(t *testing.T) {
 	t.Parallel()
-	inner, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	l := newLimitListener(inner, 2, func() {})
+	l := dialedListener(t, 2, func() {}, 2)
 	defer l.Close()
-	for range 2 {
-		c, err := net.Dial("tcp", inner.Addr().String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-	}
 	a, err := l.Accept()
 	if err != nil {
 		t.Fatal(err)
@@ -346,19 +335,8 @@ func TestListingToAStalledReader(t *testing.T) {
 // http_connections_refused_total).
 func TestLimitListenerCountsRefusals(t *testing.T) {
 	t.Parallel()
-	inner, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	refused := make(chan struct{}, 4)
-	l := newLimitListener(inner, 1, func() { refused <- struct{}{} })
-	for range 3 {
-		c, err := net.Dial("tcp", inner.Addr().String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-	}
+	l := dialedListener(t, 1, func() { refused <- struct{}{} }, 3)
 	a, err := l.Accept()
 	if err != nil {
 		t.Fatal(err)
@@ -378,4 +356,24 @@ func TestLimitListenerCountsRefusals(t *testing.T) {
 	if n := len(refused); n != 0 {
 		t.Errorf("%d more refusals than the 2 connections past the cap", n)
 	}
+}
+
+// dialedListener is a listener of loopback capped at limit, refusals
+// reported to refused, with conns connections dialed to it (closed when
+// the test ends) waiting to be accepted.
+func dialedListener(t *testing.T, limit int, refused func(), conns int) *limitListener {
+	t.Helper()
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := newLimitListener(inner, limit, refused)
+	for range conns {
+		c, err := net.Dial("tcp", inner.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+	}
+	return l
 }
