@@ -13,7 +13,12 @@
 //
 // While working on one scenario, run it alone and write no docs, e.g.
 //
-//	bin/loadbench -sales 0 -single '' -topologies standalone -scenarios cartceil,cart -rounds 1 -out '' -chart
+//	bin/loadbench -sales 0 -single '' -topologies standalone -scenarios cartceil,cart -rounds 1 -out '' -chart ''
+//
+// and the single-seat hold with each layer of the guard of issue #10
+// (guard.go), next to its ceiling and the plain hold at 64 connections:
+//
+//	bin/loadbench -sales 0 -single '' -topologies standalone -scenarios evalsha@64,hold@64,holdall,holdoff,holdkey,holdtoken,holdlimits -out '' -chart ''
 package main
 
 import (
@@ -35,7 +40,8 @@ func main() {
 	flag.IntVar(&o.rounds, "rounds", 5, "runs of every scenario, for the spread and a median that a burst of other load on the machine does not move")
 	flag.DurationVar(&o.duration, "duration", 3*time.Second, "length of one wrk run")
 	flag.StringVar(&o.topologies, "topologies", "standalone,cluster", "Redis set-ups to run the wrk scenarios against; empty for none")
-	flag.StringVar(&o.scenarios, "scenarios", "", "ids of the wrk scenarios to run (comma-separated, see scenarios.go); empty for all")
+	flag.StringVar(&o.scenarios, "scenarios", "", "wrk scenarios to run (comma-separated ids, see scenarios.go and guard.go, each for all its concurrencies or as id@conns for one, e.g. hold@64); empty for all")
+	flag.IntVar(&o.buyerHolds, "buyer-holds", maxBuyerHolds, fmt.Sprintf("seats each buyer holds in the guarded holds (1 to %d): its token's signature is checked on its first hold, found in the cache on the others", maxBuyerHolds))
 	flag.IntVar(&o.sales, "sales", 5, "rounds of the cart sale; 0 for none")
 	flag.IntVar(&o.saleBuyers, "sale-clients", 500, "concurrent clients of the cart sale")
 	flag.BoolVar(&o.saleMemory, "sale-memory", true, "run the cart sale on the in-memory store too")
@@ -61,6 +67,7 @@ type options struct {
 	duration         time.Duration
 	topologies       string
 	scenarios        string
+	buyerHolds       int
 	sales            int
 	saleBuyers       int
 	saleMemory       bool
@@ -74,6 +81,9 @@ type options struct {
 func run(ctx context.Context, o options) error {
 	if o.rounds < 1 || o.duration < time.Second {
 		return errors.New("need at least one round of at least 1s")
+	}
+	if o.buyerHolds < 1 || o.buyerHolds > maxBuyerHolds {
+		return fmt.Errorf("-buyer-holds %d: want 1 to %d, the service's default hold limit", o.buyerHolds, maxBuyerHolds)
 	}
 	m, err := describeMachine()
 	if err != nil {

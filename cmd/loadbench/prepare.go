@@ -64,9 +64,8 @@ func (l *loader) expireServer() (*server, error) {
 }
 
 // bestEvents returns the events of a best-available run of s for d: for the
-// service, enough events for a rate a quarter above that of the last such
-// run (or of its ceiling), times more, each of 10,000 seats in rows of 50 with its front
-// half held; for the ceiling, which reads none, ids of no event.
+// service, enough events for what it is expected to ask, each of 10,000
+// seats in rows of 50 with its front half held; for the ceiling, which reads none, ids of no event.
 func (l *loader) bestEvents(s scenario, d time.Duration, more int) ([]string, error) {
 	if s.ceiling {
 		ids := make([]string, int(maxRate*(d+time.Second)/time.Second)/bestPerEvent+1)
@@ -75,15 +74,7 @@ func (l *loader) bestEvents(s scenario, d time.Duration, more int) ([]string, er
 		}
 		return ids, nil
 	}
-	// Its own last rate, else its ceiling's, which it does not pass by much.
-	rate := l.rates[s.id]
-	if rate == 0 {
-		rate = l.rates[s.base]
-	}
-	if rate == 0 {
-		rate = 20000
-	}
-	n := int(math.Ceil(float64(more)*1.25*rate*(d.Seconds()+0.5)/bestPerEvent)) + 2
+	n := int(math.Ceil(l.expected(s, d, more)/bestPerEvent)) + 2
 	prep, err := l.prepServer()
 	if err != nil {
 		return nil, err
@@ -104,6 +95,20 @@ func (l *loader) bestEvents(s scenario, d time.Duration, more int) ([]string, er
 	}
 	fmt.Printf("   %d events with %d seats held each, for %s, in %v\n", n, frontHeld, s.label, time.Since(start).Round(time.Millisecond))
 	return events, nil
+}
+
+// expected is how many requests a run of s for d is to have room for: a
+// quarter more than at the rate of its last run, else of its ceiling, which
+// it does not pass by much; times more.
+func (l *loader) expected(s scenario, d time.Duration, more int) float64 {
+	rate := l.rates[s.id]
+	if rate == 0 {
+		rate = l.rates[s.base]
+	}
+	if rate == 0 {
+		rate = 20000
+	}
+	return float64(more) * 1.25 * rate * (d.Seconds() + 0.5)
 }
 
 // churnEvent returns an event of 10,000 seats, the odd ones under holds

@@ -194,17 +194,35 @@ func (r report) figure(topology, id string, conns int, f func(wrkResult) float64
 	return spreadOf(xs), true
 }
 
-// ratio is the request rate of a row over that of base, taken round by
-// round, so that both figures of a ratio saw the machine in about the same
-// state.
+// ratio is the request rate of a row over that of base, in percent, taken
+// round by round, so that both figures of a ratio saw the machine in about
+// the same state; ok is false unless base ran in every round the row did.
 func (r report) ratio(topology, id, base string, conns int) (spread, bool) {
-	runs, bases := r.runs(topology, id, conns), r.runs(topology, base, conns)
-	if len(runs) == 0 || len(runs) != len(bases) {
-		return spread{}, false
+	return r.byRound(topology, id, base, conns, func(w, b wrkResult) float64 { return 100 * w.rate() / b.rate() })
+}
+
+// byRound is f of each run of a row and the run of base in the same round,
+// over rounds.
+func (r report) byRound(topology, id, base string, conns int, f func(w, b wrkResult) float64) (spread, bool) {
+	bases := map[int]wrkResult{}
+	for _, res := range r.results {
+		if res.topology == topology && res.scenario.id == base && res.scenario.conns == conns {
+			bases[res.round] = res.wrk
+		}
 	}
-	xs := make([]float64, len(runs))
-	for i := range runs {
-		xs[i] = 100 * runs[i].rate() / bases[i].rate()
+	var xs []float64
+	for _, res := range r.results {
+		if res.topology != topology || res.scenario.id != id || res.scenario.conns != conns {
+			continue
+		}
+		b, ok := bases[res.round]
+		if !ok {
+			return spread{}, false
+		}
+		xs = append(xs, f(res.wrk, b))
+	}
+	if len(xs) == 0 {
+		return spread{}, false
 	}
 	return spreadOf(xs), true
 }
@@ -285,6 +303,8 @@ func (r report) targets() []target {
 			figure("POST /seats/hold, 64 connections, "+topo+": p99", topo, "hold", 64, p99, 10, "%.2f ms"))
 	}
 	return append(ts,
+		share("POST /seats/hold with a key, a buyer token and all limits on, 64 connections, standalone: share of the gin + one EVALSHA ceiling", "standalone", "holdall", "evalsha", 70),
+		figure("POST /seats/hold with a key, a buyer token and all limits on, 64 connections, standalone: p99", "standalone", "holdall", guardedConns, p99, 10, "%.2f ms"),
 		share("POST /events/{id}/hold, 6 listed seats, 64 connections: share of the gin + cart JSON + one EVALSHA ceiling", "standalone", "cart", "cartceil", 70),
 		share("POST /events/{id}/hold, best available of 4 with 5,000 live holds, 64 connections: share of the gin + best-available JSON + one EVALSHA ceiling", "standalone", "best", "bestceil", 60),
 		share("GET /events/{id}/summary, 5,000 live + 5,000 expired holds, 64 connections: share of the gin GET + one EVALSHA ceiling", "standalone", "summary", "sumceil", 80),
@@ -404,6 +424,9 @@ func (r report) summary() string {
 	}
 	if r.results != nil {
 		s += r.table() + "\n" + r.redisTable() + "\n"
+		if layers := r.layerTable(); layers != "" {
+			s += layers + "\n"
+		}
 	}
 	return s + r.targetTable()
 }
@@ -526,14 +549,16 @@ line); events never change, so each instance answers GET /events/{id} from
 memory once it has seen the event.
 
 ![hold throughput and latency against connections](benchmarks.svg)
-
+%s
 ## Commands
 
 `+"```"+`
 %s
 %s`+"```"+`
 
-SERVICE and CEILING stand for the servers' loopback addresses, EVENT... for
+SERVICE and CEILING stand for the servers' loopback addresses (SERVICE-ALL,
+-KEY, -TOKEN and -LIMITS for the guarded instances), KEY for the API key's
+secret, BUYERS for the file of the run's buyers and their tokens, EVENT... for
 the ids of the events a seat, cart or best-available run uses (made before
 it, enough for a seat per request; ids of no event for the ceiling, which
 reads none), {event} for one 10,000-seat event: all available, or for the
@@ -544,7 +569,7 @@ loadbench's Go clients run it (`+"`-sales`"+`, `+"`-sale-clients`"+`, `+"`-singl
 `, r.machine.date.Format("2006-01-02 15:04 MST"), r.opts.rounds, r.opts.duration, r.opts.sales,
 		r.machine.cpus, r.machine.cpu, r.machine.os, r.machine.goVersion, r.machine.redis, r.machine.wrk, loadNote(),
 		r.targetTable(), r.saleTable(), r.opts.singleCap, r.table(), thousands(bestPerEvent), thousands(frontHeld+bestPerEvent*bestSeats), churnFresh,
-		r.redisTable(), strings.Join(os.Args, " "), r.commands())
+		r.redisTable(), r.guardSection(), strings.Join(os.Args, " "), r.commands())
 	if r.goBench != "" {
 		fmt.Fprintf(&b, "\n## Go benchmarks\n\n`%s`\n\n```\n%s```\n", r.opts.goBenchCmd, benchLines(r.goBench))
 	}

@@ -113,7 +113,7 @@ func TestInOrder(t *testing.T) {
 		}
 		return b.String()
 	}
-	s := append(holdCurve()[:2], topologies["standalone"].scenarios[6])
+	s := append(holdCurve()[:2], selected(topologies["standalone"].scenarios, "decode")...)
 	if got := ids(inOrder(s, 1)); got != "evalsha hold decode " {
 		t.Errorf("round 1: %s", got)
 	}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/redis/rueidis"
@@ -21,7 +22,7 @@ type scenario struct {
 	id      string // what the report looks results up by
 	label   string
 	ceiling bool   // served by benchceiling
-	mode    string // wrk.lua's mode: seats, cart, best, create or get
+	mode    string // wrk.lua's mode: seats, buyers, cart, best, create or get
 	path    string // "{event}" stands for the scenario's event
 	conns   int
 	expect  int // the only status a response may have
@@ -33,6 +34,11 @@ type scenario struct {
 	// hold by a 128-character UUID (see prepare.go), rather than a fresh
 	// one.
 	churn bool
+	// guard names the guardLayer of the instance of the service it runs
+	// on (guard.go); "" for the one of the default configuration.
+	guard string
+	// rounds is how many rounds it runs in, the first ones; 0 for all.
+	rounds int
 }
 
 // Sizes of the cart scenarios.
@@ -95,7 +101,7 @@ type topology struct {
 }
 
 var topologies = map[string]topology{
-	"standalone": {name: "standalone", start: redistest.StartStandalone, scenarios: slices.Concat(holdCurve(), []scenario{
+	"standalone": {name: "standalone", start: redistest.StartStandalone, scenarios: slices.Concat(withGuardedHolds(holdCurve()), []scenario{
 		{id: "decode", label: "ceiling: bare gin, POST + JSON, no Redis", ceiling: true, mode: "seats", path: "/decode", conns: 64, expect: http.StatusOK},
 		{id: "bareget", label: "ceiling: bare gin, GET, no Redis", ceiling: true, mode: "get", path: "/get/x", conns: 64, expect: http.StatusOK},
 		{id: "get", label: "GET /events/{id}", mode: "get", path: "/events/{event}", conns: 64, expect: http.StatusOK, base: "bareget"},
@@ -105,14 +111,31 @@ var topologies = map[string]topology{
 	"cluster": {name: "cluster", start: redistest.StartCluster, scenarios: holdCurve()},
 }
 
-// selected keeps the scenarios whose ids are in only (comma-separated; empty
-// keeps all).
+// selected keeps the scenarios named in only (comma-separated; empty keeps
+// all), each by its id, for every concurrency, or by id@conns, e.g.
+// hold@64.
 func selected(scenarios []scenario, only string) []scenario {
 	if only == "" {
 		return scenarios
 	}
-	ids := strings.Split(only, ",")
-	return slices.DeleteFunc(slices.Clone(scenarios), func(s scenario) bool { return !slices.Contains(ids, s.id) })
+	names := strings.Split(only, ",")
+	return slices.DeleteFunc(slices.Clone(scenarios), func(s scenario) bool {
+		return !slices.Contains(names, s.id) && !slices.Contains(names, s.id+"@"+strconv.Itoa(s.conns))
+	})
+}
+
+// warmUps are the scenarios to run once, not counted, before the rounds:
+// the first two, for the connections, loaded scripts and Go runtime of
+// the servers, and each one on an instance of its own (a guarded one with
+// some of the guard on), for its own.
+func warmUps(scenarios []scenario) []scenario {
+	warm := scenarios[:min(2, len(scenarios))]
+	for _, s := range scenarios[len(warm):] {
+		if s.guard != "" && !layerOf(s.guard).off() {
+			warm = append(slices.Clip(warm), s)
+		}
+	}
+	return warm
 }
 
 // maxRate bounds the requests per second of a seat or cart scenario, for
@@ -174,14 +197,16 @@ func runTopology(ctx context.Context, o options, t topology) (results []result, 
 			return nil, err
 		}
 	}
-	// Warm-up, not counted: connections, loaded scripts, the Go runtime.
-	for _, s := range scenarios[:min(2, len(scenarios))] {
+	for _, s := range warmUps(scenarios) {
 		if _, err := l.run(s, true); err != nil {
 			return nil, err
 		}
 	}
 	for round := 1; round <= o.rounds; round++ {
 		for _, s := range inOrder(scenarios, round) {
+			if s.rounds > 0 && round > s.rounds {
+				continue
+			}
 			w, err := l.run(s, false)
 			if err != nil {
 				return results, err

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -61,6 +62,7 @@ type loader struct {
 	prep, expire *server
 	client       *http.Client
 	churn        churn
+	guard        guarded
 }
 
 // warmUp is the length of a run that is not counted.
@@ -74,6 +76,7 @@ func (l *loader) close() error {
 			errs = append(errs, s.stop())
 		}
 	}
+	errs = append(errs, l.guard.stop()...)
 	if l.redis != nil {
 		l.redis.Close()
 	}
@@ -87,11 +90,11 @@ func (l *loader) run(s scenario, warm bool) (wrkResult, error) {
 		d = warmUp
 	}
 	w, err := l.runFor(s, d, 1)
-	var out outOfSeats
+	var out ranOut
 	if errors.As(err, &out) {
-		// A best-available run outran its estimate: once more, with twice
-		// the events.
-		fmt.Printf("   %s: %v; once more with twice the events\n", s.label, err)
+		// A best-available or guarded run outran its estimate: once more,
+		// with twice the events or buyers.
+		fmt.Printf("   %s: %v; once more with twice as many\n", s.label, err)
 		w, err = l.runFor(s, d, 2)
 	}
 	if err == nil {
@@ -100,16 +103,30 @@ func (l *loader) run(s scenario, warm bool) (wrkResult, error) {
 	return w, err
 }
 
-// outOfSeats is a run whose requests used every seat made for it.
-type outOfSeats struct{ events int }
+// ranOut is a run whose requests used every seat or buyer made for it.
+type ranOut struct {
+	n    int
+	what string // "events" or "buyers"
+}
 
-func (e outOfSeats) Error() string { return fmt.Sprintf("wrk ran out of seats of %d events", e.events) }
+func (e ranOut) Error() string {
+	return fmt.Sprintf("wrk ran out of the %d %s made for it", e.n, e.what)
+}
 
 // runFor runs s for d; more scales the estimate of the events it needs.
 func (l *loader) runFor(s scenario, d time.Duration, more int) (wrkResult, error) {
 	srv, host := l.svc, "SERVICE"
 	if s.ceiling {
 		srv, host = l.ceil, "CEILING"
+	}
+	if s.guard != "" {
+		var err error
+		if srv, err = l.guardServer(s.guard); err != nil {
+			return wrkResult{}, err
+		}
+		if srv != l.svc {
+			host = "SERVICE-" + strings.ToUpper(s.guard)
+		}
 	}
 	threads := strconv.Itoa(min(s.conns, 2))
 	// The command as run, and as the report shows it: the ports and ids of
@@ -122,15 +139,30 @@ func (l *loader) runFor(s scenario, d time.Duration, more int) (wrkResult, error
 	add("-s", "-s")
 	add(l.script, "cmd/loadbench/wrk.lua")
 	var events []string
+	var buyers buyerFile
 	var err error
+	// Each request of seats or buyers needs a seat of its own (wrk.lua's
+	// seatsPerEvent).
+	seatEvents := int(maxRate*(d+time.Second)/time.Second)/eventSeats + 1
 	switch s.mode {
 	case "seats":
 		add(srv.url(""), "http://"+host)
 		for _, a := range []string{"--", "seats", s.path, threads} {
 			add(a, a)
 		}
-		// Each request needs a seat of its own (wrk.lua's seatsPerEvent).
-		events, err = l.freshEvents(s, int(maxRate*(d+time.Second)/time.Second)/eventSeats+1)
+		events, err = l.freshEvents(s, seatEvents)
+	case "buyers":
+		add(srv.url(""), "http://"+host)
+		for _, a := range []string{"--", "buyers", s.path, threads, strconv.Itoa(l.o.buyerHolds)} {
+			add(a, a)
+		}
+		if buyers, err = l.buyers(s, d, more); err != nil {
+			return wrkResult{}, err
+		}
+		defer os.Remove(buyers.path)
+		add(buyers.key, buyers.shownKey)
+		add(buyers.path, "BUYERS")
+		events, err = l.freshEvents(s, seatEvents)
 	case "cart":
 		add(srv.url(""), "http://"+host)
 		for _, a := range []string{"--", "cart", s.path, strconv.Itoa(cartSeats), threads} {
@@ -174,7 +206,10 @@ func (l *loader) runFor(s scenario, d time.Duration, more int) (wrkResult, error
 	noteLoad()
 	out, err := exec.CommandContext(l.ctx, "wrk", args...).CombinedOutput()
 	if bytes.Contains(out, []byte("loadbench: out of seats")) {
-		return wrkResult{}, outOfSeats{len(events)}
+		return wrkResult{}, ranOut{len(events), "events"}
+	}
+	if bytes.Contains(out, []byte("loadbench: out of buyers")) {
+		return wrkResult{}, ranOut{buyers.n, "buyers"}
 	}
 	var w wrkResult
 	if err == nil {

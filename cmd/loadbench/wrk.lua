@@ -14,6 +14,13 @@
 --                                COUNT, "adjacent": true}} to PATH, the
 --                                k-th request to the event k/PEREVENT, each
 --                                with a UUID of its own
+--   buyers PATH THREADS PERBUYER KEY BUYERS EVENT...
+--                                the requests of seats, each with
+--                                "Authorization: Bearer KEY" unless KEY is
+--                                "-", and the UUID of a buyer of the file
+--                                BUYERS, one a line "UUID[ TOKEN]" (with
+--                                "X-Buyer-Token: TOKEN" when it has one):
+--                                the k-th request the k/PERBUYER-th buyer
 --   create PATH BODY             POST the same JSON BODY to PATH
 --   get                          GET the URL's path
 -- It counts responses by status and prints one line "loadbench {json}".
@@ -37,6 +44,31 @@ local function seatRequest()
   local body = string.format('{"id":"%s.%d","UUID":"bench-%d-%d"}', e, k % seatsPerEvent + 1, tid, k)
   k = k + nthreads
   return wrk.format("POST", path, nil, body)
+end
+
+local function buyerRequest()
+  local e = events[math.floor(k / seatsPerEvent) + 1]
+  if not e then outOfSeats() end
+  local b = buyers[math.floor(k / perBuyer) + 1]
+  if not b then error("loadbench: out of buyers; make more") end
+  local body = string.format('{"id":"%s.%d","UUID":"%s"}', e, k % seatsPerEvent + 1, b[1])
+  k = k + nthreads
+  -- wrk.format sends these headers instead of wrk.headers; it sets
+  -- Content-Length in them each time.
+  headers["X-Buyer-Token"] = b[2]
+  return wrk.format("POST", path, headers, body)
+end
+
+-- readBuyers reads the file of buyers: {UUID, token or nil} each.
+local function readBuyers(file)
+  local out = {}
+  for line in io.lines(file) do
+    local uuid, token = line:match("^(%S+) ?(%S*)$")
+    if not uuid then error("loadbench: bad line in " .. file .. ": " .. line) end
+    if token == "" then token = nil end
+    out[#out + 1] = {uuid, token}
+  end
+  return out
 end
 
 local function cartRequest()
@@ -74,6 +106,13 @@ function init(args)
     events = eventsFrom(args, 4)
     wrk.headers["Content-Type"] = "application/json"
     request = seatRequest
+  elseif mode == "buyers" then
+    path, nthreads, perBuyer, k = args[2], tonumber(args[3]), tonumber(args[4]), tid
+    headers = {["Content-Type"] = "application/json"}
+    if args[5] ~= "-" then headers["Authorization"] = "Bearer " .. args[5] end
+    buyers = readBuyers(args[6])
+    events = eventsFrom(args, 7)
+    request = buyerRequest
   elseif mode == "cart" then
     path, count, nthreads, k = args[2], tonumber(args[3]), tonumber(args[4]), tid
     events = eventsFrom(args, 5)
