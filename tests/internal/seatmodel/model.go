@@ -205,10 +205,14 @@ func (r Rules) Model() porcupine.Model {
 		panic(fmt.Sprintf("seatmodel: unsupported rules %+v", r))
 	}
 	seed := maphash.MakeSeed()
-	return porcupine.Model{
+	// Nondeterministic: an answer that does not pin its moment down may
+	// leave different states at different moments of its interval (a
+	// reserve ends its buyer's cart only if no other hold of theirs is live
+	// then), and each of them may be the store's.
+	m := porcupine.NondeterministicModel{
 		Partition: partition,
-		Init:      func() any { return state{} },
-		Step: func(s, in, out any) (bool, any) {
+		Init:      func() []any { return []any{state{}} },
+		Step: func(s, in, out any) []any {
 			return r.step(s.(state), in.(Input), out.(Output))
 		},
 		Hash: func(s any) uint64 { return maphash.Comparable(seed, s.(state)) },
@@ -217,6 +221,7 @@ func (r Rules) Model() porcupine.Model {
 		},
 		DescribeState: func(s any) string { return r.describeState(s.(state)) },
 	}
+	return m.ToModel()
 }
 
 func partition(history []porcupine.Operation) [][]porcupine.Operation {
@@ -236,30 +241,35 @@ func partition(history []porcupine.Operation) [][]porcupine.Operation {
 	return parts
 }
 
-// step applies one operation to s if out is the answer the rules give at
-// some moment in [CallMs, ReturnMs].
-func (r Rules) step(s state, in Input, out Output) (bool, state) {
+// step returns the states after one operation on s, one for each moment
+// in [CallMs, ReturnMs] at which out is the answer the rules give, without
+// repeats; none if there is no such moment.
+func (r Rules) step(s state, in Input, out Output) []any {
 	lo, hi := in.CallMs, in.ReturnMs
 	if in.Replay != nil {
 		if equal(*in.Replay, out) {
-			return lo <= hi, s // answered from the key
+			if lo <= hi {
+				return []any{s} // answered from the key
+			}
+			return nil
 		}
 		lo = max(lo, in.FirstCallMs+r.IdemTTLMs) // the key was forgotten
 	}
 	if lo > hi || !r.valid(in) {
-		return false, s
+		return nil
 	}
 	user := r.user(in.User)
 	if user == 0 && in.Kind != Get && in.Kind != List && in.Kind != Summary {
-		return false, s
+		return nil
 	}
 	var buf [2*MaxTotalSeats + 3*MaxUsers + 1]int64
+	var nexts []any
 	for _, t := range r.moments(buf[:0], s, out, lo, hi) {
-		if got, next := r.apply(s, in, user, t); equal(got, out) {
-			return true, next
+		if got, next := r.apply(s, in, user, t); equal(got, out) && !slices.Contains(nexts, any(next)) {
+			nexts = append(nexts, next)
 		}
 	}
-	return false, s
+	return nexts
 }
 
 // moments returns the moments in [lo, hi] at which to try an answer: lo,
