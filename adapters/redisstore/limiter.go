@@ -27,27 +27,34 @@ func NewLimiter(s *Store) *Limiter { return &Limiter{s: s} }
 
 // limitSource is GCRA, domain.Rate.Take's rule, on Redis's clock in
 // microseconds (Lua's numbers hold them exactly; string.format prints them
-// whole, where Lua's own printing would round them to 14 digits). The key
-// expires when its TAT passes: a limit whole again is the same as none.
+// whole, where Lua's own printing would round them to 14 digits), for
+// every limit it is given, at one instant. A key expires when its TAT
+// passes: a limit whole again is the same as none.
 //
-// KEYS[1]: the limit's TAT, µs since the epoch
-// ARGV[1]: the rate's Interval, µs
-// ARGV[2]: the rate's Span, µs
-// Answers {now, the TAT read (0 when none), the TAT left}: the request was
-// refused when the two TATs are the same.
+// KEYS[i]: the i-th limit's TAT, µs since the epoch
+// ARGV[2i-1], ARGV[2i]: its rate's Interval and Span, µs
+// Answers {now, then for each limit the TAT read (0 when none) and the TAT
+// left}: a request was refused when the two TATs are the same.
 const limitSource = `
 local t = redis.call('TIME')
 local now = t[1] * 1000000 + t[2]
-local old = tonumber(redis.call('GET', KEYS[1])) or 0
-local tat = math.max(old, now) + tonumber(ARGV[1])
-if tat - now > tonumber(ARGV[2]) then return {now, old, old} end
-redis.call('SET', KEYS[1], string.format('%d', tat), 'PX', math.ceil((tat - now) / 1000))
-return {now, old, tat}
+local out = {now}
+for i = 1, #KEYS do
+  local old = tonumber(redis.call('GET', KEYS[i])) or 0
+  local tat = math.max(old, now) + tonumber(ARGV[2 * i - 1])
+  if tat - now > tonumber(ARGV[2 * i]) then
+    tat = old
+  else
+    redis.call('SET', KEYS[i], string.format('%d', tat), 'PX', math.ceil((tat - now) / 1000))
+  end
+  out[2 * i], out[2 * i + 1] = old, tat
+end
+return out
 `
 
 // limitScript is sent only when Redis does not know limitSHA yet (see
 // Allow). It is retried when a connection fails: a run whose answer was lost
-// then counts its request twice, which refuses sooner, never grants more.
+// then counts its requests twice, which refuses sooner, never grants more.
 var (
 	limitScript = rueidis.NewLuaScriptRetryable(limitSource)
 	limitSHA    = func() string { sum := sha1.Sum([]byte(limitSource)); return hex.EncodeToString(sum[:]) }()
@@ -62,60 +69,79 @@ func limitKey(k string) string {
 	return "rsv:rl:{" + hex.EncodeToString(sum[:16]) + "}"
 }
 
-// Allow implements application.Limiter: one EVALSHA per check, all sent in
-// one round trip (on a cluster, one to each node concerned, at once). A
-// check whose script Redis does not know (a restarted or new node) is sent
-// again with the script. A check whose rate is Off is allowed and sends
-// nothing.
+// Allow implements application.Limiter, in one round trip: one EVALSHA
+// for all the checks on a standalone Redis, one per slot on a cluster (sent
+// to their nodes at once), since a script's keys share a slot there. A
+// script Redis does not know yet (a restarted or new node) is sent again
+// with its text. A check whose rate is Off is allowed and sends nothing.
 func (l *Limiter) Allow(ctx context.Context, checks []application.LimitCheck) ([]domain.Decision, error) {
 	out := make([]domain.Decision, len(checks))
-	type sent struct {
-		check      int
+	type run struct {
+		checks     []int
 		keys, args []string
 	}
+	var runs []*run
+	bySlot := map[uint16]*run{}
+	cluster := l.s.client.Mode() == rueidis.ClientModeCluster
 	b := l.s.client.B()
-	runs := make([]sent, 0, len(checks))
-	cmds := make(rueidis.Commands, 0, len(checks))
 	for i, c := range checks {
 		if c.Rate.Off() {
 			out[i] = domain.Decision{Allowed: true}
 			continue
 		}
-		run := sent{check: i, keys: []string{limitKey(c.Key)}, args: []string{micros(c.Rate.Interval()), micros(c.Rate.Span())}}
-		runs = append(runs, run)
-		cmds = append(cmds, b.Evalsha().Sha1(limitSHA).Numkeys(1).Key(run.keys...).Arg(run.args...).Build().ToRetryable())
+		key := limitKey(c.Key)
+		var slot uint16
+		if cluster {
+			cmd := b.Get().Key(key).Build() // only to learn the key's slot
+			slot = cmd.Slot()
+		}
+		r, ok := bySlot[slot]
+		if !ok {
+			r = &run{}
+			bySlot[slot] = r
+			runs = append(runs, r)
+		}
+		r.checks = append(r.checks, i)
+		r.keys = append(r.keys, key)
+		r.args = append(r.args, micros(c.Rate.Interval()), micros(c.Rate.Span()))
 	}
-	if len(cmds) == 0 {
+	if len(runs) == 0 {
 		return out, nil
+	}
+	cmds := make(rueidis.Commands, len(runs))
+	for j, r := range runs {
+		cmds[j] = b.Evalsha().Sha1(limitSHA).Numkeys(int64(len(r.keys))).Key(r.keys...).Arg(r.args...).Build().ToRetryable()
 	}
 	ctx, cancel := context.WithTimeout(ctx, l.s.timeout)
 	defer cancel()
 	for j, res := range l.s.client.DoMulti(ctx, cmds...) {
-		run := runs[j]
+		r := runs[j]
 		if err, ok := rueidis.IsRedisErr(res.Error()); ok && err.IsNoScript() {
-			res = limitScript.Exec(ctx, l.s.client, run.keys, run.args)
+			res = limitScript.Exec(ctx, l.s.client, r.keys, r.args)
 		}
 		msg, err := res.ToMessage()
 		if err != nil {
 			return nil, unavailable(err)
 		}
-		if out[run.check], err = decision(checks[run.check].Rate, msg); err != nil {
-			return nil, err
+		v, err := msg.AsIntSlice()
+		if err != nil || len(v) != 1+2*len(r.checks) {
+			return nil, errMalformed
+		}
+		for k, i := range r.checks {
+			if out[i], err = decision(checks[i].Rate, v[0], v[1+2*k], v[2+2*k]); err != nil {
+				return nil, err
+			}
 		}
 	}
 	return out, nil
 }
 
 // decision is the domain's decision from what the script read: Take on
-// the same TAT at the same instant. The script's own rule must have left
-// the TAT Take leaves, or the two have drifted apart.
-func decision(r domain.Rate, msg rueidis.RedisMessage) (domain.Decision, error) {
-	v, err := msg.AsIntSlice()
-	if err != nil || len(v) != 3 {
-		return domain.Decision{}, errMalformed
-	}
-	tat, d := r.Take(time.UnixMicro(v[1]), time.UnixMicro(v[0]))
-	if tat.UnixMicro() != v[2] {
+// the same TAT at the same instant, now. The script's own rule must have
+// left the TAT Take leaves, or the two have drifted apart.
+func decision(r domain.Rate, now, read, left int64) (domain.Decision, error) {
+	tat, d := r.Take(time.UnixMicro(read), time.UnixMicro(now))
+	if tat.UnixMicro() != left {
 		return domain.Decision{}, errMalformed
 	}
 	return d, nil

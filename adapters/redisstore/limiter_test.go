@@ -2,7 +2,10 @@ package redisstore_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
+	"fmt"
 	"regexp"
 	"slices"
 	"testing"
@@ -41,8 +44,8 @@ var limitKeyPattern = regexp.MustCompile(`^rsv:rl:\{[0-9a-f]{32}\}$`)
 // TestLimiterOnRedis looks at what the limiter leaves in a Redis of the
 // test's own and what it sends: one key per limit, named by a digest under
 // a hash tag of its own, that expires when the limit is whole again; one
-// EVALSHA per check once Redis knows the script, and a check still counted
-// once when Redis has forgotten it.
+// EVALSHA for all the checks of a call once Redis knows the script, and a
+// check still counted once when Redis has forgotten it.
 func TestLimiterOnRedis(t *testing.T) {
 	t.Parallel()
 	addr := redistest.Standalone(t)
@@ -83,8 +86,8 @@ func TestLimiterOnRedis(t *testing.T) {
 	resetStats(t, c)
 	allow("a call once Redis knows the script", 0)
 	stats := commandStats(t, c)
-	if stats["evalsha"].calls != int64(len(checks)) {
-		t.Fatalf("commandstats %v, want %d calls of evalsha", stats, len(checks))
+	if stats["evalsha"].calls != 1 || stats["get"].calls != int64(len(checks)) {
+		t.Fatalf("commandstats %v, want 1 call of evalsha, which reads the %d limits", stats, len(checks))
 	}
 	for cmd := range stats {
 		// Only the script's own commands, and the test's.
@@ -124,5 +127,51 @@ func TestLimiterModule(t *testing.T) {
 	app.RequireStop()
 	if _, err := l.Allow(context.Background(), checks); !errors.Is(err, application.ErrUnavailable) {
 		t.Fatalf("Allow after stop: %v, want %v", err, application.ErrUnavailable)
+	}
+}
+
+// TestLimiterSlotsOnCluster: on a cluster the checks of one slot go in one
+// script call and the others in calls of their own, so that a call mixing
+// them is no CROSSSLOT error, and each check is counted once.
+func TestLimiterSlotsOnCluster(t *testing.T) {
+	t.Parallel()
+	addrs := redistest.SharedCluster(t)
+	l, c := redisstore.NewLimiter(newStore(t, addrs...)), redistest.Client(t, addrs...)
+	slotOf := func(k string) uint16 {
+		sum := sha256.Sum256([]byte(k))
+		cmd := c.B().Get().Key("rsv:rl:{" + hex.EncodeToString(sum[:16]) + "}").Build()
+		return cmd.Slot()
+	}
+	// Two limits of one slot: among a few hundred names, two share one.
+	prefix, seen := uuid.NewString(), map[uint16]string{}
+	var same []string
+	for i := 0; same == nil; i++ {
+		k := fmt.Sprintf("buyer:%s-%d", prefix, i)
+		if other, ok := seen[slotOf(k)]; ok {
+			same = []string{other, k}
+		}
+		seen[slotOf(k)] = k
+	}
+	r := domain.Rate{Count: 1, Period: time.Hour, Burst: 2}
+	checks := []application.LimitCheck{{Key: same[0], Rate: r}, {Key: "ip:" + prefix, Rate: r}, {Key: same[1], Rate: r}}
+	for _, want := range []int{1, 0} {
+		ds, err := l.Allow(context.Background(), checks)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, d := range ds {
+			if !d.Allowed || d.Remaining != want {
+				t.Fatalf("check %d: %+v, want allowed with %d remaining", i, d, want)
+			}
+		}
+	}
+	ds, err := l.Allow(context.Background(), checks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, d := range ds {
+		if d.Allowed {
+			t.Errorf("check %d allowed past its burst: %+v", i, d)
+		}
 	}
 }
