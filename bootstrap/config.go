@@ -149,7 +149,7 @@ var settings = slices.Concat([]setting{
 		"comma-separated IPs or CIDRs of proxies whose X-Forwarded-For names the client (for the IP rate limit); empty trusts none",
 		func(c *Config, v any) error { return setPrefixes(&c.Auth.TrustedProxies, v) }},
 }, limitSettings("BUYER", "buyer", "seat changes per second one buyer (UUID or token subject) may make", func(c *Config) *domain.Rate { return &c.Limits.Buyer }),
-	limitSettings("IP", "ip", "API requests per second from one client IP", func(c *Config) *domain.Rate { return &c.Limits.IP }),
+	limitSettings("IP", "ip", "API requests per second from one client IP, but those with a valid API key (which its key's limit counts)", func(c *Config) *domain.Rate { return &c.Limits.IP }),
 	limitSettings("KEY", "key", "API requests per second with one API key", func(c *Config) *domain.Rate { return &c.Limits.Key }),
 	limitSettings("CREATE", "create", "events one API key (or, without keys, one client IP) may create per minute", func(c *Config) *domain.Rate { return &c.Limits.Create }),
 	[]setting{

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -68,6 +69,7 @@ type guard struct {
 	tokens  BuyerTokens // nil: no buyer tokens
 	limiter application.Limiter
 	limits  Limits
+	blocks  *ipBlocks // the IPs past their limit, when it is on
 	proxies []netip.Prefix
 	// seatsNeed says what a seat change needs, in a 401's message.
 	seatsNeed string
@@ -80,6 +82,9 @@ func newGuard(opts []Option) *guard {
 	}
 	if g.limits.off() {
 		g.limiter = nil // no limit to ask it about
+	}
+	if g.limiter != nil && !g.limits.IP.Off() {
+		g.blocks = newIPBlocks(time.Now)
 	}
 	switch {
 	case g.keys != nil && g.tokens != nil:
@@ -146,6 +151,10 @@ func (g *guard) middleware(rt route) gin.HandlerFunc {
 		cl := &caller{g: g}
 		if g.limiter != nil {
 			cl.ip = c.ClientIP()
+		}
+		if r, ok := g.blocks.refused(cl.ip); ok {
+			r.answer(c) // before any credential is read
+			return
 		}
 		// Set first, so that the log line names a key that lacks a scope.
 		c.Set(callerKey{}, cl)

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -18,7 +20,11 @@ type Limits struct {
 	// body's UUID.
 	Buyer domain.Rate
 	// IP counts every API request per client IP (not /healthz, /readyz or
-	// /metrics, which probes and scrapers call).
+	// /metrics, which probes and scrapers call) but those with a valid API
+	// key: a trusted back end acts for many buyers from few addresses, and
+	// its key's limit counts it. An IP past its limit is refused everything,
+	// keyed requests included, until the limit lets it in again (see
+	// ipBlocks), so that guessing keys stays limited.
 	IP domain.Rate
 	// Key counts every request per API key.
 	Key domain.Rate
@@ -56,16 +62,113 @@ func (cl *caller) limit(c *gin.Context, rt route, buyer string) bool {
 	if i < 0 {
 		return true
 	}
-	d, check := decisions[i], checks[i]
-	name, _, _ := strings.Cut(check.Key, ":")
-	burst := max(check.Rate.Burst, 1)
-	// The IETF httpapi draft's structured fields: the quota q is the burst,
-	// earned back whole in the window w; r of it remain, whole again in t.
-	c.Header("RateLimit-Policy", `"`+name+`";q=`+strconv.Itoa(burst)+";w="+retryAfter(check.Rate.Span()))
-	c.Header("RateLimit", `"`+name+`";r=`+strconv.Itoa(d.Remaining)+";t="+retryAfter(d.Reset))
-	c.Header("Retry-After", retryAfter(d.RetryAfter))
-	deny(c, fmt.Errorf("%w: %s", errRateLimited, name))
+	for j, d := range decisions {
+		if !d.Allowed && strings.HasPrefix(checks[j].Key, ipCheck) {
+			cl.g.blocks.add(cl.ip, refusalOf(checks[j], d))
+		}
+	}
+	refusalOf(checks[i], decisions[i]).answer(c)
 	return false
+}
+
+// refusal is how a limit refused a request, for its answer.
+type refusal struct {
+	name      string // the limit's kind: ip, key, buyer or create
+	burst     int
+	window    time.Duration // in which the burst is earned back
+	remaining int
+	reset     time.Duration
+	retry     time.Duration
+}
+
+func refusalOf(check application.LimitCheck, d domain.Decision) refusal {
+	name, _, _ := strings.Cut(check.Key, ":")
+	return refusal{name: name, burst: max(check.Rate.Burst, 1), window: check.Rate.Span(),
+		remaining: d.Remaining, reset: d.Reset, retry: d.RetryAfter}
+}
+
+// answer answers the request 429 RATE_LIMITED with the IETF httpapi
+// draft's structured fields: the quota q is the burst, earned back whole in
+// the window w; r of it remain, whole again in t.
+func (r refusal) answer(c *gin.Context) {
+	c.Header("RateLimit-Policy", `"`+r.name+`";q=`+strconv.Itoa(r.burst)+";w="+retryAfter(r.window))
+	c.Header("RateLimit", `"`+r.name+`";r=`+strconv.Itoa(r.remaining)+";t="+retryAfter(r.reset))
+	c.Header("Retry-After", retryAfter(r.retry))
+	deny(c, fmt.Errorf("%w: %s", errRateLimited, r.name))
+}
+
+// ipCheck starts the key of an IP's limit check.
+const ipCheck = "ip:"
+
+// maxBlocks bounds the IPs an instance remembers as past their limit; past
+// it, the expired ones are swept, and if none has expired, a new one is not
+// remembered (the shared limit still refuses it, one call later).
+const maxBlocks = 1 << 16
+
+// ipBlocks are the IPs that this instance saw refused by the IP limit, each
+// until it would pass again. A request from one is refused before its
+// credentials are read: a key does not lift an IP's limit, so guessing keys
+// from an IP past its limit learns nothing, right guess or wrong. Each
+// instance learns of an IP from its own refusals, one shared limit call
+// after another instance did.
+type ipBlocks struct {
+	mu  sync.Mutex
+	ips map[string]blocked
+	now func() time.Time
+}
+
+// blocked is an IP's refusal by its limit, at a moment.
+type blocked struct {
+	at time.Time
+	r  refusal
+}
+
+func newIPBlocks(now func() time.Time) *ipBlocks {
+	return &ipBlocks{ips: make(map[string]blocked), now: now}
+}
+
+// add remembers that ip's limit refused it with r, now. A nil ipBlocks (no
+// IP limit) remembers nothing.
+func (b *ipBlocks) add(ip string, r refusal) {
+	if b == nil {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	now := b.now()
+	if len(b.ips) >= maxBlocks {
+		for ip, x := range b.ips {
+			if !now.Before(x.at.Add(x.r.retry)) {
+				delete(b.ips, ip)
+			}
+		}
+		if len(b.ips) >= maxBlocks {
+			return
+		}
+	}
+	b.ips[ip] = blocked{at: now, r: r}
+}
+
+// refused returns the refusal of ip's limit as it stands now, if ip is
+// still past it.
+func (b *ipBlocks) refused(ip string) (refusal, bool) {
+	if b == nil {
+		return refusal{}, false
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	x, ok := b.ips[ip]
+	if !ok {
+		return refusal{}, false
+	}
+	elapsed := b.now().Sub(x.at)
+	if elapsed >= x.r.retry {
+		delete(b.ips, ip)
+		return refusal{}, false
+	}
+	r := x.r
+	r.remaining, r.retry, r.reset = 0, r.retry-elapsed, max(r.reset-elapsed, r.retry-elapsed)
+	return r, true
 }
 
 // checks are the limits that the caller's request to rt counts against,
@@ -79,9 +182,10 @@ func (cl *caller) checks(rt route, buyer string) []application.LimitCheck {
 			checks = append(checks, application.LimitCheck{Key: kind + ":" + who, Rate: r})
 		}
 	}
-	add(l.IP, "ip", cl.ip)
 	if cl.keyed {
 		add(l.Key, "key", cl.key.Name)
+	} else {
+		add(l.IP, "ip", cl.ip)
 	}
 	if rt.create {
 		if cl.keyed {

@@ -42,11 +42,11 @@ func TestLimitChecks(t *testing.T) {
 		want    []string // nil: no call
 	}{
 		{"read", false, http.MethodGet, "/seats/get/$SEAT", "", nil, []string{"ip:" + ip}},
-		{"read with a key", true, http.MethodGet, "/events/$EVENT", "", admin, []string{"ip:" + ip, "key:admin"}},
+		{"read with a key", true, http.MethodGet, "/events/$EVENT", "", admin, []string{"key:admin"}},
 		{"anonymous create", false, http.MethodPost, "/events/create", `{"name":"a","totalSeats":10}`, nil, []string{"ip:" + ip, "create:" + ip}},
-		{"create with a key", true, http.MethodPost, "/events/create", `{"name":"a","totalSeats":10}`, admin, []string{"ip:" + ip, "key:admin", "create:admin"}},
+		{"create with a key", true, http.MethodPost, "/events/create", `{"name":"a","totalSeats":10}`, admin, []string{"key:admin", "create:admin"}},
 		{"anonymous hold", false, http.MethodPost, holdPath, seatRequest("$SEAT", "alice"), nil, []string{"ip:" + ip, "buyer:alice"}},
-		{"hold with a key", true, http.MethodPost, holdPath, seatRequest("$SEAT", "alice"), []string{authorizationHeader, bearerOf("seats")}, []string{"ip:" + ip, "key:seats", "buyer:alice"}},
+		{"hold with a key", true, http.MethodPost, holdPath, seatRequest("$SEAT", "alice"), []string{authorizationHeader, bearerOf("seats")}, []string{"key:seats", "buyer:alice"}},
 		{"cart with a token", true, http.MethodPost, "/events/$EVENT/refresh", idsBody("bob"), []string{buyerTokenHeader, "$BOB"}, []string{"ip:" + ip, "buyer:bob"}},
 		{"spec", false, http.MethodGet, "/openapi.yaml", "", nil, nil},
 		{"healthz", false, http.MethodGet, "/healthz", "", nil, nil},
@@ -57,7 +57,7 @@ func TestLimitChecks(t *testing.T) {
 		{"no credentials", true, http.MethodPost, holdPath, seatRequest("$SEAT", "alice"), nil, []string{"ip:" + ip}},
 		{"a bad token", true, http.MethodGet, "/events/$EVENT", "", []string{buyerTokenHeader, "forged"}, []string{"ip:" + ip}},
 		{"a guessed key", true, http.MethodGet, "/events/$EVENT", "", []string{authorizationHeader, "Bearer guess"}, []string{"ip:" + ip}},
-		{"a key without the scope", true, http.MethodPost, "/events/create", `{"name":"a","totalSeats":10}`, []string{authorizationHeader, bearerOf("seats")}, []string{"ip:" + ip, "key:seats"}},
+		{"a key without the scope", true, http.MethodPost, "/events/create", `{"name":"a","totalSeats":10}`, []string{authorizationHeader, bearerOf("seats")}, []string{"key:seats"}},
 		{"another buyer's UUID", true, http.MethodPost, holdPath, seatRequest("$SEAT", "alice"), []string{buyerTokenHeader, "$BOB"}, []string{"ip:" + ip}},
 	}
 	for i, tt := range tests {
@@ -255,11 +255,11 @@ func TestLimitsInMemory(t *testing.T) {
 	decode[changeJSON](t, a.send(http.MethodPost, holdPath, seatRequest(e.Seat(5).String(), "bob"), bob...), http.StatusOK)
 }
 
-// TestGuessingLimited: refused credentials count against the IP's limit,
-// and past it a right guess is refused as a wrong one.
+// TestGuessingLimited: refused credentials count against the IP's limit (a
+// valid key does not), and past it a right guess is refused as a wrong one.
 func TestGuessingLimited(t *testing.T) {
 	t.Parallel()
-	hour := domain.Rate{Count: 3, Period: time.Hour, Burst: 3}
+	hour := domain.Rate{Count: 2, Period: time.Hour, Burst: 2}
 	a := newGuardAPI(t, keysOn|tokensOn, WithLimiter(memstore.NewLimiter(time.Now), Limits{IP: hour}))
 	tests := []struct {
 		give []string
@@ -275,5 +275,70 @@ func TestGuessingLimited(t *testing.T) {
 		if r := a.send(http.MethodGet, "/events/x", "", tt.give...); r.Code != tt.want {
 			t.Errorf("request %d: got %d %s, want %d", i+1, r.Code, r.Body, tt.want)
 		}
+	}
+}
+
+// TestBackEndNotLimitedByItsIP: a back end's key acts for many buyers from
+// one address, past the IP's limit, which counts the address's other
+// requests only; once those pass it, the address is refused everything,
+// the key too, without its credentials being read.
+func TestBackEndNotLimitedByItsIP(t *testing.T) {
+	t.Parallel()
+	hour := domain.Rate{Count: 2, Period: time.Hour, Burst: 2}
+	a := newGuardAPI(t, keysOn|tokensOn, WithLimiter(memstore.NewLimiter(time.Now), Limits{IP: hour}))
+	e, err := a.svc.CreateEvent(context.Background(), application.NewEvent{Name: "Back end", TotalSeats: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	backEnd := []string{authorizationHeader, bearerOf("seats")}
+	for n := 1; n <= 5; n++ { // more than the IP's burst of 2
+		decode[changeJSON](t, a.send(http.MethodPost, holdPath, seatRequest(e.Seat(n).String(), fmt.Sprintf("buyer-%d", n)), backEnd...), http.StatusOK)
+	}
+	for n, want := range []int{http.StatusOK, http.StatusOK, http.StatusTooManyRequests} {
+		if r := a.send(http.MethodGet, "/seats/get/"+e.Seat(9).String(), ""); r.Code != want {
+			t.Fatalf("anonymous read %d: got %d %s, want %d", n+1, r.Code, r.Body, want)
+		}
+	}
+	r := a.send(http.MethodPost, holdPath, seatRequest(e.Seat(6).String(), "buyer-6"), backEnd...)
+	wantError(t, r, http.StatusTooManyRequests, "RATE_LIMITED")
+	if !strings.HasPrefix(r.Header().Get("RateLimit-Policy"), `"ip";q=2;`) || r.Header().Get("Retry-After") == "" {
+		t.Errorf("the key's request from the IP past its limit: headers %v", r.Header())
+	}
+}
+
+// TestIPBlocks: an IP is refused until the time its limit said, with the
+// wait left; then it is forgotten. With no IP limit there is nothing to
+// remember.
+func TestIPBlocks(t *testing.T) {
+	t.Parallel()
+	now := time.Unix(1_000, 0)
+	b := newIPBlocks(func() time.Time { return now })
+	b.add("192.0.2.7", refusal{name: "ip", burst: 2, window: time.Minute, reset: 40 * time.Second, retry: 10 * time.Second})
+	for _, tt := range []struct {
+		after       time.Duration
+		ok          bool
+		retry, rest time.Duration
+	}{
+		{0, true, 10 * time.Second, 40 * time.Second},
+		{4 * time.Second, true, 6 * time.Second, 36 * time.Second},
+		{10*time.Second - time.Nanosecond, true, time.Nanosecond, 30*time.Second + time.Nanosecond},
+		{10 * time.Second, false, 0, 0},
+	} {
+		now = time.Unix(1_000, 0).Add(tt.after)
+		r, ok := b.refused("192.0.2.7")
+		if ok != tt.ok || r.retry != tt.retry || r.reset != tt.rest || ok && r.remaining != 0 {
+			t.Errorf("after %v: %+v, %t; want %t, retry %v, reset %v", tt.after, r, ok, tt.ok, tt.retry, tt.rest)
+		}
+	}
+	if _, ok := b.refused("192.0.2.7"); ok || len(b.ips) != 0 {
+		t.Errorf("an IP whose wait is over is still kept: %v", b.ips)
+	}
+	if _, ok := b.refused("192.0.2.8"); ok {
+		t.Error("an IP never refused is refused")
+	}
+	var none *ipBlocks
+	none.add("192.0.2.7", refusal{retry: time.Second})
+	if _, ok := none.refused("192.0.2.7"); ok {
+		t.Error("no IP limit, yet an IP is refused")
 	}
 }
