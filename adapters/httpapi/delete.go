@@ -17,8 +17,3 @@ func (h handler) deleteEvent(c *gin.Context) {
 	}
 	c.Status(http.StatusNoContent)
 }
-
-// ownerOf names who owns the events a request creates, for the quota of
-// live events per API key: the key's name, "" for a request without one
-// (never capped).
-func ownerOf(c *gin.Context) string { return keyName(c) }

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"encoding/json"
+	"math"
 	"strconv"
 	"strings"
 	"testing"
@@ -133,4 +134,15 @@ func TestAppendShapes(t *testing.T) {
 			t.Errorf("\n got %s\nwant %s", tt.got, want)
 		}
 	}
+}
+
+// appendAvailableSeats encodes the listing of an event's available seats,
+// given by number, whole: the bytes that respondAvailableSeats must write
+// in pieces.
+func appendAvailableSeats(b []byte, e domain.Event, numbers []int) []byte {
+	var templateBuf [256]byte
+	head, tail := seatTemplate(templateBuf[:0], e)
+	b = appendListHead(b, e, len(numbers))
+	b, _ = appendListSeats(b, head, tail, numbers, 0, math.MaxInt)
+	return append(b, listEnd...)
 }

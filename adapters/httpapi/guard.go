@@ -150,7 +150,7 @@ func (g *guard) middleware(rt route) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		cl := &caller{g: g}
 		if g.limiter != nil {
-			cl.ip = c.ClientIP()
+			cl.ip = ipBucket(c.ClientIP())
 		}
 		if r, ok := g.blocks.refused(cl.ip); ok {
 			r.answer(c) // before any credential is read
@@ -222,7 +222,7 @@ const (
 // caller is who sent a request, as far as the guard can tell.
 type caller struct {
 	g     *guard
-	ip    string       // the client's IP, when limits are on
+	ip    string       // the client's IP (its /64 for IPv6), when limits are on
 	key   identity.Key // the API key, when keyed
 	keyed bool
 	buyer string // the buyer token's sub, "" without a token
@@ -238,8 +238,10 @@ func callerOf(c *gin.Context) *caller {
 	return cl
 }
 
-// identify reads the credentials the guard knows. Any credential sent is
-// checked, even where none is needed: a wrong one is a client's mistake
+// identify reads the credentials the guard knows (a key when keys are on,
+// a buyer token when tokens are: another header is no credential of this
+// service, and is ignored). Each one sent is checked, even where none is
+// needed: a wrong one is a client's mistake
 // best told at once, not a silent anonymous request. A header given twice
 // names no one caller, and is refused.
 func (cl *caller) identify(h http.Header) error {

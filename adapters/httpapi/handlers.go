@@ -46,7 +46,7 @@ func (h handler) createEvent(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
-	r.Owner = ownerOf(c)
+	r.Owner = keyName(c) // whose quota the event counts against
 	e, err := h.uc.CreateEvent(c.Request.Context(), r)
 	if err != nil {
 		writeError(c, err)

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
@@ -43,8 +44,9 @@ var errRateLimited = errors.New("rate limit reached")
 // it or the limiter cannot tell: then nothing is attempted, so that a
 // limiter's failure is a 503, never a wrong answer about seats.
 //
-// Unknown paths (404, 405) are not counted: they cost less than the
-// limiter's call would.
+// Unknown paths (404, 405) and seat changes whose body is refused (400,
+// 413, 415) are not counted: they cost less than the limiter's call would,
+// and reach no store.
 func (cl *caller) limit(c *gin.Context, rt route, buyer string) bool {
 	if cl.g.limiter == nil {
 		return true
@@ -100,9 +102,22 @@ func (r refusal) answer(c *gin.Context) {
 // ipCheck starts the key of an IP's limit check.
 const ipCheck = "ip:"
 
+// ipBucket is who an IP's limit counts: an IPv4 address, or the /64 of an
+// IPv6 one, which is what one client is given (RFC 6177), so that a client
+// cannot pass its limit by changing the 64 bits it chooses.
+func ipBucket(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil || !a.Is6() || a.Is4In6() {
+		return ip
+	}
+	return netip.PrefixFrom(a, 64).Masked().String()
+}
+
 // maxBlocks bounds the IPs an instance remembers as past their limit; past
-// it, the expired ones are swept, and if none has expired, a new one is not
-// remembered (the shared limit still refuses it, one call later).
+// it, the expired ones are swept (at most once a second, so that a flood of
+// IPs does not make each refusal a sweep), and a new one is not remembered
+// while there is no room (the shared limit still refuses it, one call
+// later).
 const maxBlocks = 1 << 16
 
 // ipBlocks are the IPs that this instance saw refused by the IP limit, each
@@ -112,9 +127,10 @@ const maxBlocks = 1 << 16
 // instance learns of an IP from its own refusals, one shared limit call
 // after another instance did.
 type ipBlocks struct {
-	mu  sync.Mutex
-	ips map[string]blocked
-	now func() time.Time
+	mu    sync.Mutex
+	ips   map[string]blocked
+	now   func() time.Time
+	swept time.Time // the last sweep
 }
 
 // blocked is an IP's refusal by its limit, at a moment.
@@ -136,15 +152,16 @@ func (b *ipBlocks) add(ip string, r refusal) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	now := b.now()
-	if len(b.ips) >= maxBlocks {
+	if len(b.ips) >= maxBlocks && now.Sub(b.swept) >= time.Second {
+		b.swept = now
 		for ip, x := range b.ips {
 			if !now.Before(x.at.Add(x.r.retry)) {
 				delete(b.ips, ip)
 			}
 		}
-		if len(b.ips) >= maxBlocks {
-			return
-		}
+	}
+	if len(b.ips) >= maxBlocks {
+		return
 	}
 	b.ips[ip] = blocked{at: now, r: r}
 }

@@ -342,3 +342,18 @@ func TestIPBlocks(t *testing.T) {
 		t.Error("no IP limit, yet an IP is refused")
 	}
 }
+
+func TestIPBucket(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct{ give, want string }{
+		{"192.0.2.7", "192.0.2.7"},
+		{"2001:db8:1:2:aaaa::1", "2001:db8:1:2::/64"},
+		{"2001:db8:1:2:ffff:ffff:ffff:ffff", "2001:db8:1:2::/64"},
+		{"::ffff:192.0.2.7", "::ffff:192.0.2.7"},
+		{"not an address", "not an address"},
+	} {
+		if got := ipBucket(tt.give); got != tt.want {
+			t.Errorf("ipBucket(%q) = %q, want %q", tt.give, got, tt.want)
+		}
+	}
+}

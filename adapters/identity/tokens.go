@@ -80,7 +80,7 @@ func NewTokens(cfg TokenConfig) (*Tokens, error) {
 		return nil, errors.New("buyer tokens: set a secret file or a public keys file, not both")
 	case cfg.SecretFile != "":
 		alg = jwt.SigningMethodHS256.Alg()
-		key, err = readSecret(cfg.SecretFile)
+		key, err = ReadSecret(cfg.SecretFile)
 	case cfg.PublicKeysFile != "":
 		alg = jwt.SigningMethodEdDSA.Alg()
 		key, err = readPublicKeys(cfg.PublicKeysFile)
@@ -161,7 +161,10 @@ func (t *Tokens) Verify(token string) (string, error) {
 // says; WithValidMethods has already pinned the algorithm.
 func (t *Tokens) keyFunc(*jwt.Token) (any, error) { return t.key, nil }
 
-func readSecret(path string) ([]byte, error) {
+// ReadSecret reads an HS256 secret file as the service does: one trailing
+// newline (LF or CRLF) is no part of the secret, which must be at least
+// MinSecretLen bytes.
+func ReadSecret(path string) ([]byte, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read secret: %w", err)

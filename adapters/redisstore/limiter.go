@@ -35,7 +35,11 @@ func NewLimiter(s *Store) *Limiter { return &Limiter{s: s} }
 // ARGV[2i-1], ARGV[2i]: its rate's Interval and Span, µs
 // Answers {now, then for each limit the TAT read (0 when none) and the TAT
 // left}: a request was refused when the two TATs are the same.
-const limitSource = `
+//
+// It may run when Redis is out of memory (allow-oom): its keys are a few
+// bytes that expire within a burst's span, and a limiter refused there
+// would refuse the reads that a full Redis still serves.
+const limitSource = `#!lua flags=allow-oom
 local t = redis.call('TIME')
 local now = t[1] * 1000000 + t[2]
 local out = {now}

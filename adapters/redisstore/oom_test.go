@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/redis/rueidis"
 
+	"github.com/seatres/reservation/adapters/redisstore"
 	"github.com/seatres/reservation/adapters/redisstore/redistest"
 	"github.com/seatres/reservation/application"
 	"github.com/seatres/reservation/domain"
@@ -78,6 +80,14 @@ func TestOutOfMemory(t *testing.T) {
 	}
 	if err := reader.Ping(ctx); err != nil {
 		t.Errorf("Ping out of memory: %v", err)
+	}
+	// The rate limits of those reads still count them.
+	r := domain.Rate{Count: 1, Period: time.Hour, Burst: 1}
+	l := redisstore.NewLimiter(reader)
+	for _, want := range []bool{true, false} {
+		if d, err := l.Allow(ctx, []application.LimitCheck{{Key: "ip:oom", Rate: r}}); err != nil || d[0].Allowed != want {
+			t.Errorf("Allow out of memory = %+v, %v; want allowed %t", d, err, want)
+		}
 	}
 	// A change that the rules refuse writes nothing, and is answered.
 	if _, err := s.Hold(ctx, e.ID, ids(e, 1), "bob", longHold, noIdem); !errors.Is(err, domain.ErrSeatHeld) {

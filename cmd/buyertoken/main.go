@@ -7,7 +7,6 @@
 package main
 
 import (
-	"bytes"
 	"errors"
 	"flag"
 	"fmt"
@@ -16,6 +15,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/seatres/reservation/adapters/identity"
 )
 
 func main() {
@@ -38,13 +39,10 @@ func run(args []string, out io.Writer, now time.Time) error {
 	if *secretFile == "" || *sub == "" || *ttl <= 0 {
 		return errors.New("-secret-file and -sub are required, and -ttl must be positive")
 	}
-	secret, err := os.ReadFile(*secretFile)
+	secret, err := identity.ReadSecret(*secretFile) // as the service reads it
 	if err != nil {
 		return err
 	}
-	// The service trims one trailing newline too, so that a file written by
-	// echo holds the same secret.
-	secret = bytes.TrimSuffix(secret, []byte("\n"))
 	claims := jwt.RegisteredClaims{
 		Subject:   *sub,
 		IssuedAt:  jwt.NewNumericDate(now),

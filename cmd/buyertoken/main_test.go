@@ -16,8 +16,9 @@ import (
 func TestMintedTokenIsAccepted(t *testing.T) {
 	t.Parallel()
 	secret := filepath.Join(t.TempDir(), "secret")
-	// As echo writes it: the trailing newline is no part of the secret.
-	if err := os.WriteFile(secret, []byte("0123456789abcdef0123456789abcdef\n"), 0o600); err != nil {
+	// As an editor on Windows writes it: the trailing CRLF is no part of
+	// the secret, for the command as for the service.
+	if err := os.WriteFile(secret, []byte("0123456789abcdef0123456789abcdef\r\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	now := time.Now()
