@@ -240,3 +240,51 @@ func releaseBeforeCapAttempt(t *testing.T, s application.Store) tooSlow {
 	}
 	return ""
 }
+
+// testReserveEndsCart: a reserve that leaves its buyer no live hold ends
+// the cart (a purchase is no way to keep seats), so the buyer's next hold
+// starts a cart of its own, whose holds may be refreshed past the old
+// cart's cap.
+func testReserveEndsCart(t *testing.T, s application.Store) {
+	retrying(t, func(t *testing.T) tooSlow { return reserveEndsCartAttempt(t, s) })
+}
+
+func reserveEndsCartAttempt(t *testing.T, s application.Store) tooSlow {
+	ctx := context.Background()
+	p := capHold
+	e := newEvent(t, s, 10)
+	const dave = domain.UserID("dave")
+	exp := wantHeld(t, "Hold", ans(s.Hold(ctx, e.ID, ids(e, 1), dave, p, noIdem)), e, dave, 1)
+	oldCap := exp.Add(p.MaxLifetime - p.TTL)
+	wantSeats(t, "Reserve of the cart's one seat", ans(s.Reserve(ctx, e.ID, ids(e, 1), dave, noIdem)), e, domain.Reserved, dave, 1)
+	last := wantHeld(t, "Hold after the reserve", ans(s.Hold(ctx, e.ID, ids(e, 2), dave, p, noIdem)), e, dave, 2)
+	if !last.After(exp) {
+		// Redis's clock counts milliseconds: both carts started in the
+		// same one, and their caps are the same.
+		return tooSlow("the hold after the reserve came in the millisecond of the first hold")
+	}
+	newCap := last.Add(p.MaxLifetime - p.TTL)
+	// Refresh the new cart's hold until past the old cart's cap: a cart
+	// that went on would clamp it there.
+	for !last.After(oldCap) {
+		if !time.Now().Add(clockSlack).Before(last) {
+			return tooSlow(fmt.Sprintf("the hold until %v may have expired before its refresh", last))
+		}
+		var got []domain.Seat
+		var err error
+		sp := timed(func() { got, err = s.Refresh(ctx, e.ID, nil, dave, p, noIdem) })
+		if err != nil && !sp.before(last) {
+			return tooSlow("refresh came too late")
+		}
+		next := wantHeld(t, "Refresh", ans(got, err), e, dave, 2)
+		switch {
+		case next.After(newCap):
+			t.Fatalf("Refresh extended the new cart past its cap %v, to %v", newCap, next)
+		case next.Equal(oldCap) && sp.notBefore(oldCap.Add(-p.TTL)):
+			t.Fatalf("Refresh at %v..%v clamped the hold at %v, the cap of the cart that the reserve ended", sp.from, sp.to, oldCap)
+		}
+		last = next
+		time.Sleep(p.TTL / 6) // pace the refreshes; no assertion rests on it
+	}
+	return ""
+}

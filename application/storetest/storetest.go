@@ -56,6 +56,7 @@ func Run(t *testing.T, newStore func(t *testing.T) application.Store) {
 		{"release", testRelease},
 		{"lifetime cap and cool-down", testLifetime},
 		{"release before the cap", testReleaseBeforeCap},
+		{"a reserve ends the cart", testReserveEndsCart},
 		{"idempotency replay", testIdemReplay},
 		{"idempotency key reused", testIdemReused},
 		{"race one seat", testRaceOneSeat},
