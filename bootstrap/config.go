@@ -37,7 +37,7 @@ type Config struct {
 	Hold   domain.HoldPolicy
 	Log    LogConfig
 	Auth   AuthConfig
-	Limits LimitsConfig
+	Limits httpapi.Limits // each Rate zero: off
 	// MemoryMaxSeats caps the seats of all events of the in-memory store.
 	MemoryMaxSeats int
 	// EventsMaxPerKey caps the live events of one API key; 0 for no cap.
@@ -58,11 +58,6 @@ type AuthConfig struct {
 // service to anonymous changes.
 func (a AuthConfig) On() bool {
 	return a.KeysFile != "" || a.BuyerSecretFile != "" || a.BuyerPublicKeysFile != ""
-}
-
-// LimitsConfig holds the rate limits; a zero Rate is off.
-type LimitsConfig struct {
-	Buyer, IP, Key, Create domain.Rate
 }
 
 // LogConfig chooses the logger.

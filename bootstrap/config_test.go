@@ -174,7 +174,7 @@ RESERVATION_HTTP_MAX_CONNS=500
 		Log:  LogConfig{Level: zapcore.DebugLevel, Format: LogConsole},
 		Auth: AuthConfig{KeysFile: "/etc/r/keys.yaml", BuyerPublicKeysFile: "/etc/r/buyers.pem", BuyerAudience: "tickets",
 			TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.0.2.7/32")}},
-		Limits: LimitsConfig{
+		Limits: httpapi.Limits{
 			Buyer:  domain.Rate{Count: 5, Period: time.Second, Burst: 10},
 			IP:     domain.Rate{Count: 100, Period: time.Second, Burst: 100},
 			Key:    domain.Rate{Count: 2000, Period: time.Second, Burst: 4000},

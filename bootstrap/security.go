@@ -44,10 +44,8 @@ func security(cfg Config) fx.Option {
 			log.Info("buyer tokens on", zap.Bool("shared secret", a.BuyerSecretFile != ""), zap.String("audience", a.BuyerAudience))
 			opts = append(opts, httpapi.WithBuyerTokens(tokens))
 		}
-		l := cfg.Limits
-		if !l.Buyer.Off() || !l.IP.Off() || !l.Key.Off() || !l.Create.Off() {
-			opts = append(opts, httpapi.WithLimiter(limiter, httpapi.Limits{Buyer: l.Buyer, IP: l.IP, Key: l.Key, Create: l.Create}))
-		}
+		// Limits that are all off leave the guard without a limiter.
+		opts = append(opts, httpapi.WithLimiter(limiter, cfg.Limits))
 		if len(a.TrustedProxies) > 0 {
 			opts = append(opts, httpapi.WithTrustedProxies(a.TrustedProxies))
 		}
