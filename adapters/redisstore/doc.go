@@ -33,10 +33,11 @@
 //
 // # Events in memory
 //
-// An event never changes, so each instance keeps the events it created or
-// read (at most maxCachedEvents), with the keys and texts every change of
-// them sends, and answers Event without a round trip for eventCacheTTL: an
-// event deleted through another instance is answered by Event for that
+// An event's fields never change while it exists, so each instance keeps
+// the events it created or read (at most maxCachedEvents), with the keys
+// and texts every change of them sends, and answers Event without a round
+// trip for eventCacheTTL: an event deleted through another instance (or
+// its id created again with other fields) is answered by Event for that
 // long at most, while its seats are not found at once (the scripts look at
 // Redis). Nothing else is cached: seats change, and Redis alone decides
 // them.
