@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strings"
@@ -261,7 +262,11 @@ func fuzzPath(f *testing.F, prefix string, idOf func(t *testing.T, body []byte) 
 	fa := newFuzzAPI(f)
 	f.Fuzz(func(t *testing.T, id string) {
 		id = fa.expand(id)
-		r := fa.on(t).get(prefix + url.PathEscape(id))
+		target := prefix + url.PathEscape(id)
+		r := fa.on(t).get(target)
+		if r.Code == http.StatusRequestHeaderFieldsTooLarge && headerBytes(httptest.NewRequest(http.MethodGet, target, nil)) > maxHeaderBytes {
+			return // a request line longer than all headers may be
+		}
 		wantStatus(t, r.Code, r.Body.String(), want...)
 		if r.Code == http.StatusOK {
 			if got := idOf(t, r.Body.Bytes()); got != id {
