@@ -325,25 +325,7 @@ func TestHold(t *testing.T) {
 			give := slices.Clone(tt.give)
 			got, cart, err := domain.Hold(give, "alice", tt.cart, tt.others, tt.now, p)
 			tt.wantErr.check(t, err)
-			if !slices.Equal(give, tt.give) {
-				t.Fatalf("Hold changed the seats given: %+v", give)
-			}
-			if err != nil {
-				if got != nil {
-					t.Fatalf("refusal answered seats %+v", got)
-				}
-				return
-			}
-			if !slices.Equal(got, tt.want) {
-				t.Fatalf("seats = %+v\nwant   %+v", got, tt.want)
-			}
-			wantCart := tt.wantCart
-			if wantCart == (domain.Cart{}) {
-				wantCart = tt.cart
-			}
-			if cart != wantCart {
-				t.Fatalf("cart = %+v, want %+v", cart, wantCart)
-			}
+			wantCartRule(t, "Hold", give, tt.give, got, tt.want, cart, tt.cart, tt.wantCart, err)
 		})
 	}
 }
@@ -621,25 +603,7 @@ func TestRefresh(t *testing.T) {
 			give := slices.Clone(tt.give)
 			got, cart, err := domain.Refresh(give, "alice", tt.cart, tt.now, p)
 			tt.wantErr.check(t, err)
-			if !slices.Equal(give, tt.give) {
-				t.Fatalf("Refresh changed the seats given: %+v", give)
-			}
-			if err != nil {
-				if got != nil {
-					t.Fatalf("refusal answered seats %+v", got)
-				}
-				return
-			}
-			if !slices.Equal(got, tt.want) {
-				t.Fatalf("seats = %+v\nwant   %+v", got, tt.want)
-			}
-			wantCart := tt.wantCart
-			if wantCart == (domain.Cart{}) {
-				wantCart = tt.cart
-			}
-			if cart != wantCart {
-				t.Fatalf("cart = %+v, want %+v", cart, wantCart)
-			}
+			wantCartRule(t, "Refresh", give, tt.give, got, tt.want, cart, tt.cart, tt.wantCart, err)
 		})
 	}
 }
@@ -782,5 +746,31 @@ func TestCartEnd(t *testing.T) {
 		if got := tt.give.CoolDownUntil(tt.policy); !got.Equal(tt.wantCoolDown) {
 			t.Errorf("%+v.CoolDownUntil(%+v) = %v, want %v", tt.give, tt.policy, got, tt.wantCoolDown)
 		}
+	}
+}
+
+// wantCartRule checks the answer of a rule of a cart (Hold, Refresh) to the
+// seats given, whose copy give the rule had: the seats given unchanged; on
+// a refusal no seats; else the seats want and the cart wantCart (the cart
+// given, from, when wantCart is zero: unchanged).
+func wantCartRule(t *testing.T, rule string, give, given, got, want []domain.Seat, cart, from, wantCart domain.Cart, err error) {
+	t.Helper()
+	if !slices.Equal(give, given) {
+		t.Fatalf("%s changed the seats given: %+v", rule, give)
+	}
+	if err != nil {
+		if got != nil {
+			t.Fatalf("refusal answered seats %+v", got)
+		}
+		return
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("seats = %+v\nwant   %+v", got, want)
+	}
+	if wantCart == (domain.Cart{}) {
+		wantCart = from
+	}
+	if cart != wantCart {
+		t.Fatalf("cart = %+v, want %+v", cart, wantCart)
 	}
 }
