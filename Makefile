@@ -12,7 +12,7 @@ build:
 run: build
 	./bin/reservation
 
-test: ensure-redis
+test: ensure-redis ensure-chromium lint-spec
 	$(GO) vet ./...
 	$(GO) tool staticcheck ./...
 	@unformatted="$$(gofmt -l .)"; \
@@ -26,6 +26,47 @@ generate:
 # The Redis tests start their own throwaway redis-server.
 ensure-redis:
 	@command -v redis-server >/dev/null || { $(SUDO) apt-get update && $(SUDO) apt-get install -y redis-server; }
+
+# The docs page's test renders GET /docs in headless Chromium.
+ensure-chromium:
+	@command -v chromium >/dev/null || { $(SUDO) apt-get update && $(SUDO) apt-get install -y chromium; }
+
+# The docs page's renderer, vendored in $(REDOC_DIR) (its README): `make
+# vendor-redoc` replaces it with the standalone bundle of REDOC_VERSION,
+# from the package that `npm pack` fetches, with its licence and VERSION.
+REDOC_VERSION ?= 3.0.1
+REDOC_DIR = adapters/httpapi/redoc
+
+.PHONY: ensure-chromium vendor-redoc
+
+vendor-redoc:
+	@tmp="$$(mktemp -d)" && trap 'rm -rf "$$tmp"' EXIT && \
+	npm pack --silent --pack-destination "$$tmp" redoc@$(REDOC_VERSION) >/dev/null && \
+	tar -xzf "$$tmp/redoc-$(REDOC_VERSION).tgz" -C "$$tmp" && \
+	cp "$$tmp/package/bundles/redoc.standalone.js" "$$tmp/package/LICENSE" $(REDOC_DIR)/ && \
+	echo $(REDOC_VERSION) > $(REDOC_DIR)/VERSION
+
+# The spec's linter: Spectral with the spectral:oas ruleset (.spectral.yaml),
+# failing on any error or warning. tools/spectral/package-lock.json pins it
+# and everything it pulls in; `npm ci` installs exactly that into
+# bin/spectral, again only when tools/spectral changes. Install scripts stay
+# off: Spectral needs none, and the only one among its packages reports the
+# install to an analytics service.
+SPECTRAL = bin/spectral/node_modules/.bin/spectral
+
+.PHONY: lint-spec ensure-npm
+
+lint-spec: $(SPECTRAL)
+	$(SPECTRAL) lint --ruleset .spectral.yaml --fail-severity=warn api/openapi.yaml
+
+$(SPECTRAL): tools/spectral/package.json tools/spectral/package-lock.json | ensure-npm
+	mkdir -p bin/spectral
+	cp tools/spectral/package.json tools/spectral/package-lock.json bin/spectral/
+	npm ci --prefix bin/spectral --ignore-scripts --no-audit --no-fund
+	touch $@
+
+ensure-npm:
+	@command -v npm >/dev/null || { $(SUDO) apt-get update && $(SUDO) apt-get install -y nodejs npm; }
 
 # Benchmarks (issue 3): the Go benchmarks, then the load run of the built
 # service against throwaway Redis servers (cmd/loadbench): the sale of an

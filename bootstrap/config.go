@@ -26,6 +26,7 @@ import (
 
 	"github.com/seatres/reservation/adapters/httpapi"
 	"github.com/seatres/reservation/adapters/redisstore"
+	"github.com/seatres/reservation/adapters/tracing"
 	"github.com/seatres/reservation/domain"
 )
 
@@ -42,6 +43,12 @@ type Config struct {
 	MemoryMaxSeats int
 	// EventsMaxPerKey caps the live events of one API key; 0 for no cap.
 	EventsMaxPerKey int
+	// AdminAddr is where the admin listener (admin.go) listens; "" for
+	// none.
+	AdminAddr string
+	// Traces come from the standard OTEL_* variables, not from settings
+	// (see tracesConfig).
+	Traces tracing.Config
 }
 
 // AuthConfig says who may do what: every file empty leaves the service
@@ -101,6 +108,9 @@ var settings = slices.Concat([]setting{
 	{"RESERVATION_HTTP_WRITE_TIMEOUT", "http.writeTimeout", "30s",
 		"how long a client has to take each response; a slower reader is cut off",
 		func(c *Config, v any) error { return setDuration(&c.HTTP.WriteTimeout, v) }},
+	{"RESERVATION_ADMIN_ADDR", "admin.addr", "",
+		"address of the admin listener, which serves Go's profiles (net/http/pprof) at /debug/pprof/ and nothing else; keep it private (e.g. 127.0.0.1:6060); empty: off",
+		func(c *Config, v any) error { return setOptionalAddr(&c.AdminAddr, v) }},
 	{"RESERVATION_REDIS_ADDRS", "redis.addrs", "",
 		"comma-separated host:port of Redis (one for standalone, several for a cluster); empty means the in-memory store",
 		func(c *Config, v any) error { return setAddrs(&c.Redis.Addrs, v) }},
@@ -215,7 +225,12 @@ func LoadConfig(src Sources) (Config, error) {
 	if err := merge(k, origin, environ, nil, envName); err != nil {
 		return Config{}, err
 	}
-	return parse(k, origin)
+	c, err := parse(k, origin)
+	if err != nil {
+		return Config{}, err
+	}
+	c.Traces = tracesConfig(src.Environ)
+	return c, nil
 }
 
 // merge loads one source and lays it over k, remembering how the source
@@ -256,8 +271,12 @@ func parse(k *koanf.Koanf, origin map[string]string) (Config, error) {
 		return Config{}, errors.Join(errs...)
 	}
 	policy, err := domain.NewHoldPolicy(c.Hold.TTL, c.Hold.MaxSeats, c.Hold.MaxLifetime)
+	if pe := (*domain.HoldPolicyError)(nil); errors.As(err, &pe) {
+		key := holdPolicyKeys[pe.Field]
+		return Config{}, fmt.Errorf("%s: invalid %s %q (want %s)", origin[key], pe.Field, fmt.Sprint(k.Get(key)), pe.Want)
+	}
 	if err != nil {
-		return Config{}, fmt.Errorf("%s, %s, %s: %w", origin["hold.ttl"], origin["hold.maxSeats"], origin["hold.maxLifetime"], err)
+		return Config{}, err
 	}
 	c.Hold = policy
 	if c.Auth.BuyerSecretFile != "" && c.Auth.BuyerPublicKeysFile != "" {
@@ -268,6 +287,15 @@ func parse(k *koanf.Koanf, origin map[string]string) (Config, error) {
 	c.Limits.Key = perPeriod(c.Limits.Key, time.Second)
 	c.Limits.Create = perPeriod(c.Limits.Create, time.Minute)
 	return c, nil
+}
+
+// holdPolicyKeys are the settings of the fields that a
+// domain.HoldPolicyError names, so that its message names the one setting
+// that is wrong.
+var holdPolicyKeys = map[string]string{
+	domain.HoldTTL:         "hold.ttl",
+	domain.HoldMaxSeats:    "hold.maxSeats",
+	domain.HoldMaxLifetime: "hold.maxLifetime",
 }
 
 // perPeriod completes a limit read as a count and a burst: its period, and
@@ -316,6 +344,15 @@ func setAddr(dst *string, v any) error {
 	}
 	*dst = s
 	return nil
+}
+
+// setOptionalAddr is setAddr that also takes "", for "off".
+func setOptionalAddr(dst *string, v any) error {
+	if fmt.Sprint(v) == "" {
+		*dst = ""
+		return nil
+	}
+	return setAddr(dst, v)
 }
 
 func setDuration(dst *time.Duration, v any) error { return setDurationFrom(dst, v, time.Nanosecond) }
@@ -423,10 +460,12 @@ func setAddrs(dst *[]string, v any) error {
 	return nil
 }
 
+// setLevel takes the four levels the service logs at: zap's higher ones
+// (dpanic, panic, fatal) would hide every error the service logs.
 func setLevel(dst *zapcore.Level, v any) error {
 	s := fmt.Sprint(v)
 	l, err := zapcore.ParseLevel(s)
-	if err != nil {
+	if err != nil || l > zapcore.ErrorLevel {
 		return fmt.Errorf("invalid log level %q (want debug, info, warn or error)", s)
 	}
 	*dst = l

@@ -245,6 +245,7 @@ func TestLoadConfigInvalid(t *testing.T) {
 		yaml, dotenv string
 		env          []string
 		want         []string // each must appear in the error
+		exact        string   // the whole error, when it must name one setting alone
 	}{
 		{name: "http addr", env: []string{"RESERVATION_HTTP_ADDR=8080"},
 			want: []string{`RESERVATION_HTTP_ADDR: invalid address "8080"`}},
@@ -269,9 +270,11 @@ func TestLoadConfigInvalid(t *testing.T) {
 		{name: "hold ttl without unit", env: []string{"RESERVATION_HOLD_TTL=60"},
 			want: []string{`RESERVATION_HOLD_TTL: invalid duration "60"`}},
 		{name: "hold ttl below the domain's minimum", env: []string{"RESERVATION_HOLD_TTL=500us"},
-			want: []string{"RESERVATION_HOLD_TTL", domain.ErrInvalidHoldPolicy.Error()}},
+			exact: `RESERVATION_HOLD_TTL: invalid hold TTL "500us" (want at least 1ms)`},
+		{name: "hold ttl below the minimum in yaml", yaml: "hold:\n  ttl: 500us\n",
+			want: []string{`config.yaml: hold.ttl: invalid hold TTL "500us" (want at least 1ms)`}},
 		{name: "lifetime cap below the ttl", env: []string{"RESERVATION_HOLD_TTL=2m", "RESERVATION_HOLD_MAX_LIFETIME=1m"},
-			want: []string{"RESERVATION_HOLD_MAX_LIFETIME", domain.ErrInvalidHoldPolicy.Error()}},
+			exact: `RESERVATION_HOLD_MAX_LIFETIME: invalid max lifetime "1m" (want 0 for no cap, or at least the hold TTL, 2m0s)`},
 		{name: "negative lifetime cap", env: []string{"RESERVATION_HOLD_MAX_LIFETIME=-1m"},
 			want: []string{`RESERVATION_HOLD_MAX_LIFETIME: duration "-1m" must not be negative`}},
 		{name: "zero max seats", env: []string{"RESERVATION_HOLD_MAX_SEATS=0"},
@@ -280,6 +283,8 @@ func TestLoadConfigInvalid(t *testing.T) {
 			want: []string{`RESERVATION_HOLD_MAX_SEATS: invalid number "2.5"`}},
 		{name: "log level", env: []string{"RESERVATION_LOG_LEVEL=loud"},
 			want: []string{`RESERVATION_LOG_LEVEL: invalid log level "loud"`}},
+		{name: "log level zap knows but the service does not log at", env: []string{"RESERVATION_LOG_LEVEL=fatal"},
+			exact: `RESERVATION_LOG_LEVEL: invalid log level "fatal" (want debug, info, warn or error)`},
 		{name: "log format", env: []string{"RESERVATION_LOG_FORMAT=xml"},
 			want: []string{`RESERVATION_LOG_FORMAT: invalid log format "xml"`}},
 		{name: "both kinds of buyer token keys", env: []string{"RESERVATION_AUTH_BUYER_SECRET_FILE=/s", "RESERVATION_AUTH_BUYER_PUBLIC_KEYS_FILE=/p"},
@@ -320,6 +325,9 @@ func TestLoadConfigInvalid(t *testing.T) {
 				if !strings.Contains(err.Error(), w) {
 					t.Errorf("LoadConfig() error %q does not contain %q", err, w)
 				}
+			}
+			if tt.exact != "" && err.Error() != tt.exact {
+				t.Errorf("LoadConfig() error %q, want %q", err, tt.exact)
 			}
 		})
 	}

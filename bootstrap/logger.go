@@ -30,8 +30,24 @@ func NewLogger(c LogConfig) (*zap.Logger, error) {
 	zc := zap.NewProductionConfig()
 	zc.Level = zap.NewAtomicLevelAt(c.Level)
 	zc.Sampling = nil // zap's own would sample errors too
+	zc.EncoderConfig = jsonEncoding()
 	return zc.Build(zap.WrapCore(sampleBelowWarn))
 }
+
+// jsonEncoding is zap's production encoding with times and durations that
+// people and log tools read without converting them: zap's own are epoch
+// seconds as a float and durations as seconds without a unit.
+func jsonEncoding() zapcore.EncoderConfig {
+	ec := zap.NewProductionEncoderConfig()
+	ec.EncodeTime = func(t time.Time, enc zapcore.PrimitiveArrayEncoder) { encodeMillis(t.UTC(), enc) }
+	ec.EncodeDuration = zapcore.StringDurationEncoder // "15s", "1.2ms"
+	return ec
+}
+
+// encodeMillis writes a time as RFC 3339 (and so ISO 8601) with
+// milliseconds. Given in UTC, as "2026-12-02T01:55:44.622Z": the lines of
+// instances in other time zones then sort and compare as text.
+var encodeMillis = zapcore.TimeEncoderOfLayout("2006-01-02T15:04:05.000Z07:00")
 
 // sampleBelowWarn samples the entries of core below warning level.
 func sampleBelowWarn(core zapcore.Core) zapcore.Core {

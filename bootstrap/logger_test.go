@@ -1,6 +1,7 @@
 package bootstrap
 
 import (
+	"encoding/json"
 	"testing"
 	"time"
 
@@ -39,3 +40,31 @@ type stoppedClock struct{}
 
 func (stoppedClock) Now() time.Time                         { return time.Unix(1_800_000_000, 0) }
 func (stoppedClock) NewTicker(d time.Duration) *time.Ticker { return time.NewTicker(d) }
+
+// TestJSONEncoding: a JSON log line carries its time as RFC 3339 in UTC
+// with milliseconds and its durations with a unit.
+func TestJSONEncoding(t *testing.T) {
+	t.Parallel()
+	// In another zone than UTC, which the line gives.
+	at := time.Date(2026, 12, 2, 2, 55, 44, 622_954_000, time.FixedZone("CET", 3600))
+	buf, err := zapcore.NewJSONEncoder(jsonEncoding()).EncodeEntry(
+		zapcore.Entry{Level: zapcore.InfoLevel, Time: at, Message: "shutting down"},
+		[]zapcore.Field{zap.Duration("timeout", 15*time.Second), zap.Duration("latency", 1500*time.Microsecond)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var line struct {
+		TS      string
+		Timeout string
+		Latency string
+	}
+	if err := json.Unmarshal(buf.Bytes(), &line); err != nil {
+		t.Fatalf("%s: %v", buf, err)
+	}
+	if ts, err := time.Parse(time.RFC3339Nano, line.TS); err != nil || !ts.Equal(at.Truncate(time.Millisecond)) || line.TS != "2026-12-02T01:55:44.622Z" {
+		t.Errorf("ts %q (%v), want RFC 3339 with milliseconds", line.TS, err)
+	}
+	if line.Timeout != "15s" || line.Latency != "1.5ms" {
+		t.Errorf("durations %q and %q, want 15s and 1.5ms", line.Timeout, line.Latency)
+	}
+}

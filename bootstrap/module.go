@@ -20,7 +20,8 @@ const stopMargin = 5 * time.Second
 
 // Module is the whole service for cfg: the logger, the store that cfg
 // chooses (Redis when it names addresses, memory otherwise), its metrics,
-// the use cases and the HTTP server.
+// the use cases and the HTTP server, and the admin listener when cfg names
+// its address.
 func Module(cfg Config) fx.Option {
 	return fx.Options(
 		fx.Provide(func() (*zap.Logger, error) { return NewLogger(cfg.Log) }),
@@ -30,7 +31,7 @@ func Module(cfg Config) fx.Option {
 		metrics.Module,
 		// At the root: fx applies a decoration only within its own module,
 		// and the service's store must be the instrumented one.
-		metrics.StoreDecorator,
+		instrument(cfg),
 		fx.Provide(func(m *metrics.Metrics) httpapi.Metrics { return m }),
 		fx.Supply(cfg.Hold, cfg.HTTP),
 		fx.Provide(func(s application.Store, p domain.HoldPolicy) *application.Service {
@@ -38,6 +39,7 @@ func Module(cfg Config) fx.Option {
 		}),
 		security(cfg),
 		httpapi.Module,
+		admin(cfg), // admin.go: the profiles, on a listener of their own
 		// Appended last, so its stop hook runs first: the log shows when
 		// shutdown began, before the server drains in-flight requests.
 		fx.Invoke(func(lc fx.Lifecycle, log *zap.Logger) {
@@ -52,5 +54,7 @@ func store(cfg Config) fx.Option {
 	if len(cfg.Redis.Addrs) == 0 {
 		return fx.Options(fx.Supply(memstore.Config{MaxSeats: cfg.MemoryMaxSeats}), memstore.Module)
 	}
-	return fx.Options(fx.Supply(cfg.Redis), redisstore.Module)
+	return fx.Options(fx.Supply(cfg.Redis), redisstore.Module,
+		// Redis's memory in /metrics: a full Redis refuses every write.
+		fx.Invoke(func(m *metrics.Metrics, s *redisstore.Store) { m.WatchMemory(s) }))
 }

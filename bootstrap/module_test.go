@@ -35,6 +35,7 @@ func TestModuleValidates(t *testing.T) {
 	}{
 		{"memory", config(t)},
 		{"redis", config(t, "RESERVATION_REDIS_ADDRS=127.0.0.1:6379")},
+		{"admin listener", config(t, "RESERVATION_ADMIN_ADDR=127.0.0.1:0")},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -82,8 +83,13 @@ func TestModuleServes(t *testing.T) {
 				t.Error("the event is not in the configured Redis")
 			}
 			// The store the service uses is the instrumented one.
-			if m := get(t, base+"/metrics"); !strings.Contains(m, `store_call_duration_seconds_count{op="create_event"} 1`) {
+			m := get(t, base+"/metrics")
+			if !strings.Contains(m, `store_call_duration_seconds_count{op="create_event"} 1`) {
 				t.Errorf("the store is not instrumented:\n%s", m)
+			}
+			// Redis's memory is watched on Redis, and only there.
+			if got := strings.Contains(m, "redis_used_memory_bytes{"); got != tt.redis {
+				t.Errorf("/metrics has Redis's memory: %v, want %v", got, tt.redis)
 			}
 			hold := func(n int) string { return fmt.Sprintf(`{"id": "%s.%d", "UUID": "u"}`, ev.ID, n) }
 			post(t, base+"/seats/hold", hold(1), http.StatusOK, nil)

@@ -246,6 +246,10 @@ func TestDockerfileBuildsWhatMakeBuildBuilds(t *testing.T) {
 			if buildsService(words) {
 				docker = words
 			}
+			// The probe runs every 10 s and is never debugged: stripped.
+			if slices.Contains(words, "./deployments/healthprobe") && !strings.Contains(strings.Join(words, " "), `-trimpath -ldflags "-s -w"`) {
+				t.Errorf("Dockerfile builds the probe with %q, want -trimpath -ldflags \"-s -w\"", strings.Join(words, " "))
+			}
 		}
 	}
 	if docker == nil {

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	batchv1 "k8s.io/api/batch/v1"
@@ -32,6 +33,9 @@ type objects struct {
 	secrets      []corev1.Secret
 	hpas         []autoscalingv2.HorizontalPodAutoscaler
 	pdbs         []policyv1.PodDisruptionBudget
+	// The Prometheus Operator's: monitoring_test.go checks them.
+	podMonitors     []monitoringv1.PodMonitor
+	prometheusRules []monitoringv1.PrometheusRule
 }
 
 func render(t *testing.T, dir string) objects {
@@ -63,6 +67,10 @@ func render(t *testing.T, dir string) objects {
 			o.hpas = append(o.hpas, decode[autoscalingv2.HorizontalPodAutoscaler](t, data))
 		case "PodDisruptionBudget":
 			o.pdbs = append(o.pdbs, decode[policyv1.PodDisruptionBudget](t, data))
+		case "PodMonitor":
+			o.podMonitors = append(o.podMonitors, decode[monitoringv1.PodMonitor](t, data))
+		case "PrometheusRule":
+			o.prometheusRules = append(o.prometheusRules, decode[monitoringv1.PrometheusRule](t, data))
 		default:
 			t.Errorf("%s renders a %s, which this test does not check", dir, kind)
 		}
@@ -183,6 +191,15 @@ func checkService(t *testing.T, o objects) bootstrap.Config {
 	d := one(t, "Deployments", o.deployments)
 	pod := d.Spec.Template
 	c := one(t, "containers in the service's pod", pod.Spec.Containers)
+
+	// The image has a registry host and a tag, the ones `kustomize edit set
+	// image` replaces (README, Deployment): not a bare name, which no
+	// registry has, nor :latest, which IfNotPresent would not pull again.
+	host, repo, named := strings.Cut(c.Image, "/")
+	_, tag, _ := strings.Cut(repo[strings.LastIndex(repo, "/")+1:], ":")
+	if !named || !strings.ContainsAny(host, ".:") || tag == "" || tag == "latest" {
+		t.Errorf("service image %q, want REGISTRY/reservation:TAG with a registry host and a tag other than latest", c.Image)
+	}
 
 	for _, p := range []struct {
 		name  string

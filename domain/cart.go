@@ -1,6 +1,9 @@
 package domain
 
-import "time"
+import (
+	"fmt"
+	"time"
+)
 
 // HoldPolicy is how long a hold lasts, how many live holds one buyer may
 // have in one event, and how long a buyer's cart may keep seats.
@@ -13,13 +16,36 @@ type HoldPolicy struct {
 	MaxLifetime time.Duration
 }
 
-// NewHoldPolicy validates a policy.
+// NewHoldPolicy validates a policy. Its error is a *HoldPolicyError.
 func NewHoldPolicy(ttl time.Duration, maxSeats int, maxLifetime time.Duration) (HoldPolicy, error) {
-	if ttl < time.Millisecond || maxSeats < 1 || maxLifetime != 0 && maxLifetime < ttl {
-		return HoldPolicy{}, ErrInvalidHoldPolicy
+	switch {
+	case ttl < time.Millisecond:
+		return HoldPolicy{}, &HoldPolicyError{Field: HoldTTL, Want: "at least 1ms"}
+	case maxSeats < 1:
+		return HoldPolicy{}, &HoldPolicyError{Field: HoldMaxSeats, Want: "at least 1"}
+	case maxLifetime != 0 && maxLifetime < ttl:
+		return HoldPolicy{}, &HoldPolicyError{Field: HoldMaxLifetime, Want: fmt.Sprintf("0 for no cap, or at least the hold TTL, %v", ttl)}
 	}
 	return HoldPolicy{TTL: ttl, MaxSeats: maxSeats, MaxLifetime: maxLifetime}, nil
 }
+
+// HoldPolicyError is a hold policy that NewHoldPolicy refuses: a
+// configuration error, never an answer to a request. It names the one
+// field that is wrong, so that the configuration can name the one setting
+// of it, and says what that field must be.
+type HoldPolicyError struct {
+	Field string // HoldTTL, HoldMaxSeats or HoldMaxLifetime
+	Want  string // e.g. "at least 1ms"
+}
+
+func (e *HoldPolicyError) Error() string { return e.Field + " must be " + e.Want }
+
+// The fields of a hold policy, as a HoldPolicyError names them.
+const (
+	HoldTTL         = "hold TTL"
+	HoldMaxSeats    = "max seats"
+	HoldMaxLifetime = "max lifetime"
+)
 
 // Cart is what the hold-lifetime cap knows of one buyer's holds in one
 // event. A cart starts with the buyer's first hold there while the buyer

@@ -1,7 +1,6 @@
 package domain
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -78,9 +77,6 @@ var (
 	ErrInvalidCount       = refusal("INVALID_SEAT_COUNT", "bestAvailable.count must be an integer from 1 to the hold limit")
 	ErrInvalidIdemKey     = refusal("INVALID_IDEMPOTENCY_KEY", "Idempotency-Key must be 1 to 255 printable ASCII characters")
 )
-
-// ErrInvalidHoldPolicy is a configuration error, never an answer to a request.
-var ErrInvalidHoldPolicy = errors.New("hold TTL must be at least 1ms, max seats at least 1, and the max lifetime at least the TTL (or 0 for none)")
 
 // SeatsError is a refusal of a request on several seats that names the
 // seats that caused it, in the order they were asked.

@@ -252,25 +252,28 @@ func TestNewHoldPolicy(t *testing.T) {
 		ttl      time.Duration
 		max      int
 		lifetime time.Duration
-		wantErr  error
+		wantErr  string // the field named, "" for none
 	}{
 		{ttl: time.Minute, max: 6},
 		{ttl: time.Millisecond, max: 1},
 		{ttl: time.Minute, max: 6, lifetime: time.Minute},
 		{ttl: time.Minute, max: 6, lifetime: 15 * time.Minute},
-		{ttl: time.Minute, max: 6, lifetime: time.Minute - time.Nanosecond, wantErr: domain.ErrInvalidHoldPolicy},
-		{ttl: time.Minute, max: 6, lifetime: time.Second, wantErr: domain.ErrInvalidHoldPolicy},
-		{ttl: time.Minute, max: 6, lifetime: -time.Hour, wantErr: domain.ErrInvalidHoldPolicy},
-		{ttl: time.Millisecond - 1, max: 6, wantErr: domain.ErrInvalidHoldPolicy},
-		{ttl: 0, max: 6, wantErr: domain.ErrInvalidHoldPolicy},
-		{ttl: -time.Second, max: 6, wantErr: domain.ErrInvalidHoldPolicy},
-		{ttl: time.Minute, max: 0, wantErr: domain.ErrInvalidHoldPolicy},
-		{ttl: time.Minute, max: -1, wantErr: domain.ErrInvalidHoldPolicy},
+		{ttl: time.Minute, max: 6, lifetime: time.Minute - time.Nanosecond, wantErr: domain.HoldMaxLifetime},
+		{ttl: time.Minute, max: 6, lifetime: time.Second, wantErr: domain.HoldMaxLifetime},
+		{ttl: time.Minute, max: 6, lifetime: -time.Hour, wantErr: domain.HoldMaxLifetime},
+		{ttl: time.Millisecond - 1, max: 6, wantErr: domain.HoldTTL},
+		{ttl: 0, max: 6, wantErr: domain.HoldTTL},
+		{ttl: -time.Second, max: 6, wantErr: domain.HoldTTL},
+		// A short TTL is named alone, not the max lifetime it is also above.
+		{ttl: time.Microsecond, max: 6, lifetime: time.Nanosecond, wantErr: domain.HoldTTL},
+		{ttl: time.Minute, max: 0, wantErr: domain.HoldMaxSeats},
+		{ttl: time.Minute, max: -1, wantErr: domain.HoldMaxSeats},
 	}
 	for _, tt := range tests {
 		p, err := domain.NewHoldPolicy(tt.ttl, tt.max, tt.lifetime)
-		if !errors.Is(err, tt.wantErr) {
-			t.Errorf("NewHoldPolicy(%v, %d, %v) error = %v, want %v", tt.ttl, tt.max, tt.lifetime, err, tt.wantErr)
+		var pe *domain.HoldPolicyError
+		if errors.As(err, &pe) != (tt.wantErr != "") || pe != nil && pe.Field != tt.wantErr {
+			t.Errorf("NewHoldPolicy(%v, %d, %v) error = %v, want one naming %q", tt.ttl, tt.max, tt.lifetime, err, tt.wantErr)
 		}
 		want := domain.HoldPolicy{TTL: tt.ttl, MaxSeats: tt.max, MaxLifetime: tt.lifetime}
 		if err == nil && p != want {

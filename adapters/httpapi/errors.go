@@ -107,24 +107,45 @@ func classify(err error) apiError {
 	return internalError
 }
 
-// message is the sentence a client reads: a refusal explains itself (its
-// ids came from the client), a server error shows only its kind, because
-// its details (addresses, internal messages) are for the log.
+// message is the sentence a client reads. A refusal of the rules reads
+// the same on every path: its own sentence (with the seats or the wait it
+// names, which came from the client), without the context the use case
+// wrapped it in ("list seats of E: "), which is for the log. This
+// adapter's own errors say what was wrong with the request. A server
+// error shows only its kind, because its details (addresses, internal
+// messages) are for the log.
 func (e apiError) message(err error) string {
 	if e.status >= http.StatusInternalServerError {
 		return e.err.Error()
 	}
+	var (
+		seats    *domain.SeatsError
+		coolDown *domain.CoolDownError
+		refusal  *domain.Refusal
+	)
+	switch {
+	case errors.As(err, &seats):
+		return seats.Error()
+	case errors.As(err, &coolDown):
+		return coolDown.Error()
+	case errors.As(err, &refusal):
+		return refusal.Error()
+	}
 	return err.Error()
 }
 
-// writeError answers err. Server errors are attached to the request so that
-// its log line carries them. A refusal that names seats (a cart's) lists
-// them, and one of a buyer in their cool-down says when to come back.
+// writeError answers err. The error is kept with the request so that its
+// log line carries it whole, with the context its answer leaves out; a
+// server error is also attached as gin's error, which marks the request's
+// span an error (a refusal is an answer, not a failure). A refusal that
+// names seats (a cart's) lists them, and one of a buyer in their cool-down
+// says when to come back.
 func writeError(c *gin.Context, err error) {
 	e := classify(err)
 	if e.status >= http.StatusInternalServerError {
 		_ = c.Error(err)
 	}
+	c.Set(answeredKey{}, err)
 	var seats []domain.SeatID
 	if se := (*domain.SeatsError)(nil); errors.As(err, &se) {
 		seats = se.Seats
@@ -133,6 +154,17 @@ func writeError(c *gin.Context, err error) {
 		c.Header("Retry-After", retryAfter(cd.RetryAfter))
 	}
 	respond(c, e.status, func(b []byte) []byte { return appendError(b, e.message(err), e.code, seats) })
+}
+
+// answeredKey keeps the error a request was answered with, for its log
+// line (see answered).
+type answeredKey struct{}
+
+// answered is the error c's request was answered with, nil for none.
+func answered(c *gin.Context) error {
+	v, _ := c.Get(answeredKey{})
+	err, _ := v.(error)
+	return err
 }
 
 // retryAfter is a Retry-After value: whole seconds, rounded up, so that a

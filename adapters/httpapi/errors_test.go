@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -9,7 +10,12 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/seatres/reservation/adapters/memstore"
+	"github.com/seatres/reservation/adapters/metrics"
 	"github.com/seatres/reservation/application"
 	"github.com/seatres/reservation/domain"
 )
@@ -27,24 +33,24 @@ func TestClassify(t *testing.T) {
 		{domain.ErrInvalidUser, 400, "INVALID_UUID", domain.ErrInvalidUser.Error()},
 		{domain.ErrInvalidSeatID, 400, "INVALID_SEAT_ID", domain.ErrInvalidSeatID.Error()},
 		{domain.ErrEventNotFound, 404, "EVENT_NOT_FOUND", "event not found"},
-		{fmt.Errorf("get seat x.1: %w", domain.ErrSeatNotFound), 404, "SEAT_NOT_FOUND", "get seat x.1: seat not found"},
-		{fmt.Errorf("hold seat x.1: %w", domain.ErrSeatHeld), 409, "SEAT_HELD", "hold seat x.1: " + domain.ErrSeatHeld.Error()},
-		{fmt.Errorf("hold seat x.1: %w", domain.ErrSeatReserved), 409, "SEAT_RESERVED", "hold seat x.1: seat is already reserved"},
-		{fmt.Errorf("hold seat x.1: %w", domain.ErrHoldLimit), 429, "HOLD_LIMIT_REACHED", "hold seat x.1: " + domain.ErrHoldLimit.Error()},
+		{fmt.Errorf("get seat x.1: %w", domain.ErrSeatNotFound), 404, "SEAT_NOT_FOUND", "seat not found"},
+		{fmt.Errorf("hold seat x.1: %w", domain.ErrSeatHeld), 409, "SEAT_HELD", domain.ErrSeatHeld.Error()},
+		{fmt.Errorf("hold seat x.1: %w", domain.ErrSeatReserved), 409, "SEAT_RESERVED", "seat is already reserved"},
+		{fmt.Errorf("hold seat x.1: %w", domain.ErrHoldLimit), 429, "HOLD_LIMIT_REACHED", domain.ErrHoldLimit.Error()},
 		// Same sentence as ErrSeatHeld, another refusal.
-		{fmt.Errorf("refresh seat x.1: %w", domain.ErrNotHolder), 403, "NOT_HOLDER", "refresh seat x.1: " + domain.ErrNotHolder.Error()},
+		{fmt.Errorf("refresh seat x.1: %w", domain.ErrNotHolder), 403, "NOT_HOLDER", domain.ErrNotHolder.Error()},
 		{domain.ErrNotOnHold, 409, "NOT_ON_HOLD", domain.ErrNotOnHold.Error()},
 		{domain.ErrNoLiveHold, 403, "NO_LIVE_HOLD", domain.ErrNoLiveHold.Error()},
-		{fmt.Errorf("create event: %w", domain.ErrEventExists), 409, "EVENT_EXISTS", "create event: event already exists"},
+		{fmt.Errorf("create event: %w", domain.ErrEventExists), 409, "EVENT_EXISTS", "event already exists"},
 		{domain.ErrInvalidSeatsPerRow, 400, "INVALID_SEATS_PER_ROW", domain.ErrInvalidSeatsPerRow.Error()},
 		{domain.ErrInvalidSeatIDs, 400, "INVALID_SEAT_IDS", domain.ErrInvalidSeatIDs.Error()},
 		{domain.ErrInvalidCount, 400, "INVALID_SEAT_COUNT", domain.ErrInvalidCount.Error()},
 		{domain.ErrInvalidIdemKey, 400, "INVALID_IDEMPOTENCY_KEY", domain.ErrInvalidIdemKey.Error()},
 		{domain.ErrNotEnoughSeats, 409, "NOT_ENOUGH_SEATS", domain.ErrNotEnoughSeats.Error()},
-		{&domain.CoolDownError{RetryAfter: time.Second}, 429, "HOLD_LIFETIME_REACHED", domain.ErrCoolDown.Error() + " (in 1s)"},
+		{fmt.Errorf("hold seats of u in e: %w", &domain.CoolDownError{RetryAfter: time.Second}), 429, "HOLD_LIFETIME_REACHED", domain.ErrCoolDown.Error() + " (in 1s)"},
 		{domain.ErrHoldLifetime, 409, "HOLD_LIFETIME_REACHED", domain.ErrHoldLifetime.Error()},
 		{domain.ErrIdempotencyKeyReused, 422, "IDEMPOTENCY_KEY_REUSED", domain.ErrIdempotencyKeyReused.Error()},
-		{&domain.SeatsError{Err: domain.ErrNoLiveHold, Seats: []domain.SeatID{{Event: "e", Number: 1}}}, 403, "NO_LIVE_HOLD",
+		{fmt.Errorf("reserve seats of u in e: %w", &domain.SeatsError{Err: domain.ErrNoLiveHold, Seats: []domain.SeatID{{Event: "e", Number: 1}}}), 403, "NO_LIVE_HOLD",
 			domain.ErrNoLiveHold.Error() + ": e.1"},
 		{fmt.Errorf("hold seat x.1: %w", errDown), 503, "STORE_UNAVAILABLE", "store unavailable"},
 		{application.ErrUnavailable, 503, "STORE_UNAVAILABLE", "store unavailable"},
@@ -121,7 +127,7 @@ func TestErrorBody(t *testing.T) {
 		retryAfter string
 	}{
 		{fmt.Errorf("hold: %w", &domain.SeatsError{Err: domain.ErrSeatHeld, Seats: seats}),
-			`{"error":"hold: seat is on hold for another UUID: ` + event + `.7, ` + event + `.10000","code":"SEAT_HELD","seats":["` +
+			`{"error":"seat is on hold for another UUID: ` + event + `.7, ` + event + `.10000","code":"SEAT_HELD","seats":["` +
 				event + `.7","` + event + `.10000"]}`, ""},
 		{domain.ErrSeatHeld, `{"error":"seat is on hold for another UUID","code":"SEAT_HELD"}`, ""},
 		{&domain.CoolDownError{RetryAfter: 59*time.Second + time.Millisecond}, "", "60"},
@@ -139,5 +145,46 @@ func TestErrorBody(t *testing.T) {
 		if got := rec.Header().Get("Retry-After"); got != tt.retryAfter {
 			t.Errorf("%v: Retry-After %q, want %q", tt.give, got, tt.retryAfter)
 		}
+	}
+}
+
+// TestOneMessageOnEveryPath: an unknown event is refused with the same
+// sentence on every path that names it, and its seat on every path that
+// names a seat; the use case's context is in the request's log line, not
+// in the answer.
+func TestOneMessageOnEveryPath(t *testing.T) {
+	t.Parallel()
+	const event = "0b6c3c1e-8a52-4c5e-9a57-0f6a3d2b9e10"
+	seat := event + ".1"
+	core, logs := observer.New(zapcore.InfoLevel)
+	a := &testAPI{t: t, router: NewRouter(application.NewService(memstore.New(time.Now), defaultPolicy), zap.New(core), metrics.New())}
+	requests := []struct {
+		method, path, body string
+		want               *domain.Refusal
+	}{
+		{http.MethodGet, "/events/" + event, "", domain.ErrEventNotFound},
+		{http.MethodGet, "/events/" + event + "/summary", "", domain.ErrEventNotFound},
+		{http.MethodGet, "/seats/list/" + event, "", domain.ErrEventNotFound},
+		{http.MethodDelete, "/events/" + event, "", domain.ErrEventNotFound},
+		{http.MethodGet, "/seats/get/" + seat, "", domain.ErrSeatNotFound},
+		{http.MethodPost, holdPath, seatRequest(seat, "alice"), domain.ErrSeatNotFound},
+		{http.MethodPost, refreshPath, seatRequest(seat, "alice"), domain.ErrSeatNotFound},
+		{http.MethodPost, reservePath, seatRequest(seat, "alice"), domain.ErrSeatNotFound},
+		{http.MethodPost, cartPath(event, opHold), idsBody("alice", seat), domain.ErrEventNotFound},
+		{http.MethodPost, cartPath(event, opRefresh), idsBody("alice"), domain.ErrEventNotFound},
+		{http.MethodPost, cartPath(event, opReserve), idsBody("alice", seat), domain.ErrEventNotFound},
+		{http.MethodPost, cartPath(event, opRelease), idsBody("alice", seat), domain.ErrEventNotFound},
+	}
+	for _, r := range requests {
+		rec := a.do(r.method, r.path, "application/json", r.body)
+		var got errorJSON
+		if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil || got.Code != r.want.Code() || got.Error != r.want.Error() {
+			t.Errorf("%s %s: %d %s, want %s %q", r.method, r.path, rec.Code, rec.Body, r.want.Code(), r.want.Error())
+		}
+	}
+	// The log keeps the use case's context: which call, which id.
+	lines := logs.FilterField(zap.String("route", "/seats/list/:eventId")).All()
+	if len(lines) != 1 || lines[0].ContextMap()["error"] != "list seats of "+event+": event not found" {
+		t.Errorf("log of the listing: %v, want its error with the use case's context", lines)
 	}
 }

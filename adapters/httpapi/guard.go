@@ -71,6 +71,7 @@ type guard struct {
 	limits  Limits
 	blocks  *ipBlocks // the IPs past their limit, when it is on
 	proxies []netip.Prefix
+	tracing gin.HandlerFunc // nil: no traces (tracing.go)
 	// seatsNeed says what a seat change needs, in a 401's message.
 	seatsNeed string
 }

@@ -295,9 +295,9 @@ func TestKeyAndToken(t *testing.T) {
 }
 
 // TestEveryRouteGuarded: with keys on, every route that is no read refuses
-// a request without credentials, and every route but the document's, the
-// probes' and the metrics' counts against the IP limit: a new route that is
-// in no group of the guard fails here.
+// a request without credentials, and every route but the document's (and
+// its docs page's), the probes' and the metrics' counts against the IP
+// limit: a new route that is in no group of the guard fails here.
 func TestEveryRouteGuarded(t *testing.T) {
 	t.Parallel()
 	refuseAll := &fakeLimiter{decide: func(application.LimitCheck) domain.Decision {
@@ -305,7 +305,8 @@ func TestEveryRouteGuarded(t *testing.T) {
 	}}
 	keys := newGuardAPI(t, keysOn)
 	limited := newGuardAPI(t, keysOn, WithLimiter(refuseAll, Limits{IP: perSecond(10, 10)}))
-	unguarded := []string{"GET /openapi.yaml", "GET /healthz", "GET /readyz", "GET /metrics", "GET /events/create"}
+	unguarded := []string{"GET /openapi.yaml", "GET /docs", "GET " + docsScriptPath, "GET /",
+		"GET /healthz", "HEAD /healthz", "GET /readyz", "HEAD /readyz", "GET /metrics", "GET /events/create"}
 	for _, route := range keys.router.Routes() {
 		t.Run(route.Method+" "+route.Path, func(t *testing.T) {
 			path := strings.NewReplacer(":id", "x", ":eventId", "x").Replace(route.Path)

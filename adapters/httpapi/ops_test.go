@@ -1,7 +1,9 @@
 package httpapi
 
 import (
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -28,6 +30,19 @@ func TestHealthAndReadiness(t *testing.T) {
 		r := tt.api.get(tt.path)
 		if r.Code != tt.want || !strings.Contains(r.Body.String(), tt.wantBody) {
 			t.Errorf("%s: GET %s = %d %s, want %d with %s", tt.name, tt.path, r.Code, r.Body, tt.want, tt.wantBody)
+		}
+		// HEAD, as uptime checkers send it, over a real connection: the
+		// same status and no body (a recorder would keep one).
+		srv := httptest.NewServer(tt.api.router)
+		resp, err := srv.Client().Head(srv.URL + tt.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		srv.Close()
+		if err != nil || resp.StatusCode != tt.want || len(body) != 0 {
+			t.Errorf("%s: HEAD %s = %d %q (%v), want %d without a body", tt.name, tt.path, resp.StatusCode, body, err, tt.want)
 		}
 	}
 }

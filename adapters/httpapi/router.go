@@ -16,7 +16,7 @@ import (
 // NewRouter returns the HTTP API over uc: the routes of api/openapi.yaml,
 // JSON answers for unknown paths and methods, request ids, metrics, panic
 // recovery and one log line per request. The options turn on its guard
-// (guard.go), all off without them.
+// (guard.go) and traces (tracing.go), all off without them.
 func NewRouter(uc UseCases, log *zap.Logger, m Metrics, opts ...Option) *gin.Engine {
 	g := newGuard(opts)
 	r := gin.New()
@@ -24,8 +24,9 @@ func NewRouter(uc UseCases, log *zap.Logger, m Metrics, opts ...Option) *gin.Eng
 	r.RedirectTrailingSlash = false // "/events/x/" is not a path of the contract
 	r.UseRawPath = true             // an id's %2F is part of the id, not a separator
 	g.trustProxies(r)
+	g.useTracing(r)
 	// Metrics before recovery, so that a recovered panic counts as a 500.
-	r.Use(requestID(), m.Middleware(), logRequests(log), recoverPanics(log))
+	r.Use(requestID(), m.Middleware(), logRequests(log, g.tracing != nil), recoverPanics(log))
 	r.Use(limitHeaders()) // before the guard, which reads headers (server.go)
 	r.NoRoute(func(c *gin.Context) { writeError(c, errNoRoute) })
 	r.NoMethod(func(c *gin.Context) { writeError(c, errMethodNotAllowed) })
@@ -57,18 +58,27 @@ func NewRouter(uc UseCases, log *zap.Logger, m Metrics, opts ...Option) *gin.Eng
 	change.POST("/seats/refresh", refresh)
 	change.POST("/seats/hold/refresh", refresh) // the original service's path
 	change.POST("/seats/reserve", seatChange("Seat reserved", uc.Reserve))
-	// The document, the probes and the metrics are in no group of the
-	// guard: open to all and unlimited, they cost less than a limiter call.
+	// The document and its docs page, the probes and the metrics are in no
+	// group of the guard: open to all and unlimited, they cost less than a
+	// limiter call.
 	r.GET("/openapi.yaml", func(c *gin.Context) { c.Data(http.StatusOK, "application/yaml", api.OpenAPI) })
-	r.GET("/healthz", healthz)
-	r.GET("/readyz", h.readyz)
+	r.GET("/docs", docs) // docs.go: the page that renders the document
+	r.GET(docsScriptPath, docsScript)
+	r.GET("/", rootRedirect)
+	// The probes answer HEAD too, as uptime checkers send it: the same
+	// status, and net/http drops the body.
+	for _, method := range []string{http.MethodGet, http.MethodHead} {
+		r.Handle(method, "/healthz", healthz)
+		r.Handle(method, "/readyz", h.readyz)
+	}
 	r.GET("/metrics", gin.WrapH(m.Handler()))
 	return r
 }
 
 // logRequests writes one line per request. Routes are logged as patterns
-// (the path only when no route matched), so lines group by endpoint.
-func logRequests(log *zap.Logger) gin.HandlerFunc {
+// (the path only when no route matched), so lines group by endpoint. With
+// traces on, the line carries the request's trace id.
+func logRequests(log *zap.Logger, traces bool) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		start := time.Now()
 		c.Next()
@@ -99,8 +109,11 @@ func logRequests(log *zap.Logger) gin.HandlerFunc {
 		if key := keyName(c); key != "" {
 			fields = append(fields, zap.String("key", key)) // its name: never a secret or token
 		}
-		if last := c.Errors.Last(); last != nil {
-			fields = append(fields, zap.Error(last.Err))
+		if traces {
+			fields = appendTraceID(fields, c)
+		}
+		if err := answered(c); err != nil {
+			fields = append(fields, zap.Error(err))
 		}
 		ce.Write(fields...)
 	}

@@ -28,7 +28,6 @@ func TestUnknownRoutesAndMethods(t *testing.T) {
 		status         int
 		code, allow    string
 	}{
-		{http.MethodGet, "/", 404, "NOT_FOUND", ""},
 		{http.MethodGet, "/nope", 404, "NOT_FOUND", ""},
 		{http.MethodGet, "/events", 404, "NOT_FOUND", ""},
 		{http.MethodGet, "/events/" + e.ID + "/", 404, "NOT_FOUND", ""},

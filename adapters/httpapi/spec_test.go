@@ -49,7 +49,12 @@ func loadSpec() (*openapi3.T, routers.Router, error) {
 	if err := doc.Validate(context.Background()); err != nil {
 		return nil, nil, err
 	}
-	router, err := gorillamux.NewRouter(doc)
+	// The router matches a request's host against the servers that the
+	// document lists for its readers (localhost:8080); the tests' requests
+	// go to other hosts, so it matches paths on any host.
+	anyHost := *doc
+	anyHost.Servers = nil
+	router, err := gorillamux.NewRouter(&anyHost)
 	return doc, router, err
 }
 

@@ -1,6 +1,6 @@
 // Package metrics exposes the service's Prometheus metrics: HTTP requests by
-// route and status, seat transitions by outcome, and the latency and errors
-// of store calls. It keeps its own registry, so tests and several instances
+// route and status, seat transitions by outcome, the latency and errors of
+// store calls, and the memory of the Redis servers. It keeps its own registry, so tests and several instances
 // in one process never collide on the global one.
 package metrics
 
@@ -38,6 +38,7 @@ var latencyBuckets = []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25
 
 // Metrics holds the service's collectors.
 type Metrics struct {
+	reg          *prometheus.Registry
 	handler      http.Handler
 	requests     *prometheus.CounterVec
 	requestTime  *prometheus.HistogramVec
@@ -74,6 +75,7 @@ func New() *Metrics {
 	)
 	f := promauto.With(reg)
 	m := &Metrics{
+		reg:     reg,
 		handler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}),
 		requests: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "http_requests_total",

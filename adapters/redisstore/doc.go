@@ -39,7 +39,9 @@
 // trip for eventCacheTTL: an event deleted through another instance (or
 // its id created again with other fields) is answered by Event for that
 // long at most, while its seats are not found at once (the scripts look at
-// Redis). Nothing else is cached: seats change, and Redis alone decides
+// Redis) and a seat call that finds it gone makes the instance forget it.
+// The same holds for an event lost with a Redis that lost its data.
+// Nothing else is cached: seats change, and Redis alone decides
 // them.
 //
 // # Delete and quotas

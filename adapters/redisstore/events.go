@@ -17,9 +17,12 @@ const maxCachedEvents = 10_000
 // eventCacheTTL is how long a cached event is answered without asking
 // Redis again. An event's fields never change while it exists, but it may
 // be deleted (and its id created again) through another instance: this
-// instance then answers it from memory for at most this long. The seat
-// scripts do not rely on the cache for the event's existence, so only GET
-// /events/{id} can answer a deleted event, and only for this long; an id
+// instance then answers it from memory for at most this long, and so it
+// does when Redis lost its data. The seat scripts do not rely on the cache
+// for the event's existence, so only GET /events/{id} can answer a deleted
+// event, and only for this long or until a seat call of this instance
+// finds it gone (see Store.gone): a window kept on purpose, as it spares
+// GET /events/{id} a round trip to Redis; an id
 // created again with other fields in that time is answered with the old
 // ones until then (its seats past the old size as not found).
 const eventCacheTTL = 5 * time.Second

@@ -83,8 +83,7 @@ func (s *Store) warnFewReplicas(ctx context.Context, log *zap.Logger) {
 		if !strings.Contains(info, "role:master\r\n") {
 			continue
 		}
-		_, v, _ := strings.Cut(info, "connected_slaves:")
-		v, _, _ = strings.Cut(v, "\r\n")
+		v := infoField(info, "connected_slaves")
 		if n, err := strconv.Atoi(v); err != nil || n < s.replicaAcks {
 			log.Warn("a Redis master has fewer replicas than a reservation waits for: its reservations get 503 until they come",
 				zap.String("addr", addr), zap.String("replicas", v), zap.Int("replica_acks", s.replicaAcks))

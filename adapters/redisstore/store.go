@@ -496,7 +496,7 @@ func (s *Store) Summary(ctx context.Context, id domain.EventID) (domain.Summary,
 		return domain.Summary{}, err
 	}
 	if msg.IsInt64() {
-		return domain.Summary{}, refusal(msg)
+		return domain.Summary{}, s.gone(id, refusal(msg))
 	}
 	v, err := msg.AsIntSlice()
 	if err != nil || len(v) != 4 {
@@ -524,9 +524,9 @@ func (s *Store) Hold(ctx context.Context, e domain.EventID, ids []domain.SeatID,
 		// needs: Redis spends about 1,000 instructions an element making
 		// the script's KEYS and ARGV.
 		args := appendSeats(append(make([]string, 0, 5+len(ids)), string(user), ev.total, pa.ttl, pa.maxSeats, pa.maxLifetime), ids)
-		return seatsOf(e, user, domain.OnHold)(s.run(ctx, holdPlainScript, ev.keys[keySeats:keyIdems], args))
+		return s.seatsOf(e, user, domain.OnHold)(s.run(ctx, holdPlainScript, ev.keys[keySeats:keyIdems], args))
 	}
-	return seatsOf(e, user, domain.OnHold)(s.run(ctx, holdScript, changeKeys(ev, idem, 0),
+	return s.seatsOf(e, user, domain.OnHold)(s.run(ctx, holdScript, changeKeys(ev, idem, 0),
 		changeArgs(ev, user, idem, ids, pa.ttl, pa.maxSeats, pa.maxLifetime)))
 }
 
@@ -543,7 +543,7 @@ func (s *Store) HoldBest(ctx context.Context, e domain.EventID, b domain.BestAva
 		script = holdBestIdemScript
 	}
 	pa := s.policyArgs(p)
-	return seatsOf(e, user, domain.OnHold)(s.run(ctx, script, changeKeys(ev, idem, 0),
+	return s.seatsOf(e, user, domain.OnHold)(s.run(ctx, script, changeKeys(ev, idem, 0),
 		changeArgs(ev, user, idem, nil, pa.ttl, pa.maxSeats, pa.maxLifetime,
 			strconv.Itoa(ev.SeatsPerRow), strconv.Itoa(b.Count), flag(b.Adjacent))))
 }
@@ -555,7 +555,7 @@ func (s *Store) Refresh(ctx context.Context, e domain.EventID, ids []domain.Seat
 		return nil, err
 	}
 	pa := s.policyArgs(p)
-	return seatsOf(e, user, domain.OnHold)(s.run(ctx, refreshScript, changeKeys(ev, idem, 0),
+	return s.seatsOf(e, user, domain.OnHold)(s.run(ctx, refreshScript, changeKeys(ev, idem, 0),
 		changeArgs(ev, user, idem, ids, pa.ttl, pa.maxLifetime, flag(ids == nil))))
 }
 
@@ -572,9 +572,9 @@ func (s *Store) Reserve(ctx context.Context, e domain.EventID, ids []domain.Seat
 	}
 	args := changeArgs(ev, user, idem, ids)
 	if s.replicaAcks > 0 {
-		return seatsOf(e, user, domain.Reserved)(s.reserveReplicated(ctx, keys, args))
+		return s.seatsOf(e, user, domain.Reserved)(s.reserveReplicated(ctx, keys, args))
 	}
-	return seatsOf(e, user, domain.Reserved)(s.run(ctx, reserveScript, keys, args))
+	return s.seatsOf(e, user, domain.Reserved)(s.run(ctx, reserveScript, keys, args))
 }
 
 // Release implements application.Store.
@@ -583,7 +583,7 @@ func (s *Store) Release(ctx context.Context, e domain.EventID, ids []domain.Seat
 	if err != nil {
 		return nil, err
 	}
-	return seatsOf(e, user, domain.Available)(s.run(ctx, releaseScript, changeKeys(ev, idem, 0),
+	return s.seatsOf(e, user, domain.Available)(s.run(ctx, releaseScript, changeKeys(ev, idem, 0),
 		changeArgs(ev, user, idem, ids, flag(ids == nil))))
 }
 
@@ -657,7 +657,7 @@ func seatOf(id domain.SeatID) func(rueidis.RedisMessage, error) (domain.Seat, er
 // seatsOf reads the answer of a change script, or its failure: {OK, n,
 // expiresAtMs, ...} for the seats of event e it leaves in status for user,
 // or a refusal (see refused).
-func seatsOf(e domain.EventID, user domain.UserID, status domain.Status) func(rueidis.RedisMessage, error) ([]domain.Seat, error) {
+func (s *Store) seatsOf(e domain.EventID, user domain.UserID, status domain.Status) func(rueidis.RedisMessage, error) ([]domain.Seat, error) {
 	return func(msg rueidis.RedisMessage, err error) ([]domain.Seat, error) {
 		if err != nil {
 			return nil, err
@@ -667,7 +667,7 @@ func seatsOf(e domain.EventID, user domain.UserID, status domain.Status) func(ru
 			return nil, errMalformed
 		}
 		if reply[0] != 0 {
-			return nil, refused(e, reply)
+			return nil, s.gone(e, refused(e, reply))
 		}
 		if len(reply)%2 != 1 {
 			return nil, errMalformed
@@ -710,6 +710,18 @@ func refused(e domain.EventID, reply []int64) error {
 		ids[i] = domain.SeatID{Event: e, Number: int(n)}
 	}
 	return &domain.SeatsError{Err: r, Seats: ids}
+}
+
+// gone returns err, having forgotten event e if err says Redis has it no
+// more (deleted through another instance, or a Redis that lost its data):
+// then Event asks Redis again at once instead of answering the event from
+// memory for up to eventCacheTTL, and GET /events/{id} agrees with the
+// seat call that found it gone.
+func (s *Store) gone(e domain.EventID, err error) error {
+	if errors.Is(err, domain.ErrEventNotFound) {
+		s.events.drop(e)
+	}
+	return err
 }
 
 // run runs a script within the store's timeout. Only a failure to get an

@@ -3,20 +3,22 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/seatres/reservation/api/client"
 )
 
 // The Go clients of the benchmark (the sale, the preparation of events, the
-// checks) share one HTTP client per server: keep-alive connections, enough
-// of them for every concurrent caller, no compression and large buffers,
-// so that the client costs the machine as little as it can.
+// checks) call the service through its generated client (api/client), so
+// that every run proves it, and share one HTTP client per server:
+// keep-alive connections, enough of them for every concurrent caller, no
+// compression and large buffers, so that the client costs the machine as
+// little as it can.
 
 // newHTTPClient returns a client for up to conns concurrent requests to one
 // server.
@@ -38,145 +40,104 @@ func newHTTPClient(conns int) *http.Client {
 	}
 }
 
-// caller makes requests to one server for one goroutine: it reuses its
-// buffer for every response body.
+// newAPI is the generated client of the service at base, sending its
+// requests with doer. (client.NewClientWithResponses does the same, with an
+// error return that no option here can produce.)
+func newAPI(base string, doer client.HttpRequestDoer) *client.ClientWithResponses {
+	return &client.ClientWithResponses{ClientInterface: &client.Client{Server: base + "/", Client: doer}}
+}
+
+// caller makes requests to one server for one goroutine, through the
+// generated client on a shared HTTP client, and counts them.
 type caller struct {
-	base   string
-	client *http.Client
-	buf    bytes.Buffer
+	api *client.ClientWithResponses
+	hc  *http.Client
+	// listed is the body of the last listing, reused (see list).
+	listed bytes.Buffer
 	// requests counts the calls by status (0: no answer).
 	requests map[int]int64
 	// expired counts the holds a buyer lost to their TTL (sale.go).
 	expired int
 }
 
-func newCaller(base string, client *http.Client) *caller {
-	return &caller{base: base, client: client, requests: map[int]int64{}}
+func newCaller(base string, hc *http.Client) *caller {
+	c := &caller{hc: hc, requests: map[int]int64{}}
+	c.api = newAPI(base, c)
+	return c
 }
 
-// do sends one request and returns its status; the body is in c.buf until
-// the next call.
-func (c *caller) do(ctx context.Context, method, path string, body []byte) (int, error) {
-	var r io.Reader
-	if body != nil {
-		r = bytes.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path, r)
-	if err != nil {
-		return 0, err
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := c.client.Do(req)
+// Do sends a request of the generated client and counts its answer.
+func (c *caller) Do(req *http.Request) (*http.Response, error) {
+	resp, err := c.hc.Do(req)
 	if err != nil {
 		c.requests[0]++
-		return 0, err
-	}
-	defer resp.Body.Close()
-	c.buf.Reset()
-	if _, err := c.buf.ReadFrom(resp.Body); err != nil {
-		c.requests[0]++
-		return 0, fmt.Errorf("%s %s: reading the answer: %w", method, path, err)
+		return nil, err
 	}
 	c.requests[resp.StatusCode]++
-	return resp.StatusCode, nil
+	return resp, nil
 }
 
-// expect sends one request that must answer want, and decodes its body
-// into into (unless nil).
-func (c *caller) expect(ctx context.Context, want int, method, path string, body []byte, into any) error {
-	status, err := c.do(ctx, method, path, body)
-	if err != nil {
-		return err
-	}
-	if status != want {
-		return fmt.Errorf("%s %s: status %d, want %d: %s", method, path, status, want, c.snippet())
-	}
-	if into != nil {
-		if err := json.Unmarshal(c.buf.Bytes(), into); err != nil {
-			return fmt.Errorf("%s %s: %w: %s", method, path, err, c.snippet())
-		}
-	}
-	return nil
+// answer is what the flows look at in an answer of the generated client.
+type answer interface {
+	StatusCode() int
+	Bytes() []byte
 }
 
-// snippet is the start of the last body, for error messages.
-func (c *caller) snippet() string {
-	b := c.buf.Bytes()
+// unexpected is the error of an answer a flow has no use for.
+func unexpected(a answer) error {
+	return fmt.Errorf("status %d: %s", a.StatusCode(), snippet(a.Bytes()))
+}
+
+// snippet is the start of a body, for error messages.
+func snippet(b []byte) string {
 	if len(b) > 300 {
 		b = b[:300]
 	}
 	return string(b)
 }
 
-// errorCode is the code of the last body, an error answer.
-func (c *caller) errorCode() string {
-	var e struct{ Code string }
-	_ = json.Unmarshal(c.buf.Bytes(), &e)
-	return e.Code
+// listing is an answer to GET /seats/list/{id}, left undecoded for
+// listedSeats.
+type listing struct {
+	status int
+	body   []byte // the caller's buffer, until its next listing
 }
 
-// apiSeat is a seat as the API answers it.
-type apiSeat struct {
-	ID            string `json:"id"`
-	EventID       string `json:"eventId"`
-	UUID          string `json:"UUID"`
-	Status        string `json:"status"`
-	HoldExpiresAt string `json:"holdExpiresAt"`
+func (l listing) StatusCode() int { return l.status }
+func (l listing) Bytes() []byte   { return l.body }
+
+// list lists the available seats of event.
+func (c *caller) list(ctx context.Context, event string) (listing, error) {
+	resp, err := c.api.ListAvailableSeats(ctx, event)
+	if err != nil {
+		return listing{}, err
+	}
+	defer resp.Body.Close()
+	c.listed.Reset()
+	if _, err := c.listed.ReadFrom(resp.Body); err != nil {
+		return listing{}, fmt.Errorf("list the seats of %s: reading the answer: %w", event, err)
+	}
+	return listing{status: resp.StatusCode, body: c.listed.Bytes()}, nil
 }
 
-// number is the seat's number, from its id "<event>.<n>"; 0 if malformed.
-func (s apiSeat) number() int {
+// seatID is the id of seat n of event.
+func seatID(event string, n int) string { return event + "." + strconv.Itoa(n) }
+
+// seatIDs are the ids of the seats numbers of event.
+func seatIDs(event string, numbers []int) client.SeatIDs {
+	ids := make(client.SeatIDs, len(numbers))
+	for i, n := range numbers {
+		ids[i] = seatID(event, n)
+	}
+	return ids
+}
+
+// seatNumber is the seat's number, from its id "<event>.<n>"; 0 if
+// malformed.
+func seatNumber(s client.Seat) int {
 	_, digits, _ := strings.Cut(s.ID, ".")
 	n, _ := strconv.Atoi(digits)
 	return n
-}
-
-// cartAnswer is the answer to the cart calls (hold, reserve, release).
-type cartAnswer struct {
-	Message string    `json:"message"`
-	Seats   []apiSeat `json:"seats"`
-}
-
-// apiSummary is the answer of GET /events/{id}/summary.
-type apiSummary struct {
-	Total     int `json:"total"`
-	Available int `json:"available"`
-	OnHold    int `json:"onHold"`
-	Reserved  int `json:"reserved"`
-}
-
-// Status names of the API.
-const (
-	statusAvailable = "Available"
-	statusOnHold    = "On hold"
-	statusReserved  = "Reserved"
-)
-
-// idsBody is a cart body {"UUID": user, "ids": [...]} for seats numbers of
-// event.
-func idsBody(user, event string, numbers []int) []byte {
-	b := make([]byte, 0, 32+len(user)+len(numbers)*(len(event)+8))
-	b = append(b, `{"UUID":`...)
-	b = strconv.AppendQuote(b, user)
-	b = append(b, `,"ids":[`...)
-	for i, n := range numbers {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = append(b, '"')
-		b = append(b, event...)
-		b = append(b, '.')
-		b = strconv.AppendInt(b, int64(n), 10)
-		b = append(b, '"')
-	}
-	return append(b, "]}"...)
-}
-
-// bestBody is a cart body asking the server to pick count seats.
-func bestBody(user string, count int, adjacent bool) []byte {
-	return fmt.Appendf(nil, `{"UUID":%q,"bestAvailable":{"count":%d,"adjacent":%t}}`, user, count, adjacent)
 }
 
 // listedSeats reads the numbers of the seats of event in a listing of GET

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/seatres/reservation/api/client"
 )
 
 // The events that scenarios find in the middle of a sale, made through the
@@ -152,13 +154,15 @@ func (l *loader) churnEvent() (string, error) {
 	case <-l.ctx.Done():
 		return "", l.ctx.Err()
 	}
-	var sum apiSummary
-	c := newCaller(l.svc.url(""), l.httpClient())
-	if err := c.expect(l.ctx, http.StatusOK, http.MethodGet, "/events/"+e+"/summary", nil, &sum); err != nil {
+	sum, err := newCaller(l.svc.url(""), l.httpClient()).api.GetEventSummaryWithResponse(l.ctx, e)
+	switch {
+	case err != nil:
 		return "", err
+	case sum.JSON200 == nil:
+		return "", fmt.Errorf("churn event %s: summary: %w", e, unexpected(sum))
 	}
-	if want := (apiSummary{Total: eventSeats, Available: eventSeats / 2, OnHold: eventSeats / 2}); sum != want {
-		return "", fmt.Errorf("churn event %s: summary %+v, want %+v", e, sum, want)
+	if want := (client.Summary{Total: eventSeats, Available: eventSeats / 2, OnHold: eventSeats / 2}); *sum.JSON200 != want {
+		return "", fmt.Errorf("churn event %s: summary %+v, want %+v", e, *sum.JSON200, want)
 	}
 	l.churn = churn{id: e, made: made}
 	fmt.Printf("   churn event: %d live and %d expired holds, in %v\n", eventSeats/2, eventSeats/2, time.Since(made).Round(time.Millisecond))
@@ -183,7 +187,7 @@ func (l *loader) holdCarts(srv *server, jobs []cartJob) error {
 	return holdCartsOn(l.ctx, srv, l.httpClient(), jobs)
 }
 
-func holdCartsOn(ctx context.Context, srv *server, client *http.Client, jobs []cartJob) error {
+func holdCartsOn(ctx context.Context, srv *server, hc *http.Client, jobs []cartJob) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	next := make(chan cartJob)
@@ -192,9 +196,13 @@ func holdCartsOn(ctx context.Context, srv *server, client *http.Client, jobs []c
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c := newCaller(srv.url(""), client)
+			c := newCaller(srv.url(""), hc)
 			for j := range next {
-				if err := c.expect(ctx, http.StatusOK, http.MethodPost, "/events/"+j.event+"/hold", idsBody(j.user, j.event, j.seats), nil); err != nil {
+				hold, err := c.api.HoldSeatsWithResponse(ctx, j.event, nil, client.HoldSeatsRequest{UUID: j.user, IDs: new(seatIDs(j.event, j.seats))})
+				if err == nil && hold.JSON200 == nil {
+					err = fmt.Errorf("hold %d seats of %s: %w", len(j.seats), j.event, unexpected(hold))
+				}
+				if err != nil {
 					cancel(fmt.Errorf("prepare on %s: %w", srv.name, err))
 					return
 				}

@@ -1,11 +1,12 @@
 package main
 
 import (
-	"encoding/json"
 	"encoding/xml"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/seatres/reservation/api/client"
 )
 
 const wrkOut = `Running 5s test @ http://127.0.0.1:1
@@ -165,18 +166,20 @@ func TestParseCommandStats(t *testing.T) {
 	}
 }
 
-func TestBodies(t *testing.T) {
+func TestIDs(t *testing.T) {
 	t.Parallel()
 	const e = "6b1d4f5e-2c49-4f7e-9d0a-3e8c5b7a1f20"
-	var cart struct {
-		UUID string
-		IDs  []string `json:"ids"`
+	ids := seatIDs(e, []int{1, 20})
+	if strings.Join(ids, " ") != e+".1 "+e+".20" {
+		t.Errorf("seatIDs = %v", ids)
 	}
-	if err := json.Unmarshal(idsBody(`a"b`, e, []int{1, 20}), &cart); err != nil || cart.UUID != `a"b` || strings.Join(cart.IDs, " ") != e+".1 "+e+".20" {
-		t.Errorf("idsBody: %+v, %v", cart, err)
-	}
-	if got := string(bestBody("u", 4, true)); got != `{"UUID":"u","bestAvailable":{"count":4,"adjacent":true}}` {
-		t.Errorf("bestBody: %s", got)
+	for _, tt := range []struct {
+		give string
+		want int
+	}{{ids[1], 20}, {e, 0}, {e + ".x", 0}} {
+		if got := seatNumber(client.Seat{ID: tt.give}); got != tt.want {
+			t.Errorf("seatNumber(%q) = %d, want %d", tt.give, got, tt.want)
+		}
 	}
 	list := `{"total":2,"event":{"id":"` + e + `","name":"x","totalSeats":10},"seats":[{"id":"` + e + `.3","eventId":"` + e + `"},{"id":"` + e + `.10","eventId":"` + e + `"}]}`
 	if got := listedSeats([]byte(list), e, nil); len(got) != 2 || got[0] != 3 || got[1] != 10 {

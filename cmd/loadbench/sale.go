@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -16,6 +15,7 @@ import (
 	"time"
 
 	"github.com/seatres/reservation/adapters/redisstore/redistest"
+	"github.com/seatres/reservation/api/client"
 )
 
 // The sale: concurrent clients sell out a 10,000-seat event (rows of 50)
@@ -133,20 +133,20 @@ func runSales(ctx context.Context, o options) (runs []saleRun, err error) {
 		defer func() { err = errors.Join(err, srv.stop()) }()
 		stores = append(stores, store{s.name, srv})
 	}
-	client := newHTTPClient(max(o.saleBuyers, slices.Max(append(singles, 0))) + 64)
-	defer client.CloseIdleConnections()
+	hc := newHTTPClient(max(o.saleBuyers, slices.Max(append(singles, 0))) + 64)
+	defer hc.CloseIdleConnections()
 	one := func(st store, flow string, clients, round int, cap time.Duration) error {
 		events, err := st.srv.createEvents(ctx, 1, rowsBody)
 		if err != nil {
 			return err
 		}
 		noteLoad()
-		run, bought, err := sale(ctx, client, st.srv, events[0], flow, clients, cap)
+		run, bought, err := sale(ctx, hc, st.srv, events[0], flow, clients, cap)
 		if err != nil {
 			return fmt.Errorf("sale %s %s, %d clients: %w", st.name, flow, clients, err)
 		}
 		run.store, run.round = st.name, round
-		if err := checkSale(ctx, client, st.srv, events[0], bought, !run.capped); err != nil {
+		if err := checkSale(ctx, hc, st.srv, events[0], bought, !run.capped); err != nil {
 			return fmt.Errorf("sale %s %s, %d clients, round %d: check: %w", st.name, flow, clients, round, err)
 		}
 		fmt.Println(run, "checked")
@@ -195,7 +195,7 @@ func counts(s string) ([]int, error) {
 
 // sale sells event with clients concurrent clients of flow; a single-seat
 // sale starts no buyer after capAfter (0: none).
-func sale(ctx context.Context, client *http.Client, srv *server, event, flow string, clients int, capAfter time.Duration) (saleRun, []purchase, error) {
+func sale(ctx context.Context, hc *http.Client, srv *server, event, flow string, clients int, capAfter time.Duration) (saleRun, []purchase, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	buy := cartBuyer
@@ -215,7 +215,7 @@ func sale(ctx context.Context, client *http.Client, srv *server, event, flow str
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c := newCaller(srv.url(""), client)
+			c := newCaller(srv.url(""), hc)
 			rng := rand.New(rand.NewPCG(uint64(start.UnixNano()), uint64(i)))
 			var mine []purchase
 			stopped := false
@@ -265,49 +265,48 @@ func sale(ctx context.Context, client *http.Client, srv *server, event, flow str
 func cartBuyer(ctx context.Context, c *caller, rng *rand.Rand, event, user string) ([]int, error) {
 	var got []int
 	for n := 1 + rng.IntN(maxSeats); n >= 1 && got == nil; n-- {
-		status, err := c.do(ctx, http.MethodPost, "/events/"+event+"/hold", bestBody(user, n, true))
+		hold, err := c.api.HoldSeatsWithResponse(ctx, event, nil, client.HoldSeatsRequest{UUID: user, BestAvailable: &client.BestAvailable{Count: n, Adjacent: new(true)}})
 		switch {
 		case err != nil:
 			return nil, err
-		case status == http.StatusConflict && c.errorCode() == "NOT_ENOUGH_SEATS":
+		case hold.JSON409 != nil && hold.JSON409.Code == client.NOTENOUGHSEATS:
 			continue
-		case status != http.StatusOK:
-			return nil, fmt.Errorf("hold best %d for %s: status %d: %s", n, user, status, c.snippet())
+		case hold.JSON200 == nil:
+			return nil, fmt.Errorf("hold best %d for %s: %w", n, user, unexpected(hold))
 		}
-		got, err = answered(c, user, statusOnHold, n)
-		if err != nil {
+		if got, err = answered(hold.JSON200, user, client.OnHold, n); err != nil {
 			return nil, fmt.Errorf("hold best %d for %s: %w", n, user, err)
 		}
 	}
 	if got == nil {
 		return nil, nil
 	}
-	if err := c.expect(ctx, http.StatusOK, http.MethodPost, "/events/"+event+"/reserve", idsBody(user, event, got), nil); err != nil {
+	reserve, err := c.api.ReserveSeatsWithResponse(ctx, event, nil, client.ReserveSeatsRequest{UUID: user, IDs: seatIDs(event, got)})
+	switch {
+	case err != nil:
 		return nil, err
+	case reserve.JSON200 == nil:
+		return nil, fmt.Errorf("reserve %v for %s: %w", got, user, unexpected(reserve))
 	}
-	reserved, err := answered(c, user, statusReserved, len(got))
+	reserved, err := answered(reserve.JSON200, user, client.Reserved, len(got))
 	if err != nil || !slices.Equal(reserved, got) {
 		return nil, fmt.Errorf("reserve %v for %s: answered %v: %v", got, user, reserved, err)
 	}
 	return got, nil
 }
 
-// answered reads the seats of a cart answer, which must be n seats of
-// status for user.
-func answered(c *caller, user, status string, n int) ([]int, error) {
-	var a cartAnswer
-	if err := json.Unmarshal(c.buf.Bytes(), &a); err != nil {
-		return nil, fmt.Errorf("%w: %s", err, c.snippet())
-	}
+// answered reads the seat numbers of a cart answer, which must be n seats
+// of status for user.
+func answered(a *client.SeatsChange, user string, status client.SeatStatus, n int) ([]int, error) {
 	if len(a.Seats) != n {
-		return nil, fmt.Errorf("%d seats answered, want %d: %s", len(a.Seats), n, c.snippet())
+		return nil, fmt.Errorf("%d seats answered, want %d: %+v", len(a.Seats), n, a.Seats)
 	}
 	numbers := make([]int, n)
 	for i, s := range a.Seats {
-		if s.Status != status || s.UUID != user || s.number() == 0 {
+		if s.Status != status || s.UUID != user || seatNumber(s) == 0 {
 			return nil, fmt.Errorf("seat %+v answered, want %s for %s", s, status, user)
 		}
-		numbers[i] = s.number()
+		numbers[i] = seatNumber(s)
 	}
 	return numbers, nil
 }
@@ -325,10 +324,14 @@ func singleBuyer(ctx context.Context, c *caller, rng *rand.Rand, event, user str
 	want := 1 + rng.IntN(maxSeats)
 	var held, shown []int
 	for lists := 0; len(held) < want && (held == nil || lists < singleLists); lists++ {
-		if err := retried(ctx, c, http.MethodGet, "/seats/list/"+event, nil); err != nil {
+		list, err := retried(ctx, func() (listing, error) { return c.list(ctx, event) })
+		switch {
+		case err != nil:
 			return nil, err
+		case list.status != http.StatusOK:
+			return nil, fmt.Errorf("list the seats of %s: %w", event, unexpected(list))
 		}
-		shown = listedSeats(c.buf.Bytes(), event, shown)
+		shown = listedSeats(list.body, event, shown)
 		if len(shown) == 0 {
 			if held == nil {
 				return nil, nil // sold out
@@ -340,39 +343,41 @@ func singleBuyer(ctx context.Context, c *caller, rng *rand.Rand, event, user str
 			n := shown[j]
 			shown[j] = shown[len(shown)-1]
 			shown = shown[:len(shown)-1]
-			body := fmt.Appendf(nil, `{"id":"%s.%d","UUID":%q}`, event, n, user)
-			status, err := c.doRetried(ctx, http.MethodPost, "/seats/hold", body)
+			hold, err := retried(ctx, func() (*client.HoldSeatResponse, error) {
+				return c.api.HoldSeatWithResponse(ctx, client.SeatRequest{ID: seatID(event, n), UUID: user})
+			})
 			switch {
 			case err != nil:
 				return nil, err
-			case status == http.StatusOK:
+			case hold.JSON200 != nil:
 				held = append(held, n)
 				conflicts = 0
-			case status == http.StatusConflict && slices.Contains([]string{"SEAT_HELD", "SEAT_RESERVED"}, c.errorCode()):
+			case hold.JSON409 != nil && (hold.JSON409.Code == client.SEATHELD || hold.JSON409.Code == client.SEATRESERVED):
 				conflicts++ // taken since the list: another one
 			default:
-				return nil, fmt.Errorf("hold seat %d for %s: status %d: %s", n, user, status, c.snippet())
+				return nil, fmt.Errorf("hold seat %d for %s: %w", n, user, unexpected(hold))
 			}
 		}
 	}
 	got := []int{}
 	for _, n := range held {
-		body := fmt.Appendf(nil, `{"id":"%s.%d","UUID":%q}`, event, n, user)
-		status, err := c.doRetried(ctx, http.MethodPost, "/seats/reserve", body)
+		reserve, err := retried(ctx, func() (*client.ReserveSeatResponse, error) {
+			return c.api.ReserveSeatWithResponse(ctx, client.SeatRequest{ID: seatID(event, n), UUID: user})
+		})
 		switch {
 		case err != nil:
 			return nil, err
-		case status == http.StatusOK:
+		case reserve.JSON200 != nil:
 			got = append(got, n)
-		case status == http.StatusForbidden && c.errorCode() == "NO_LIVE_HOLD":
+		case reserve.JSON403 != nil && reserve.JSON403.Code == client.NOLIVEHOLD:
 			// The hold expired while the buyer looked for its other seats:
 			// the seat went back on sale.
 			c.expired++
 		default:
-			err := fmt.Errorf("reserve seat %d for %s: status %d: %s", n, user, status, c.snippet())
+			err := fmt.Errorf("reserve seat %d for %s: %w", n, user, unexpected(reserve))
 			// What the seat is now, for whoever looks into it.
-			if c.do(ctx, http.MethodGet, fmt.Sprintf("/seats/get/%s.%d", event, n), nil); c.buf.Len() > 0 {
-				err = fmt.Errorf("%w; the seat is now %s", err, c.snippet())
+			if now, getErr := c.api.GetSeatWithResponse(ctx, seatID(event, n)); getErr == nil {
+				err = fmt.Errorf("%w; the seat is now %s", err, snippet(now.Body))
 			}
 			return nil, err
 		}
@@ -380,31 +385,21 @@ func singleBuyer(ctx context.Context, c *caller, rng *rand.Rand, event, user str
 	return got, nil
 }
 
-// retried is a request of the single-seat flow that must answer 200, sent
-// again after a 503 (see doRetried).
-func retried(ctx context.Context, c *caller, method, path string, body []byte) error {
-	status, err := c.doRetried(ctx, method, path, body)
-	if err == nil && status != http.StatusOK {
-		err = fmt.Errorf("%s %s: status %d: %s", method, path, status, c.snippet())
-	}
-	return err
-}
-
-// doRetried sends a request of the single-seat flow, and again after a
-// 503 (the service's Redis call outlived its deadline, as it may when
-// hundreds of 10,000-seat lists are in flight on two cores), as a client
-// would: each of its calls does the same again for the same UUID. The 503s
-// count among the run's answers.
-func (c *caller) doRetried(ctx context.Context, method, path string, body []byte) (int, error) {
+// retried sends a request of the single-seat flow, and again after a 503
+// (the service's Redis call outlived its deadline, as it may when hundreds
+// of 10,000-seat lists are in flight on two cores), as a client would:
+// each of its calls does the same again for the same UUID. The 503s count
+// among the run's answers.
+func retried[A answer](ctx context.Context, send func() (A, error)) (A, error) {
 	for try := 1; ; try++ {
-		status, err := c.do(ctx, method, path, body)
-		if err != nil || status != http.StatusServiceUnavailable || try == 5 {
-			return status, err
+		a, err := send()
+		if err != nil || a.StatusCode() != http.StatusServiceUnavailable || try == 5 {
+			return a, err
 		}
 		select {
 		case <-time.After(time.Duration(try) * 50 * time.Millisecond):
 		case <-ctx.Done():
-			return 0, ctx.Err()
+			return a, ctx.Err()
 		}
 	}
 }
@@ -414,7 +409,7 @@ func (c *caller) doRetried(ctx context.Context, method, path string, body []byte
 // every other seat is available, or none when soldOut; as one seat at a
 // time (GET /seats/get/{id} of every seat), the list and the summary see
 // it.
-func checkSale(ctx context.Context, client *http.Client, srv *server, event string, bought []purchase, soldOut bool) error {
+func checkSale(ctx context.Context, hc *http.Client, srv *server, event string, bought []purchase, soldOut bool) error {
 	owner := make([]string, eventSeats+1)
 	sold := 0
 	var problems []string
@@ -442,21 +437,28 @@ func checkSale(ctx context.Context, client *http.Client, srv *server, event stri
 	if soldOut && sold != eventSeats {
 		problem("%d seats sold, want all %d", sold, eventSeats)
 	}
-	c := newCaller(srv.url(""), client)
-	var sum apiSummary
-	if err := c.expect(ctx, http.StatusOK, http.MethodGet, "/events/"+event+"/summary", nil, &sum); err != nil {
+	c := newCaller(srv.url(""), hc)
+	sum, err := c.api.GetEventSummaryWithResponse(ctx, event)
+	switch {
+	case err != nil:
 		return err
+	case sum.JSON200 == nil:
+		return fmt.Errorf("summary of %s: %w", event, unexpected(sum))
 	}
-	if want := (apiSummary{Total: eventSeats, Available: eventSeats - sold, Reserved: sold}); sum != want {
-		problem("summary %+v, want %+v", sum, want)
+	if want := (client.Summary{Total: eventSeats, Available: eventSeats - sold, Reserved: sold}); *sum.JSON200 != want {
+		problem("summary %+v, want %+v", *sum.JSON200, want)
 	}
-	if err := c.expect(ctx, http.StatusOK, http.MethodGet, "/seats/list/"+event, nil, nil); err != nil {
+	list, err := c.list(ctx, event)
+	switch {
+	case err != nil:
 		return err
+	case list.status != http.StatusOK:
+		return fmt.Errorf("list the seats of %s: %w", event, unexpected(list))
 	}
-	if listed := listedSeats(c.buf.Bytes(), event, nil); len(listed) != eventSeats-sold {
+	if listed := listedSeats(list.body, event, nil); len(listed) != eventSeats-sold {
 		problem("%d seats listed available, want %d", len(listed), eventSeats-sold)
 	}
-	seats, err := getSeats(ctx, client, srv, event)
+	seats, err := getSeats(ctx, hc, srv, event)
 	if err != nil {
 		return err
 	}
@@ -464,12 +466,12 @@ func checkSale(ctx context.Context, client *http.Client, srv *server, event stri
 	for n := 1; n <= eventSeats; n++ {
 		s := seats[n]
 		switch {
-		case owner[n] != "" && (s.Status != statusReserved || s.UUID != owner[n]):
+		case owner[n] != "" && (s.Status != client.Reserved || s.UUID != owner[n]):
 			problem("seat %d bought by %s is %s for %q", n, owner[n], s.Status, s.UUID)
-		case owner[n] == "" && s.Status != statusAvailable:
+		case owner[n] == "" && s.Status != client.Available:
 			problem("seat %d bought by no one is %s for %q", n, s.Status, s.UUID)
 		}
-		if s.Status == statusReserved {
+		if s.Status == client.Reserved {
 			perUser[s.UUID]++
 		}
 	}
@@ -486,22 +488,27 @@ func checkSale(ctx context.Context, client *http.Client, srv *server, event stri
 
 // getSeats reads every seat of event one at a time, 32 requests at once;
 // seat n at index n.
-func getSeats(ctx context.Context, client *http.Client, srv *server, event string) ([]apiSeat, error) {
+func getSeats(ctx context.Context, hc *http.Client, srv *server, event string) ([]client.Seat, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	seats := make([]apiSeat, eventSeats+1)
+	seats := make([]client.Seat, eventSeats+1)
 	next := make(chan int)
 	var wg sync.WaitGroup
 	for range 32 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c := newCaller(srv.url(""), client)
+			c := newCaller(srv.url(""), hc)
 			for n := range next {
-				if err := c.expect(ctx, http.StatusOK, http.MethodGet, fmt.Sprintf("/seats/get/%s.%d", event, n), nil, &seats[n]); err != nil {
+				seat, err := c.api.GetSeatWithResponse(ctx, seatID(event, n))
+				if err == nil && seat.JSON200 == nil {
+					err = fmt.Errorf("get seat %d of %s: %w", n, event, unexpected(seat))
+				}
+				if err != nil {
 					cancel(err)
 					return
 				}
+				seats[n] = *seat.JSON200
 			}
 		}()
 	}

@@ -3,8 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -116,21 +114,17 @@ func (s *server) stop() error {
 // createEvents creates n events of body (createBody: 10,000 seats in one
 // row) and returns their ids.
 func (s *server) createEvents(ctx context.Context, n int, body []byte) ([]string, error) {
+	api := newAPI(s.url(""), http.DefaultClient)
 	ids := make([]string, n)
 	for i := range ids {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, s.url("/events/create"), bytes.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			return nil, err
+		created, err := api.CreateEventWithBodyWithResponse(ctx, nil, "application/json", bytes.NewReader(body))
+		switch {
+		case err != nil:
+			return nil, fmt.Errorf("create event: %w", err)
+		case created.JSON201 == nil || created.JSON201.ID == "":
+			return nil, fmt.Errorf("create event: %w", unexpected(created))
 		}
-		var e struct{ ID string }
-		err = json.NewDecoder(resp.Body).Decode(&e)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusCreated || err != nil || e.ID == "" {
-			return nil, errors.Join(fmt.Errorf("create event: status %d", resp.StatusCode), err)
-		}
-		ids[i] = e.ID
+		ids[i] = created.JSON201.ID
 	}
 	return ids, nil
 }

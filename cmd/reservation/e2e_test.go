@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -20,11 +19,14 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/seatres/reservation/adapters/redisstore/redistest"
+	"github.com/seatres/reservation/api/client"
 	"github.com/seatres/reservation/tests/servicetest"
 )
 
 // The end-to-end tests run the built binary as an operator would: against a
-// throwaway Redis, over real HTTP, stopped by a signal.
+// throwaway Redis, over real HTTP, stopped by a signal. They call it through
+// the generated Go client (api/client), so that every run proves the client
+// against the service; raw HTTP is kept for bytes no client would send.
 
 // TestMain fails the tests if any of them leaves a goroutine running.
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -34,62 +36,100 @@ func TestEndToEnd(t *testing.T) {
 	bin := servicetest.Build(t)
 	redis := redistest.Standalone(t)
 	svc := servicetest.Start(t, bin, "RESERVATION_REDIS_ADDRS="+redis, "RESERVATION_HOLD_MAX_SEATS=6")
-	c := client{t: t, base: svc.URL()}
+	api := newClient(t, svc.URL())
+	ctx := t.Context()
 
 	// The README's walk-through.
-	ev := call[event](c, "POST", "/events/create", `{"name": "Flash sale", "totalSeats": 10}`, http.StatusCreated)
+	created, err := api.CreateEventWithResponse(ctx, nil, client.CreateEventRequest{Name: "Flash sale", TotalSeats: 10})
+	ev := *answered(t, created, err, http.StatusCreated).JSON201
 	if ev.Name != "Flash sale" || ev.TotalSeats != 10 || ev.ID == "" {
 		t.Fatalf("created event = %+v", ev)
 	}
-	if got := call[event](c, "GET", "/events/"+ev.ID, "", http.StatusOK); got != ev {
+	gotEvent, err := api.GetEventWithResponse(ctx, ev.ID)
+	if got := *answered(t, gotEvent, err, http.StatusOK).JSON200; got != ev {
 		t.Errorf("GET event = %+v, want %+v", got, ev)
 	}
-	list := call[seatList](c, "GET", "/seats/list/"+ev.ID, "", http.StatusOK)
+	listed, err := api.ListAvailableSeatsWithResponse(ctx, ev.ID)
+	list := *answered(t, listed, err, http.StatusOK).JSON200
 	if list.Total != 10 || len(list.Seats) != 10 || list.Event != ev {
 		t.Fatalf("list = %+v, want the event and its 10 seats", list)
 	}
 	s1 := list.Seats[0].ID
-	if got := call[seat](c, "GET", "/seats/get/"+s1, "", http.StatusOK); got.Status != "Available" || got.UUID != "" || got.EventID != ev.ID {
+	gotSeat, err := api.GetSeatWithResponse(ctx, s1)
+	if got := *answered(t, gotSeat, err, http.StatusOK).JSON200; got.Status != client.Available || got.UUID != "" || got.EventID != ev.ID {
 		t.Errorf("GET seat = %+v, want it available in event %s", got, ev.ID)
 	}
-	held := call[seatReply](c, "POST", "/seats/hold", body(s1, "alice"), http.StatusOK).Seat
-	if held.Status != "On hold" || held.UUID != "alice" || held.HoldExpiresAt == nil {
+	alice := client.SeatRequest{ID: s1, UUID: "alice"}
+	hold, err := api.HoldSeatWithResponse(ctx, alice)
+	held := answered(t, hold, err, http.StatusOK).JSON200.Seat
+	if held.Status != client.OnHold || held.UUID != "alice" || held.HoldExpiresAt == nil {
 		t.Errorf("hold = %+v, want on hold for alice with an expiry", held)
 	}
-	refreshed := call[seatReply](c, "POST", "/seats/refresh", body(s1, "alice"), http.StatusOK).Seat
-	if refreshed.Status != "On hold" || refreshed.HoldExpiresAt == nil || refreshed.HoldExpiresAt.Before(*held.HoldExpiresAt) {
+	refresh, err := api.RefreshHoldWithResponse(ctx, alice)
+	refreshed := answered(t, refresh, err, http.StatusOK).JSON200.Seat
+	if refreshed.Status != client.OnHold || refreshed.HoldExpiresAt == nil || refreshed.HoldExpiresAt.Before(*held.HoldExpiresAt) {
 		t.Errorf("refresh = %+v, want a hold no shorter than %v", refreshed, held.HoldExpiresAt)
 	}
 	// The original service's path for refresh.
-	call[seatReply](c, "POST", "/seats/hold/refresh", body(s1, "alice"), http.StatusOK)
+	original, err := api.RefreshHoldOriginalPathWithResponse(ctx, alice)
+	answered(t, original, err, http.StatusOK)
 
 	// Refusals while alice holds the seat.
-	c.refused("POST", "/seats/hold", body(s1, "bob"), http.StatusConflict, "SEAT_HELD")
-	c.refused("POST", "/seats/refresh", body(s1, "bob"), http.StatusForbidden, "NOT_HOLDER")
-	c.refused("POST", "/seats/reserve", body(s1, "bob"), http.StatusForbidden, "NO_LIVE_HOLD")
+	bob := client.SeatRequest{ID: s1, UUID: "bob"}
+	bobHold, err := api.HoldSeatWithResponse(ctx, bob)
+	refused(t, answered(t, bobHold, err, http.StatusConflict).JSON409, client.SEATHELD)
+	bobRefresh, err := api.RefreshHoldWithResponse(ctx, bob)
+	refused(t, answered(t, bobRefresh, err, http.StatusForbidden).JSON403, client.NOTHOLDER)
+	bobReserve, err := api.ReserveSeatWithResponse(ctx, bob)
+	refused(t, answered(t, bobReserve, err, http.StatusForbidden).JSON403, client.NOLIVEHOLD)
 
-	reserved := call[seatReply](c, "POST", "/seats/reserve", body(s1, "alice"), http.StatusOK).Seat
-	if reserved.Status != "Reserved" || reserved.UUID != "alice" || reserved.HoldExpiresAt != nil {
+	reserve, err := api.ReserveSeatWithResponse(ctx, alice)
+	reserved := answered(t, reserve, err, http.StatusOK).JSON200.Seat
+	if reserved.Status != client.Reserved || reserved.UUID != "alice" || reserved.HoldExpiresAt != nil {
 		t.Errorf("reserve = %+v, want reserved by alice without expiry", reserved)
 	}
-	c.refused("POST", "/seats/hold", body(s1, "bob"), http.StatusConflict, "SEAT_RESERVED")
-	c.refused("POST", "/seats/refresh", body(s1, "alice"), http.StatusConflict, "NOT_ON_HOLD")
+	bobHold, err = api.HoldSeatWithResponse(ctx, bob)
+	refused(t, answered(t, bobHold, err, http.StatusConflict).JSON409, client.SEATRESERVED)
+	aliceRefresh, err := api.RefreshHoldWithResponse(ctx, alice)
+	refused(t, answered(t, aliceRefresh, err, http.StatusConflict).JSON409, client.NOTONHOLD)
 
 	// bob holds seats 2..7, the limit, and is refused an eighth.
 	for _, s := range list.Seats[1:7] {
-		call[seatReply](c, "POST", "/seats/hold", body(s.ID, "bob"), http.StatusOK)
+		hold, err := api.HoldSeatWithResponse(ctx, client.SeatRequest{ID: s.ID, UUID: "bob"})
+		answered(t, hold, err, http.StatusOK)
 	}
-	c.refused("POST", "/seats/hold", body(list.Seats[7].ID, "bob"), http.StatusTooManyRequests, "HOLD_LIMIT_REACHED")
+	bobHold, err = api.HoldSeatWithResponse(ctx, client.SeatRequest{ID: list.Seats[7].ID, UUID: "bob"})
+	refused(t, answered(t, bobHold, err, http.StatusTooManyRequests).JSON429, client.HOLDLIMITREACHED)
 
-	if got := call[seatList](c, "GET", "/seats/list/"+ev.ID, "", http.StatusOK); got.Total != 3 || len(got.Seats) != 3 || got.Seats[0].ID != list.Seats[7].ID {
+	listed, err = api.ListAvailableSeatsWithResponse(ctx, ev.ID)
+	if got := *answered(t, listed, err, http.StatusOK).JSON200; got.Total != 3 || len(got.Seats) != 3 || got.Seats[0].ID != list.Seats[7].ID {
 		t.Errorf("list after holds = %+v, want seats 8, 9 and 10", got)
 	}
-	c.refused("GET", "/seats/get/"+ev.ID+".11", "", http.StatusNotFound, "SEAT_NOT_FOUND")
-	c.refused("GET", "/events/00000000-0000-0000-0000-000000000000", "", http.StatusNotFound, "EVENT_NOT_FOUND")
+	gotSeat, err = api.GetSeatWithResponse(ctx, ev.ID+".11")
+	refused(t, answered(t, gotSeat, err, http.StatusNotFound).JSON404, client.SEATNOTFOUND)
+	gotEvent, err = api.GetEventWithResponse(ctx, "00000000-0000-0000-0000-000000000000")
+	refused(t, answered(t, gotEvent, err, http.StatusNotFound).JSON404, client.EVENTNOTFOUND)
 
-	cartWalkThrough(t, c)
+	cartWalkThrough(t, api)
 
-	finishesInFlight(t, svc, body(list.Seats[8].ID, "dave"))
+	// What probes and tools read.
+	health, err := api.HealthzWithResponse(ctx)
+	if got := answered(t, health, err, http.StatusOK).JSON200.Status; got != "ok" {
+		t.Errorf("GET /healthz status %q, want ok", got)
+	}
+	ready, err := api.ReadyzWithResponse(ctx)
+	if got := answered(t, ready, err, http.StatusOK).JSON200.Status; got != "ready" {
+		t.Errorf("GET /readyz status %q, want ready", got)
+	}
+	spec, err := api.GetOpenAPIWithResponse(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if spec.YAML200 == nil || (*spec.YAML200)["paths"] == nil {
+		t.Errorf("GET /openapi.yaml = %d %.100s, want the spec with its paths", spec.StatusCode(), spec.Body)
+	}
+
+	finishesInFlight(t, svc, fmt.Sprintf(`{"id": %q, "UUID": "dave"}`, list.Seats[8].ID))
 	if code := svc.Wait(t); code != 0 {
 		t.Errorf("exit code after SIGTERM = %d, want 0\n%s", code, svc.Log())
 	}
@@ -101,27 +141,29 @@ func TestEndToEnd(t *testing.T) {
 // back and reserves the other 3; the summary adds up. Erin's cart of a
 // reserved seat is refused, naming it, and changes nothing; carol
 // refreshes, then releases all her holds.
-func cartWalkThrough(t *testing.T, c client) {
+func cartWalkThrough(t *testing.T, api *client.ClientWithResponses) {
 	t.Helper()
-	ev := call[event](c, "POST", "/events/create", `{"name": "Concert", "totalSeats": 40, "seatsPerRow": 10}`, http.StatusCreated)
+	ctx := t.Context()
+	created, err := api.CreateEventWithResponse(ctx, nil, client.CreateEventRequest{Name: "Concert", TotalSeats: 40, SeatsPerRow: new(10)})
+	ev := *answered(t, created, err, http.StatusCreated).JSON201
 	if ev.Name != "Concert" || ev.TotalSeats != 40 || ev.SeatsPerRow != 10 {
 		t.Fatalf("created event = %+v, want 40 seats in rows of 10", ev)
 	}
-	if got := call[event](c, "GET", "/events/"+ev.ID, "", http.StatusOK); got != ev {
+	gotEvent, err := api.GetEventWithResponse(ctx, ev.ID)
+	if got := *answered(t, gotEvent, err, http.StatusOK).JSON200; got != ev {
 		t.Errorf("GET event = %+v, want %+v", got, ev)
 	}
-	cart := "/events/" + ev.ID
 	id := func(n int) string { return ev.ID + "." + strconv.Itoa(n) }
-	ids := func(ns ...int) string {
-		quoted := make([]string, len(ns))
+	ids := func(ns ...int) *client.SeatIDs {
+		out := make(client.SeatIDs, len(ns))
 		for i, n := range ns {
-			quoted[i] = strconv.Quote(id(n))
+			out[i] = id(n)
 		}
-		return "[" + strings.Join(quoted, ", ") + "]"
+		return &out
 	}
 	// wantSeats checks that the seats of a reply are ns, in that order,
 	// with status for user (and one expiry when on hold).
-	wantSeats := func(what string, got seatsReply, status, user string, ns ...int) {
+	wantSeats := func(what string, got *client.SeatsChange, status client.SeatStatus, user string, ns ...int) {
 		t.Helper()
 		if len(got.Seats) != len(ns) || got.Message == "" {
 			t.Fatalf("%s = %+v, want %d seats and a message", what, got, len(ns))
@@ -129,52 +171,63 @@ func cartWalkThrough(t *testing.T, c client) {
 		first := got.Seats[0].HoldExpiresAt
 		for i, s := range got.Seats {
 			onHold := s.HoldExpiresAt != nil && first != nil && s.HoldExpiresAt.Equal(*first)
-			if s.ID != id(ns[i]) || s.EventID != ev.ID || s.Status != status || s.UUID != user || onHold != (status == "On hold") {
+			if s.ID != id(ns[i]) || s.EventID != ev.ID || s.Status != status || s.UUID != user || onHold != (status == client.OnHold) {
 				t.Errorf("%s: seat %d = %+v, want seat %s %s by %q", what, i, s, id(ns[i]), status, user)
 			}
 		}
 	}
 
-	carol := call[seatsReply](c, "POST", cart+"/hold", `{"UUID": "carol", "ids": `+ids(1, 2)+`}`, http.StatusOK)
-	wantSeats("carol's hold", carol, "On hold", "carol", 1, 2)
-	daveBest := `{"UUID": "dave", "bestAvailable": {"count": 4}}`
-	first := c.withKey("dave-1").send("POST", cart+"/hold", daveBest, http.StatusOK)
-	var dave seatsReply
-	if err := json.Unmarshal(first, &dave); err != nil {
-		t.Fatal(err)
-	}
-	wantSeats("dave's best available", dave, "On hold", "dave", 3, 4, 5, 6)
+	hold, err := api.HoldSeatsWithResponse(ctx, ev.ID, nil, client.HoldSeatsRequest{UUID: "carol", IDs: ids(1, 2)})
+	carol := answered(t, hold, err, http.StatusOK).JSON200
+	wantSeats("carol's hold", carol, client.OnHold, "carol", 1, 2)
+	daveKey := &client.HoldSeatsParams{IdempotencyKey: new("dave-1")}
+	daveBest := client.HoldSeatsRequest{UUID: "dave", BestAvailable: &client.BestAvailable{Count: 4}}
+	first, err := api.HoldSeatsWithResponse(ctx, ev.ID, daveKey, daveBest)
+	wantSeats("dave's best available", answered(t, first, err, http.StatusOK).JSON200, client.OnHold, "dave", 3, 4, 5, 6)
 	// His retry with the same key gets the same seats, and holds no more.
-	if again := c.withKey("dave-1").send("POST", cart+"/hold", daveBest, http.StatusOK); !bytes.Equal(first, again) {
-		t.Errorf("the same hold with the same Idempotency-Key answered %s, then %s", first, again)
+	again, err := api.HoldSeatsWithResponse(ctx, ev.ID, daveKey, daveBest)
+	if answered(t, again, err, http.StatusOK); !bytes.Equal(first.Body, again.Body) {
+		t.Errorf("the same hold with the same Idempotency-Key answered %s, then %s", first.Body, again.Body)
 	}
-	c.withKey("dave-1").refused("POST", cart+"/hold", `{"UUID": "dave", "bestAvailable": {"count": 3}}`, http.StatusUnprocessableEntity, "IDEMPOTENCY_KEY_REUSED")
+	reused, err := api.HoldSeatsWithResponse(ctx, ev.ID, daveKey, client.HoldSeatsRequest{UUID: "dave", BestAvailable: &client.BestAvailable{Count: 3}})
+	refused(t, answered(t, reused, err, http.StatusUnprocessableEntity).JSON422, client.IDEMPOTENCYKEYREUSED)
 
-	released := call[seatsReply](c, "POST", cart+"/release", `{"UUID": "dave", "ids": `+ids(6)+`}`, http.StatusOK)
-	wantSeats("dave's release", released, "Available", "", 6)
-	reserved := call[seatsReply](c, "POST", cart+"/reserve", `{"UUID": "dave", "ids": `+ids(3, 4, 5)+`}`, http.StatusOK)
-	wantSeats("dave's reserve", reserved, "Reserved", "dave", 3, 4, 5)
-	if got := call[summary](c, "GET", cart+"/summary", "", http.StatusOK); got != (summary{Total: 40, Available: 35, OnHold: 2, Reserved: 3}) {
+	release, err := api.ReleaseSeatsWithResponse(ctx, ev.ID, nil, client.ReleaseSeatsRequest{UUID: "dave", IDs: ids(6)})
+	wantSeats("dave's release", answered(t, release, err, http.StatusOK).JSON200, client.Available, "", 6)
+	reserve, err := api.ReserveSeatsWithResponse(ctx, ev.ID, nil, client.ReserveSeatsRequest{UUID: "dave", IDs: *ids(3, 4, 5)})
+	wantSeats("dave's reserve", answered(t, reserve, err, http.StatusOK).JSON200, client.Reserved, "dave", 3, 4, 5)
+	summary, err := api.GetEventSummaryWithResponse(ctx, ev.ID)
+	if got := *answered(t, summary, err, http.StatusOK).JSON200; got != (client.Summary{Total: 40, Available: 35, OnHold: 2, Reserved: 3}) {
 		t.Errorf("summary = %+v, want 35 available, 2 on hold and 3 reserved of 40", got)
 	}
 
-	refused := call[errorReply](c, "POST", cart+"/hold", `{"UUID": "erin", "ids": `+ids(2, 5, 6)+`}`, http.StatusConflict)
-	if refused.Code != "SEAT_RESERVED" || refused.Error == "" || !slices.Equal(refused.Seats, []string{id(5)}) {
-		t.Errorf("erin's hold = %+v, want SEAT_RESERVED naming seat 5", refused)
+	erin, err := api.HoldSeatsWithResponse(ctx, ev.ID, nil, client.HoldSeatsRequest{UUID: "erin", IDs: ids(2, 5, 6)})
+	if got := refused(t, answered(t, erin, err, http.StatusConflict).JSON409, client.SEATRESERVED); got.Seats == nil || !slices.Equal(*got.Seats, []string{id(5)}) {
+		t.Errorf("erin's hold = %+v, want SEAT_RESERVED naming seat 5", got)
 	}
-	if got := call[seat](c, "GET", "/seats/get/"+id(6), "", http.StatusOK); got.Status != "Available" {
+	seat6, err := api.GetSeatWithResponse(ctx, id(6))
+	if got := *answered(t, seat6, err, http.StatusOK).JSON200; got.Status != client.Available {
 		t.Errorf("seat 6 after erin's refused hold = %+v, want it available", got)
 	}
-	refreshed := call[seatsReply](c, "POST", cart+"/refresh", `{"UUID": "carol"}`, http.StatusOK)
-	wantSeats("carol's refresh", refreshed, "On hold", "carol", 1, 2)
+	refresh, err := api.RefreshHoldsWithResponse(ctx, ev.ID, nil, client.RefreshHoldsRequest{UUID: "carol"})
+	refreshed := answered(t, refresh, err, http.StatusOK).JSON200
+	wantSeats("carol's refresh", refreshed, client.OnHold, "carol", 1, 2)
 	if was, is := carol.Seats[0].HoldExpiresAt, refreshed.Seats[0].HoldExpiresAt; is == nil || was == nil || is.Before(*was) {
 		t.Errorf("carol's refresh = %+v, want holds no shorter than %v", refreshed, carol.Seats[0].HoldExpiresAt)
 	}
-	wantSeats("carol's release", call[seatsReply](c, "POST", cart+"/release", `{"UUID": "carol"}`, http.StatusOK), "Available", "", 1, 2)
-	c.refused("POST", cart+"/refresh", `{"UUID": "carol"}`, http.StatusConflict, "NOT_ON_HOLD")
-	if got := call[summary](c, "GET", cart+"/summary", "", http.StatusOK); got != (summary{Total: 40, Available: 37, Reserved: 3}) {
+	release, err = api.ReleaseSeatsWithResponse(ctx, ev.ID, nil, client.ReleaseSeatsRequest{UUID: "carol"})
+	wantSeats("carol's release", answered(t, release, err, http.StatusOK).JSON200, client.Available, "", 1, 2)
+	refresh, err = api.RefreshHoldsWithResponse(ctx, ev.ID, nil, client.RefreshHoldsRequest{UUID: "carol"})
+	refused(t, answered(t, refresh, err, http.StatusConflict).JSON409, client.NOTONHOLD)
+	summary, err = api.GetEventSummaryWithResponse(ctx, ev.ID)
+	if got := *answered(t, summary, err, http.StatusOK).JSON200; got != (client.Summary{Total: 40, Available: 37, Reserved: 3}) {
 		t.Errorf("summary at the end = %+v, want 37 available and 3 reserved of 40", got)
 	}
+	// The sale is over.
+	deleted, err := api.DeleteEventWithResponse(ctx, ev.ID)
+	answered(t, deleted, err, http.StatusNoContent)
+	gotEvent, err = api.GetEventWithResponse(ctx, ev.ID)
+	refused(t, answered(t, gotEvent, err, http.StatusNotFound).JSON404, client.EVENTNOTFOUND)
 }
 
 // finishesInFlight sends SIGTERM while a hold request is in flight and
@@ -252,118 +305,55 @@ func TestUnreachableRedis(t *testing.T) {
 	}
 }
 
-// client calls the service and fails the test on any surprise. key, if
-// not empty, is sent as the Idempotency-Key.
-type client struct {
-	t    *testing.T
-	base string
-	key  string
-}
-
-func (c client) withKey(key string) client {
-	c.key = key
-	return c
-}
-
-type event struct {
-	ID          string `json:"id"`
-	Name        string `json:"name"`
-	TotalSeats  int    `json:"totalSeats"`
-	SeatsPerRow int    `json:"seatsPerRow"`
-}
-
-type summary struct {
-	Total     int `json:"total"`
-	Available int `json:"available"`
-	OnHold    int `json:"onHold"`
-	Reserved  int `json:"reserved"`
-}
-
-type seat struct {
-	ID            string     `json:"id"`
-	EventID       string     `json:"eventId"`
-	UUID          string     `json:"UUID"`
-	Status        string     `json:"status"`
-	HoldExpiresAt *time.Time `json:"holdExpiresAt"`
-}
-
-type seatList struct {
-	Total int    `json:"total"`
-	Event event  `json:"event"`
-	Seats []seat `json:"seats"`
-}
-
-type seatReply struct {
-	Message string `json:"message"`
-	Seat    seat   `json:"seat"`
-}
-
-type seatsReply struct {
-	Message string `json:"message"`
-	Seats   []seat `json:"seats"`
-}
-
-type errorReply struct {
-	Error string   `json:"error"`
-	Code  string   `json:"code"`
-	Seats []string `json:"seats"`
-}
-
-// body is a hold, refresh or reserve request. %q quotes plain ASCII as JSON does.
-func body(seatID, user string) string {
-	return fmt.Sprintf(`{"id": %q, "UUID": %q}`, seatID, user)
-}
-
-// call sends the request, checks the status and decodes the reply as T.
-func call[T any](c client, method, path, reqBody string, wantStatus int) T {
-	c.t.Helper()
-	raw := c.send(method, path, reqBody, wantStatus)
-	var out T
-	if err := json.Unmarshal(raw, &out); err != nil {
-		c.t.Fatalf("%s %s: decode %s: %v", method, path, raw, err)
-	}
-	return out
-}
-
-// send sends the request, checks the status and returns the reply's body.
-func (c client) send(method, path, reqBody string, wantStatus int) []byte {
-	c.t.Helper()
-	var reader io.Reader
-	if reqBody != "" {
-		reader = strings.NewReader(reqBody)
-	}
-	req, err := http.NewRequest(method, c.base+path, reader)
+// newClient is the generated client of the service at base, on an HTTP
+// client of the test's own, whose idle connections close when it ends.
+func newClient(t *testing.T, base string) *client.ClientWithResponses {
+	t.Helper()
+	hc := &http.Client{Timeout: servicetest.Timeout}
+	t.Cleanup(hc.CloseIdleConnections)
+	api, err := client.NewClientWithResponses(base, client.WithHTTPClient(hc))
 	if err != nil {
-		c.t.Fatal(err)
+		t.Fatal(err)
 	}
-	if reqBody != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if c.key != "" {
-		req.Header.Set("Idempotency-Key", c.key)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		c.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	if err != nil {
-		c.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	if resp.StatusCode != wantStatus {
-		c.t.Fatalf("%s %s %s: status %d, want %d: %s", method, path, reqBody, resp.StatusCode, wantStatus, raw)
-	}
-	return raw
+	return api
 }
 
-// refused checks that a request is refused with status and code.
-func (c client) refused(method, path, reqBody string, status int, code string) {
-	c.t.Helper()
-	got := call[errorReply](c, method, path, reqBody, status)
-	if got.Code != code || got.Error == "" {
-		c.t.Errorf("%s %s %s = %+v, want code %s and a message", method, path, reqBody, got, code)
+// answer is what every response type of the generated client has.
+type answer interface {
+	StatusCode() int
+	ContentType() string
+	Bytes() []byte
+}
+
+// answered fails the test unless the call got an answer of status whose
+// body, if any, is JSON, and returns it. The client has then decoded the
+// body into the answer's JSON<status> field, as the spec describes it (a
+// body that does not fit is err).
+func answered[R answer](t *testing.T, r R, err error, status int) R {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
 	}
+	if r.StatusCode() != status {
+		t.Fatalf("status %d, want %d: %s", r.StatusCode(), status, r.Bytes())
+	}
+	if len(r.Bytes()) > 0 && !strings.Contains(r.ContentType(), "json") {
+		t.Fatalf("status %d with Content-Type %q, want JSON: %s", status, r.ContentType(), r.Bytes())
+	}
+	return r
+}
+
+// refused checks that an error answer has code and a message, and returns
+// it.
+func refused(t *testing.T, e *client.Error, code client.ErrorCode) *client.Error {
+	t.Helper()
+	if e == nil {
+		t.Fatalf("no error body, want code %s", code)
+	}
+	if e.Code != code || e.Error == "" {
+		t.Errorf("refusal %+v, want code %s and a message", e, code)
+	}
+	return e
 }
 
 // closedAddr returns a loopback address where nothing listens.

@@ -26,23 +26,23 @@ const (
 )
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Environ(), os.Stderr))
+	os.Exit(run(os.Args[1:], os.Environ(), os.Stdout, os.Stderr))
 }
 
-func run(args, environ []string, stderr io.Writer) int {
+func run(args, environ []string, stdout, stderr io.Writer) int {
 	flags := flag.NewFlagSet("reservation", flag.ContinueOnError)
 	flags.SetOutput(stderr)
 	configFile := flags.String("config", "", "optional YAML configuration `file`")
-	flags.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: reservation [--config file]\n\nFlags:")
-		flags.PrintDefaults()
-		fmt.Fprintln(stderr, "\nSettings (environment and .env override the file, which overrides the defaults):")
-		bootstrap.PrintSettings(stderr)
-	}
+	// The usage asked for with -h goes to stdout (for "| less"); after a
+	// bad flag, to stderr below the error. Parse calls Usage in both
+	// cases, so it is printed after Parse, where they differ.
+	flags.Usage = func() {}
 	if err := flags.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			usage(stdout, flags)
 			return 0
 		}
+		usage(stderr, flags)
 		return exitUsage
 	}
 	cfg, err := bootstrap.LoadConfig(bootstrap.Sources{File: *configFile, DotEnv: ".env", Environ: environ})
@@ -70,4 +70,13 @@ func run(args, environ []string, stderr io.Writer) int {
 		return exitFailure
 	}
 	return signal.ExitCode
+}
+
+// usage writes the flags and the table of settings to w.
+func usage(w io.Writer, flags *flag.FlagSet) {
+	fmt.Fprintln(w, "Usage: reservation [--config file]\n\nFlags:")
+	flags.SetOutput(w)
+	flags.PrintDefaults()
+	fmt.Fprintln(w, "\nSettings (environment and .env override the file, which overrides the defaults):")
+	bootstrap.PrintSettings(w)
 }

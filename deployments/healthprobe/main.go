@@ -3,19 +3,27 @@
 // binary next to the service: it GETs a path of the service on the loopback
 // interface and exits 0 on a 2xx answer, 1 otherwise.
 //
+// It speaks the one HTTP/1.1 exchange it needs over TCP itself: net/http's
+// client would bring TLS, HTTP/2 and proxies, which a probe of the loopback
+// interface never uses, and would make the binary 2.5 times bigger (5.9
+// against 2.3 MB, both stripped).
+//
 // It finds the port in RESERVATION_HTTP_ADDR, the variable the service
 // listens on; the image sets it, so both always agree.
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"net"
-	"net/http"
+	"net/textproto"
 	"net/url"
 	"os"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -56,19 +64,36 @@ func probeURL(addr, path string) (string, error) {
 	return (&url.URL{Scheme: "http", Host: net.JoinHostPort(host, port), Path: path}).String(), nil
 }
 
-// probe succeeds when GET target answers 2xx.
+// probe succeeds when GET target answers 2xx. It reads no more than the
+// status line; Connection: close has the server end the exchange.
 func probe(ctx context.Context, target string) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
+	u, err := url.Parse(target)
 	if err != nil {
 		return err
 	}
-	resp, err := http.DefaultClient.Do(req)
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", u.Host)
 	if err != nil {
 		return err
 	}
-	defer resp.Body.Close()
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return fmt.Errorf("GET %s: %s", target, resp.Status)
+	defer conn.Close()
+	if deadline, ok := ctx.Deadline(); ok {
+		if err := conn.SetDeadline(deadline); err != nil {
+			return err
+		}
+	}
+	if _, err := fmt.Fprintf(conn, "GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n", u.RequestURI(), u.Host); err != nil {
+		return err
+	}
+	line, err := textproto.NewReader(bufio.NewReader(conn)).ReadLine()
+	if err != nil {
+		return fmt.Errorf("GET %s: %w", target, err)
+	}
+	// "HTTP/1.1 200 OK"
+	proto, status, _ := strings.Cut(line, " ")
+	code, err := strconv.Atoi(status[:min(3, len(status))])
+	if !strings.HasPrefix(proto, "HTTP/1.") || err != nil || code < 200 || code > 299 {
+		return fmt.Errorf("GET %s: %q", target, line)
 	}
 	return nil
 }

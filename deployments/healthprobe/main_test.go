@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -39,6 +40,8 @@ func TestProbe(t *testing.T) {
 	defer srv.Close()
 	closed := httptest.NewServer(http.NotFoundHandler())
 	closed.Close()
+	notHTTP := answerOnce(t, "SSH-2.0-OpenSSH_9.6\r\n")
+	silent := answerOnce(t, "")
 
 	tests := []struct {
 		give   string
@@ -47,10 +50,37 @@ func TestProbe(t *testing.T) {
 		{srv.URL + "/readyz", true},
 		{srv.URL + "/other", false}, // 503
 		{closed.URL + "/readyz", false},
+		{"http://" + notHTTP + "/readyz", false},
+		{"http://" + silent + "/readyz", false}, // closes without a word
 	}
 	for _, tt := range tests {
 		if err := probe(context.Background(), tt.give); (err == nil) != tt.wantOK {
 			t.Errorf("probe(%s) = %v, want success %v", tt.give, err, tt.wantOK)
 		}
 	}
+}
+
+// answerOnce listens on a free loopback port, answers its first connection
+// with reply whatever it was sent, closes it, and returns the address.
+func answerOnce(t *testing.T, reply string) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		conn, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		_, _ = conn.Write([]byte(reply))
+		conn.Close()
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		<-done
+	})
+	return ln.Addr().String()
 }
