@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -38,9 +39,16 @@ type objects struct {
 	prometheusRules []monitoringv1.PrometheusRule
 }
 
+// kustomizing serialises the builds of parallel tests: kustomize's kyaml
+// loads its OpenAPI schemas into package globals on first use, without a
+// lock, and two builds applying patches at once race on them.
+var kustomizing sync.Mutex
+
 func render(t *testing.T, dir string) objects {
 	t.Helper()
+	kustomizing.Lock()
 	resources, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(filesys.MakeFsOnDisk(), dir)
+	kustomizing.Unlock()
 	if err != nil {
 		t.Fatalf("kustomize build %s: %v", dir, err)
 	}
