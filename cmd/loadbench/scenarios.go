@@ -231,11 +231,12 @@ func startService(ctx context.Context, o options, dir, name, redisAddrs string, 
 }
 
 // serviceEnv is the service's default configuration, but for its address,
-// its Redis and settings.
+// its Redis and settings: none of the caller's settings, nor its OTEL_*
+// variables, which would benchmark the service with traces on.
 func serviceEnv(addr, redisAddrs string, settings ...string) []string {
 	var env []string
 	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "RESERVATION_") {
+		if !strings.HasPrefix(kv, "RESERVATION_") && !strings.HasPrefix(kv, "OTEL_") {
 			env = append(env, kv)
 		}
 	}
