@@ -11,15 +11,11 @@ import (
 	"github.com/seatres/reservation/adapters/httpapi"
 )
 
-// The admin listener's own limits. A CPU profile or an execution trace
-// writes its answer only at the end of the seconds it was asked for, and
-// net/http/pprof refuses one that would outlast the write timeout, so the
-// timeout allows profiles of up to 5 minutes. A profile still running at
-// shutdown is cut off: it is not worth holding the instance's stop for.
-const (
-	adminWriteTimeout    = 5*time.Minute + 10*time.Second
-	adminShutdownTimeout = time.Second
-)
+// adminWriteTimeout is the admin listener's own: a CPU profile or an
+// execution trace writes its answer only at the end of the seconds it was
+// asked for, and net/http/pprof refuses one that would outlast the write
+// timeout, so it allows profiles of up to 5 minutes.
+const adminWriteTimeout = 5*time.Minute + 10*time.Second
 
 // adminServer is the admin listener's server, a type of its own beside the
 // API's *httpapi.Server.
@@ -37,11 +33,14 @@ func admin(cfg Config) fx.Option {
 	return fx.Module("admin",
 		fx.Decorate(func(log *zap.Logger) *zap.Logger { return log.Named("admin") }),
 		fx.Provide(func(log *zap.Logger) *adminServer {
-			c := httpapi.Config{Addr: cfg.AdminAddr, ShutdownTimeout: adminShutdownTimeout, WriteTimeout: adminWriteTimeout}
+			c := httpapi.Config{Addr: cfg.AdminAddr, WriteTimeout: adminWriteTimeout}
 			return &adminServer{httpapi.NewServer(c, profiles(), log)}
 		}),
-		// Start listens, so that a busy port fails start-up.
-		fx.Invoke(func(lc fx.Lifecycle, s *adminServer) { lc.Append(fx.StartStopHook(s.Start, s.Stop)) }),
+		// Start listens, so that a busy port fails start-up. Stop closes at
+		// once, with no drain: a profile still running is cut off, as it is
+		// not worth holding the instance's stop for, and fx runs this hook
+		// before the API's, whose drain must not wait behind it.
+		fx.Invoke(func(lc fx.Lifecycle, s *adminServer) { lc.Append(fx.StartStopHook(s.Start, s.Close)) }),
 	)
 }
 

@@ -1,10 +1,13 @@
 package bootstrap
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"net"
 	"net/http"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -80,6 +83,49 @@ func TestAdminBusyPort(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), taken.Addr().String()) {
 		t.Errorf("start-up error %q does not name the address %s", err, taken.Addr())
+	}
+}
+
+// TestAdminStopCutsOffProfiles: a CPU profile in flight does not make the
+// stop unclean nor hold it: the admin listener closes at once, the profile
+// is cut off, and Stop returns nil well within the stop timeout (which is
+// only the deadline of a hung stop, not a measure of it).
+func TestAdminStopCutsOffProfiles(t *testing.T) {
+	t.Parallel()
+	cfg := config(t, "RESERVATION_HTTP_ADDR=127.0.0.1:0", "RESERVATION_ADMIN_ADDR=127.0.0.1:0")
+	var admin *adminServer
+	app := fxtest.New(t, Module(cfg), fx.Replace(zaptest.NewLogger(t)), fx.Populate(&admin))
+	app.RequireStart()
+
+	// 300 s: the longest the admin listener allows, so that the profile
+	// can only have ended by being cut off.
+	ended := make(chan error, 1)
+	go func() {
+		resp, err := http.Get("http://" + admin.Addr().String() + "/debug/pprof/profile?seconds=300")
+		if err == nil {
+			_, err = io.ReadAll(resp.Body)
+			resp.Body.Close()
+		}
+		ended <- err
+	}()
+	waitForGoroutineIn("net/http/pprof.Profile(")
+
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.HTTP.ShutdownTimeout+stopMargin)
+	defer cancel()
+	if err := app.Stop(ctx); err != nil {
+		t.Errorf("Stop() with a profile in flight = %v, want nil", err)
+	}
+	if err := <-ended; err == nil {
+		t.Error("the 300 s profile answered whole, want it cut off at stop")
+	}
+}
+
+// waitForGoroutineIn returns once a goroutine of the process runs fn (a
+// function's full name and its parenthesis): a request is in its handler.
+func waitForGoroutineIn(fn string) {
+	buf := make([]byte, 1<<20)
+	for !bytes.Contains(buf[:runtime.Stack(buf, true)], []byte(fn)) {
+		runtime.Gosched()
 	}
 }
 

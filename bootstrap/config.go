@@ -195,13 +195,14 @@ type Sources struct {
 // unknown RESERVATION_ variables or YAML keys are errors, to catch typos.
 func LoadConfig(src Sources) (Config, error) {
 	k := koanf.New(".")
-	// origin maps each key to the name of the source that set it last.
+	// origin maps each key that a source set to the name of the source that
+	// set it last; a key it lacks has its default.
 	origin := make(map[string]string)
 	defaults := make(map[string]any, len(settings))
 	for _, s := range settings {
 		defaults[s.key] = s.def
 	}
-	if err := merge(k, origin, confmap.Provider(defaults, "."), nil, sameKey); err != nil {
+	if err := k.Load(confmap.Provider(defaults, "."), nil); err != nil {
 		return Config{}, err
 	}
 	if src.File != "" {
@@ -229,7 +230,9 @@ func LoadConfig(src Sources) (Config, error) {
 	if err != nil {
 		return Config{}, err
 	}
-	c.Traces = tracesConfig(src.Environ)
+	if c.Traces, err = tracesConfig(src.Environ); err != nil {
+		return Config{}, err
+	}
 	return c, nil
 }
 
@@ -270,13 +273,10 @@ func parse(k *koanf.Koanf, origin map[string]string) (Config, error) {
 	if len(errs) > 0 {
 		return Config{}, errors.Join(errs...)
 	}
+	// NewHoldPolicy's every error is a *domain.HoldPolicyError.
 	policy, err := domain.NewHoldPolicy(c.Hold.TTL, c.Hold.MaxSeats, c.Hold.MaxLifetime)
 	if pe := (*domain.HoldPolicyError)(nil); errors.As(err, &pe) {
-		key := holdPolicyKeys[pe.Field]
-		return Config{}, fmt.Errorf("%s: invalid %s %q (want %s)", origin[key], pe.Field, fmt.Sprint(k.Get(key)), pe.Want)
-	}
-	if err != nil {
-		return Config{}, err
+		return Config{}, holdPolicyError(k, origin, pe)
 	}
 	c.Hold = policy
 	if c.Auth.BuyerSecretFile != "" && c.Auth.BuyerPublicKeysFile != "" {
@@ -290,12 +290,38 @@ func parse(k *koanf.Koanf, origin map[string]string) (Config, error) {
 }
 
 // holdPolicyKeys are the settings of the fields that a
-// domain.HoldPolicyError names, so that its message names the one setting
-// that is wrong.
+// domain.HoldPolicyError names, so that its message names their settings.
 var holdPolicyKeys = map[string]string{
 	domain.HoldTTL:         "hold.ttl",
 	domain.HoldMaxSeats:    "hold.maxSeats",
 	domain.HoldMaxLifetime: "hold.maxLifetime",
+}
+
+// holdPolicyError names the settings of a refused hold policy. A field
+// wrong alone is named as the user wrote it (its default is always
+// right). A rule between two fields may be broken by either, set or not:
+// the message starts with the one that was set (the bound when both were)
+// and says where the other's value came from.
+func holdPolicyError(k *koanf.Koanf, origin map[string]string, pe *domain.HoldPolicyError) error {
+	key := holdPolicyKeys[pe.Field]
+	if pe.Bound == "" {
+		return fmt.Errorf("%s: invalid %s %q (want %s)", origin[key], pe.Field, fmt.Sprint(k.Get(key)), pe.Want)
+	}
+	field, bound := valued(k, origin, key), valued(k, origin, holdPolicyKeys[pe.Bound])
+	if _, set := origin[holdPolicyKeys[pe.Bound]]; !set {
+		return fmt.Errorf("%s is below %s: %s must be %s", field, bound, pe.Field, pe.Want)
+	}
+	return fmt.Errorf("%s is above %s: %s must be %s", bound, field, pe.Field, pe.Want)
+}
+
+// valued is a setting's name and value, for a message. A default, which
+// no source set and so no source names, is named by its environment
+// variable and marked as the default.
+func valued(k *koanf.Koanf, origin map[string]string, key string) string {
+	if name, set := origin[key]; set {
+		return fmt.Sprintf("%s %v", name, k.Get(key))
+	}
+	return fmt.Sprintf("%s %v (its default)", envName(key), k.Get(key))
 }
 
 // perPeriod completes a limit read as a count and a burst: its period, and
@@ -331,8 +357,6 @@ func envName(key string) string {
 	}
 	return key
 }
-
-func sameKey(key string) string { return key }
 
 // The scalar setters read the value as text: the environment gives text,
 // and YAML's numbers read the same as the environment's.

@@ -273,8 +273,16 @@ func TestLoadConfigInvalid(t *testing.T) {
 			exact: `RESERVATION_HOLD_TTL: invalid hold TTL "500us" (want at least 1ms)`},
 		{name: "hold ttl below the minimum in yaml", yaml: "hold:\n  ttl: 500us\n",
 			want: []string{`config.yaml: hold.ttl: invalid hold TTL "500us" (want at least 1ms)`}},
+		// The cap rule holds between two settings: the message starts with
+		// the one that was set and says where the other's value came from.
 		{name: "lifetime cap below the ttl", env: []string{"RESERVATION_HOLD_TTL=2m", "RESERVATION_HOLD_MAX_LIFETIME=1m"},
-			exact: `RESERVATION_HOLD_MAX_LIFETIME: invalid max lifetime "1m" (want 0 for no cap, or at least the hold TTL, 2m0s)`},
+			exact: `RESERVATION_HOLD_TTL 2m is above RESERVATION_HOLD_MAX_LIFETIME 1m: max lifetime must be 0 for no cap, or at least the hold TTL`},
+		{name: "ttl alone above the default cap", env: []string{"RESERVATION_HOLD_TTL=1h"},
+			exact: `RESERVATION_HOLD_TTL 1h is above RESERVATION_HOLD_MAX_LIFETIME 15m (its default): max lifetime must be 0 for no cap, or at least the hold TTL`},
+		{name: "cap alone below the default ttl", env: []string{"RESERVATION_HOLD_MAX_LIFETIME=30s"},
+			exact: `RESERVATION_HOLD_MAX_LIFETIME 30s is below RESERVATION_HOLD_TTL 60s (its default): max lifetime must be 0 for no cap, or at least the hold TTL`},
+		{name: "ttl in yaml above the default cap", yaml: "hold:\n  ttl: 1h\n",
+			want: []string{`config.yaml: hold.ttl 1h is above RESERVATION_HOLD_MAX_LIFETIME 15m (its default): max lifetime`}},
 		{name: "negative lifetime cap", env: []string{"RESERVATION_HOLD_MAX_LIFETIME=-1m"},
 			want: []string{`RESERVATION_HOLD_MAX_LIFETIME: duration "-1m" must not be negative`}},
 		{name: "zero max seats", env: []string{"RESERVATION_HOLD_MAX_SEATS=0"},

@@ -1,6 +1,7 @@
 package bootstrap
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 
@@ -15,26 +16,34 @@ import (
 
 // tracesConfig reads the standard OTEL_* variables of environ that decide
 // whether and how traces are exported: on when an OTLP endpoint for traces
-// is named (and OTEL_SDK_DISABLED is not true), over the protocol that
-// OTEL_EXPORTER_OTLP_TRACES_PROTOCOL or OTEL_EXPORTER_OTLP_PROTOCOL names.
-// The exporter and the SDK read the others themselves. As the
-// specification says, an empty variable is an unset one.
-func tracesConfig(environ []string) tracing.Config {
+// is named, unless OTEL_TRACES_EXPORTER is none or OTEL_SDK_DISABLED is
+// true, over the protocol that OTEL_EXPORTER_OTLP_TRACES_PROTOCOL or
+// OTEL_EXPORTER_OTLP_PROTOCOL names. The exporter and the SDK read the
+// others themselves. As the specification says, an empty variable is an
+// unset one and the values of a choice are case-insensitive. An exporter
+// the service has not is an error: a typo must not leave traces off
+// unseen.
+func tracesConfig(environ []string) (tracing.Config, error) {
 	otel := make(map[string]string)
 	for _, kv := range environ {
 		if name, value, _ := strings.Cut(kv, "="); strings.HasPrefix(name, "OTEL_") {
 			otel[name] = strings.TrimSpace(value)
 		}
 	}
+	exporter := strings.ToLower(otel["OTEL_TRACES_EXPORTER"])
+	if exporter != "" && exporter != tracing.ExporterOTLP && exporter != tracing.ExporterNone {
+		return tracing.Config{}, fmt.Errorf("OTEL_TRACES_EXPORTER: unsupported exporter %q (want %s, or %s for no traces)",
+			otel["OTEL_TRACES_EXPORTER"], tracing.ExporterOTLP, tracing.ExporterNone)
+	}
 	endpoint := otel["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"] != "" || otel["OTEL_EXPORTER_OTLP_ENDPOINT"] != ""
 	cfg := tracing.Config{
-		On:       endpoint && !strings.EqualFold(otel["OTEL_SDK_DISABLED"], "true"),
+		On:       endpoint && exporter != tracing.ExporterNone && !strings.EqualFold(otel["OTEL_SDK_DISABLED"], "true"),
 		Protocol: otel["OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"],
 	}
 	if cfg.Protocol == "" {
 		cfg.Protocol = otel["OTEL_EXPORTER_OTLP_PROTOCOL"]
 	}
-	return cfg
+	return cfg, nil
 }
 
 // instrument is the decorations of the root that observe the service: the

@@ -44,11 +44,28 @@ func TestTracesConfig(t *testing.T) {
 			tracing.Config{On: true, Protocol: tracing.ProtocolHTTP}},
 		{[]string{"OTEL_EXPORTER_OTLP_ENDPOINT=http://c:4317", "OTEL_EXPORTER_OTLP_PROTOCOL=grpc", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL="},
 			tracing.Config{On: true, Protocol: tracing.ProtocolGRPC}},
+		// OTEL_TRACES_EXPORTER: none is the standard off switch, endpoint
+		// or not; otlp is the default, which alone turns nothing on.
+		{[]string{"OTEL_EXPORTER_OTLP_ENDPOINT=http://collector:4318", "OTEL_TRACES_EXPORTER=none"}, tracing.Config{}},
+		{[]string{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=http://collector:4318/v1/traces", "OTEL_TRACES_EXPORTER=NONE"}, tracing.Config{}},
+		{[]string{"OTEL_EXPORTER_OTLP_ENDPOINT=http://collector:4318", "OTEL_TRACES_EXPORTER=otlp"}, tracing.Config{On: true}},
+		{[]string{"OTEL_EXPORTER_OTLP_ENDPOINT=http://collector:4318", "OTEL_TRACES_EXPORTER="}, tracing.Config{On: true}},
+		{[]string{"OTEL_TRACES_EXPORTER=otlp"}, tracing.Config{}},
 	}
 	for _, tt := range tests {
-		if got := tracesConfig(tt.give); got != tt.want {
-			t.Errorf("tracesConfig(%q) = %+v, want %+v", tt.give, got, tt.want)
+		if got, err := tracesConfig(tt.give); err != nil || got != tt.want {
+			t.Errorf("tracesConfig(%q) = %+v, %v, want %+v", tt.give, got, err, tt.want)
 		}
+	}
+	// Any other exporter stops start-up, endpoint or not, by its variable.
+	for _, give := range []string{"console", "zipkin", "otlp,console"} {
+		_, err := LoadConfig(Sources{Environ: []string{"OTEL_EXPORTER_OTLP_ENDPOINT=http://collector:4318", "OTEL_TRACES_EXPORTER=" + give}})
+		if want := fmt.Sprintf("OTEL_TRACES_EXPORTER: unsupported exporter %q", give); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("OTEL_TRACES_EXPORTER=%s: LoadConfig() error %v, want one containing %s", give, err, want)
+		}
+	}
+	if _, err := LoadConfig(Sources{Environ: []string{"OTEL_TRACES_EXPORTER=zipkin"}}); err == nil {
+		t.Error("OTEL_TRACES_EXPORTER=zipkin without an endpoint: LoadConfig() succeeded, want an error")
 	}
 	// LoadConfig reads them from the environment it is given.
 	if cfg := config(t, "OTEL_EXPORTER_OTLP_ENDPOINT=http://collector:4318"); !cfg.Traces.On {
@@ -64,11 +81,13 @@ type wiring struct {
 	Store    application.Store
 }
 
-// TestTracesOff: with no OTLP endpoint nothing of tracing is built; the
-// store is the metrics' decorator, not wrapped in another.
+// TestTracesOff: with no OTLP endpoint, or one switched off, nothing of
+// tracing is built; the store is the metrics' decorator, not wrapped in
+// another.
 func TestTracesOff(t *testing.T) {
 	t.Parallel()
-	for _, cfg := range []Config{config(t), config(t, "OTEL_EXPORTER_OTLP_ENDPOINT=http://c:4318", "OTEL_SDK_DISABLED=true")} {
+	for _, cfg := range []Config{config(t), config(t, "OTEL_EXPORTER_OTLP_ENDPOINT=http://c:4318", "OTEL_SDK_DISABLED=true"),
+		config(t, "OTEL_EXPORTER_OTLP_ENDPOINT=http://c:4318", "OTEL_TRACES_EXPORTER=none")} {
 		var w wiring
 		fxtest.New(t, Module(cfg), fx.Replace(zap.NewNop()), fx.Invoke(func(got wiring) { w = got }))
 		if w.Provider != nil {
@@ -130,7 +149,7 @@ func TestTracesExported(t *testing.T) {
 	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", srv.URL)
 	for _, name := range []string{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_PROTOCOL", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
 		"OTEL_EXPORTER_OTLP_HEADERS", "OTEL_EXPORTER_OTLP_COMPRESSION", "OTEL_SERVICE_NAME", "OTEL_RESOURCE_ATTRIBUTES",
-		"OTEL_TRACES_SAMPLER", "OTEL_SDK_DISABLED"} {
+		"OTEL_TRACES_SAMPLER", "OTEL_TRACES_EXPORTER", "OTEL_SDK_DISABLED"} {
 		t.Setenv(name, "")
 	}
 	cfg, err := LoadConfig(Sources{Environ: append(otelEnviron(), "RESERVATION_HTTP_ADDR=127.0.0.1:0")})

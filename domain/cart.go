@@ -1,9 +1,6 @@
 package domain
 
-import (
-	"fmt"
-	"time"
-)
+import "time"
 
 // HoldPolicy is how long a hold lasts, how many live holds one buyer may
 // have in one event, and how long a buyer's cart may keep seats.
@@ -24,18 +21,22 @@ func NewHoldPolicy(ttl time.Duration, maxSeats int, maxLifetime time.Duration) (
 	case maxSeats < 1:
 		return HoldPolicy{}, &HoldPolicyError{Field: HoldMaxSeats, Want: "at least 1"}
 	case maxLifetime != 0 && maxLifetime < ttl:
-		return HoldPolicy{}, &HoldPolicyError{Field: HoldMaxLifetime, Want: fmt.Sprintf("0 for no cap, or at least the hold TTL, %v", ttl)}
+		return HoldPolicy{}, &HoldPolicyError{Field: HoldMaxLifetime, Bound: HoldTTL, Want: "0 for no cap, or at least the hold TTL"}
 	}
 	return HoldPolicy{TTL: ttl, MaxSeats: maxSeats, MaxLifetime: maxLifetime}, nil
 }
 
 // HoldPolicyError is a hold policy that NewHoldPolicy refuses: a
-// configuration error, never an answer to a request. It names the one
-// field that is wrong, so that the configuration can name the one setting
-// of it, and says what that field must be.
+// configuration error, never an answer to a request. It names the fields
+// of the rule that is broken, so that the configuration can name their
+// settings, and says what Field must be.
 type HoldPolicyError struct {
 	Field string // HoldTTL, HoldMaxSeats or HoldMaxLifetime
 	Want  string // e.g. "at least 1ms"
+	// Bound is the field that Want measures Field against (the max
+	// lifetime must be at least the TTL), "" when Field is wrong alone.
+	// Either of the two may be the one to change.
+	Bound string
 }
 
 func (e *HoldPolicyError) Error() string { return e.Field + " must be " + e.Want }

@@ -253,14 +253,15 @@ func TestNewHoldPolicy(t *testing.T) {
 		max      int
 		lifetime time.Duration
 		wantErr  string // the field named, "" for none
+		bound    string // the field it is measured against, "" for none
 	}{
 		{ttl: time.Minute, max: 6},
 		{ttl: time.Millisecond, max: 1},
 		{ttl: time.Minute, max: 6, lifetime: time.Minute},
 		{ttl: time.Minute, max: 6, lifetime: 15 * time.Minute},
-		{ttl: time.Minute, max: 6, lifetime: time.Minute - time.Nanosecond, wantErr: domain.HoldMaxLifetime},
-		{ttl: time.Minute, max: 6, lifetime: time.Second, wantErr: domain.HoldMaxLifetime},
-		{ttl: time.Minute, max: 6, lifetime: -time.Hour, wantErr: domain.HoldMaxLifetime},
+		{ttl: time.Minute, max: 6, lifetime: time.Minute - time.Nanosecond, wantErr: domain.HoldMaxLifetime, bound: domain.HoldTTL},
+		{ttl: time.Minute, max: 6, lifetime: time.Second, wantErr: domain.HoldMaxLifetime, bound: domain.HoldTTL},
+		{ttl: time.Minute, max: 6, lifetime: -time.Hour, wantErr: domain.HoldMaxLifetime, bound: domain.HoldTTL},
 		{ttl: time.Millisecond - 1, max: 6, wantErr: domain.HoldTTL},
 		{ttl: 0, max: 6, wantErr: domain.HoldTTL},
 		{ttl: -time.Second, max: 6, wantErr: domain.HoldTTL},
@@ -272,8 +273,8 @@ func TestNewHoldPolicy(t *testing.T) {
 	for _, tt := range tests {
 		p, err := domain.NewHoldPolicy(tt.ttl, tt.max, tt.lifetime)
 		var pe *domain.HoldPolicyError
-		if errors.As(err, &pe) != (tt.wantErr != "") || pe != nil && pe.Field != tt.wantErr {
-			t.Errorf("NewHoldPolicy(%v, %d, %v) error = %v, want one naming %q", tt.ttl, tt.max, tt.lifetime, err, tt.wantErr)
+		if errors.As(err, &pe) != (tt.wantErr != "") || pe != nil && (pe.Field != tt.wantErr || pe.Bound != tt.bound) {
+			t.Errorf("NewHoldPolicy(%v, %d, %v) error = %v (%+v), want one naming %q against %q", tt.ttl, tt.max, tt.lifetime, err, pe, tt.wantErr, tt.bound)
 		}
 		want := domain.HoldPolicy{TTL: tt.ttl, MaxSeats: tt.max, MaxLifetime: tt.lifetime}
 		if err == nil && p != want {

@@ -164,6 +164,15 @@ func (s *Server) Stop(ctx context.Context) error {
 	return err
 }
 
+// Close stops serving at once: it closes the listener and every
+// connection, cutting off the requests in flight, for a server whose
+// requests are not worth waiting for. It follows a successful Start.
+func (s *Server) Close() error {
+	err := s.http.Close()
+	<-s.served
+	return err
+}
+
 // Module runs the HTTP API over the application's use cases for the life
 // of the fx application. It needs the Metrics to report to.
 var Module = fx.Module("httpapi",

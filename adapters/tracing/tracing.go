@@ -24,6 +24,15 @@ import (
 // service.name in OTEL_RESOURCE_ATTRIBUTES) says otherwise.
 const ServiceName = "reservation"
 
+// The values of OTEL_TRACES_EXPORTER that the service takes: the OTLP
+// exporter (the default), or none, the standard switch that keeps traces
+// off. The specification's others (console, zipkin) are not built in: the
+// service ships one exporter, and a collector translates.
+const (
+	ExporterOTLP = "otlp"
+	ExporterNone = "none"
+)
+
 // The OTLP protocols of OTEL_EXPORTER_OTLP_PROTOCOL that Go's exporters
 // speak (http/json has no Go exporter).
 const (
