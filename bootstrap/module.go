@@ -56,5 +56,7 @@ func store(cfg Config) fx.Option {
 	}
 	return fx.Options(fx.Supply(cfg.Redis), redisstore.Module,
 		// Redis's memory in /metrics: a full Redis refuses every write.
-		fx.Invoke(func(m *metrics.Metrics, s *redisstore.Store) { m.WatchMemory(s) }))
+		fx.Invoke(func(m *metrics.Metrics, s *redisstore.Store, log *zap.Logger) {
+			m.WatchMemory(s, log.Named("metrics"))
+		}))
 }

@@ -150,9 +150,11 @@ func call(t *testing.T, method, url, body string, want int, into any) {
 // the queries select the service's target by them.
 var targetLabels = []string{"job", "instance"}
 
-// valueChecked are the labels whose values a query's = and =~ matchers
-// must name: the route templates, store operations and results that the
-// service exports. A typo there would select nothing, silently.
+// valueChecked are the labels whose values a query's matchers (=, !=, =~
+// and !~, each alternative of a regular expression) must name: the route
+// templates, store operations and results that the service exports. A
+// typo there would select nothing, or in !~ leave in what it meant to
+// leave out, silently.
 var valueChecked = []string{"route", "op", "result"}
 
 // checkQuery fails unless expr parses and every series it selects is one
@@ -194,16 +196,13 @@ func checkSelector(t *testing.T, where, name string, matchers []*labels.Matcher,
 		if !slices.Contains(valueChecked, m.Name) {
 			continue
 		}
-		var want []string
-		switch m.Type {
-		case labels.MatchEqual:
-			want = []string{m.Value}
-		case labels.MatchRegexp:
+		want := []string{m.Value}
+		if m.Type == labels.MatchRegexp || m.Type == labels.MatchNotRegexp {
 			want = strings.Split(m.Value, "|")
 		}
 		for _, v := range want {
 			if !slices.Contains(values, v) {
-				t.Errorf("%s: %s{%s} selects %s=%q, which the service never exports (it has %q)", where, name, m, m.Name, v, values)
+				t.Errorf("%s: %s{%s} names %s=%q, which the service never exports (it has %q)", where, name, m, m.Name, v, values)
 			}
 		}
 	}
@@ -240,7 +239,7 @@ func checkAlertRules(t *testing.T, exp series) {
 	// What the README's "Dashboard and alerts" describes.
 	for _, want := range []string{
 		"ReservationHighErrorRatio", "ReservationStoreUnavailable", "ReservationSlowHolds",
-		"ReservationNotReady", "ReservationRedisMemoryHigh", "ReservationStoreFull",
+		"ReservationNotReady", "ReservationRedisMemoryHigh", "ReservationRedisMemoryUnread", "ReservationStoreFull",
 	} {
 		if !slices.Contains(alerts, want) {
 			t.Errorf("%s has no alert %s (it has %v)", alertsFile, want, alerts)

@@ -125,14 +125,21 @@ func TestRedocVersion(t *testing.T) {
 // accounts), which flags do not all turn off: a request of the page is one
 // to a host that Redoc's script or the document names (its CDN, its
 // telemetry), and there must be none.
+//
+// Reading the DOM alone would not see a policy that blocks Redoc's styles
+// (the text renders unstyled), so every Content Security Policy violation
+// that Chromium reports on the page's console fails the test too, except
+// the one the policy means: Redocly's logo. That one must be reported,
+// which shows that the console is read at all.
 func TestDocsPageRenders(t *testing.T) {
 	t.Parallel()
 	bin := chromium(t)
 	service := httptest.NewServer(newAPI(t, defaultPolicy).router)
 	t.Cleanup(service.Close)
 	var (
-		mu      sync.Mutex
-		trapped []string // the hosts asked for
+		mu         sync.Mutex
+		trapped    []string // the hosts asked for
+		violations []string // of the policy, on the console
 	)
 	// Chromium sends a loopback URL past its proxy: only the others come here.
 	trap := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -143,8 +150,36 @@ func TestDocsPageRenders(t *testing.T) {
 	}))
 	t.Cleanup(trap.Close)
 	browse := func(fragment string) (string, error) {
-		return dumpDOM(t.Context(), bin, service.URL+"/docs"+fragment, trap.URL)
+		dom, console, err := dumpDOM(t.Context(), bin, service.URL+"/docs"+fragment, trap.URL)
+		mu.Lock()
+		defer mu.Unlock()
+		for _, msg := range cspViolations(console) {
+			violations = append(violations, "/docs"+fragment+": "+msg)
+		}
+		return dom, err
 	}
+	// Deferred, so that a page that failed to render (a t.Fatal below)
+	// still shows what the policy blocked on it.
+	defer func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, host := range trapped {
+			if host == "" || bytes.Contains(redocScript, []byte(host)) || bytes.Contains(api.OpenAPI, []byte(host)) {
+				t.Errorf("the page asked for %q, which is not this service", host)
+			}
+		}
+		logo := false
+		for _, v := range violations {
+			if strings.Contains(v, "'"+redoclyLogo+"' violates") {
+				logo = true
+				continue
+			}
+			t.Errorf("the policy blocked something the page needs: %s", v)
+		}
+		if !logo {
+			t.Errorf("no page reported the blocked logo %s on its console, so a violation of the policy would go unseen (did Chromium stop logging the console, or Redoc drop the logo?): %q", redoclyLogo, violations)
+		}
+	}()
 
 	root, err := browse("")
 	if err != nil {
@@ -197,13 +232,47 @@ func TestDocsPageRenders(t *testing.T) {
 	if !strings.Contains(page, cartHold) || !strings.Contains(page, hold.Summary) {
 		t.Errorf("the page %s lacks the path %q or the summary %q", link[1], cartHold, hold.Summary)
 	}
+}
 
-	mu.Lock()
-	defer mu.Unlock()
-	for _, host := range trapped {
-		if host == "" || bytes.Contains(redocScript, []byte(host)) || bytes.Contains(api.OpenAPI, []byte(host)) {
-			t.Errorf("the page asked for %q, which is not this service", host)
+// redoclyLogo is the image that Redoc shows under its menu and the
+// policy blocks (img-src data:): Redoc then leaves it out.
+const redoclyLogo = "https://cdn.redoc.ly/redoc/logo-mini-full.svg"
+
+// cspViolations returns the messages of Chromium's console lines in
+// stderr (--enable-logging=stderr) that report a violation of the
+// Content Security Policy, such as
+//
+//	[1:1:1202/023026.635849:INFO:CONSOLE:243] "Applying inline style violates the following Content Security Policy directive ...", source: http://.../redoc.standalone.js (243)
+//
+// cut to their first 300 bytes (a blocked data: URL is long).
+func cspViolations(stderr string) []string {
+	var out []string
+	for line := range strings.Lines(stderr) {
+		_, msg, ok := strings.Cut(line, ":CONSOLE")
+		if !ok || !strings.Contains(msg, "Content Security Policy") {
+			continue
 		}
+		if _, m, ok := strings.Cut(msg, "] "); ok {
+			msg = m
+		}
+		msg = strings.TrimSpace(msg)
+		out = append(out, msg[:min(len(msg), 300)])
+	}
+	return out
+}
+
+func TestCSPViolations(t *testing.T) {
+	t.Parallel()
+	stderr := `[9:9:1202/023011.388371:ERROR:dbus/bus.cc:405] Failed to connect to the bus
+[9:9:1202/023012.251161:INFO:CONSOLE:13869] "
+%c Redoc %c 3.0.1 %c
+", source: http://127.0.0.1:1/docs/redoc.standalone.js (13869)
+[9:9:1202/023012.622994:INFO:CONSOLE:0] "Loading the image 'https://cdn.redoc.ly/redoc/logo-mini-full.svg' violates the following Content Security Policy directive: "img-src data:". The action has been blocked.", source: http://127.0.0.1:1/docs (0)
+[9:9:1202/023026.635849:INFO:CONSOLE(243)] "Applying inline style violates the following Content Security Policy directive 'style-src 'self''.", source: http://127.0.0.1:1/docs/redoc.standalone.js (243)
+`
+	got := cspViolations(stderr)
+	if len(got) != 2 || !strings.HasPrefix(got[0], `"Loading the image '`+redoclyLogo+"' violates") || !strings.HasPrefix(got[1], `"Applying inline style`) {
+		t.Errorf("cspViolations = %q, want the logo's and the inline style's", got)
 	}
 }
 
@@ -221,18 +290,30 @@ func chromium(t *testing.T) string {
 	return bin
 }
 
+// browsers bounds the Chromiums running at once: each takes a core or so
+// while it loads the page, and the machine's few are shared with the
+// package's other parallel tests.
+var browsers = make(chan struct{}, 2)
+
 // dumpDOM loads target in headless Chromium, with a fresh profile and
 // proxy as the proxy, and returns the page's DOM, unescaped, once the page
-// is idle. Chromium's virtual time makes "idle" exact: it skips ahead over
-// timers and waits for requests, so the budget is time the page's own
-// timers see, not time the test waits. The timeout only bounds a browser
-// that hangs.
-func dumpDOM(ctx context.Context, bin, target, proxy string) (string, error) {
+// is idle, and Chromium's log, which has the page's console. Chromium's
+// virtual time makes "idle" exact: it skips ahead over timers and waits
+// for requests, so the budget is time the page's own timers see, not time
+// the test waits. The timeout only bounds a browser that hangs, or waits
+// for its turn.
+func dumpDOM(ctx context.Context, bin, target, proxy string) (dom, log string, err error) {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
+	select {
+	case browsers <- struct{}{}:
+		defer func() { <-browsers }()
+	case <-ctx.Done():
+		return "", "", ctx.Err()
+	}
 	profile, err := os.MkdirTemp("", "chromium-")
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	defer os.RemoveAll(profile)
 	args := []string{
@@ -241,7 +322,7 @@ func dumpDOM(ctx context.Context, bin, target, proxy string) (string, error) {
 		"--disable-extensions", "--disable-domain-reliability", "--disable-client-side-phishing-detection",
 		"--disable-features=NetworkTimeServiceQuerying,OptimizationHints,Translate,MediaRouter",
 		"--user-data-dir=" + profile, "--proxy-server=" + proxy,
-		"--enable-logging=stderr", "--v=0", // the page's console, for a failure's message
+		"--enable-logging=stderr", "--v=0", // the page's console: its policy violations, a failure's message
 		"--virtual-time-budget=10000", "--dump-dom", target,
 	}
 	if os.Geteuid() == 0 {
@@ -258,7 +339,7 @@ func dumpDOM(ctx context.Context, bin, target, proxy string) (string, error) {
 				console = append(console, line)
 			}
 		}
-		return "", fmt.Errorf("chromium %s: %w\n%s", target, err, strings.Join(console, "\n"))
+		return "", "", fmt.Errorf("chromium %s: %w\n%s", target, err, strings.Join(console, "\n"))
 	}
-	return html.UnescapeString(string(out)), nil
+	return html.UnescapeString(string(out)), stderr.String(), nil
 }

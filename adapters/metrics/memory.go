@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
 )
 
 // MemoryReader is a store whose servers have a memory limit of their own:
@@ -29,21 +30,31 @@ var (
 	maxMemoryDesc = prometheus.NewDesc("redis_maxmemory_bytes",
 		"The maxmemory of a Redis server of the store, 0 for no limit, by node (host:port): at it, every hold and create is refused with 507 STORE_FULL.",
 		[]string{"node"}, nil)
+	// Exported with the two above, so that an alert can tell "the reads
+	// fail" from "no Redis" (the in-memory store): both lack the gauges.
+	readErrorDesc = prometheus.NewDesc("redis_memory_last_read_error",
+		"1 when the last read of the Redis servers' memory (INFO memory) failed for some server, whose memory gauges are then absent; 0 when every server answered. Absent with the in-memory store.",
+		nil, nil)
 )
 
 // WatchMemory exports the memory of r's servers, read when /metrics is
 // scraped (at most once per memoryReadEvery). A server that does not
-// answer is absent from that scrape: store_errors_total tells why.
-func (m *Metrics) WatchMemory(r MemoryReader) {
-	m.reg.MustRegister(&memoryCollector{r: r})
+// answer is absent from that scrape, and redis_memory_last_read_error says
+// so. The failure goes to log once when the reads start failing (those of
+// a Redis user without INFO, in the @dangerous ACL category, fail forever)
+// and once when they work again, not at every scrape.
+func (m *Metrics) WatchMemory(r MemoryReader, log *zap.Logger) {
+	m.reg.MustRegister(&memoryCollector{r: r, log: log})
 }
 
 type memoryCollector struct {
-	r MemoryReader
+	r   MemoryReader
+	log *zap.Logger
 
-	mu   sync.Mutex          // serializes reads, so concurrent scrapes share one
-	read time.Time           // when the last read began; zero before the first
-	last []prometheus.Metric // what it found
+	mu      sync.Mutex          // serializes reads, so concurrent scrapes share one
+	read    time.Time           // when the last read began; zero before the first
+	last    []prometheus.Metric // what it found
+	failing bool                // whether the last read failed
 }
 
 func (c *memoryCollector) Describe(ch chan<- *prometheus.Desc) {
@@ -57,16 +68,34 @@ func (c *memoryCollector) Collect(ch chan<- prometheus.Metric) {
 	if c.read.IsZero() || time.Since(c.read) >= memoryReadEvery {
 		c.read = time.Now()
 		c.last = c.last[:0]
-		// The error is not this scrape's to report: failing the scrape
-		// would hide every other metric, and the store's failures are
-		// already counted where the requests meet them.
-		_ = c.r.Memory(context.Background(), func(node string, used, max int64) {
+		// The error is not the scrape's to fail: that would hide every
+		// other metric. It goes to the gauge and the log instead.
+		err := c.r.Memory(context.Background(), func(node string, used, max int64) {
 			c.last = append(c.last,
 				prometheus.MustNewConstMetric(usedMemoryDesc, prometheus.GaugeValue, float64(used), node),
 				prometheus.MustNewConstMetric(maxMemoryDesc, prometheus.GaugeValue, float64(max), node))
 		})
+		c.noteFailure(err)
+		failed := 0.0
+		if err != nil {
+			failed = 1
+		}
+		c.last = append(c.last, prometheus.MustNewConstMetric(readErrorDesc, prometheus.GaugeValue, failed))
 	}
 	for _, m := range c.last {
 		ch <- m
 	}
+}
+
+// noteFailure logs the first failing read of a streak and the first good
+// one after it.
+func (c *memoryCollector) noteFailure(err error) {
+	switch {
+	case err != nil && !c.failing:
+		c.log.Warn("cannot read the memory of Redis (INFO memory): its gauges are missing for the servers named, and the memory alert cannot fire for them; the Redis user needs the INFO command (ACL category @dangerous), not renamed",
+			zap.Error(err))
+	case err == nil && c.failing:
+		c.log.Info("reading the memory of Redis works again")
+	}
+	c.failing = err != nil
 }
