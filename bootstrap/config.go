@@ -46,6 +46,9 @@ type Config struct {
 	// AdminAddr is where the admin listener (admin.go) listens; "" for
 	// none.
 	AdminAddr string
+	// CORSOrigins are the origins whose pages may call the API from a
+	// browser, as httpapi.ParseOrigin returns them; none: no CORS.
+	CORSOrigins []string
 	// Traces come from the standard OTEL_* variables, not from settings
 	// (see tracesConfig).
 	Traces tracing.Config
@@ -108,6 +111,9 @@ var settings = slices.Concat([]setting{
 	{"RESERVATION_HTTP_WRITE_TIMEOUT", "http.writeTimeout", "30s",
 		"how long a client has to take each response; a slower reader is cut off",
 		func(c *Config, v any) error { return setDuration(&c.HTTP.WriteTimeout, v) }},
+	{"RESERVATION_HTTP_MAX_LISTS", "http.maxLists", "16",
+		"seat lists (GET /seats/list/{eventId}) the instance answers at once, each from its arrival to the end of its write; one more is answered 503 TOO_MANY_LISTS with Retry-After at once, so that a crowd of seat maps cannot slow the holds",
+		func(c *Config, v any) error { return setPositiveInt(&c.HTTP.MaxLists, v) }},
 	{"RESERVATION_ADMIN_ADDR", "admin.addr", "",
 		"address of the admin listener, which serves Go's profiles (net/http/pprof) at /debug/pprof/ and nothing else; keep it private (e.g. 127.0.0.1:6060); empty: off",
 		func(c *Config, v any) error { return setOptionalAddr(&c.AdminAddr, v) }},
@@ -153,6 +159,9 @@ var settings = slices.Concat([]setting{
 	{"RESERVATION_HTTP_TRUSTED_PROXIES", "http.trustedProxies", "",
 		"comma-separated IPs or CIDRs of proxies whose X-Forwarded-For names the client (for the IP rate limit); empty trusts none",
 		func(c *Config, v any) error { return setPrefixes(&c.Auth.TrustedProxies, v) }},
+	{"RESERVATION_HTTP_CORS_ORIGINS", "http.corsOrigins", "",
+		"comma-separated origins (scheme://host[:port], no wildcard) whose pages may call the API from a browser (CORS); empty: none",
+		func(c *Config, v any) error { return setOrigins(&c.CORSOrigins, v) }},
 }, limitSettings("BUYER", "buyer", "seat changes per second one buyer (UUID or token subject) may make", func(c *Config) *domain.Rate { return &c.Limits.Buyer }),
 	limitSettings("IP", "ip", "API requests per second from one client IP, but those with a valid API key (which its key's limit counts)", func(c *Config) *domain.Rate { return &c.Limits.IP }),
 	limitSettings("KEY", "key", "API requests per second with one API key", func(c *Config) *domain.Rate { return &c.Limits.Key }),
@@ -405,11 +414,12 @@ func setString(dst *string, v any) error {
 	return nil
 }
 
-// setPrefixes accepts IPs and CIDRs, comma-separated or as a YAML list; an
-// IP is the prefix of itself alone.
-func setPrefixes(dst *[]netip.Prefix, v any) error {
+// listOf is the items of a list setting: a comma-separated string
+// (environment) or a YAML list. Nothing, or only spaces, is no item.
+func listOf(v any) []string {
 	var parts []string
 	switch v := v.(type) {
+	case nil:
 	case []any:
 		for _, p := range v {
 			parts = append(parts, fmt.Sprint(p))
@@ -419,8 +429,14 @@ func setPrefixes(dst *[]netip.Prefix, v any) error {
 			parts = strings.Split(s, ",")
 		}
 	}
+	return parts
+}
+
+// setPrefixes accepts IPs and CIDRs, comma-separated or as a YAML list; an
+// IP is the prefix of itself alone.
+func setPrefixes(dst *[]netip.Prefix, v any) error {
 	var out []netip.Prefix
-	for _, p := range parts {
+	for _, p := range listOf(v) {
 		p = strings.TrimSpace(p)
 		prefix, err := netip.ParsePrefix(p)
 		if err != nil {
@@ -458,18 +474,7 @@ func setIntFrom(dst *int, v any, least int) error {
 // setAddrs accepts a comma-separated string (environment) or a list (YAML);
 // nothing means no Redis. Redis addresses need a host.
 func setAddrs(dst *[]string, v any) error {
-	var parts []string
-	switch v := v.(type) {
-	case nil:
-	case []any:
-		for _, p := range v {
-			parts = append(parts, fmt.Sprint(p))
-		}
-	default:
-		if s := fmt.Sprint(v); strings.TrimSpace(s) != "" {
-			parts = strings.Split(s, ",")
-		}
-	}
+	parts := listOf(v)
 	addrs := make([]string, 0, len(parts))
 	for _, p := range parts {
 		p = strings.TrimSpace(p)
@@ -481,6 +486,21 @@ func setAddrs(dst *[]string, v any) error {
 	if len(addrs) > 0 {
 		*dst = addrs
 	}
+	return nil
+}
+
+// setOrigins accepts the origins of CORS, comma-separated or as a YAML
+// list, each as a browser sends it (see httpapi.ParseOrigin).
+func setOrigins(dst *[]string, v any) error {
+	var out []string
+	for _, p := range listOf(v) {
+		origin, err := httpapi.ParseOrigin(strings.TrimSpace(p))
+		if err != nil {
+			return err
+		}
+		out = append(out, origin)
+	}
+	*dst = out
 	return nil
 }
 

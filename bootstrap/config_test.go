@@ -47,7 +47,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Config{
-		HTTP:  httpapi.Config{Addr: ":8080", ShutdownTimeout: 15 * time.Second, MaxConns: 10_000, WriteTimeout: 30 * time.Second},
+		HTTP:  httpapi.Config{Addr: ":8080", ShutdownTimeout: 15 * time.Second, MaxConns: 10_000, WriteTimeout: 30 * time.Second, MaxLists: 16},
 		Redis: redisstore.Config{Timeout: time.Second, DialTimeout: 3 * time.Second, FlushDelay: 20 * time.Microsecond, ReplicaAckTimeout: 500 * time.Millisecond},
 		Hold:  domain.HoldPolicy{TTL: 60 * time.Second, MaxSeats: 6, MaxLifetime: 15 * time.Minute},
 		Log:   LogConfig{Level: zapcore.InfoLevel, Format: LogJSON},
@@ -167,7 +167,7 @@ RESERVATION_HTTP_MAX_CONNS=500
 		}},
 	}
 	want := Config{
-		HTTP: httpapi.Config{Addr: "127.0.0.1:9000", ShutdownTimeout: 2 * time.Second, MaxConns: 500, WriteTimeout: 30 * time.Second},
+		HTTP: httpapi.Config{Addr: "127.0.0.1:9000", ShutdownTimeout: 2 * time.Second, MaxConns: 500, WriteTimeout: 30 * time.Second, MaxLists: 16},
 		Redis: redisstore.Config{Addrs: []string{"r1:7000", "r2:7001"}, Timeout: 250 * time.Millisecond, DialTimeout: 5 * time.Second,
 			ReplicaAcks: 1, ReplicaAckTimeout: 2 * time.Second},
 		Hold: domain.HoldPolicy{TTL: 90 * time.Second, MaxSeats: 4}, // 0: no lifetime cap

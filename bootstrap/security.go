@@ -12,9 +12,9 @@ import (
 )
 
 // security provides the HTTP API's guard from cfg: API keys (re-read on
-// SIGHUP), buyer tokens, rate limits on the store's limiter and the
-// trusted proxies. With no credential configured the service runs open, as
-// the original did, and says so once.
+// SIGHUP), buyer tokens, rate limits on the store's limiter, the trusted
+// proxies and the origins of CORS. With no credential configured the
+// service runs open, as the original did, and says so once.
 func security(cfg Config) fx.Option {
 	return fx.Provide(func(lc fx.Lifecycle, log *zap.Logger, limiter application.Limiter) (httpapi.Options, error) {
 		var opts httpapi.Options
@@ -48,6 +48,10 @@ func security(cfg Config) fx.Option {
 		opts = append(opts, httpapi.WithLimiter(limiter, cfg.Limits))
 		if len(a.TrustedProxies) > 0 {
 			opts = append(opts, httpapi.WithTrustedProxies(a.TrustedProxies))
+		}
+		if len(cfg.CORSOrigins) > 0 {
+			log.Info("CORS on", zap.Strings("origins", cfg.CORSOrigins))
+			opts = append(opts, httpapi.WithCORS(cfg.CORSOrigins))
 		}
 		return opts, nil
 	})

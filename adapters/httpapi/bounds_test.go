@@ -261,7 +261,7 @@ func listingServer(t *testing.T, cfg Config) (s *Server, closed <-chan struct{},
 	for i := range numbers {
 		numbers[i] = i + 1
 	}
-	want = appendAvailableSeats(nil, domain.Event{ID: domain.EventID(e.ID), Name: e.Name, TotalSeats: e.TotalSeats, SeatsPerRow: e.SeatsPerRow}, numbers)
+	want = encodeAvailableSeats(domain.Event{ID: domain.EventID(e.ID), Name: e.Name, TotalSeats: e.TotalSeats, SeatsPerRow: e.SeatsPerRow}, numbers)
 	s, closed = boundsServer(t, a, cfg, listingSocketBuffer)
 	return s, closed, "/seats/list/" + e.ID, want
 }

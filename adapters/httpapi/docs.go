@@ -9,6 +9,8 @@ import (
 	"sync"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/seatres/reservation/api"
 )
 
 // The API docs page: GET /docs is a small HTML page on which Redoc, vendored
@@ -57,41 +59,61 @@ const docsPolicy = "default-src 'none'; script-src 'self'; connect-src 'self'; "
 	"style-src 'sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU='; " +
 	"img-src data:; font-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
-// asset is a fixed response of the docs routes.
+// asset is a fixed response of the docs routes and of the document: its
+// body as is and gzipped (gzip.go), each with its own ETag, since they are
+// two representations.
 type asset struct {
 	body        []byte
 	contentType string
 	etag        string
+	gzipped     func() []byte // body at gzip's best level, on first use, once
+	gzipETag    string
 }
 
 func newAsset(body []byte, contentType string) asset {
 	sum := sha256.Sum256(body)
-	return asset{body: body, contentType: contentType, etag: `"` + hex.EncodeToString(sum[:16]) + `"`}
+	tag := hex.EncodeToString(sum[:16])
+	return asset{body: body, contentType: contentType, etag: `"` + tag + `"`,
+		gzipped: sync.OnceValue(func() []byte { return gzipBest(body) }), gzipETag: `"` + tag + `-gzip"`}
 }
 
 // docsAssets hashes the 2 MB script once per process, on the first request,
-// rather than in every NewRouter.
+// rather than in every NewRouter; each asset is compressed on the first
+// request that accepts gzip.
 var docsAssets = sync.OnceValues(func() (page, script asset) {
 	return newAsset([]byte(docsPage), "text/html; charset=utf-8"),
 		newAsset(redocScript, "text/javascript; charset=utf-8")
 })
 
-// serve answers the asset. Both assets change only with the binary, and
-// their URLs do not say which binary: browsers keep them but revalidate
-// every time (no-cache), and the ETag makes that a 304 until an upgrade.
-// http.ServeContent would also answer Range and If-Match, with a plain-text
-// 416 or an empty 412 where this API answers JSON errors, and neither asset
-// needs them: a server may ignore Range.
+// specAsset is api/openapi.yaml, served at /openapi.yaml.
+var specAsset = sync.OnceValue(func() asset { return newAsset(api.OpenAPI, "application/yaml") })
+
+// serve answers the asset, gzipped when the request accepts it. The
+// assets change only with the binary, and their URLs do not say which
+// binary: browsers keep them but revalidate every time (no-cache), and the
+// ETag makes that a 304 until an upgrade. http.ServeContent would also
+// answer Range and If-Match, with a plain-text 416 or an empty 412 where
+// this API answers JSON errors, and no asset needs them: a server may
+// ignore Range.
 func (a asset) serve(c *gin.Context) {
 	h := c.Writer.Header()
 	h.Set("Cache-Control", "no-cache")
-	h.Set("ETag", a.etag)
+	h.Add("Vary", "Accept-Encoding") // to CORS's Vary: Origin
 	h.Set("X-Content-Type-Options", "nosniff")
-	if matchesETag(c.GetHeader("If-None-Match"), a.etag) {
+	body, etag := a.body, a.etag
+	gzipped := gzipAccepted(c.Request.Header["Accept-Encoding"])
+	if gzipped {
+		body, etag = a.gzipped(), a.gzipETag
+	}
+	h.Set("ETag", etag)
+	if matchesETag(c.GetHeader("If-None-Match"), etag) {
 		c.Status(http.StatusNotModified)
 		return
 	}
-	c.Data(http.StatusOK, a.contentType, a.body)
+	if gzipped {
+		h["Content-Encoding"] = gzipEncoding
+	}
+	c.Data(http.StatusOK, a.contentType, body)
 }
 
 // matchesETag reports whether an If-None-Match list names etag, or is "*",
@@ -119,6 +141,9 @@ func docsScript(c *gin.Context) {
 	_, script := docsAssets()
 	script.serve(c)
 }
+
+// openAPIDocument answers the document.
+func openAPIDocument(c *gin.Context) { specAsset().serve(c) }
 
 // rootRedirect sends a visitor of / to the docs page, by a relative URL for
 // the same reason as docsPage's. It is 302, not 301, so that / may answer

@@ -3,7 +3,6 @@ package httpapi
 import (
 	"bytes"
 	"encoding/json"
-	"net/http"
 	"strconv"
 	"sync"
 	"unicode/utf8"
@@ -21,9 +20,9 @@ import (
 // expiryLayout is RFC 3339 in UTC with milliseconds.
 const expiryLayout = "2006-01-02T15:04:05.000Z"
 
-// maxPooledBuffer keeps the buffer of any usual answer for reuse (a piece
-// of a listing, listChunk and one seat, is the largest), and lets an
-// unusually large one go.
+// maxPooledBuffer keeps the buffer of any usual answer for reuse (a cart's
+// is the largest; a listing has a buffer of its own, see
+// encodeAvailableSeats), and lets an unusually large one go.
 const maxPooledBuffer = 64 << 10
 
 var buffers = sync.Pool{New: func() any { return new([]byte) }}
@@ -50,40 +49,19 @@ func putBuffer(buf *[]byte, b []byte) {
 	}
 }
 
-// listChunk is the size of the pieces a listing is written in.
-const listChunk = 32 << 10
-
-// respondAvailableSeats answers the listing of an event's available seats
-// (about 1.3 MB for 10,000) in pieces of listChunk bytes, encoding each
-// into the same buffer once the one before is written. A client that reads
-// slowly then holds a piece of the server's memory and the numbers, not
-// the whole listing, for as long as the write deadline lets it. The bytes
-// are those of the listing written whole (the tests' appendAvailableSeats
-// holds them to it). Content-Length is computed first (the seats differ
-// only in their numbers' digits), so the answer is not chunked, and a
-// client sees its size as it did when it was written whole.
-func respondAvailableSeats(c *gin.Context, e domain.Event, numbers []int) {
-	var templateBuf [256]byte
-	head, tail := seatTemplate(templateBuf[:0], e)
-	buf := buffers.Get().(*[]byte)
-	b := appendListHead((*buf)[:0], e, len(numbers))
-	size := len(b) + listSeatsSize(len(head)+len(tail), numbers) + len(listEnd)
-	h := c.Writer.Header()
-	h["Content-Type"] = jsonContentType
-	h["Content-Length"] = []string{strconv.Itoa(size)}
-	c.Status(http.StatusOK)
-	for i := 0; ; b = b[:0] {
-		b, i = appendListSeats(b, head, tail, numbers, i, listChunk)
-		if i == len(numbers) {
-			b = append(b, listEnd...)
-		}
-		// A failed write is a client gone, or cut off by the write
-		// deadline: nothing to answer, nothing more to encode.
-		if _, err := c.Writer.Write(b); err != nil || i == len(numbers) {
-			break
-		}
-	}
-	putBuffer(buf, b)
+// encodeAvailableSeats encodes the listing of an event's available seats,
+// given by number (about 1.3 MB for 10,000), into a buffer of its exact
+// size (the seats differ only in their numbers' digits), made once per
+// shared read of the list (lists.go) and never pooled: the answers of
+// every request that joined the read are written from it.
+func encodeAvailableSeats(e domain.Event, numbers []int) []byte {
+	var templateBuf, headBuf [256]byte
+	seatHead, seatTail := seatTemplate(templateBuf[:0], e)
+	head := appendListHead(headBuf[:0], e, len(numbers))
+	b := make([]byte, 0, len(head)+listSeatsSize(len(seatHead)+len(seatTail), numbers)+len(listEnd))
+	b = append(b, head...)
+	b = appendListSeats(b, seatHead, seatTail, numbers)
+	return append(b, listEnd...)
 }
 
 func appendEvent(b []byte, e domain.Event) []byte {
@@ -153,19 +131,18 @@ func seatTemplate(b []byte, e domain.Event) (head, tail []byte) {
 	return template[:number], template[number+1:]
 }
 
-// appendListSeats encodes the seats numbers[i:] of a listing, each after a
-// comma but the listing's first, and stops once b holds limit bytes or
-// more. It returns b and the index of the next seat to encode.
-func appendListSeats(b, head, tail []byte, numbers []int, i, limit int) ([]byte, int) {
-	for ; i < len(numbers) && len(b) < limit; i++ {
+// appendListSeats encodes the seats numbers of a listing, each after a
+// comma but the first.
+func appendListSeats(b, head, tail []byte, numbers []int) []byte {
+	for i, n := range numbers {
 		if i > 0 {
 			b = append(b, ',')
 		}
 		b = append(b, head...)
-		b = strconv.AppendInt(b, int64(numbers[i]), 10)
+		b = strconv.AppendInt(b, int64(n), 10)
 		b = append(b, tail...)
 	}
-	return b, i
+	return b
 }
 
 // listSeatsSize is the length of what appendListSeats makes of every seat

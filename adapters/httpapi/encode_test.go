@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"encoding/json"
-	"math"
 	"strconv"
 	"strings"
 	"testing"
@@ -64,9 +63,9 @@ func TestAppendSeat(t *testing.T) {
 	}
 }
 
-// TestAppendAvailableSeats: the listing is what appendSeat makes of each
-// seat, whatever the numbers' widths.
-func TestAppendAvailableSeats(t *testing.T) {
+// TestEncodeAvailableSeats: the listing is what appendSeat makes of each
+// seat, whatever the numbers' widths, in a buffer of its exact size.
+func TestEncodeAvailableSeats(t *testing.T) {
 	t.Parallel()
 	e := domain.Event{ID: "0b6c3c1e-8a52-4c5e-9a57-0f6a3d2b9e10", Name: "a\"b", TotalSeats: 10000}
 	for _, numbers := range [][]int{nil, {7}, {1, 2, 10, 99, 100, 1000, 9999, 10000}} {
@@ -78,8 +77,8 @@ func TestAppendAvailableSeats(t *testing.T) {
 			want += string(appendSeat(nil, domain.NewSeat(e.Seat(n))))
 		}
 		want += "]}"
-		if got := appendAvailableSeats(nil, e, numbers); string(got) != want {
-			t.Errorf("%v:\n got %s\nwant %s", numbers, got, want)
+		if got := encodeAvailableSeats(e, numbers); string(got) != want || cap(got) != len(got) {
+			t.Errorf("%v:\n got %s (capacity %d)\nwant %s", numbers, got, cap(got), want)
 		}
 	}
 }
@@ -134,15 +133,4 @@ func TestAppendShapes(t *testing.T) {
 			t.Errorf("\n got %s\nwant %s", tt.got, want)
 		}
 	}
-}
-
-// appendAvailableSeats encodes the listing of an event's available seats,
-// given by number, whole: the bytes that respondAvailableSeats must write
-// in pieces.
-func appendAvailableSeats(b []byte, e domain.Event, numbers []int) []byte {
-	var templateBuf [256]byte
-	head, tail := seatTemplate(templateBuf[:0], e)
-	b = appendListHead(b, e, len(numbers))
-	b, _ = appendListSeats(b, head, tail, numbers, 0, math.MaxInt)
-	return append(b, listEnd...)
 }

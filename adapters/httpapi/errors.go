@@ -77,6 +77,8 @@ var otherErrors = []apiError{
 	{errRateLimited, http.StatusTooManyRequests, "RATE_LIMITED"},
 	{errHeadersTooLarge, http.StatusRequestHeaderFieldsTooLarge, "REQUEST_HEADERS_TOO_LARGE"}, // server.go
 	{errTooManyConns, http.StatusServiceUnavailable, "TOO_MANY_CONNECTIONS"},                  // listener.go
+	{errTooManyLists, http.StatusServiceUnavailable, "TOO_MANY_LISTS"},                        // lists.go
+	{errOriginNotAllowed, http.StatusForbidden, "ORIGIN_NOT_ALLOWED"},                         // cors.go
 	internalError,
 }
 

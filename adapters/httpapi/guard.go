@@ -72,8 +72,10 @@ type guard struct {
 	blocks  *ipBlocks // the IPs past their limit, when it is on
 	proxies []netip.Prefix
 	tracing gin.HandlerFunc // nil: no traces (tracing.go)
+	cors    gin.HandlerFunc // nil: no CORS (cors.go)
 	// seatsNeed says what a seat change needs, in a 401's message.
 	seatsNeed string
+	maxLists  int // lists answered at once; 0: no cap (lists.go)
 }
 
 func newGuard(opts []Option) *guard {

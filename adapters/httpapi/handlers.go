@@ -73,15 +73,6 @@ func (h handler) summary(c *gin.Context) {
 	respond(c, http.StatusOK, func(b []byte) []byte { return appendSummary(b, s) })
 }
 
-func (h handler) availableSeats(c *gin.Context) {
-	e, numbers, err := h.uc.AvailableSeats(c.Request.Context(), c.Param("eventId"))
-	if err != nil {
-		writeError(c, err)
-		return
-	}
-	respondAvailableSeats(c, e, numbers)
-}
-
 func (h handler) seat(c *gin.Context) {
 	s, err := h.uc.Seat(c.Request.Context(), c.Param("id"))
 	if err != nil {

@@ -9,14 +9,12 @@ import (
 	"github.com/gin-gonic/gin"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
-
-	"github.com/seatres/reservation/api"
 )
 
 // NewRouter returns the HTTP API over uc: the routes of api/openapi.yaml,
 // JSON answers for unknown paths and methods, request ids, metrics, panic
 // recovery and one log line per request. The options turn on its guard
-// (guard.go) and traces (tracing.go), all off without them.
+// (guard.go), traces (tracing.go) and CORS (cors.go), all off without them.
 func NewRouter(uc UseCases, log *zap.Logger, m Metrics, opts ...Option) *gin.Engine {
 	g := newGuard(opts)
 	r := gin.New()
@@ -27,6 +25,9 @@ func NewRouter(uc UseCases, log *zap.Logger, m Metrics, opts ...Option) *gin.Eng
 	g.useTracing(r)
 	// Metrics before recovery, so that a recovered panic counts as a 500.
 	r.Use(requestID(), m.Middleware(), logRequests(log, g.tracing != nil), recoverPanics(log))
+	// CORS after the log, so that preflights are logged and counted like
+	// any request; before every refusal, so that a page can read it.
+	g.useCORS(r)
 	r.Use(limitHeaders()) // before the guard, which reads headers (server.go)
 	r.NoRoute(func(c *gin.Context) { writeError(c, errNoRoute) })
 	r.NoMethod(func(c *gin.Context) { writeError(c, errMethodNotAllowed) })
@@ -51,7 +52,7 @@ func NewRouter(uc UseCases, log *zap.Logger, m Metrics, opts ...Option) *gin.Eng
 		c.Header("Allow", http.MethodPost)
 		writeError(c, errMethodNotAllowed)
 	})
-	read.GET("/seats/list/:eventId", h.availableSeats)
+	read.GET("/seats/list/:eventId", newLists(uc, g.maxLists).serve) // lists.go
 	read.GET("/seats/get/:id", h.seat)
 	change.POST("/seats/hold", seatChange("Seat held", uc.Hold))
 	refresh := seatChange("Seat hold refreshed", uc.Refresh)
@@ -61,7 +62,7 @@ func NewRouter(uc UseCases, log *zap.Logger, m Metrics, opts ...Option) *gin.Eng
 	// The document and its docs page, the probes and the metrics are in no
 	// group of the guard: open to all and unlimited, they cost less than a
 	// limiter call.
-	r.GET("/openapi.yaml", func(c *gin.Context) { c.Data(http.StatusOK, "application/yaml", api.OpenAPI) })
+	r.GET("/openapi.yaml", openAPIDocument)
 	r.GET("/docs", docs) // docs.go: the page that renders the document
 	r.GET(docsScriptPath, docsScript)
 	r.GET("/", rootRedirect)
@@ -85,6 +86,9 @@ func logRequests(log *zap.Logger, traces bool) gin.HandlerFunc {
 		status := c.Writer.Status()
 		level := zapcore.InfoLevel
 		switch {
+		case errors.Is(answered(c), errTooManyLists):
+			// The list cap at work (lists.go), thousands a second under a
+			// crowd: an answer, logged at info and so sampled, not a fault.
 		case status == http.StatusServiceUnavailable:
 			level = zapcore.WarnLevel
 		case status >= http.StatusInternalServerError:

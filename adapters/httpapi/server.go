@@ -33,6 +33,9 @@ type Config struct {
 	// then. Zero is 30 s. A handler that streams (a future SSE stream)
 	// extends its own with http.ResponseController.SetWriteDeadline.
 	WriteTimeout time.Duration
+	// MaxLists caps the seat lists answered at once; those past it are
+	// answered 503 TOO_MANY_LISTS (see lists.go). Zero is no cap.
+	MaxLists int
 }
 
 // Connection limits that protect the server from slow or idle clients; no
@@ -196,7 +199,8 @@ type serverParams struct {
 
 func newServer(p serverParams) *Server {
 	gin.SetMode(gin.ReleaseMode) // no debug output on stdout: the logs are zap's
-	s := NewServer(p.Config, NewRouter(p.Service, p.Log, p.Metrics, p.Options...), p.Log)
+	opts := append([]Option{WithMaxLists(p.Config.MaxLists)}, p.Options...)
+	s := NewServer(p.Config, NewRouter(p.Service, p.Log, p.Metrics, opts...), p.Log)
 	s.refused = p.Metrics.ConnectionRefused
 	return s
 }

@@ -20,6 +20,7 @@ import (
 type redisTime struct {
 	us       float64            // per request
 	commands map[string]float64 // µs per request by command, as INFO names them
+	calls    map[string]int64   // calls of each command in the run
 	nested   bool               // commands ran inside EXEC or scripts
 }
 
@@ -55,7 +56,7 @@ func (l *loader) redisStats(requests int64) (*redisTime, error) {
 // some ran outside, it is at least each part, and the report lists the
 // commands.
 func parseCommandStats(info string, requests int64) (*redisTime, error) {
-	t := &redisTime{commands: map[string]float64{}}
+	t := &redisTime{commands: map[string]float64{}, calls: map[string]int64{}}
 	var inside, outside float64
 	for line := range strings.Lines(info) {
 		rest, ok := strings.CutPrefix(strings.TrimSpace(line), "cmdstat_")
@@ -66,16 +67,21 @@ func parseCommandStats(info string, requests int64) (*redisTime, error) {
 		if name == "info" || strings.HasPrefix(name, "config|") || name == "client|setinfo" || name == "hello" || name == "ping" {
 			continue // ours, or a client's connecting
 		}
-		var usec float64
+		var usec, calls float64
 		for f := range strings.SplitSeq(fields, ",") {
-			if v, ok := strings.CutPrefix(f, "usec="); ok {
-				n, err := strconv.ParseFloat(v, 64)
-				if err != nil {
-					return nil, fmt.Errorf("commandstats %q: %w", line, err)
-				}
-				usec = n
+			k, v, _ := strings.Cut(f, "=")
+			var err error
+			switch k {
+			case "usec":
+				usec, err = strconv.ParseFloat(v, 64)
+			case "calls":
+				calls, err = strconv.ParseFloat(v, 64)
+			}
+			if err != nil {
+				return nil, fmt.Errorf("commandstats %q: %w", line, err)
 			}
 		}
+		t.calls[name] = int64(calls)
 		per := usec / float64(requests)
 		t.commands[name] = per
 		if slices.Contains(containers, name) {

@@ -51,6 +51,33 @@ func TestFailure(t *testing.T) {
 	}
 }
 
+// TestCrowdFailure: a crowd's lists may be shed with 503, but some must be
+// served, and every hold of its probe must be answered 200.
+func TestCrowdFailure(t *testing.T) {
+	t.Parallel()
+	crowd := scenario{label: "GET /seats/list/{id}", conns: 512, expect: 200, shed: 503, probe: true}
+	held := &probeResult{statuses: map[int]int64{200: 5}}
+	tests := []struct {
+		name     string
+		statuses map[string]int64
+		probe    *probeResult
+		wantFail bool
+	}{
+		{name: "served and shed", statuses: map[string]int64{"200": 10, "503": 90}, probe: held},
+		{name: "served only", statuses: map[string]int64{"200": 10}, probe: held},
+		{name: "shed only", statuses: map[string]int64{"503": 90}, probe: held, wantFail: true},
+		{name: "another status", statuses: map[string]int64{"200": 10, "500": 1}, probe: held, wantFail: true},
+		{name: "a hold refused", statuses: map[string]int64{"200": 10}, probe: &probeResult{statuses: map[int]int64{200: 5, 503: 1}}, wantFail: true},
+		{name: "no hold answered", statuses: map[string]int64{"200": 10}, probe: &probeResult{statuses: map[int]int64{0: 3}}, wantFail: true},
+	}
+	for _, tt := range tests {
+		r := result{topology: "standalone", scenario: crowd, wrk: wrkResult{Statuses: tt.statuses, Probe: tt.probe}}
+		if got := r.failure(); (got != "") != tt.wantFail {
+			t.Errorf("%s: failure() = %q", tt.name, got)
+		}
+	}
+}
+
 func TestSpread(t *testing.T) {
 	t.Parallel()
 	if got := spreadOf([]float64{3, 1, 2}); got != (spread{1, 2, 3}) {
@@ -154,7 +181,7 @@ func TestParseCommandStats(t *testing.T) {
 		t.Fatal(err)
 	}
 	// EXEC's 10 µs include its GETs: the larger of 10 and 9 + 0.1.
-	if rt.us != 10 || !rt.nested || len(rt.commands) != 3 {
+	if rt.us != 10 || !rt.nested || len(rt.commands) != 3 || rt.calls["exec"] != 100 || rt.calls["get"] != 200 {
 		t.Errorf("parsed %+v", rt)
 	}
 	if got := rt.String(); got != "EXEC 10.0 µs, GET 9.0 µs, MULTI 0.1 µs" {

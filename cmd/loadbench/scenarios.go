@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/redis/rueidis"
 
@@ -26,6 +27,13 @@ type scenario struct {
 	path    string // "{event}" stands for the scenario's event
 	conns   int
 	expect  int // the only status a response may have
+	// shed is a second status a response may have: the lists shed at the
+	// instance's cap (crowd.go); 0 for none.
+	shed int
+	// probe runs the hold probe (crowd.go) beside wrk.
+	probe bool
+	// timeout is wrk's for a response; 0 for its own (2s).
+	timeout time.Duration
 	// base is the ceiling scenario whose rate this one's is a share of:
 	// it runs next to it in every round (see inOrder).
 	base string
@@ -107,7 +115,7 @@ var topologies = map[string]topology{
 		{id: "get", label: "GET /events/{id}", mode: "get", path: "/events/{event}", conns: 64, expect: http.StatusOK, base: "bareget"},
 		{id: "list", label: "GET /seats/list/{id} (10,000 available)", mode: "get", path: "/seats/list/{event}", conns: 1, expect: http.StatusOK},
 		{id: "create", label: "POST /events/create (10,000 seats)", mode: "create", path: "/events/create", conns: 1, expect: http.StatusCreated},
-	}, cartScenarios())},
+	}, cartScenarios(), crowdScenarios())},
 	"cluster": {name: "cluster", start: redistest.StartCluster, scenarios: holdCurve()},
 }
 

@@ -32,6 +32,8 @@ type wrkResult struct {
 	Command    string `json:"-"` // how to run it again, by hand
 	// Redis is Redis's time per request, when measured.
 	Redis *redisTime `json:"-"`
+	// Probe is what the hold probe saw beside wrk (crowd.go), if it ran.
+	Probe *probeResult `json:"-"`
 }
 
 func (w wrkResult) rate() float64 {
@@ -136,6 +138,11 @@ func (l *loader) runFor(s scenario, d time.Duration, more int) (wrkResult, error
 	for _, a := range []string{"-t", threads, "-c", strconv.Itoa(s.conns), "-d", d.String()} {
 		add(a, a)
 	}
+	if s.timeout > 0 {
+		for _, a := range []string{"--timeout", s.timeout.String()} {
+			add(a, a)
+		}
+	}
 	add("-s", "-s")
 	add(l.script, "cmd/loadbench/wrk.lua")
 	var events []string
@@ -203,8 +210,18 @@ func (l *loader) runFor(s scenario, d time.Duration, more int) (wrkResult, error
 			return wrkResult{}, err
 		}
 	}
+	var stopProbe func() *probeResult
+	if s.probe {
+		if stopProbe, err = l.startProbe(srv); err != nil {
+			return wrkResult{}, err
+		}
+	}
 	noteLoad()
 	out, err := exec.CommandContext(l.ctx, "wrk", args...).CombinedOutput()
+	var probe *probeResult
+	if stopProbe != nil {
+		probe = stopProbe()
+	}
 	if bytes.Contains(out, []byte("loadbench: out of seats")) {
 		return wrkResult{}, ranOut{len(events), "events"}
 	}
@@ -219,6 +236,7 @@ func (l *loader) runFor(s scenario, d time.Duration, more int) (wrkResult, error
 		return wrkResult{}, fmt.Errorf("wrk %s: %w\n%s", strings.Join(shown, " "), err, out)
 	}
 	w.Command = "wrk " + strings.Join(shown, " ")
+	w.Probe = probe
 	if l.redis != nil {
 		if w.Redis, err = l.redisStats(w.Statuses[strconv.Itoa(s.expect)]); err != nil {
 			return wrkResult{}, err
