@@ -106,18 +106,35 @@ type listing struct {
 func (l listing) StatusCode() int { return l.status }
 func (l listing) Bytes() []byte   { return l.body }
 
-// list lists the available seats of event.
+// list lists the available seats of event. A list that the service sheds
+// at its cap (503 TOO_MANY_LISTS, RESERVATION_HTTP_MAX_LISTS) is asked
+// again after its Retry-After, as a seat map would, while ctx lasts.
 func (c *caller) list(ctx context.Context, event string) (listing, error) {
-	resp, err := c.api.ListAvailableSeats(ctx, event)
-	if err != nil {
-		return listing{}, err
+	for {
+		resp, err := c.api.ListAvailableSeats(ctx, event)
+		if err != nil {
+			return listing{}, err
+		}
+		c.listed.Reset()
+		_, err = c.listed.ReadFrom(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			return listing{}, fmt.Errorf("list the seats of %s: reading the answer: %w", event, err)
+		}
+		l := listing{status: resp.StatusCode, body: c.listed.Bytes()}
+		if l.status != http.StatusServiceUnavailable || !bytes.Contains(l.body, []byte(`"code":"`+client.TOOMANYLISTS+`"`)) {
+			return l, nil
+		}
+		wait := time.Second
+		if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil {
+			wait = time.Duration(s) * time.Second
+		}
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return listing{}, ctx.Err()
+		}
 	}
-	defer resp.Body.Close()
-	c.listed.Reset()
-	if _, err := c.listed.ReadFrom(resp.Body); err != nil {
-		return listing{}, fmt.Errorf("list the seats of %s: reading the answer: %w", event, err)
-	}
-	return listing{status: resp.StatusCode, body: c.listed.Bytes()}, nil
 }
 
 // seatID is the id of seat n of event.

@@ -516,7 +516,9 @@ in about the same state.
   make it load the list again, and after 3 lists it settles for the seats
   it holds) and reserves them one by one (`+"`POST /seats/reserve`"+`); a 503
   is sent again, as a client would (each call is the same again for the
-  same UUID), and a hold that expired before its reserve is a seat lost.
+  same UUID), a list shed at the service's cap (503 TOO_MANY_LISTS) after
+  its Retry-After, and a hold that expired before its reserve is a seat
+  lost.
   It ran once per number of clients; after %v a client starts no new
   buyer, and a run that this stopped before the event sold out shows its
   rate instead. On the code before carts, this flow took 127 s for 500
