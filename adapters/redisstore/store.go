@@ -406,8 +406,7 @@ func (s *Store) AvailableSeats(ctx context.Context, id domain.EventID) (domain.E
 	if reply[0].IsNil() {
 		// Deleted (by another instance: this one forgets the event now),
 		// or a Redis that lost its data.
-		s.events.drop(id)
-		return domain.Event{}, nil, domain.ErrEventNotFound
+		return domain.Event{}, nil, s.gone(id, domain.ErrEventNotFound)
 	}
 	seats, err1 := reply[0].ToString()
 	exp, err2 := reply[1].ToString()
