@@ -49,9 +49,14 @@ type Store interface {
 	// done, and a mistyped id is not taken for a success.
 	DeleteEvent(ctx context.Context, id domain.EventID) error
 	Event(ctx context.Context, id domain.EventID) (domain.Event, error)
-	// AvailableSeats returns the event and the numbers of its seats that are
-	// available now, in ascending order.
-	AvailableSeats(ctx context.Context, id domain.EventID) (domain.Event, []int, error)
+	// AvailableSeats returns the event, the numbers of its seats that are
+	// available now, in ascending order, and the Version of that list.
+	AvailableSeats(ctx context.Context, id domain.EventID) (domain.Event, []int, domain.Version, error)
+	// ListVersion returns the Version that AvailableSeats would answer
+	// now, when the store can tell it without reading the seats; ok is
+	// false when a hold may have expired without its record yet (the
+	// caller reads the list then).
+	ListVersion(ctx context.Context, id domain.EventID) (v domain.Version, ok bool, err error)
 	// Summary counts the event's seats now.
 	Summary(ctx context.Context, id domain.EventID) (domain.Summary, error)
 	// Seat returns the seat as it is now (an expired hold shows as available).
@@ -70,7 +75,39 @@ type Store interface {
 	// Release applies domain.Release to the seats ids, or with no ids to
 	// every live hold of user in the event (in ascending order).
 	Release(ctx context.Context, e domain.EventID, ids []domain.SeatID, user domain.UserID, idem Idem) ([]domain.Seat, error)
+
+	// The record of changes. Every change above that changes seats
+	// appends one domain.Record in the same atomic step, and so does the
+	// end of holds at their expiry (see Expire); at most a retention
+	// (RESERVATION_STREAM_MAX_LEN records) is kept, the oldest go first.
+
+	// Snapshot returns the event, the numbers of its seats available as
+	// recorded at position (ascending), and that position: the state the
+	// records up to it make. A hold expired without its record yet is
+	// still on hold there; its record comes after.
+	Snapshot(ctx context.Context, id domain.EventID) (domain.Event, []int, domain.Position, error)
+	// Changes returns at most limit records of the event after position
+	// after, oldest first. ErrTrimmed when some record after it is no
+	// longer kept: the reader starts again from a Snapshot.
+	Changes(ctx context.Context, id domain.EventID, after domain.Position, limit int) ([]domain.Record, error)
+	// Wait blocks until some of the events have records after their
+	// positions, or for block at most, and returns those events (none
+	// when block passed). One call serves many events (one per Cluster
+	// slot in Redis), so that an instance follows each event once,
+	// whatever the number of its subscribers.
+	Wait(ctx context.Context, after map[domain.EventID]domain.Position, block time.Duration) ([]domain.EventID, error)
+	// Expire ends the holds of the event that expired by now, recording
+	// them (OpExpire), and answers when the next hold or cool-down of the
+	// event may end (the zero Time: none is pending). Every change does
+	// this first; a ticker calls it so that expiries are recorded even
+	// while no change comes. The rules never depend on it: an expired
+	// hold is available whether or not it was recorded.
+	Expire(ctx context.Context, id domain.EventID) (next time.Time, err error)
 }
+
+// ErrTrimmed is Changes of a position whose next records are no longer
+// kept: reading on from it would skip changes.
+var ErrTrimmed = errors.New("the changes after this position are no longer kept; start again from a snapshot")
 
 // Idem makes a change safe to repeat after a lost answer. With a Key, the
 // store keeps the change's first answer (its seats or its refusal, never an

@@ -25,6 +25,8 @@ type Service struct {
 	policy domain.HoldPolicy
 	// maxEvents caps the live events of an owner; 0 is no cap.
 	maxEvents int
+	feed      *Feed         // nil: no stream
+	expiries  ExpiryTracker // nil: none told of holds
 }
 
 // Option configures a Service.
@@ -35,6 +37,13 @@ type Option func(*Service)
 func WithMaxEventsPerOwner(n int) Option {
 	return func(s *Service) { s.maxEvents = max(n, 0) }
 }
+
+// WithFeed serves the streams of changes (Stream) from f.
+func WithFeed(f *Feed) Option { return func(s *Service) { s.feed = f } }
+
+// WithExpiryTracker tells t the expiry of every hold this service makes
+// or refreshes (an Expirer, which records the expiries on time).
+func WithExpiryTracker(t ExpiryTracker) Option { return func(s *Service) { s.expiries = t } }
 
 // NewService returns the use cases over store with the given hold policy.
 func NewService(store Store, policy domain.HoldPolicy, opts ...Option) *Service {
@@ -130,17 +139,202 @@ func (s *Service) DeleteEvent(ctx context.Context, id string) error {
 	return nil
 }
 
-// AvailableSeats returns an event and the numbers of its seats available now.
-func (s *Service) AvailableSeats(ctx context.Context, eventID string) (domain.Event, []int, error) {
+// AvailableSeats returns an event, the numbers of its seats available now
+// and the Version of that list.
+func (s *Service) AvailableSeats(ctx context.Context, eventID string) (domain.Event, []int, domain.Version, error) {
 	eid, err := domain.ParseEventID(eventID)
 	if err != nil {
-		return domain.Event{}, nil, err
+		return domain.Event{}, nil, domain.Version{}, err
 	}
-	e, seats, err := s.store.AvailableSeats(ctx, eid)
+	e, seats, v, err := s.store.AvailableSeats(ctx, eid)
 	if err != nil {
-		return domain.Event{}, nil, fmt.Errorf("list seats of %s: %w", eventID, err)
+		return domain.Event{}, nil, domain.Version{}, fmt.Errorf("list seats of %s: %w", eventID, err)
 	}
-	return e, seats, nil
+	return e, seats, v, nil
+}
+
+// ListVersion returns the Version that AvailableSeats would answer now,
+// when the store can tell it without reading the seats (see
+// Store.ListVersion); ok false: read the list.
+func (s *Service) ListVersion(ctx context.Context, eventID string) (domain.Version, bool, error) {
+	eid, err := domain.ParseEventID(eventID)
+	if err != nil {
+		return domain.Version{}, false, err
+	}
+	v, ok, err := s.store.ListVersion(ctx, eid)
+	if err != nil {
+		return domain.Version{}, false, fmt.Errorf("list version of %s: %w", eventID, err)
+	}
+	return v, ok, nil
+}
+
+// ErrNoStream is Stream of a service without a Feed.
+var ErrNoStream = errors.New("this service has no stream of changes")
+
+// Stream subscribes to the changes of an event: after "" starts with a
+// snapshot, a position (domain.ParsePosition) with the changes after it.
+// The caller closes the subscription.
+func (s *Service) Stream(ctx context.Context, eventID, after string) (*Subscription, error) {
+	eid, err := domain.ParseEventID(eventID)
+	if err != nil {
+		return nil, err
+	}
+	var from *domain.Position
+	if after != "" {
+		p, err := domain.ParsePosition(after)
+		if err != nil {
+			return nil, err
+		}
+		from = &p
+	}
+	if s.feed == nil {
+		return nil, ErrNoStream
+	}
+	sub, err := s.feed.Subscribe(ctx, eid, from)
+	if err != nil {
+		return nil, fmt.Errorf("stream of %s: %w", eventID, err)
+	}
+	return sub, nil
+}
+
+// The pages of the history (Changes).
+const (
+	// MaxChangesLimit is the most changes of a page.
+	MaxChangesLimit = 1000
+	// maxSeatScan bounds the records a page of one seat's changes reads:
+	// the page answers what it found there, and where it stopped.
+	maxSeatScan = 10_000
+)
+
+// ErrInvalidLimit is a page size out of 1..MaxChangesLimit.
+var ErrInvalidLimit = fmt.Errorf("limit must be an integer from 1 to %d", MaxChangesLimit)
+
+// TrimmedError is an ErrTrimmed that names the last record no longer
+// kept, for a store that can tell it: the oldest record kept comes after
+// it. A page asked from the start (ChangesQuery.After "") goes on from
+// there; with a bare ErrTrimmed it is ErrTrimmed too.
+type TrimmedError struct {
+	Last domain.Position
+}
+
+func (e *TrimmedError) Error() string { return ErrTrimmed.Error() }
+
+// Is makes a TrimmedError an ErrTrimmed.
+func (e *TrimmedError) Is(target error) bool { return target == ErrTrimmed }
+
+// ChangesQuery asks for a page of an event's history.
+type ChangesQuery struct {
+	Event string
+	// After is the position the page starts after; "" is from the oldest
+	// change kept.
+	After string
+	// Limit is the most changes (seats) of the page, 1..MaxChangesLimit.
+	Limit int
+	// Seat, when not "", keeps that seat's changes only.
+	Seat string
+}
+
+// ChangesPage is a page of an event's history: its records, oldest first,
+// each whole (with Seat, only that seat of each), and the position to ask
+// the next page after.
+type ChangesPage struct {
+	Records []domain.Record
+	Next    domain.Position
+}
+
+// Changes answers a page of the history of an event. A page of Limit
+// changes never splits a record: one that does not fit goes to the next
+// page, unless it is the page's first. A position no longer kept (the
+// store keeps the last records only) is ErrTrimmed.
+func (s *Service) Changes(ctx context.Context, q ChangesQuery) (ChangesPage, error) {
+	eid, err := domain.ParseEventID(q.Event)
+	if err != nil {
+		return ChangesPage{}, err
+	}
+	var after domain.Position
+	if q.After != "" {
+		if after, err = domain.ParsePosition(q.After); err != nil {
+			return ChangesPage{}, err
+		}
+	}
+	if q.Limit < 1 || q.Limit > MaxChangesLimit {
+		return ChangesPage{}, ErrInvalidLimit
+	}
+	page, err := s.changesAfter(ctx, eid, after, q)
+	var trimmed *TrimmedError
+	if q.After == "" && errors.As(err, &trimmed) {
+		page, err = s.changesAfter(ctx, eid, trimmed.Last, q)
+	}
+	if err != nil {
+		return ChangesPage{}, fmt.Errorf("changes of %s after %s: %w", q.Event, after, err)
+	}
+	return page, nil
+}
+
+func (s *Service) changesAfter(ctx context.Context, e domain.EventID, after domain.Position, q ChangesQuery) (ChangesPage, error) {
+	if q.Seat == "" {
+		return s.changes(ctx, e, after, q.Limit)
+	}
+	return s.seatChanges(ctx, e, after, q)
+}
+
+func (s *Service) changes(ctx context.Context, e domain.EventID, after domain.Position, limit int) (ChangesPage, error) {
+	// Each record has a seat at least: limit records hold limit changes.
+	records, err := s.store.Changes(ctx, e, after, limit)
+	if err != nil {
+		return ChangesPage{}, err
+	}
+	page := ChangesPage{Next: after}
+	n := 0
+	for i, r := range records {
+		if i > 0 && n+len(r.Seats) > limit {
+			break
+		}
+		n += len(r.Seats)
+		page.Records, page.Next = records[:i+1], r.Position
+	}
+	return page, nil
+}
+
+// seatChanges reads at most maxSeatScan records for the page of one
+// seat's changes.
+func (s *Service) seatChanges(ctx context.Context, e domain.EventID, after domain.Position, q ChangesQuery) (ChangesPage, error) {
+	seat, err := domain.ParseSeatID(q.Seat)
+	if errors.Is(err, domain.ErrSeatNotFound) {
+		// A path's malformed id names no seat (404); a query's is a
+		// mistake in the query.
+		err = fmt.Errorf("seat %q: %w", q.Seat, domain.ErrInvalidSeatID)
+	}
+	if err != nil {
+		return ChangesPage{}, err
+	}
+	if seat.Event != e {
+		return ChangesPage{}, &domain.SeatsError{Err: domain.ErrSeatNotFound, Seats: []domain.SeatID{seat}}
+	}
+	page := ChangesPage{Next: after}
+	for scanned := 0; scanned < maxSeatScan; {
+		want := min(readRecords, maxSeatScan-scanned)
+		records, err := s.store.Changes(ctx, e, page.Next, want)
+		if err != nil {
+			return ChangesPage{}, err
+		}
+		for _, r := range records {
+			page.Next = r.Position
+			for _, st := range r.Seats {
+				if st.ID == seat {
+					page.Records = append(page.Records, domain.Record{Position: r.Position, Op: r.Op, At: r.At, Seats: []domain.Seat{st}})
+				}
+			}
+			if len(page.Records) >= q.Limit {
+				return page, nil
+			}
+		}
+		if len(records) < want {
+			break // the last record kept
+		}
+		scanned += len(records)
+	}
+	return page, nil
 }
 
 // Summary counts an event's seats now.
@@ -172,14 +366,14 @@ func (s *Service) Seat(ctx context.Context, id string) (domain.Seat, error) {
 // Hold puts one seat on hold for a user (the original API's call).
 func (s *Service) Hold(ctx context.Context, seatID, user string) (domain.Seat, error) {
 	return s.oneSeat("hold", seatID, user, func(e domain.EventID, ids []domain.SeatID, u domain.UserID) ([]domain.Seat, error) {
-		return s.store.Hold(ctx, e, ids, u, s.policy, Idem{})
+		return s.tracked(e)(s.store.Hold(ctx, e, ids, u, s.policy, Idem{}))
 	})
 }
 
 // Refresh extends a user's live hold on one seat.
 func (s *Service) Refresh(ctx context.Context, seatID, user string) (domain.Seat, error) {
 	return s.oneSeat("refresh", seatID, user, func(e domain.EventID, ids []domain.SeatID, u domain.UserID) ([]domain.Seat, error) {
-		return s.store.Refresh(ctx, e, ids, u, s.policy, Idem{})
+		return s.tracked(e)(s.store.Refresh(ctx, e, ids, u, s.policy, Idem{}))
 	})
 }
 
@@ -258,6 +452,7 @@ func (s *Service) HoldSeats(ctx context.Context, r CartRequest) ([]domain.Seat, 
 	} else {
 		seats, err = s.store.Hold(ctx, c.event, c.ids, c.user, s.policy, c.idem)
 	}
+	seats, err = s.tracked(c.event)(seats, err)
 	return wrapCart("hold", r, seats, err)
 }
 
@@ -267,7 +462,7 @@ func (s *Service) RefreshCart(ctx context.Context, r CartRequest) ([]domain.Seat
 	if err != nil {
 		return nil, err
 	}
-	seats, err := s.store.Refresh(ctx, c.event, nil, c.user, s.policy, c.idem)
+	seats, err := s.tracked(c.event)(s.store.Refresh(ctx, c.event, nil, c.user, s.policy, c.idem))
 	return wrapCart("refresh", r, seats, err)
 }
 
@@ -291,6 +486,19 @@ func (s *Service) Release(ctx context.Context, r CartRequest) ([]domain.Seat, er
 	}
 	seats, err := s.store.Release(ctx, c.event, c.ids, c.user, c.idem)
 	return wrapCart("release", r, seats, err)
+}
+
+// tracked returns a pass-through of a hold's or refresh's answer that
+// tells the expiry tracker, if any, when the earliest of its holds ends.
+func (s *Service) tracked(e domain.EventID) func([]domain.Seat, error) ([]domain.Seat, error) {
+	return func(seats []domain.Seat, err error) ([]domain.Seat, error) {
+		if err == nil && s.expiries != nil {
+			if at, ok := earliestHold(seats); ok {
+				s.expiries.Track(e, at)
+			}
+		}
+		return seats, err
+	}
 }
 
 func wrapCart(op string, r CartRequest, seats []domain.Seat, err error) ([]domain.Seat, error) {

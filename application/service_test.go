@@ -187,16 +187,17 @@ func TestReads(t *testing.T) {
 	t.Run("available seats", func(t *testing.T) {
 		t.Parallel()
 		svc, store := newService(t)
-		store.EXPECT().AvailableSeats(ctx, domain.EventID(eventID)).Return(event, []int{1, 2}, nil)
-		got, free, err := svc.AvailableSeats(ctx, eventID)
-		if err != nil || got != event || len(free) != 2 {
-			t.Fatalf("AvailableSeats = %+v, %v, %v", got, free, err)
+		version := domain.Version{Position: domain.Position{Ms: 7, Seq: 1}, Expired: 2}
+		store.EXPECT().AvailableSeats(ctx, domain.EventID(eventID)).Return(event, []int{1, 2}, version, nil)
+		got, free, v, err := svc.AvailableSeats(ctx, eventID)
+		if err != nil || got != event || len(free) != 2 || v != version {
+			t.Fatalf("AvailableSeats = %+v, %v, %v, %v", got, free, v, err)
 		}
-		store.EXPECT().AvailableSeats(ctx, domain.EventID(eventID)).Return(domain.Event{}, nil, errStoreDown)
-		if _, _, err := svc.AvailableSeats(ctx, eventID); !errors.Is(err, application.ErrUnavailable) {
+		store.EXPECT().AvailableSeats(ctx, domain.EventID(eventID)).Return(domain.Event{}, nil, domain.Version{}, errStoreDown)
+		if _, _, _, err := svc.AvailableSeats(ctx, eventID); !errors.Is(err, application.ErrUnavailable) {
 			t.Fatalf("store failure: %v", err)
 		}
-		if _, _, err := svc.AvailableSeats(ctx, "*"); !errors.Is(err, domain.ErrEventNotFound) {
+		if _, _, _, err := svc.AvailableSeats(ctx, "*"); !errors.Is(err, domain.ErrEventNotFound) {
 			t.Fatalf("malformed id: %v", err)
 		}
 	})

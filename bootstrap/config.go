@@ -41,6 +41,11 @@ type Config struct {
 	Limits httpapi.Limits // each Rate zero: off
 	// MemoryMaxSeats caps the seats of all events of the in-memory store.
 	MemoryMaxSeats int
+	// StreamMaxLen is how many records of changes each event keeps, in
+	// either store.
+	StreamMaxLen int
+	// StreamMaxSubscribers caps the stream subscribers of the instance.
+	StreamMaxSubscribers int
 	// EventsMaxPerKey caps the live events of one API key; 0 for no cap.
 	EventsMaxPerKey int
 	// AdminAddr is where the admin listener (admin.go) listens; "" for
@@ -170,6 +175,12 @@ var settings = slices.Concat([]setting{
 		{"RESERVATION_EVENTS_MAX_PER_KEY", "events.maxPerKey", "0",
 			"live events one API key may have (DELETE /events/{id} frees a place); 0: no cap",
 			func(c *Config, v any) error { return setCount(&c.EventsMaxPerKey, v) }},
+		{"RESERVATION_STREAM_MAX_LEN", "stream.maxLen", "100000",
+			"records of seat changes each event keeps for its stream and GET /events/{eventId}/changes (Redis: at least this many, trimmed in whole blocks of 100); a subscriber or a reader further behind starts again from a snapshot",
+			func(c *Config, v any) error { return setPositiveInt(&c.StreamMaxLen, v) }},
+		{"RESERVATION_STREAM_MAX_SUBSCRIBERS", "stream.maxSubscribers", "10000",
+			"subscribers of the streams of changes (GET /events/{eventId}/stream) the instance serves at once; one more is answered 503 TOO_MANY_SUBSCRIBERS with Retry-After, to reconnect later or to another instance",
+			func(c *Config, v any) error { return setPositiveInt(&c.StreamMaxSubscribers, v) }},
 		{"RESERVATION_MEMORY_MAX_SEATS", "memory.maxSeats", "1000000",
 			"seats of all events the in-memory store may keep; a create past it is 507 STORE_FULL",
 			func(c *Config, v any) error { return setPositiveInt(&c.MemoryMaxSeats, v) }},

@@ -53,6 +53,9 @@ func TestLoadConfigDefaults(t *testing.T) {
 		Log:   LogConfig{Level: zapcore.InfoLevel, Format: LogJSON},
 		// Open, as the original service: no credential, no limit.
 		MemoryMaxSeats: 1_000_000,
+		StreamMaxLen:   100_000,
+		// The stream's cap.
+		StreamMaxSubscribers: 10_000,
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("LoadConfig() = %+v, want %+v", got, want)
@@ -93,6 +96,8 @@ func TestLoadConfigEverySetting(t *testing.T) {
 				"RESERVATION_LIMIT_CREATE_BURST=5",
 				"RESERVATION_EVENTS_MAX_PER_KEY=100",
 				"RESERVATION_MEMORY_MAX_SEATS=50000",
+				"RESERVATION_STREAM_MAX_LEN=5000",
+				"RESERVATION_STREAM_MAX_SUBSCRIBERS=300",
 				"RESERVATION_HTTP_MAX_CONNS=500",
 			)
 		}},
@@ -130,6 +135,9 @@ events:
   maxPerKey: 100
 memory:
   maxSeats: 50000
+stream:
+  maxLen: 5000
+  maxSubscribers: 300
 `, "")
 		}},
 		{"dotenv", func(t *testing.T) Sources {
@@ -162,6 +170,8 @@ RESERVATION_LIMIT_CREATE_RATE=60
 RESERVATION_LIMIT_CREATE_BURST=5
 RESERVATION_EVENTS_MAX_PER_KEY=100
 RESERVATION_MEMORY_MAX_SEATS=50000
+RESERVATION_STREAM_MAX_LEN=5000
+RESERVATION_STREAM_MAX_SUBSCRIBERS=300
 RESERVATION_HTTP_MAX_CONNS=500
 `)
 		}},
@@ -182,6 +192,9 @@ RESERVATION_HTTP_MAX_CONNS=500
 		},
 		EventsMaxPerKey: 100,
 		MemoryMaxSeats:  50000,
+		StreamMaxLen:    5000,
+		// The stream's cap.
+		StreamMaxSubscribers: 300,
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

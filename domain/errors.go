@@ -76,6 +76,8 @@ var (
 	ErrInvalidSeatIDs     = refusal("INVALID_SEAT_IDS", "ids must be 1 to the hold limit of distinct seat ids")
 	ErrInvalidCount       = refusal("INVALID_SEAT_COUNT", "bestAvailable.count must be an integer from 1 to the hold limit")
 	ErrInvalidIdemKey     = refusal("INVALID_IDEMPOTENCY_KEY", "Idempotency-Key must be 1 to 255 printable ASCII characters")
+	// ErrInvalidPosition: a position that is not <ms>-<seq> (ParsePosition).
+	ErrInvalidPosition = refusal("INVALID_POSITION", "a position is <milliseconds>-<sequence>, two decimal integers without leading zeros, as a change's id gives it")
 )
 
 // SeatsError is a refusal of a request on several seats that names the

@@ -41,6 +41,7 @@ var refusalCodes = []struct {
 	{"ErrInvalidSeatsPerRow", domain.ErrInvalidSeatsPerRow, "INVALID_SEATS_PER_ROW"},
 	{"ErrInvalidUser", domain.ErrInvalidUser, "INVALID_UUID"},
 	{"ErrInvalidSeatID", domain.ErrInvalidSeatID, "INVALID_SEAT_ID"},
+	{"ErrInvalidPosition", domain.ErrInvalidPosition, "INVALID_POSITION"},
 	{"ErrInvalidSeatIDs", domain.ErrInvalidSeatIDs, "INVALID_SEAT_IDS"},
 	{"ErrInvalidCount", domain.ErrInvalidCount, "INVALID_SEAT_COUNT"},
 	{"ErrInvalidIdemKey", domain.ErrInvalidIdemKey, "INVALID_IDEMPOTENCY_KEY"},

@@ -24,6 +24,8 @@ type Store struct {
 	now func() time.Time
 	// maxSeats caps the seats of all events together; 0 is no cap.
 	maxSeats int
+	// maxLen is how many records of changes each event keeps.
+	maxLen int
 
 	mu     sync.RWMutex
 	events map[domain.EventID]*event
@@ -42,6 +44,8 @@ type event struct {
 	// drops what has expired: twice what was left by the last sweep, so
 	// that sweeping costs each change O(1) on average.
 	sweepAt int
+	maxLen  int // the store's
+	changes changes
 }
 
 // cart is a buyer's cart and the seats they may hold; a seat whose hold has
@@ -77,7 +81,7 @@ func WithMaxSeats(n int) Option {
 
 // New returns an empty store that reads time from now.
 func New(now func() time.Time, opts ...Option) *Store {
-	s := &Store{now: now, events: make(map[domain.EventID]*event), owned: make(map[string]int)}
+	s := &Store{now: now, maxLen: DefaultStreamMaxLen, events: make(map[domain.EventID]*event), owned: make(map[string]int)}
 	for _, o := range opts {
 		o(s)
 	}
@@ -113,7 +117,7 @@ func (s *Store) CreateOwnedEvent(_ context.Context, e domain.Event, q applicatio
 	if s.maxSeats > 0 && s.seats+e.TotalSeats > s.maxSeats {
 		return fmt.Errorf("memstore: %d seats kept, %d more would pass the cap of %d: %w", s.seats, e.TotalSeats, s.maxSeats, application.ErrStoreFull)
 	}
-	s.events[e.ID] = &event{info: e, owner: q.Owner, seats: seats, carts: make(map[domain.UserID]*cart), idem: make(map[string]answer), sweepAt: minSweep}
+	s.events[e.ID] = &event{info: e, owner: q.Owner, seats: seats, carts: make(map[domain.UserID]*cart), idem: make(map[string]answer), sweepAt: minSweep, maxLen: s.maxLen}
 	s.seats += e.TotalSeats
 	if q.Owner != "" {
 		s.owned[q.Owner]++
@@ -150,22 +154,30 @@ func (s *Store) Event(_ context.Context, id domain.EventID) (domain.Event, error
 	return ev.info, nil
 }
 
-// AvailableSeats implements application.Store.
-func (s *Store) AvailableSeats(_ context.Context, id domain.EventID) (domain.Event, []int, error) {
+// AvailableSeats implements application.Store. Its version counts the
+// holds that ended unrecorded: the seats it shows available beyond what
+// the records say.
+func (s *Store) AvailableSeats(_ context.Context, id domain.EventID) (domain.Event, []int, domain.Version, error) {
 	ev, err := s.event(id)
 	if err != nil {
-		return domain.Event{}, nil, err
+		return domain.Event{}, nil, domain.Version{}, err
 	}
 	ev.mu.Lock()
 	defer ev.mu.Unlock()
 	now := s.now()
 	free := make([]int, 0, len(ev.seats))
+	v := domain.Version{Position: ev.changes.last}
 	for i, seat := range ev.seats {
-		if seat.At(now).Status == domain.Available {
-			free = append(free, i+1)
+		switch {
+		case seat.Status == domain.Available:
+		case seat.At(now).Status == domain.Available:
+			v.Expired++
+		default:
+			continue
 		}
+		free = append(free, i+1)
 	}
-	return ev.info, free, nil
+	return ev.info, free, v, nil
 }
 
 // Summary implements application.Store.
@@ -208,6 +220,7 @@ func (s *Store) Hold(_ context.Context, e domain.EventID, ids []domain.SeatID, u
 		c := ev.cart(user)
 		held, next, err := domain.Hold(asked, user, c.Cart, ev.liveHolds(c, user, now, ids), now, p)
 		if err == nil {
+			ev.record(domain.OpHold, now, held)
 			ev.put(user, c, next, held, p)
 		}
 		return held, err
@@ -220,6 +233,7 @@ func (s *Store) HoldBest(_ context.Context, e domain.EventID, b domain.BestAvail
 		c := ev.cart(user)
 		held, next, err := domain.HoldBest(ev.info, ev.seats, b, user, c.Cart, ev.liveHolds(c, user, now, nil), now, p)
 		if err == nil {
+			ev.record(domain.OpHold, now, held)
 			ev.put(user, c, next, held, p)
 		}
 		return held, err
@@ -235,6 +249,7 @@ func (s *Store) Refresh(_ context.Context, e domain.EventID, ids []domain.SeatID
 		}
 		held, next, err := domain.Refresh(asked, user, c.Cart, now, p)
 		if err == nil {
+			ev.record(domain.OpRefresh, now, held)
 			ev.put(user, c, next, held, p)
 		}
 		return held, err
@@ -248,7 +263,7 @@ func (s *Store) Reserve(_ context.Context, e domain.EventID, ids []domain.SeatID
 		if err != nil {
 			return nil, err
 		}
-		took := slices.ContainsFunc(asked, func(s domain.Seat) bool { return s.At(now).Status == domain.OnHold })
+		took := ev.record(domain.OpReserve, now, reserved) > 0
 		ev.drop(user, reserved)
 		// domain.Cart: a reserve that leaves no live hold ends the cart,
 		// unless its cool-down is to come.
@@ -266,6 +281,7 @@ func (s *Store) Release(_ context.Context, e domain.EventID, ids []domain.SeatID
 			asked = ev.heldBy(ev.cart(user), user, now)
 		}
 		released := domain.Release(asked, user, now)
+		ev.record(domain.OpRelease, now, released)
 		ev.drop(user, released)
 		return released, nil
 	})
@@ -276,7 +292,8 @@ func (s *Store) Release(_ context.Context, e domain.EventID, ids []domain.SeatID
 type rule func(ev *event, now time.Time, asked []domain.Seat) ([]domain.Seat, error)
 
 // change runs r under the event's lock, answering a repeated idempotency
-// key as the first time.
+// key as the first time. It first ends the holds that expired, so that
+// their record comes before the change's, whatever the change answers.
 func (s *Store) change(e domain.EventID, ids []domain.SeatID, idem application.Idem, r rule) ([]domain.Seat, error) {
 	ev, err := s.event(e)
 	if err != nil {
@@ -285,6 +302,7 @@ func (s *Store) change(e domain.EventID, ids []domain.SeatID, idem application.I
 	ev.mu.Lock()
 	defer ev.mu.Unlock()
 	now := s.now() // read under the lock, so changes see time move forward
+	ev.expire(now)
 	ev.sweep(now)
 	if idem.Key != "" {
 		if a, ok := ev.idem[idem.Key]; ok && now.Before(a.expires) {

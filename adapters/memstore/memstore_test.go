@@ -19,6 +19,13 @@ func TestContract(t *testing.T) {
 	storetest.Run(t, func(*testing.T) application.Store { return memstore.New(time.Now) })
 }
 
+func TestTrim(t *testing.T) {
+	t.Parallel()
+	storetest.RunTrim(t, func(_ *testing.T, maxLen int) application.Store {
+		return memstore.New(time.Now, memstore.WithStreamMaxLen(maxLen))
+	})
+}
+
 var (
 	t0     = time.Date(2026, 12, 1, 20, 0, 0, 0, time.UTC)
 	capped = domain.HoldPolicy{TTL: time.Minute, MaxSeats: 4, MaxLifetime: 5 * time.Minute}

@@ -23,6 +23,9 @@ type Config struct {
 	// MaxSeats caps the seats of all events together (see WithMaxSeats);
 	// 0 is no cap.
 	MaxSeats int
+	// StreamMaxLen is how many records of changes each event keeps (see
+	// WithStreamMaxLen); 0 is DefaultStreamMaxLen.
+	StreamMaxLen int
 }
 
 // params are provide's dependencies; without a Config the store has no cap.
@@ -36,5 +39,9 @@ type params struct {
 // reservation on restart.
 func provide(p params) *Store {
 	p.Log.Warn("using the in-memory store: state is lost on exit and not shared between instances; configure Redis to keep it")
-	return New(time.Now, WithMaxSeats(p.Config.MaxSeats))
+	opts := []Option{WithMaxSeats(p.Config.MaxSeats)}
+	if p.Config.StreamMaxLen > 0 {
+		opts = append(opts, WithStreamMaxLen(p.Config.StreamMaxLen))
+	}
+	return New(time.Now, opts...)
 }

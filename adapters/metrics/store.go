@@ -13,9 +13,13 @@ import (
 
 // storeOp names one store method in the op label. Transitions (hold,
 // refresh, reserve) also count their outcomes in seat_transitions_total.
+// A blocking call (wait) is not timed: its time is how long it waited for a
+// change, not the store's latency, and would only bury the others' in
+// store_call_duration_seconds; its failures count as any other's.
 type storeOp struct {
 	name       string
 	transition bool
+	blocking   bool
 }
 
 var (
@@ -31,8 +35,13 @@ var (
 	opRefresh        = storeOp{name: "refresh", transition: true}
 	opReserve        = storeOp{name: "reserve", transition: true}
 	opRelease        = storeOp{name: "release", transition: true}
+	opListVersion    = storeOp{name: "list_version"}
+	opSnapshot       = storeOp{name: "snapshot"}
+	opChanges        = storeOp{name: "changes"}
+	opWait           = storeOp{name: "wait", blocking: true}
+	opExpire         = storeOp{name: "expire"}
 
-	storeOps = []storeOp{opPing, opCreateEvent, opDeleteEvent, opEvent, opAvailableSeats, opSummary, opSeat, opHold, opHoldBest, opRefresh, opReserve, opRelease}
+	storeOps = []storeOp{opPing, opCreateEvent, opDeleteEvent, opEvent, opAvailableSeats, opSummary, opSeat, opHold, opHoldBest, opRefresh, opReserve, opRelease, opListVersion, opSnapshot, opChanges, opWait, opExpire}
 )
 
 // Results of a store call that are not a refusal of the rules.
@@ -41,6 +50,7 @@ const (
 	resultUnavailable = "unavailable" // wraps application.ErrUnavailable
 	resultStoreFull   = "store_full"  // wraps application.ErrStoreFull
 	resultError       = "error"       // anything else: a bug
+	resultTrimmed     = "trimmed"     // application.ErrTrimmed
 )
 
 // refusalLabel is a refusal's name in the result label: its code, in lower
@@ -67,6 +77,11 @@ func outcome(err error) (result string, failed bool) {
 	if ref := (*domain.Refusal)(nil); errors.As(err, &ref) {
 		return refusalLabel(ref), false
 	}
+	// Changes of a trimmed position is an answer (read a snapshot), and
+	// no transition's: it needs no result label in results.
+	if errors.Is(err, application.ErrTrimmed) {
+		return resultTrimmed, false
+	}
 	if errors.Is(err, application.ErrUnavailable) {
 		return resultUnavailable, true
 	}
@@ -79,7 +94,9 @@ func outcome(err error) (result string, failed bool) {
 // observe records one store call that started at start and returned *errp.
 // It takes a pointer so that it can be deferred before the call.
 func (m *Metrics) observe(op storeOp, start time.Time, errp *error) {
-	m.storeTime.WithLabelValues(op.name).Observe(time.Since(start).Seconds())
+	if !op.blocking {
+		m.storeTime.WithLabelValues(op.name).Observe(time.Since(start).Seconds())
+	}
 	result, failed := outcome(*errp)
 	if failed {
 		m.storeErrors.WithLabelValues(op.name).Inc()
@@ -129,9 +146,14 @@ func (s *instrumentedStore) Event(ctx context.Context, id domain.EventID) (_ dom
 	return s.next.Event(ctx, id)
 }
 
-func (s *instrumentedStore) AvailableSeats(ctx context.Context, id domain.EventID) (_ domain.Event, _ []int, err error) {
+func (s *instrumentedStore) AvailableSeats(ctx context.Context, id domain.EventID) (_ domain.Event, _ []int, _ domain.Version, err error) {
 	defer s.m.observe(opAvailableSeats, time.Now(), &err)
 	return s.next.AvailableSeats(ctx, id)
+}
+
+func (s *instrumentedStore) ListVersion(ctx context.Context, id domain.EventID) (_ domain.Version, _ bool, err error) {
+	defer s.m.observe(opListVersion, time.Now(), &err)
+	return s.next.ListVersion(ctx, id)
 }
 
 func (s *instrumentedStore) Seat(ctx context.Context, id domain.SeatID) (_ domain.Seat, err error) {
@@ -167,4 +189,24 @@ func (s *instrumentedStore) Reserve(ctx context.Context, e domain.EventID, ids [
 func (s *instrumentedStore) Release(ctx context.Context, e domain.EventID, ids []domain.SeatID, user domain.UserID, idem application.Idem) (_ []domain.Seat, err error) {
 	defer s.m.observe(opRelease, time.Now(), &err)
 	return s.next.Release(ctx, e, ids, user, idem)
+}
+
+func (s *instrumentedStore) Snapshot(ctx context.Context, id domain.EventID) (_ domain.Event, _ []int, _ domain.Position, err error) {
+	defer s.m.observe(opSnapshot, time.Now(), &err)
+	return s.next.Snapshot(ctx, id)
+}
+
+func (s *instrumentedStore) Changes(ctx context.Context, id domain.EventID, after domain.Position, limit int) (_ []domain.Record, err error) {
+	defer s.m.observe(opChanges, time.Now(), &err)
+	return s.next.Changes(ctx, id, after, limit)
+}
+
+func (s *instrumentedStore) Wait(ctx context.Context, after map[domain.EventID]domain.Position, block time.Duration) (_ []domain.EventID, err error) {
+	defer s.m.observe(opWait, time.Now(), &err)
+	return s.next.Wait(ctx, after, block)
+}
+
+func (s *instrumentedStore) Expire(ctx context.Context, id domain.EventID) (_ time.Time, err error) {
+	defer s.m.observe(opExpire, time.Now(), &err)
+	return s.next.Expire(ctx, id)
 }

@@ -35,8 +35,32 @@ func (f fakeStore) Event(_ context.Context, id domain.EventID) (domain.Event, er
 	return domain.Event{ID: id}, f.err
 }
 
-func (f fakeStore) AvailableSeats(_ context.Context, id domain.EventID) (domain.Event, []int, error) {
-	return domain.Event{ID: id}, []int{1}, f.err
+func (f fakeStore) AvailableSeats(_ context.Context, id domain.EventID) (domain.Event, []int, domain.Version, error) {
+	return domain.Event{ID: id}, []int{1}, domain.Version{Expired: 1}, f.err
+}
+
+func (f fakeStore) ListVersion(context.Context, domain.EventID) (domain.Version, bool, error) {
+	return domain.Version{Expired: 2}, true, f.err
+}
+
+func (f fakeStore) Snapshot(_ context.Context, id domain.EventID) (domain.Event, []int, domain.Position, error) {
+	return domain.Event{ID: id}, []int{1}, domain.Position{Ms: 1}, f.err
+}
+
+func (f fakeStore) Changes(_ context.Context, _ domain.EventID, after domain.Position, _ int) ([]domain.Record, error) {
+	return []domain.Record{{Position: domain.Position{Ms: after.Ms + 1}}}, f.err
+}
+
+func (f fakeStore) Wait(_ context.Context, after map[domain.EventID]domain.Position, _ time.Duration) ([]domain.EventID, error) {
+	var ids []domain.EventID
+	for id := range after {
+		ids = append(ids, id)
+	}
+	return ids, f.err
+}
+
+func (f fakeStore) Expire(context.Context, domain.EventID) (time.Time, error) {
+	return time.Unix(1, 0), f.err
 }
 
 func (f fakeStore) Seat(_ context.Context, id domain.SeatID) (domain.Seat, error) {
@@ -99,7 +123,27 @@ var calls = map[string]func(application.Store) error{
 		return err
 	},
 	"available_seats": func(s application.Store) error {
-		_, _, err := s.AvailableSeats(context.Background(), event)
+		_, _, _, err := s.AvailableSeats(context.Background(), event)
+		return err
+	},
+	"list_version": func(s application.Store) error {
+		_, _, err := s.ListVersion(context.Background(), event)
+		return err
+	},
+	"snapshot": func(s application.Store) error {
+		_, _, _, err := s.Snapshot(context.Background(), event)
+		return err
+	},
+	"changes": func(s application.Store) error {
+		_, err := s.Changes(context.Background(), event, domain.Position{}, 10)
+		return err
+	},
+	"wait": func(s application.Store) error {
+		_, err := s.Wait(context.Background(), map[domain.EventID]domain.Position{event: {}}, time.Second)
+		return err
+	},
+	"expire": func(s application.Store) error {
+		_, err := s.Expire(context.Background(), event)
 		return err
 	},
 	"seat": func(s application.Store) error {
@@ -169,6 +213,13 @@ func TestInstrumentStoreCountsOutcomes(t *testing.T) {
 		{"event", domain.ErrEventNotFound, "", 0},
 		{"available_seats", nil, "", 0},
 		{"seat", errors.New("bug"), "", 1},
+		{"list_version", nil, "", 0},
+		{"snapshot", domain.ErrEventNotFound, "", 0},
+		{"changes", application.ErrTrimmed, "", 0},
+		{"changes", unavailable, "", 1},
+		{"wait", nil, "", 0},
+		{"wait", unavailable, "", 1},
+		{"expire", unavailable, "", 1},
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprintf("%s/%v", tt.op, tt.give), func(t *testing.T) {
@@ -181,7 +232,11 @@ func TestInstrumentStoreCountsOutcomes(t *testing.T) {
 			}
 
 			fams := families(t, m)
-			if got, _ := value(fams, "store_call_duration_seconds", "op", tt.op); got != 1 {
+			// A wait is not timed: it lasts until a change comes.
+			got, timed := value(fams, "store_call_duration_seconds", "op", tt.op)
+			if tt.op == "wait" && timed {
+				t.Errorf("store_call_duration_seconds{op=%q} exists, want no series for a blocking call", tt.op)
+			} else if tt.op != "wait" && got != 1 {
 				t.Errorf("store_call_duration_seconds{op=%q} count = %v, want 1", tt.op, got)
 			}
 			if got, _ := value(fams, "store_errors_total", "op", tt.op); got != tt.wantErrors {
@@ -216,9 +271,13 @@ func TestInstrumentStorePassesResultsThrough(t *testing.T) {
 	if err != nil || len(held) != 1 || held[0] != want {
 		t.Errorf("Hold = %+v, %v; want %+v, nil", held, err, want)
 	}
-	e, free, err := s.AvailableSeats(ctx, event)
-	if err != nil || e.ID != event || len(free) != 1 || free[0] != 1 {
-		t.Errorf("AvailableSeats = %+v, %v, %v; want event %s, [1], nil", e, free, err, event)
+	e, free, v, err := s.AvailableSeats(ctx, event)
+	if err != nil || e.ID != event || len(free) != 1 || free[0] != 1 || v != (domain.Version{Expired: 1}) {
+		t.Errorf("AvailableSeats = %+v, %v, %v, %v; want event %s, [1], version 0-0.1, nil", e, free, v, err, event)
+	}
+	recs, err := s.Changes(ctx, event, domain.Position{Ms: 4}, 10)
+	if err != nil || len(recs) != 1 || recs[0].Position != (domain.Position{Ms: 5}) {
+		t.Errorf("Changes = %+v, %v; want the one record at 5-0", recs, err)
 	}
 }
 

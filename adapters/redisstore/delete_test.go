@@ -123,7 +123,7 @@ func TestDeleteByAnotherInstance(t *testing.T) {
 	if keys := eventKeys(t, c, e.ID); len(keys) != 0 {
 		t.Errorf("changes of a deleted event wrote %q", keys)
 	}
-	if _, _, err := stale.AvailableSeats(ctx, e.ID); !errors.Is(err, domain.ErrEventNotFound) {
+	if _, _, _, err := stale.AvailableSeats(ctx, e.ID); !errors.Is(err, domain.ErrEventNotFound) {
 		t.Errorf("AvailableSeats: %v, want %v", err, domain.ErrEventNotFound)
 	}
 	// The list found the event gone: the instance forgot it.

@@ -77,7 +77,7 @@ func sameAsMemstore(t *testing.T, r *rand.Rand, stores ...application.Store) {
 			case 4:
 				seats, err = s.Release(ctx, e.ID, q.picked, q.user, q.key)
 			}
-			_, free, lerr := s.AvailableSeats(ctx, e.ID)
+			_, free, _, lerr := s.AvailableSeats(ctx, e.ID)
 			sum, serr := s.Summary(ctx, e.ID)
 			answers = append(answers, fmt.Sprintf("%s\n  list %v %v\n  summary %+v %v", outcome(seats, err), free, lerr, sum, serr))
 		}

@@ -44,7 +44,7 @@ type cachedEvent struct {
 	// keys are the first keys of a change (see changeKeys) but the
 	// idempotency key, indexed by the key* constants; noKey is the
 	// idempotency key of a change without one.
-	keys  [7]string
+	keys  [8]string
 	noKey string
 	total string // TotalSeats as the scripts' argument
 	// readAt is when Redis last said the event is there, in UnixNano of
@@ -67,6 +67,7 @@ const (
 	keyHolds
 	keyExpq
 	keyCool
+	keyChanges
 	// keyIdems is not sent to the hold without an idempotency key.
 	keyIdems
 )
@@ -75,7 +76,7 @@ func newCachedEvent(e domain.Event) *cachedEvent {
 	id := e.ID
 	c := &cachedEvent{
 		Event: e,
-		keys:  [7]string{eventKey(id), seatsKey(id), expKey(id), holdsKey(id), expqKey(id), coolKey(id), idemsKey(id)},
+		keys:  [8]string{eventKey(id), seatsKey(id), expKey(id), holdsKey(id), expqKey(id), coolKey(id), changesKey(id), idemsKey(id)},
 		noKey: key(id, "idem:"),
 		total: strconv.Itoa(e.TotalSeats),
 	}

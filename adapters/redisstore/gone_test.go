@@ -44,7 +44,7 @@ func TestSeatCallForgetsEventGone(t *testing.T) {
 			return err
 		},
 		"AvailableSeats": func(e domain.Event) error {
-			_, _, err := stale.AvailableSeats(ctx, e.ID)
+			_, _, _, err := stale.AvailableSeats(ctx, e.ID)
 			return err
 		},
 	} {

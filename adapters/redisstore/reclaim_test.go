@@ -110,7 +110,7 @@ func waitRedisPast(tb testing.TB, c rueidis.Client, e domain.Event, t time.Time)
 // wantAvailable checks how many seats of e the store lists as available.
 func wantAvailable(t *testing.T, s application.Store, e domain.Event, want int) {
 	t.Helper()
-	_, free, err := s.AvailableSeats(context.Background(), e.ID)
+	_, free, _, err := s.AvailableSeats(context.Background(), e.ID)
 	if err != nil || len(free) != want {
 		t.Fatalf("AvailableSeats: %d seats, %v; want %d", len(free), err, want)
 	}

@@ -68,7 +68,7 @@ func TestListRedisTime(t *testing.T) {
 	const lists = 200
 	resetStats(t, c)
 	for range lists {
-		if _, free, err := s.AvailableSeats(ctx, e.ID); err != nil || len(free) != domain.MaxTotalSeats/2 {
+		if _, free, _, err := s.AvailableSeats(ctx, e.ID); err != nil || len(free) != domain.MaxTotalSeats/2 {
 			t.Fatalf("AvailableSeats: %d seats, %v; want the %d of the expired holds", len(free), err, domain.MaxTotalSeats/2)
 		}
 	}

@@ -2,8 +2,6 @@ package redisstore
 
 import (
 	"context"
-	"crypto/sha1"
-	"encoding/hex"
 	"fmt"
 	"strconv"
 	"strings"
@@ -17,12 +15,6 @@ import (
 // set, Reserve confirms a reservation only once that many replicas have it,
 // by sending WAIT after the script on the same connection: WAIT counts the
 // replicas that have every write its connection made.
-
-// reserveSHA1 names reserveSource for EVALSHA.
-var reserveSHA1 = func() string {
-	sum := sha1.Sum([]byte(reserveSource))
-	return hex.EncodeToString(sum[:])
-}()
 
 // reserveReplicated runs the reserve script and waits for s.replicaAcks
 // replicas. A refusal changes nothing and is answered at once. A success
@@ -42,11 +34,11 @@ func (s *Store) reserveReplicated(ctx context.Context, keys, args []string) (rue
 			res := c.DoMulti(ctx, script, wait)
 			return res[0], res[1]
 		}
-		reply, acks := run(c.B().Evalsha().Sha1(reserveSHA1).Numkeys(int64(len(keys))).Key(keys...).Arg(args...).Build())
+		reply, acks := run(c.B().Evalsha().Sha1(s.scripts.reserveSHA1).Numkeys(int64(len(keys))).Key(keys...).Arg(args...).Build())
 		if rerr, ok := rueidis.IsRedisErr(reply.Error()); ok && rerr.IsNoScript() {
 			// A Redis that restarted, or a replica promoted since, has not
 			// seen the script yet.
-			reply, acks = run(c.B().Eval().Script(reserveSource).Numkeys(int64(len(keys))).Key(keys...).Arg(args...).Build())
+			reply, acks = run(c.B().Eval().Script(s.scripts.reserveSource).Numkeys(int64(len(keys))).Key(keys...).Arg(args...).Build())
 		}
 		m, err := reply.ToMessage()
 		if err != nil {

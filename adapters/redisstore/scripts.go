@@ -1,7 +1,10 @@
 package redisstore
 
 import (
+	"crypto/sha1"
+	"encoding/hex"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/redis/rueidis"
@@ -47,11 +50,16 @@ var codesLua = func() string {
 	return b.String()
 }()
 
+// opsLua names the operations of the records (domain.Op), as the
+// scripts write them in the stream.
+var opsLua = fmt.Sprintf("local OP_HOLD, OP_REFRESH, OP_RESERVE, OP_RELEASE, OP_EXPIRE = '%d', '%d', '%d', '%d', '%d'\n",
+	domain.OpHold, domain.OpRefresh, domain.OpReserve, domain.OpRelease, domain.OpExpire)
+
 // script is the source of a script made of the codes and the named
 // snippets, in their order. Each script takes only the helpers it uses:
 // every local function of a script is a closure Redis allocates on every
 // run.
-func script(snippets ...string) string { return codesLua + strings.Join(snippets, "") }
+func script(snippets ...string) string { return codesLua + opsLua + strings.Join(snippets, "") }
 
 // Snippets. Times are integers of milliseconds: Redis and Lua print those
 // below 10^14 exactly.
@@ -92,13 +100,13 @@ end
 	// The keys and arguments every change script starts with, the text of
 	// numbers and the idempotency keys.
 	//
-	// KEYS: event, seats, exp, holds, expq, cool, idempotency key and the
-	// index of the event's idempotency keys (neither touched without an
-	// idempotency TTL), then each script's own.
+	// KEYS: event, seats, exp, holds, expq, cool, changes (the stream),
+	// idempotency key and the index of the event's idempotency keys
+	// (neither touched without an idempotency TTL), then each script's own.
 	// ARGV: user, totalSeats, fingerprint, idempotency TTL ms (0: none),
 	// then each script's own.
 	luaChange = `
-local EVENT, SEATS, EXP, HOLDS, EXPQ, COOL, IDEM, IDEMS = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
+local EVENT, SEATS, EXP, HOLDS, EXPQ, COOL, CHANGES, IDEM, IDEMS = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
 -- Arithmetic reads a number's text once; tonumber reads it twice.
 local USER, TOTAL, FP, IDEM_TTL = ARGV[1], ARGV[2] + 0, ARGV[3], ARGV[4]
 ` + luaChangeState
@@ -106,10 +114,10 @@ local USER, TOTAL, FP, IDEM_TTL = ARGV[1], ARGV[2] + 0, ARGV[3], ARGV[4]
 	// The keys and arguments of the hold without an idempotency key
 	// (holdPlainScript): those of luaChange and the hold's it needs.
 	//
-	// KEYS: seats, exp, holds, expq, cool. ARGV: user, totalSeats, ttlMs,
-	// maxSeats, maxLifetimeMs, then the seats.
+	// KEYS: seats, exp, holds, expq, cool, changes. ARGV: user,
+	// totalSeats, ttlMs, maxSeats, maxLifetimeMs, then the seats.
 	luaHoldPlainChange = `
-local SEATS, EXP, HOLDS, EXPQ, COOL = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local SEATS, EXP, HOLDS, EXPQ, COOL, CHANGES = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local USER, TOTAL, IDEM_TTL = ARGV[1], ARGV[2] + 0, '0'
 local TTL, MAX, CAP = ARGV[3] + 0, ARGV[4] + 0, ARGV[5] + 0
 -- SEAT1 is the index in ARGV of the first seat; NT the one seat of a hold
@@ -127,6 +135,19 @@ local NONE = 99999999999999
 -- MIN is the holds hash's min, read with the cart and now (see
 -- luaReadCart).
 local MIN, cart_value, now
+-- The stream keeps at least this many records (XADD MAXLEN ~): the
+-- store's setting, written into the script's text (see changeScripts).
+local STREAM_MAX = '` + streamMaxMark + `'
+`
+
+	// Appends the record of a change to the event's stream, in the step
+	// of the change: op (OP_*), the user ('' for an expiry) and s, the
+	// seats and the expiry of their hold, "n e n e ..." (e 0 when not on
+	// hold), at now. Store.records reads them back.
+	luaRecord = `
+local function record(op, user, s)
+  redis.call('XADD', CHANGES, 'MAXLEN', '~', STREAM_MAX, '*', 'o', op, 't', string.format('%d', now), 'u', user, 's', s)
+end
 `
 
 	// The memo of the texts of numbers.
@@ -255,6 +276,9 @@ local function reclaim(now)
     for i = 1, #gone do gone[i] = tonumber(gone[i]) end
     table.sort(gone) -- so that the seats of a cart make runs
     set_seats(SEATS, gone, 1, 'A')
+    local s = {}
+    for i = 1, #gone do s[i] = string.format('%d 0', gone[i]) end
+    record(OP_EXPIRE, '', table.concat(s, ' '))
   end
   local cooled = redis.call('ZRANGEBYSCORE', COOL, '-inf', nowt)
   if #cooled > 0 then
@@ -312,7 +336,7 @@ if not MIN or MIN <= now then
   -- write again.
   if not MIN and redis.call('EXISTS', SEATS) == 0 then return {EVENT_NOT_FOUND} end
   -- The reclaim's helpers are made only when it runs.
-` + luaSetSeats + luaReclaim + `
+` + luaSetSeats + luaRecord + luaReclaim + `
   MIN = reclaim(now)
   cart_value = redis.call('HGET', HOLDS, CART)
 end
@@ -469,6 +493,7 @@ local function put_holds(c, ns, now, e, ttl, cap)
   local et = text(e)
   -- Tables made at their size: one that grows rehashes at each power of 2.
   local fresh, holders, queue, reply, f, h = {}, {false, false, false, false}, {false, false}, {OK, false, false}, 0, 0
+  local rec = {false, false}
   for i = 1, #ns do
     local n = ns[i]
     if not mine(c, n, now) then
@@ -478,6 +503,7 @@ local function put_holds(c, ns, now, e, ttl, cap)
       h = h + 2
     end
     queue[2 * i - 1], queue[2 * i] = et, text(n)
+    rec[2 * i - 1], rec[2 * i] = text(n), et
     reply[2 * i], reply[2 * i + 1] = n, e
   end
   set_seats(SEATS, fresh, 1, 'H')
@@ -493,6 +519,7 @@ local function put_holds(c, ns, now, e, ttl, cap)
   end
   redis.call('HSET', HOLDS, unpack(holders, 1, h))
   redis.call('ZADD', EXPQ, unpack(queue))
+  record(OP_HOLD, USER, table.concat(rec, ' '))
   return reply
 end
 `
@@ -537,6 +564,7 @@ if not cart_value then
     redis.call('HSET', HOLDS, nt, USER, CART, value)
   end
   redis.call('ZADD', EXPQ, et, nt)
+  redis.call('XADD', CHANGES, 'MAXLEN', '~', STREAM_MAX, '*', 'o', OP_HOLD, 't', nowt, 'u', USER, 's', nt .. ' ' .. et)
   return {OK, n, e}
 end
 `
@@ -571,29 +599,31 @@ end
 local function drop_holds(c, ns, now, b)
   if #ns == 0 then return end
   set_seats(SEATS, ns, 1, b)
-  for i = 1, #ns do c.exp[ns[i]] = nil end
+  local rec = {}
+  for i = 1, #ns do
+    c.exp[ns[i]] = nil
+    rec[i] = text(ns[i]) .. ' 0'
+  end
   redis.call('HDEL', HOLDS, unpack(ns))
   redis.call('ZREM', EXPQ, unpack(ns))
   leave_cart(c, now, b == 'R')
+  record(b == 'R' and OP_RESERVE or OP_RELEASE, USER, table.concat(rec, ' '))
 end
 `
 )
 
 // The snippets of every change: the clock, the keys and arguments (the
 // reclaim comes with luaReadCart).
-var changeBase = []string{luaChange, luaText, luaIdem}
+var changeBase = []string{luaChange, luaText, luaIdem, luaRecord}
 
 func changeScript(snippets ...string) string {
 	return script(append(append([]string{}, changeBase...), snippets...)...)
 }
 
 // Scripts. KEYS are always built in Go (see changeKeys): a key built inside
-// a script would escape the cluster's slot checks. The scripts are
-// retryable (see retryDead) when running one twice for the same user
-// leaves the seats as once: create, hold of given seats, refresh, reserve
-// and release. HoldBest is not: a second run picks more seats; only with
-// an idempotency key, which answers the repeat as the first, is it
-// retried.
+// a script would escape the cluster's slot checks. Those that change seats
+// are changeScripts, below. Create is retryable (see retryDead): running
+// it twice leaves the event as once; the reads are.
 var (
 	// KEYS event, seats; ARGV name, totalSeats, seatsPerRow, owner ('':
 	// none).
@@ -658,12 +688,50 @@ redis.call('UNLINK', unpack(KEYS))
 return {OK, owner}
 `))
 
-	// KEYS seats, exp. Answers {seats, exp, TIME} as the list's
-	// transaction does, for a Redis out of memory, which refuses every
-	// command queued in a MULTI: a script that declares it writes nothing
-	// runs then.
+	// KEYS seats, exp, changes. Answers {seats, exp, TIME, last record}
+	// as the list's transaction does, for a Redis out of memory, which
+	// refuses every command queued in a MULTI: a script that declares it
+	// writes nothing runs then.
 	listScript = rueidis.NewLuaScriptReadOnly(`#!lua flags=no-writes
-return {redis.call('GET', KEYS[1]), redis.call('GET', KEYS[2]), redis.call('TIME')}
+return {redis.call('GET', KEYS[1]), redis.call('GET', KEYS[2]), redis.call('TIME'), redis.call('XREVRANGE', KEYS[3], '+', '-', 'COUNT', 1)}
+`)
+
+	// KEYS seats, changes. Answers {seats, last record}: Store.Snapshot.
+	snapshotScript = rueidis.NewLuaScriptReadOnly(`#!lua flags=no-writes
+return {redis.call('GET', KEYS[1]), redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)}
+`)
+
+	// KEYS seats, holds, changes. Answers {last record, 1 when no hold or
+	// cool-down can have ended unrecorded (min after now), else 0}, or 0
+	// when there is no event (a nil would read as no answer):
+	// Store.ListVersion.
+	listVersionScript = rueidis.NewLuaScriptReadOnly(`#!lua flags=no-writes
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local min = redis.call('HGET', KEYS[2], 'min')
+local t = redis.call('TIME')
+local now = t[1] * 1000 + math.floor(t[2] / 1000)
+local exact = 0
+if not min or min + 0 > now then exact = 1 end
+return {redis.call('XREVRANGE', KEYS[3], '+', '-', 'COUNT', 1), exact}
+`)
+
+	// KEYS seats, changes; ARGV after, count. Answers {the first record
+	// kept ('0-0': none), 1 if records were trimmed (else 0), the records
+	// after ARGV[1], at most ARGV[2]}, or 0 when there is no event (a nil
+	// would read as no answer): Store.Changes. Records leave only by
+	// MAXLEN, from the oldest, and XINFO's max-deleted-entry-id does not
+	// count those: that more were added than are kept says some went.
+	changesScript = rueidis.NewLuaScriptReadOnly(`#!lua flags=no-writes
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if redis.call('EXISTS', KEYS[2]) == 0 then return {'0-0', 0, {}} end
+local info = redis.call('XINFO', 'STREAM', KEYS[2])
+local f = {}
+for i = 1, #info, 2 do f[info[i]] = info[i + 1] end
+local first = '0-0'
+if f['first-entry'] then first = f['first-entry'][1] end
+local trimmed = 0
+if f['entries-added'] > f['length'] then trimmed = 1 end
+return {first, trimmed, redis.call('XRANGE', KEYS[2], '(' .. ARGV[1], '+', 'COUNT', ARGV[2])}
 `)
 
 	// KEYS seats, exp, holds, res; ARGV seat. Answers {state, holder,
@@ -708,8 +776,7 @@ local TTL, MAX, CAP = ARGV[5] + 0, ARGV[6] + 0, ARGV[7] + 0
 local SEAT1 = 8
 local NT = IDEM_TTL == '0' and #ARGV == 8 and ARGV[8]
 `, holdBody)
-	holdScript      = rueidis.NewLuaScriptRetryable(holdSource)
-	holdPlainScript = rueidis.NewLuaScriptRetryable(script(luaHoldPlainChange, holdBody))
+	holdPlainSource = script(luaHoldPlainChange, holdBody)
 )
 
 // holdBody is the hold after its keys and arguments, the same for
@@ -720,7 +787,7 @@ if N then
   if N < 1 or N > TOTAL then return {SEAT_NOT_FOUND, N} end
 `, luaReadCart, luaHoldOne, `
 end
-`, luaText, luaIdem, luaPush, luaAsked, luaSetSeats, luaCart, luaHolding, luaPolicy, luaOpen, luaSetExp, luaSeatByte, luaSeatBytes, luaPutHolds, `
+`, luaText, luaIdem, luaRecord, luaPush, luaAsked, luaSetSeats, luaCart, luaHolding, luaPolicy, luaOpen, luaSetExp, luaSeatByte, luaSeatBytes, luaPutHolds, `
 local seen = answered(false)
 if seen then return seen end
 local ns, missing
@@ -802,12 +869,10 @@ local ns = best()
 if not ns then return answer({NOT_ENOUGH_SEATS}) end
 return answer(put_holds(c, ns, now, expiry(c, now, TTL, CAP), TTL, CAP))
 `)
-	holdBestScript     = rueidis.NewLuaScript(holdBestSource)
-	holdBestIdemScript = rueidis.NewLuaScriptRetryable(holdBestSource)
 
 	// ARGV ttlMs, maxLifetimeMs, all (1: the user's live holds, 0: the
 	// seats that follow), then the seats: domain.Refresh.
-	refreshScript = rueidis.NewLuaScriptRetryable(changeScript(luaSetSeats, luaPush, luaAsked, luaCart, luaLive, luaPolicy, luaSetExp, luaSeatByte, `
+	refreshSource = changeScript(luaSetSeats, luaPush, luaAsked, luaCart, luaLive, luaPolicy, luaSetExp, luaSeatByte, `
 local TTL, CAP, ALL = ARGV[5] + 0, ARGV[6] + 0, ARGV[7] == '1'
 local seen = answered(false)
 if seen then return seen end
@@ -843,21 +908,22 @@ if #extended == 0 then
   return answer(reply) -- nothing to write: the cart's till is past e already
 end
 set_exp(extended, e)
-local queue = {}
-for i = 1, #extended do queue[2 * i - 1], queue[2 * i] = text(e), text(extended[i]) end
+local queue, rec = {}, {}
+for i = 1, #extended do
+  queue[2 * i - 1], queue[2 * i] = text(e), text(extended[i])
+  rec[2 * i - 1], rec[2 * i] = text(extended[i]), text(e)
+end
 redis.call('ZADD', EXPQ, unpack(queue))
+record(OP_REFRESH, USER, table.concat(rec, ' '))
 c.till = math.max(c.till, e)
 set_keep(c, TTL, CAP)
 redis.call('HSET', HOLDS, CART, (cart_text(c, now)))
 return answer(reply)
-`))
-
-	// KEYS then the res key of each seat; ARGV the seats: domain.Reserve.
-	reserveScript = rueidis.NewLuaScriptRetryable(reserveSource)
+`)
 
 	// ARGV all (1: the user's live holds, 0: the seats that follow), then
 	// the seats: domain.Release.
-	releaseScript = rueidis.NewLuaScriptRetryable(changeScript(luaSetSeats, luaPush, luaAsked, luaCart, luaLive, luaLeaveCart, luaDropHolds, `
+	releaseSource = changeScript(luaSetSeats, luaPush, luaAsked, luaCart, luaLive, luaLeaveCart, luaDropHolds, `
 local ALL = ARGV[5] == '1'
 local seen = answered(false)
 if seen then return seen end
@@ -877,11 +943,23 @@ for i = 1, #ns do
 end
 drop_holds(c, gone, now, 'A')
 return answer(reply)
-`))
+`)
+
+	// KEYS seats, exp, holds, expq, cool, changes: Store.Expire, the
+	// reclaim alone. Answers the holds hash's min after it, 0 for none.
+	expireSource = script(`
+local SEATS, EXP, HOLDS, EXPQ, COOL, CHANGES = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+-- No user: the cart read with min is the field 'c:', which none has.
+local USER = ''
+` + luaChangeState + luaReadCart + `
+if MIN == NONE then return 0 end
+return MIN
+`)
 )
 
-// reserveSource is the reserve script's own text, which the reserve that
-// waits for replicas sends itself (see replicas.go). KEYS[8+i] is the res
+// reserveSource is the reserve script's text (KEYS then the res key of
+// each seat; ARGV the seats: domain.Reserve), which the reserve that
+// waits for replicas sends itself (see replicas.go). KEYS[9+i] is the res
 // key of the i-th seat.
 var reserveSource = changeScript(luaSetSeats, luaPush, luaAsked, luaCart, luaLeaveCart, luaDropHolds, luaSeatByte, luaCountReserved, `
 local seen = answered(true)
@@ -896,7 +974,7 @@ for i = 1, #ns do
   if not mine(c, n, now) then -- done already if the user reserved it
     local b = seat_byte(SEATS, n)
     if b == '' then return {EVENT_NOT_FOUND} end
-    if b ~= 'R' or redis.call('HGET', KEYS[8 + i], n) ~= USER then refused = push(refused, NO_LIVE_HOLD, n) end
+    if b ~= 'R' or redis.call('HGET', KEYS[9 + i], n) ~= USER then refused = push(refused, NO_LIVE_HOLD, n) end
   end
   reply[2 * i], reply[2 * i + 1] = n, 0
 end
@@ -906,7 +984,7 @@ for i = 1, #ns do
   local n = ns[i]
   -- The user's own reservations are written again too: a WAIT for
   -- replicas after a retry then covers the first write.
-  redis.call('HSET', KEYS[8 + i], n, USER)
+  redis.call('HSET', KEYS[9 + i], n, USER)
   if mine(c, n, now) then taken[#taken + 1] = n end
 end
 if #taken > 0 then
@@ -921,3 +999,44 @@ if #taken > 0 then
 end
 return answer(reply)
 `)
+
+// streamMaxMark stands in the change scripts' text for the stream's
+// retention, a setting of the store: changeScripts writes it in. A
+// number in the text, not an argument, since every argument costs Redis
+// about 1,000 instructions, and the hold without an idempotency key has
+// no room for one between its fixed arguments and its seats.
+const streamMaxMark = "@STREAM_MAX@"
+
+// changeScripts are the scripts that change seats, with the stream's
+// retention of one store written in (see streamMaxMark). They are
+// retryable (see retryDead) when running one twice for the same user
+// leaves the seats as once: hold of given seats, refresh, reserve,
+// release and the expiry. HoldBest is not: a second run picks more
+// seats; only with an idempotency key, which answers the repeat as the
+// first, is it retried. A retried change that took effect the first time
+// records its seats twice when it changes them twice (a hold extended
+// again), and not when the second run changes nothing (a reserve done).
+type changeScripts struct {
+	hold, holdPlain, holdBest, holdBestIdem, refresh, reserve, release, expire *rueidis.Lua
+	// reserveSource and reserveSHA1 are the reserve's text and its name
+	// for EVALSHA, for the reserve that waits for replicas.
+	reserveSource, reserveSHA1 string
+}
+
+func newChangeScripts(streamMax int) *changeScripts {
+	bake := func(src string) string { return strings.ReplaceAll(src, streamMaxMark, strconv.Itoa(streamMax)) }
+	reserve := bake(reserveSource)
+	sum := sha1.Sum([]byte(reserve))
+	return &changeScripts{
+		hold:          rueidis.NewLuaScriptRetryable(bake(holdSource)),
+		holdPlain:     rueidis.NewLuaScriptRetryable(bake(holdPlainSource)),
+		holdBest:      rueidis.NewLuaScript(bake(holdBestSource)),
+		holdBestIdem:  rueidis.NewLuaScriptRetryable(bake(holdBestSource)),
+		refresh:       rueidis.NewLuaScriptRetryable(bake(refreshSource)),
+		reserve:       rueidis.NewLuaScriptRetryable(reserve),
+		release:       rueidis.NewLuaScriptRetryable(bake(releaseSource)),
+		expire:        rueidis.NewLuaScriptRetryable(bake(expireSource)),
+		reserveSource: reserve,
+		reserveSHA1:   hex.EncodeToString(sum[:]),
+	}
+}

@@ -37,7 +37,14 @@ type Config struct {
 	ReplicaAcks int
 	// ReplicaAckTimeout bounds that wait, on top of Timeout.
 	ReplicaAckTimeout time.Duration
+	// StreamMaxLen is how many records of changes each event keeps at
+	// least (XADD MAXLEN ~); zero is DefaultStreamMaxLen.
+	StreamMaxLen int
 }
+
+// DefaultStreamMaxLen is the records an event keeps when the Config says
+// nothing.
+const DefaultStreamMaxLen = 100_000
 
 // Store keeps events and seats in Redis, standalone or Cluster, and applies
 // each transition as one Lua script.
@@ -48,6 +55,7 @@ type Store struct {
 	ackTimeout  time.Duration
 	events      eventCache
 	policy      atomic.Pointer[policyArgs]
+	scripts     *changeScripts
 }
 
 // policyArgs are a hold policy's texts for the scripts. A service has one
@@ -72,6 +80,9 @@ func New(ctx context.Context, cfg Config, log *zap.Logger) (*Store, error) {
 	if cfg.Timeout <= 0 {
 		return nil, fmt.Errorf("redisstore: timeout must be positive, got %v", cfg.Timeout)
 	}
+	if cfg.StreamMaxLen < 0 {
+		return nil, fmt.Errorf("redisstore: want a stream length of 0 (the default) or more, got %d", cfg.StreamMaxLen)
+	}
 	if cfg.ReplicaAcks < 0 || cfg.ReplicaAcks > 0 && cfg.ReplicaAckTimeout < time.Millisecond {
 		return nil, fmt.Errorf("redisstore: want 0 or more replica acks with a timeout of 1ms or more, got %d and %v", cfg.ReplicaAcks, cfg.ReplicaAckTimeout)
 	}
@@ -86,7 +97,10 @@ func New(ctx context.Context, cfg Config, log *zap.Logger) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("redisstore: connect to Redis at %s: %w: %w", strings.Join(cfg.Addrs, ","), application.ErrUnavailable, err)
 	}
-	s := &Store{client: client, timeout: cfg.Timeout, replicaAcks: cfg.ReplicaAcks, ackTimeout: cfg.ReplicaAckTimeout}
+	if cfg.StreamMaxLen == 0 {
+		cfg.StreamMaxLen = DefaultStreamMaxLen
+	}
+	s := &Store{client: client, timeout: cfg.Timeout, replicaAcks: cfg.ReplicaAcks, ackTimeout: cfg.ReplicaAckTimeout, scripts: newChangeScripts(cfg.StreamMaxLen)}
 	if err := s.Ping(ctx); err != nil {
 		client.Close()
 		return nil, fmt.Errorf("redisstore: ping Redis at %s: %w", strings.Join(cfg.Addrs, ","), err)
@@ -115,6 +129,9 @@ func expqKey(e domain.EventID) string  { return key(e, "expq") }
 func coolKey(e domain.EventID) string  { return key(e, "cool") }
 func idemsKey(e domain.EventID) string { return key(e, "idems") }
 
+// changesKey is the stream of the event's records (see Store.records).
+func changesKey(e domain.EventID) string { return key(e, "changes") }
+
 // ownerKey is the key of the events of an owner (an API key's name): under
 // a hash tag of its own, not an event's, since an owner's events are in
 // many slots. A name holding braces only moves the key's slot.
@@ -133,7 +150,7 @@ const resPerKey = 100
 // with room for extra more. The user's cart is a field of the holds hash,
 // not a key.
 func changeKeys(e *cachedEvent, idem application.Idem, extra int) []string {
-	keys := append(make([]string, 0, 8+extra), e.keys[:keyIdems]...)
+	keys := append(make([]string, 0, 9+extra), e.keys[:keyIdems]...)
 	if idem.Key == "" {
 		keys = append(keys, e.noKey)
 	} else {
@@ -281,6 +298,7 @@ func (s *Store) deleteKeys(ctx context.Context, id domain.EventID) (string, erro
 		for b := range (total-1)/resPerKey + 1 {
 			keys = append(keys, resKey(id, b*resPerKey+1))
 		}
+		keys = append(keys, changesKey(id))
 		first := len(keys) + 1
 		msg, err := s.run(ctx, deleteScript, append(keys, idems...), []string{strconv.Itoa(total), strconv.Itoa(first)})
 		if err != nil {
@@ -391,61 +409,76 @@ func (s *Store) readEvent(ctx context.Context, id domain.EventID) (domain.Event,
 // (domain.Seat.At) says so. A Redis out of memory refuses the
 // transaction: a read-only script then reads the same (see listScript),
 // at the cost of moving the strings through Lua.
-func (s *Store) AvailableSeats(ctx context.Context, id domain.EventID) (domain.Event, []int, error) {
+func (s *Store) AvailableSeats(ctx context.Context, id domain.EventID) (domain.Event, []int, domain.Version, error) {
 	e, err := s.event(ctx, id)
 	if err != nil {
-		return domain.Event{}, nil, err
+		return domain.Event{}, nil, domain.Version{}, err
 	}
 	reply, err := s.listReply(ctx, e)
 	if err != nil {
-		return domain.Event{}, nil, err
+		return domain.Event{}, nil, domain.Version{}, err
 	}
-	if len(reply) != 3 {
-		return domain.Event{}, nil, errMalformed
+	if len(reply) != 4 {
+		return domain.Event{}, nil, domain.Version{}, errMalformed
 	}
-	if reply[0].IsNil() {
-		// Deleted (by another instance: this one forgets the event now),
-		// or a Redis that lost its data.
-		return domain.Event{}, nil, s.gone(id, domain.ErrEventNotFound)
+	seats, err := s.seatsString(e, reply[0])
+	if err != nil {
+		return domain.Event{}, nil, domain.Version{}, err
 	}
-	seats, err1 := reply[0].ToString()
 	exp, err2 := reply[1].ToString()
 	if reply[1].IsNil() {
 		exp, err2 = "", nil // no seat was ever held
 	}
 	clock, err3 := reply[2].AsIntSlice()
-	if errors.Join(err1, err2, err3) != nil || len(clock) != 2 {
-		return domain.Event{}, nil, errMalformed
-	}
-	if len(seats) != e.TotalSeats {
-		// Deleted and created again with other seats by another
-		// instance: the next call reads the event again.
-		s.events.drop(id)
-		return domain.Event{}, nil, errMalformed
+	at, err4 := lastPosition(reply[3])
+	if errors.Join(err2, err3, err4) != nil || len(clock) != 2 {
+		return domain.Event{}, nil, domain.Version{}, errMalformed
 	}
 	now := time.UnixMilli(clock[0]*1000 + clock[1]/1000) // seconds and microseconds, read as the scripts' now_ms reads them
 	free := make([]int, 0, len(seats))
+	v := domain.Version{Position: at}
 	for i := range len(seats) {
 		switch seats[i] {
 		case 'A':
 		case 'H':
 			if len(exp) < 8*(i+1) {
-				return domain.Event{}, nil, errMalformed
+				return domain.Event{}, nil, domain.Version{}, errMalformed
 			}
 			hold := domain.Seat{Status: domain.OnHold, HoldExpiresAt: time.UnixMilli(expiryAt(exp, i))}
 			if hold.At(now).Status != domain.Available {
 				continue
 			}
+			v.Expired++ // available by its expiry, which has no record yet
 		default:
 			continue
 		}
 		free = append(free, i+1)
 	}
-	return e.Event, free, nil
+	return e.Event, free, v, nil
 }
 
-// listReply reads the seats and exp strings of e and the time, in one
-// step: {seats, exp, TIME}.
+// seatsString reads the seats string of e from a reply: missing is the
+// event gone (deleted by another instance: this one forgets the event
+// now, or a Redis that lost its data).
+func (s *Store) seatsString(e *cachedEvent, reply rueidis.RedisMessage) (string, error) {
+	if reply.IsNil() {
+		return "", s.gone(e.ID, domain.ErrEventNotFound)
+	}
+	seats, err := reply.ToString()
+	if err != nil {
+		return "", errMalformed
+	}
+	if len(seats) != e.TotalSeats {
+		// Deleted and created again with other seats by another
+		// instance: the next call reads the event again.
+		s.events.drop(e.ID)
+		return "", errMalformed
+	}
+	return seats, nil
+}
+
+// listReply reads the seats and exp strings of e, the time and the last
+// record, in one step: {seats, exp, TIME, last record}.
 func (s *Store) listReply(ctx context.Context, e *cachedEvent) ([]rueidis.RedisMessage, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
@@ -455,6 +488,7 @@ func (s *Store) listReply(ctx context.Context, e *cachedEvent) ([]rueidis.RedisM
 		b.Get().Key(e.keys[keySeats]).Build(),
 		b.Get().Key(e.keys[keyExp]).Build(),
 		b.Time().Build(),
+		b.Xrevrange().Key(e.keys[keyChanges]).End("+").Start("-").Count(1).Build(),
 		b.Exec().Build(),
 	}
 	for i := range tx {
@@ -471,7 +505,7 @@ func (s *Store) listReply(ctx context.Context, e *cachedEvent) ([]rueidis.RedisM
 	if !slices.ContainsFunc(res, func(r rueidis.RedisResult) bool { return isOOM(r.Error()) }) {
 		return nil, unavailable(err)
 	}
-	keys := e.keys[keySeats : keyExp+1]
+	keys := []string{e.keys[keySeats], e.keys[keyExp], e.keys[keyChanges]}
 	if reply, err = listScript.Exec(ctx, s.client, keys, nil).ToArray(); err != nil {
 		return nil, unavailable(err)
 	}
@@ -523,9 +557,9 @@ func (s *Store) Hold(ctx context.Context, e domain.EventID, ids []domain.SeatID,
 		// needs: Redis spends about 1,000 instructions an element making
 		// the script's KEYS and ARGV.
 		args := appendSeats(append(make([]string, 0, 5+len(ids)), string(user), ev.total, pa.ttl, pa.maxSeats, pa.maxLifetime), ids)
-		return s.seatsOf(e, user, domain.OnHold)(s.run(ctx, holdPlainScript, ev.keys[keySeats:keyIdems], args))
+		return s.seatsOf(e, user, domain.OnHold)(s.run(ctx, s.scripts.holdPlain, ev.keys[keySeats:keyIdems], args))
 	}
-	return s.seatsOf(e, user, domain.OnHold)(s.run(ctx, holdScript, changeKeys(ev, idem, 0),
+	return s.seatsOf(e, user, domain.OnHold)(s.run(ctx, s.scripts.hold, changeKeys(ev, idem, 0),
 		changeArgs(ev, user, idem, ids, pa.ttl, pa.maxSeats, pa.maxLifetime)))
 }
 
@@ -537,9 +571,9 @@ func (s *Store) HoldBest(ctx context.Context, e domain.EventID, b domain.BestAva
 	if err != nil {
 		return nil, err
 	}
-	script := holdBestScript
+	script := s.scripts.holdBest
 	if idem.Key != "" {
-		script = holdBestIdemScript
+		script = s.scripts.holdBestIdem
 	}
 	pa := s.policyArgs(p)
 	return s.seatsOf(e, user, domain.OnHold)(s.run(ctx, script, changeKeys(ev, idem, 0),
@@ -554,7 +588,7 @@ func (s *Store) Refresh(ctx context.Context, e domain.EventID, ids []domain.Seat
 		return nil, err
 	}
 	pa := s.policyArgs(p)
-	return s.seatsOf(e, user, domain.OnHold)(s.run(ctx, refreshScript, changeKeys(ev, idem, 0),
+	return s.seatsOf(e, user, domain.OnHold)(s.run(ctx, s.scripts.refresh, changeKeys(ev, idem, 0),
 		changeArgs(ev, user, idem, ids, pa.ttl, pa.maxLifetime, flag(ids == nil))))
 }
 
@@ -573,7 +607,7 @@ func (s *Store) Reserve(ctx context.Context, e domain.EventID, ids []domain.Seat
 	if s.replicaAcks > 0 {
 		return s.seatsOf(e, user, domain.Reserved)(s.reserveReplicated(ctx, keys, args))
 	}
-	return s.seatsOf(e, user, domain.Reserved)(s.run(ctx, reserveScript, keys, args))
+	return s.seatsOf(e, user, domain.Reserved)(s.run(ctx, s.scripts.reserve, keys, args))
 }
 
 // Release implements application.Store.
@@ -582,7 +616,7 @@ func (s *Store) Release(ctx context.Context, e domain.EventID, ids []domain.Seat
 	if err != nil {
 		return nil, err
 	}
-	return s.seatsOf(e, user, domain.Available)(s.run(ctx, releaseScript, changeKeys(ev, idem, 0),
+	return s.seatsOf(e, user, domain.Available)(s.run(ctx, s.scripts.release, changeKeys(ev, idem, 0),
 		changeArgs(ev, user, idem, ids, flag(ids == nil))))
 }
 

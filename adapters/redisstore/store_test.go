@@ -93,6 +93,22 @@ func TestContract(t *testing.T) {
 	})
 }
 
+func TestStreamRetention(t *testing.T) {
+	t.Parallel()
+	for name, addrs := range map[string]func(testing.TB) []string{
+		"standalone": func(t testing.TB) []string { return []string{redistest.SharedStandalone(t)} },
+		"cluster":    redistest.SharedCluster,
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			addrs := addrs(t)
+			storetest.RunTrim(t, func(t *testing.T, maxLen int) application.Store {
+				return newStoreWith(t, redisstore.Config{Addrs: addrs, Timeout: 5 * time.Second, StreamMaxLen: maxLen})
+			})
+		})
+	}
+}
+
 // hostileUsers are user ids a client may send that mean something to Redis:
 // hash tags, glob patterns, separators. The domain refuses control
 // characters, but the store must not rely on it.
@@ -108,7 +124,7 @@ func TestOneSlotPerEvent(t *testing.T) {
 	s, c := newStore(t, addrs...), redistest.Client(t, addrs...)
 	ctx := context.Background()
 	e := newEvent(t, s, 10)
-	want := []string{"event", "seats", "exp", "holds", "expq", "res:0"}
+	want := []string{"event", "seats", "exp", "holds", "expq", "res:0", "changes"}
 	for i, u := range hostileUsers {
 		if _, err := storetest.Hold(ctx, s, e.Seat(i+1), u, longHold); err != nil {
 			t.Fatalf("Hold by %q: %v", u, err)
@@ -186,7 +202,7 @@ func TestHostileUsers(t *testing.T) {
 			t.Fatalf("Reserve by %q = %+v, %v", u, seat, err)
 		}
 	}
-	if _, free, err := s.AvailableSeats(ctx, other.ID); err != nil || len(free) != 10 {
+	if _, free, _, err := s.AvailableSeats(ctx, other.ID); err != nil || len(free) != 10 {
 		t.Fatalf("other event's seats = %v, %v; want all 10", free, err)
 	}
 }
@@ -250,7 +266,7 @@ func deadConnections(t *testing.T, addrs ...string) {
 		{"Release", func() error { _, err := s.Release(ctx, e.ID, ids(e, 2), "alice", noIdem); return err }},
 		{"Reserve", func() error { _, err := s.Reserve(ctx, e.ID, ids(e, 1), "alice", noIdem); return err }},
 		{"Seat", func() error { _, err := s.Seat(ctx, e.Seat(1)); return err }},
-		{"AvailableSeats", func() error { _, _, err := s.AvailableSeats(ctx, e.ID); return err }},
+		{"AvailableSeats", func() error { _, _, _, err := s.AvailableSeats(ctx, e.ID); return err }},
 		{"Summary", func() error { _, err := s.Summary(ctx, e.ID); return err }},
 		{"Event", func() error { _, err := s.Event(ctx, eventOf(t, 10).ID); return err }},
 		{"Ping", func() error { return s.Ping(ctx) }},
@@ -268,7 +284,7 @@ func wantUnavailable(t *testing.T, s application.Store, e domain.Event) map[stri
 	t.Helper()
 	ctx := context.Background()
 	id := e.Seat(1)
-	_, _, listErr := s.AvailableSeats(ctx, e.ID)
+	_, _, _, listErr := s.AvailableSeats(ctx, e.ID)
 	// An event the store has not seen: those it has are answered from
 	// memory (TestEventCache).
 	_, eventErr := s.Event(ctx, eventOf(t, 10).ID)
@@ -323,6 +339,9 @@ func TestNewRejectsNoTimeout(t *testing.T) {
 
 // TestMemoryPerSeat measures what an event costs Redis per seat: fresh, with
 // every seat on hold and with every seat reserved, each by a different user.
+// The record of changes is apart: its size is its retention's, not the
+// event's (RESERVATION_STREAM_MAX_LEN records at most), and it is measured
+// per record.
 func TestMemoryPerSeat(t *testing.T) {
 	t.Parallel()
 	addr := redistest.SharedStandalone(t)
@@ -345,6 +364,21 @@ func TestMemoryPerSeat(t *testing.T) {
 		return err
 	})
 	wantBytesPerSeat(t, c, e, "sold out", 100)
+	records, err := c.Do(ctx, c.B().Xlen().Key(layoutKey(e.ID, "changes")).Build()).AsInt64()
+	if err != nil || records != 2*int64(e.TotalSeats) {
+		t.Fatalf("the stream has %d records (%v), want one hold and one reserve a seat: %d", records, err, 2*e.TotalSeats)
+	}
+	size, err := c.Do(ctx, c.B().MemoryUsage().Key(layoutKey(e.ID, "changes")).Samples(0).Build()).AsInt64()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A record of a 36-character UUID: its id, the operation, the time, the
+	// user, the seat and its expiry, about 80 bytes as a stream packs them.
+	if perRecord := float64(size) / float64(records); perRecord >= 128 {
+		t.Fatalf("the stream takes %.1f bytes a record, want < 128", perRecord)
+	} else {
+		t.Logf("the stream: %.1f bytes a record", perRecord)
+	}
 }
 
 // forEachSeat calls f for every seat of e from a few goroutines, so that
@@ -374,6 +408,9 @@ func bytesPerSeat(t *testing.T, c rueidis.Client, e domain.Event) float64 {
 	t.Helper()
 	total := int64(0)
 	for _, k := range eventKeys(t, c, e.ID) {
+		if k == layoutKey(e.ID, "changes") {
+			continue // measured per record
+		}
 		n, err := c.Do(context.Background(), c.B().MemoryUsage().Key(k).Samples(0).Build()).AsInt64()
 		if err != nil {
 			t.Fatal(err)

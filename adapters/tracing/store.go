@@ -3,6 +3,7 @@ package tracing
 import (
 	"context"
 	"errors"
+	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -102,10 +103,16 @@ func (s *tracedStore) Event(ctx context.Context, id domain.EventID) (_ domain.Ev
 	return s.next.Event(ctx, id)
 }
 
-func (s *tracedStore) AvailableSeats(ctx context.Context, id domain.EventID) (_ domain.Event, _ []int, err error) {
+func (s *tracedStore) AvailableSeats(ctx context.Context, id domain.EventID) (_ domain.Event, _ []int, _ domain.Version, err error) {
 	ctx, span := s.start(ctx, "available_seats", id)
 	defer end(span, &err)
 	return s.next.AvailableSeats(ctx, id)
+}
+
+func (s *tracedStore) ListVersion(ctx context.Context, id domain.EventID) (_ domain.Version, _ bool, err error) {
+	ctx, span := s.start(ctx, "list_version", id)
+	defer end(span, &err)
+	return s.next.ListVersion(ctx, id)
 }
 
 func (s *tracedStore) Summary(ctx context.Context, id domain.EventID) (_ domain.Summary, err error) {
@@ -148,4 +155,29 @@ func (s *tracedStore) Release(ctx context.Context, e domain.EventID, ids []domai
 	ctx, span := s.start(ctx, "release", e)
 	defer end(span, &err)
 	return s.next.Release(ctx, e, ids, user, idem)
+}
+
+func (s *tracedStore) Snapshot(ctx context.Context, id domain.EventID) (_ domain.Event, _ []int, _ domain.Position, err error) {
+	ctx, span := s.start(ctx, "snapshot", id)
+	defer end(span, &err)
+	return s.next.Snapshot(ctx, id)
+}
+
+func (s *tracedStore) Changes(ctx context.Context, id domain.EventID, after domain.Position, limit int) (_ []domain.Record, err error) {
+	ctx, span := s.start(ctx, "changes", id)
+	defer end(span, &err)
+	return s.next.Changes(ctx, id, after, limit)
+}
+
+// Wait spans no single event: one call follows many.
+func (s *tracedStore) Wait(ctx context.Context, after map[domain.EventID]domain.Position, block time.Duration) (_ []domain.EventID, err error) {
+	ctx, span := s.start(ctx, "wait", "")
+	defer end(span, &err)
+	return s.next.Wait(ctx, after, block)
+}
+
+func (s *tracedStore) Expire(ctx context.Context, id domain.EventID) (_ time.Time, err error) {
+	ctx, span := s.start(ctx, "expire", id)
+	defer end(span, &err)
+	return s.next.Expire(ctx, id)
 }

@@ -72,7 +72,11 @@ func TestTraceStoreSpans(t *testing.T) {
 			return err
 		}},
 		{method: "AvailableSeats", wantOp: "available_seats", call: func(ctx context.Context, s application.Store) error {
-			_, _, err := s.AvailableSeats(ctx, eventID)
+			_, _, _, err := s.AvailableSeats(ctx, eventID)
+			return err
+		}},
+		{method: "ListVersion", wantOp: "list_version", call: func(ctx context.Context, s application.Store) error {
+			_, _, err := s.ListVersion(ctx, eventID)
 			return err
 		}},
 		{method: "Summary", wantOp: "summary", call: func(ctx context.Context, s application.Store) error {
@@ -101,6 +105,23 @@ func TestTraceStoreSpans(t *testing.T) {
 		}},
 		{method: "Seat", wantOp: "seat", call: func(ctx context.Context, s application.Store) error {
 			_, err := s.Seat(ctx, event.Seat(1))
+			return err
+		}},
+		{method: "Snapshot", wantOp: "snapshot", call: func(ctx context.Context, s application.Store) error {
+			_, _, _, err := s.Snapshot(ctx, eventID)
+			return err
+		}},
+		{method: "Changes", wantOp: "changes", call: func(ctx context.Context, s application.Store) error {
+			_, err := s.Changes(ctx, eventID, domain.Position{}, 10)
+			return err
+		}},
+		{method: "Wait", wantOp: "wait", noEvent: true, call: func(ctx context.Context, s application.Store) error {
+			// The holds above are recorded: it answers at once.
+			_, err := s.Wait(ctx, map[domain.EventID]domain.Position{eventID: {}}, time.Minute)
+			return err
+		}},
+		{method: "Expire", wantOp: "expire", call: func(ctx context.Context, s application.Store) error {
+			_, err := s.Expire(ctx, eventID)
 			return err
 		}},
 		{method: "DeleteEvent", wantOp: "delete_event", call: func(ctx context.Context, s application.Store) error {

@@ -12,6 +12,7 @@ package mocks
 import (
 	context "context"
 	reflect "reflect"
+	time "time"
 
 	application "github.com/seatres/reservation/application"
 	domain "github.com/seatres/reservation/domain"
@@ -43,19 +44,35 @@ func (m *MockStore) EXPECT() *MockStoreMockRecorder {
 }
 
 // AvailableSeats mocks base method.
-func (m *MockStore) AvailableSeats(ctx context.Context, id domain.EventID) (domain.Event, []int, error) {
+func (m *MockStore) AvailableSeats(ctx context.Context, id domain.EventID) (domain.Event, []int, domain.Version, error) {
 	m.ctrl.T.Helper()
 	ret := m.ctrl.Call(m, "AvailableSeats", ctx, id)
 	ret0, _ := ret[0].(domain.Event)
 	ret1, _ := ret[1].([]int)
-	ret2, _ := ret[2].(error)
-	return ret0, ret1, ret2
+	ret2, _ := ret[2].(domain.Version)
+	ret3, _ := ret[3].(error)
+	return ret0, ret1, ret2, ret3
 }
 
 // AvailableSeats indicates an expected call of AvailableSeats.
 func (mr *MockStoreMockRecorder) AvailableSeats(ctx, id any) *gomock.Call {
 	mr.mock.ctrl.T.Helper()
 	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "AvailableSeats", reflect.TypeOf((*MockStore)(nil).AvailableSeats), ctx, id)
+}
+
+// Changes mocks base method.
+func (m *MockStore) Changes(ctx context.Context, id domain.EventID, after domain.Position, limit int) ([]domain.Record, error) {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "Changes", ctx, id, after, limit)
+	ret0, _ := ret[0].([]domain.Record)
+	ret1, _ := ret[1].(error)
+	return ret0, ret1
+}
+
+// Changes indicates an expected call of Changes.
+func (mr *MockStoreMockRecorder) Changes(ctx, id, after, limit any) *gomock.Call {
+	mr.mock.ctrl.T.Helper()
+	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "Changes", reflect.TypeOf((*MockStore)(nil).Changes), ctx, id, after, limit)
 }
 
 // CreateEvent mocks base method.
@@ -115,6 +132,21 @@ func (mr *MockStoreMockRecorder) Event(ctx, id any) *gomock.Call {
 	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "Event", reflect.TypeOf((*MockStore)(nil).Event), ctx, id)
 }
 
+// Expire mocks base method.
+func (m *MockStore) Expire(ctx context.Context, id domain.EventID) (time.Time, error) {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "Expire", ctx, id)
+	ret0, _ := ret[0].(time.Time)
+	ret1, _ := ret[1].(error)
+	return ret0, ret1
+}
+
+// Expire indicates an expected call of Expire.
+func (mr *MockStoreMockRecorder) Expire(ctx, id any) *gomock.Call {
+	mr.mock.ctrl.T.Helper()
+	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "Expire", reflect.TypeOf((*MockStore)(nil).Expire), ctx, id)
+}
+
 // Hold mocks base method.
 func (m *MockStore) Hold(ctx context.Context, e domain.EventID, ids []domain.SeatID, user domain.UserID, p domain.HoldPolicy, idem application.Idem) ([]domain.Seat, error) {
 	m.ctrl.T.Helper()
@@ -143,6 +175,22 @@ func (m *MockStore) HoldBest(ctx context.Context, e domain.EventID, b domain.Bes
 func (mr *MockStoreMockRecorder) HoldBest(ctx, e, b, user, p, idem any) *gomock.Call {
 	mr.mock.ctrl.T.Helper()
 	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "HoldBest", reflect.TypeOf((*MockStore)(nil).HoldBest), ctx, e, b, user, p, idem)
+}
+
+// ListVersion mocks base method.
+func (m *MockStore) ListVersion(ctx context.Context, id domain.EventID) (domain.Version, bool, error) {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "ListVersion", ctx, id)
+	ret0, _ := ret[0].(domain.Version)
+	ret1, _ := ret[1].(bool)
+	ret2, _ := ret[2].(error)
+	return ret0, ret1, ret2
+}
+
+// ListVersion indicates an expected call of ListVersion.
+func (mr *MockStoreMockRecorder) ListVersion(ctx, id any) *gomock.Call {
+	mr.mock.ctrl.T.Helper()
+	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "ListVersion", reflect.TypeOf((*MockStore)(nil).ListVersion), ctx, id)
 }
 
 // Ping mocks base method.
@@ -219,6 +267,23 @@ func (mr *MockStoreMockRecorder) Seat(ctx, id any) *gomock.Call {
 	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "Seat", reflect.TypeOf((*MockStore)(nil).Seat), ctx, id)
 }
 
+// Snapshot mocks base method.
+func (m *MockStore) Snapshot(ctx context.Context, id domain.EventID) (domain.Event, []int, domain.Position, error) {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "Snapshot", ctx, id)
+	ret0, _ := ret[0].(domain.Event)
+	ret1, _ := ret[1].([]int)
+	ret2, _ := ret[2].(domain.Position)
+	ret3, _ := ret[3].(error)
+	return ret0, ret1, ret2, ret3
+}
+
+// Snapshot indicates an expected call of Snapshot.
+func (mr *MockStoreMockRecorder) Snapshot(ctx, id any) *gomock.Call {
+	mr.mock.ctrl.T.Helper()
+	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "Snapshot", reflect.TypeOf((*MockStore)(nil).Snapshot), ctx, id)
+}
+
 // Summary mocks base method.
 func (m *MockStore) Summary(ctx context.Context, id domain.EventID) (domain.Summary, error) {
 	m.ctrl.T.Helper()
@@ -232,4 +297,19 @@ func (m *MockStore) Summary(ctx context.Context, id domain.EventID) (domain.Summ
 func (mr *MockStoreMockRecorder) Summary(ctx, id any) *gomock.Call {
 	mr.mock.ctrl.T.Helper()
 	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "Summary", reflect.TypeOf((*MockStore)(nil).Summary), ctx, id)
+}
+
+// Wait mocks base method.
+func (m *MockStore) Wait(ctx context.Context, after map[domain.EventID]domain.Position, block time.Duration) ([]domain.EventID, error) {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "Wait", ctx, after, block)
+	ret0, _ := ret[0].([]domain.EventID)
+	ret1, _ := ret[1].(error)
+	return ret0, ret1
+}
+
+// Wait indicates an expected call of Wait.
+func (mr *MockStoreMockRecorder) Wait(ctx, after, block any) *gomock.Call {
+	mr.mock.ctrl.T.Helper()
+	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "Wait", reflect.TypeOf((*MockStore)(nil).Wait), ctx, after, block)
 }

@@ -35,7 +35,7 @@ func Benchmark(b *testing.B, newStore func(b *testing.B) application.Store) {
 		e := createEvent(b, s, domain.MaxTotalSeats)
 		b.ReportAllocs()
 		for b.Loop() {
-			if _, free, err := s.AvailableSeats(ctx, e.ID); err != nil || len(free) != e.TotalSeats {
+			if _, free, _, err := s.AvailableSeats(ctx, e.ID); err != nil || len(free) != e.TotalSeats {
 				b.Fatal(len(free), err)
 			}
 		}
@@ -51,7 +51,7 @@ func Benchmark(b *testing.B, newStore func(b *testing.B) application.Store) {
 		}
 		b.ReportAllocs()
 		for b.Loop() {
-			if _, free, err := s.AvailableSeats(ctx, e.ID); err != nil || len(free) != e.TotalSeats/2 {
+			if _, free, _, err := s.AvailableSeats(ctx, e.ID); err != nil || len(free) != e.TotalSeats/2 {
 				b.Fatal(len(free), err)
 			}
 		}
@@ -185,7 +185,7 @@ func benchCarts(b *testing.B, newStore func(b *testing.B) application.Store) {
 		e := benchChurnEvent(b, s)
 		b.ReportAllocs()
 		for b.Loop() {
-			if _, free, err := s.AvailableSeats(ctx, e.ID); err != nil || len(free) != e.TotalSeats/2 {
+			if _, free, _, err := s.AvailableSeats(ctx, e.ID); err != nil || len(free) != e.TotalSeats/2 {
 				b.Fatal(len(free), err)
 			}
 		}

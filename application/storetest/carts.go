@@ -127,7 +127,7 @@ func snap(t *testing.T, s application.Store, e domain.Event) snapshot {
 	for n := 1; n <= e.TotalSeats; n++ {
 		sn.seats = append(sn.seats, must(t, "Seat")(s.Seat(ctx, e.Seat(n))))
 	}
-	_, free, err := s.AvailableSeats(ctx, e.ID)
+	_, free, _, err := s.AvailableSeats(ctx, e.ID)
 	if err != nil {
 		t.Fatalf("AvailableSeats: %v", err)
 	}

@@ -25,7 +25,7 @@ func testDelete(t *testing.T, s application.Store) {
 	}
 	_, err := s.Event(ctx, e.ID)
 	wantErr(t, "Event", err, domain.ErrEventNotFound)
-	_, _, err = s.AvailableSeats(ctx, e.ID)
+	_, _, _, err = s.AvailableSeats(ctx, e.ID)
 	wantErr(t, "AvailableSeats", err, domain.ErrEventNotFound)
 	_, err = s.Summary(ctx, e.ID)
 	wantErr(t, "Summary", err, domain.ErrEventNotFound)

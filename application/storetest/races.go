@@ -147,7 +147,7 @@ func testRaceBestAvailable(t *testing.T, s application.Store) {
 			}
 		}
 	}
-	_, free, err := s.AvailableSeats(ctx, e.ID)
+	_, free, _, err := s.AvailableSeats(ctx, e.ID)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -69,6 +69,13 @@ func Run(t *testing.T, newStore func(t *testing.T) application.Store) {
 		{"delete and create again", testDeleteRecreate},
 		{"quota", testQuota},
 		{"race quota", testRaceQuota},
+		{"stream records", testStreamRecords},
+		{"stream concurrent", testStreamConcurrent},
+		{"stream snapshots", testStreamSnapshots},
+		{"stream expiry", testStreamExpiry},
+		{"stream wait", testStreamWait},
+		{"stream version", testStreamVersion},
+		{"stream deleted", testStreamDeleted},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { t.Parallel(); c.test(t, newStore(t)) })
@@ -126,7 +133,7 @@ func wantSeat(t *testing.T, what string, got domain.Seat, id domain.SeatID, stat
 
 func wantAvailable(t *testing.T, s application.Store, e domain.Event, want ...int) {
 	t.Helper()
-	got, free, err := s.AvailableSeats(context.Background(), e.ID)
+	got, free, _, err := s.AvailableSeats(context.Background(), e.ID)
 	if err != nil {
 		t.Fatalf("AvailableSeats: %v", err)
 	}
@@ -184,7 +191,7 @@ func testEvents(t *testing.T, s application.Store) {
 	unknown := domain.EventID(uuid.NewString())
 	_, err = s.Event(ctx, unknown)
 	wantErr(t, "Event of unknown id", err, domain.ErrEventNotFound)
-	_, _, err = s.AvailableSeats(ctx, unknown)
+	_, _, _, err = s.AvailableSeats(ctx, unknown)
 	wantErr(t, "AvailableSeats of unknown id", err, domain.ErrEventNotFound)
 	_, err = s.Summary(ctx, unknown)
 	wantErr(t, "Summary of unknown id", err, domain.ErrEventNotFound)
@@ -459,7 +466,7 @@ func testRaceHoldLimit(t *testing.T, s application.Store) {
 	if wins := tally(t, errs, domain.ErrHoldLimit); wins != longHold.MaxSeats {
 		t.Fatalf("one user won %d holds, want the limit %d", wins, longHold.MaxSeats)
 	}
-	_, free, err := s.AvailableSeats(ctx, e.ID)
+	_, free, _, err := s.AvailableSeats(ctx, e.ID)
 	if err != nil || len(free) != 20-longHold.MaxSeats {
 		t.Fatalf("AvailableSeats = %v, %v; want %d seats", free, err, 20-longHold.MaxSeats)
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -15,8 +16,8 @@ import (
 )
 
 // EventState is one event as Redis holds it, read key by key with the
-// layout that adapters/redisstore describes. It is read while nothing
-// changes the event.
+// layout that adapters/redisstore describes (see ReadEvent: an expiry may
+// come during the read).
 type EventState struct {
 	Exists      bool             // the event's hash is there
 	Total, Rows int              // of the event's hash
@@ -32,7 +33,11 @@ type EventState struct {
 	Expiring    map[string]int64 // key -> the Unix ms it expires at, for the idempotency keys
 	Indexed     map[string]int64 // idempotency key -> its expiry, of the idems index
 	Unknown     []string         // keys of the event of no kind the layout names
-	NowMs       int64            // Redis's clock when read
+	// Replayed is the seats string that the stream's records make from
+	// an event of all seats available, "" when the stream has lost
+	// records to its retention or has none.
+	Replayed string
+	NowMs    int64 // Redis's clock when read
 
 	// Holds are the holds of the seats on hold (Seats' 'H'), live or
 	// expired, and Users the holds in each user's cart: of Holders, Exp
@@ -64,7 +69,28 @@ func (s EventState) expiry(n int) int64 {
 }
 
 // ReadEvent reads an event's keys from every node.
+//
+// An instance's Expirer may end holds at any time, which changes the keys
+// between two of the reads; so the event is read until two reads in a row
+// agree, which no change in the middle of either lets them do.
 func ReadEvent(t testing.TB, c rueidis.Client, event string) EventState {
+	t.Helper()
+	last := readEvent(t, c, event)
+	for range 20 {
+		again := readEvent(t, c, event)
+		now := again.NowMs
+		again.NowMs = last.NowMs
+		if reflect.DeepEqual(again, last) {
+			again.NowMs = now
+			return again
+		}
+		again.NowMs, last = now, again
+	}
+	t.Fatalf("event %s changed at each of 20 reads of it", event)
+	return last
+}
+
+func readEvent(t testing.TB, c rueidis.Client, event string) EventState {
 	t.Helper()
 	ctx := context.Background()
 	prefix := "rsv:{" + event + "}:"
@@ -146,6 +172,8 @@ func ReadEvent(t testing.TB, c rueidis.Client, event string) EventState {
 		case strings.HasPrefix(kind, "idem:"):
 			// Idempotency keys expire, maybe since the scan.
 			err = s.readExpiry(ctx, c, key)
+		case kind == "changes":
+			s.Replayed, err = replay(ctx, c, key)
 		default:
 			s.Unknown = append(s.Unknown, key)
 		}
@@ -360,5 +388,101 @@ func (s EventState) Check(maxSeats int) error {
 	if len(s.Unknown) > 0 {
 		bad("keys of no known kind: %q", s.Unknown)
 	}
+	if s.Replayed != "" && len(s.Replayed) <= len(s.Seats) {
+		// Seats after the highest a record names were never changed.
+		s.Replayed += strings.Repeat("A", len(s.Seats)-len(s.Replayed))
+	}
+	if s.Replayed != "" && s.Replayed != s.Seats {
+		bad("the stream's records make the seats %q, the seats are %q", s.Replayed, s.Seats)
+	}
 	return errors.Join(errs...)
+}
+
+// replay applies the records of the stream key to seats all available,
+// as docs/redis-layout.md describes them: "" when records were trimmed.
+func replay(ctx context.Context, c rueidis.Client, key string) (string, error) {
+	info, err := c.Do(ctx, c.B().XinfoStream().Key(key).Build()).AsMap()
+	if err != nil {
+		return "", err
+	}
+	added, length := info["entries-added"], info["length"]
+	a, err1 := added.AsInt64()
+	l, err2 := length.AsInt64()
+	if err := errors.Join(err1, err2); err != nil || a != l {
+		return "", err // or trimmed: the records no longer start from the event's creation
+	}
+	entries, err := c.Do(ctx, c.B().Xrange().Key(key).Start("-").End("+").Build()).AsXRange()
+	if err != nil || len(entries) == 0 {
+		return "", err
+	}
+	var seats []byte
+	for _, e := range entries {
+		state, ok := map[string]byte{"1": 'H', "2": 'H', "3": 'R', "4": 'A', "5": 'A'}[e.FieldValues["o"]]
+		fields := strings.Fields(e.FieldValues["s"])
+		if !ok || len(fields)%2 != 0 {
+			return "", fmt.Errorf("record %s: %v", e.ID, e.FieldValues)
+		}
+		for i := 0; i < len(fields); i += 2 {
+			n, err := strconv.Atoi(fields[i])
+			if err != nil || n < 1 {
+				return "", fmt.Errorf("record %s: seat %q", e.ID, fields[i])
+			}
+			for len(seats) < n {
+				seats = append(seats, 'A')
+			}
+			seats[n-1] = state
+		}
+	}
+	return string(seats), nil
+}
+
+// Unrecorded returns the seat changes that calls were told of (a 200 to a
+// hold or a reserve, of one seat or a cart) and that the stream of their
+// event in Redis has no record of: a hold of that seat by that user until
+// that expiry, or a reserve of it by that user. A reserve retried after
+// its first try took effect records nothing the second time, but the
+// first try's record is there.
+func Unrecorded(t testing.TB, c rueidis.Client, calls []Call) []string {
+	t.Helper()
+	recorded := map[string]bool{}  // "event.n op user exp"
+	read := map[string]bool{}      // events whose stream was read
+	record := func(event string) { // reads the stream of event into recorded
+		if read[event] {
+			return
+		}
+		read[event] = true
+		key := "rsv:{" + event + "}:changes"
+		entries, err := c.Do(context.Background(), c.B().Xrange().Key(key).Start("-").End("+").Build()).AsXRange()
+		if err != nil {
+			t.Fatalf("read %s: %v", key, err)
+		}
+		for _, e := range entries {
+			f := strings.Fields(e.FieldValues["s"])
+			for i := 0; i+1 < len(f); i += 2 {
+				recorded[event+"."+f[i]+" "+e.FieldValues["o"]+" "+e.FieldValues["u"]+" "+f[i+1]] = true
+			}
+		}
+	}
+	var missing []string
+	for _, call := range calls {
+		if !call.OK() || (call.Path != HoldPath && call.Path != ReservePath && call.Path != CartPath(CartHold) && call.Path != CartPath(CartReserve)) {
+			continue
+		}
+		seats := call.Seats
+		if call.Path == HoldPath || call.Path == ReservePath {
+			seats = []Seat{call.Seat}
+		}
+		for _, s := range seats {
+			record(s.EventID)
+			n := strings.TrimPrefix(s.ID, s.EventID+".")
+			want := n + " 3 " + s.UUID + " 0" // a reserve
+			if s.HoldExpiresAt != nil {
+				want = fmt.Sprintf("%s 1 %s %d", n, s.UUID, s.HoldExpiresAt.UnixMilli())
+			}
+			if !recorded[s.EventID+"."+want] {
+				missing = append(missing, s.EventID+"."+want)
+			}
+		}
+	}
+	return missing
 }

@@ -162,7 +162,7 @@ func (d *driver) random(ctx context.Context, now int64) (seatmodel.Input, seatmo
 		return in, one(d.svc.Seat(ctx, id))
 	case p < 32:
 		in.Kind, in.User = seatmodel.List, ""
-		_, free, err := d.svc.AvailableSeats(ctx, d.event)
+		_, free, _, err := d.svc.AvailableSeats(ctx, d.event)
 		out := outputOf(nil, err)
 		for _, n := range free {
 			out.Free |= 1 << (n - 1)

@@ -1,0 +1,74 @@
+package domain_test
+
+import (
+	"errors"
+	"math"
+	"testing"
+
+	"github.com/seatres/reservation/domain"
+)
+
+func TestParsePosition(t *testing.T) {
+	for s, want := range map[string]domain.Position{
+		"0-0":              {},
+		"1796205253487-0":  {Ms: 1796205253487},
+		"1796205253487-12": {Ms: 1796205253487, Seq: 12},
+		"18446744073709551615-18446744073709551615": {Ms: math.MaxUint64, Seq: math.MaxUint64},
+	} {
+		got, err := domain.ParsePosition(s)
+		if err != nil || got != want || got.String() != s {
+			t.Errorf("ParsePosition(%q) = %+v, %v; want %+v, printed back as %q", s, got, err, want, s)
+		}
+	}
+	for _, s := range []string{"", "-", "1", "1-", "-1", "01-0", "1-01", "+1-0", "1-0-0", " 1-0", "1-0\n", "1.5-0", "18446744073709551616-0", "a-b", "１-0"} {
+		if got, err := domain.ParsePosition(s); !errors.Is(err, domain.ErrInvalidPosition) {
+			t.Errorf("ParsePosition(%q) = %+v, %v; want %v", s, got, err, domain.ErrInvalidPosition)
+		}
+	}
+}
+
+func TestPositionOrder(t *testing.T) {
+	ordered := []domain.Position{{}, {Seq: 1}, {Ms: 1}, {Ms: 1, Seq: 1}, {Ms: 2}}
+	for i, p := range ordered {
+		for j, q := range ordered {
+			if got := p.Before(q); got != (i < j) {
+				t.Errorf("%v.Before(%v) = %v", p, q, got)
+			}
+		}
+	}
+}
+
+func TestVersionText(t *testing.T) {
+	v := domain.Version{Position: domain.Position{Ms: 17, Seq: 2}, Expired: 3}
+	if got := v.String(); got != "17-2.3" {
+		t.Errorf("%+v prints as %q, want 17-2.3", v, got)
+	}
+}
+
+func TestOpNames(t *testing.T) {
+	for op, want := range map[domain.Op]string{domain.OpHold: "hold", domain.OpRefresh: "refresh", domain.OpReserve: "reserve",
+		domain.OpRelease: "release", domain.OpExpire: "expired", 0: "op(0)", 9: "op(9)"} {
+		if got := op.String(); got != want {
+			t.Errorf("Op(%d) = %q, want %q", op, got, want)
+		}
+	}
+}
+
+// Any text is either a position in its one form or no position.
+func FuzzParsePosition(f *testing.F) {
+	for _, s := range []string{"0-0", "1796205253487-3", "01-0", "18446744073709551616-0", "-", "1-0\x00"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		p, err := domain.ParsePosition(s)
+		if err != nil {
+			if !errors.Is(err, domain.ErrInvalidPosition) {
+				t.Fatalf("ParsePosition(%q): unexpected error %v", s, err)
+			}
+			return
+		}
+		if p.String() != s {
+			t.Fatalf("ParsePosition(%q) = %+v, which prints as %q", s, p, p)
+		}
+	})
+}
