@@ -34,8 +34,10 @@ func Module(cfg Config) fx.Option {
 		instrument(cfg),
 		fx.Provide(func(m *metrics.Metrics) httpapi.Metrics { return m }),
 		fx.Supply(cfg.Hold, cfg.HTTP),
-		fx.Provide(func(s application.Store, p domain.HoldPolicy) *application.Service {
-			return application.NewService(s, p, application.WithMaxEventsPerOwner(cfg.EventsMaxPerKey))
+		stream(cfg),
+		fx.Provide(func(s application.Store, p domain.HoldPolicy, f *application.Feed, x *application.Expirer) *application.Service {
+			return application.NewService(s, p, application.WithMaxEventsPerOwner(cfg.EventsMaxPerKey),
+				application.WithFeed(f), application.WithExpiryTracker(x))
 		}),
 		security(cfg),
 		httpapi.Module,
@@ -50,11 +52,34 @@ func Module(cfg Config) fx.Option {
 	)
 }
 
+// stream is the Feed of the streams of changes and the Expirer that
+// records expiries on time, for the life of the application. Their hooks
+// are appended before the HTTP server's, so that they stop after it; the
+// server closes the Feed as its shutdown begins (httpapi's newServer), so
+// that the streams end at once, and their clients reconnect elsewhere.
+func stream(cfg Config) fx.Option {
+	return fx.Options(
+		fx.Provide(func(s application.Store, log *zap.Logger) *application.Expirer {
+			return application.NewExpirer(s, log.Named("expirer"))
+		}),
+		fx.Provide(func(s application.Store, log *zap.Logger, x *application.Expirer) *application.Feed {
+			return application.NewFeed(s, log.Named("feed"), application.FeedConfig{MaxSubscribers: cfg.StreamMaxSubscribers, Expiries: x})
+		}),
+		fx.Invoke(func(lc fx.Lifecycle, f *application.Feed, x *application.Expirer, m *metrics.Metrics) {
+			m.WatchSubscribers(f.Subscribers)
+			lc.Append(fx.StartStopHook(x.Start, x.Stop))
+			lc.Append(fx.StartStopHook(f.Start, f.Close))
+		}),
+	)
+}
+
 func store(cfg Config) fx.Option {
 	if len(cfg.Redis.Addrs) == 0 {
-		return fx.Options(fx.Supply(memstore.Config{MaxSeats: cfg.MemoryMaxSeats}), memstore.Module)
+		return fx.Options(fx.Supply(memstore.Config{MaxSeats: cfg.MemoryMaxSeats, StreamMaxLen: cfg.StreamMaxLen}), memstore.Module)
 	}
-	return fx.Options(fx.Supply(cfg.Redis), redisstore.Module,
+	redis := cfg.Redis
+	redis.StreamMaxLen = cfg.StreamMaxLen
+	return fx.Options(fx.Supply(redis), redisstore.Module,
 		// Redis's memory in /metrics: a full Redis refuses every write.
 		fx.Invoke(func(m *metrics.Metrics, s *redisstore.Store, log *zap.Logger) {
 			m.WatchMemory(s, log.Named("metrics"))

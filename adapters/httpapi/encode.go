@@ -9,6 +9,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/seatres/reservation/application"
 	"github.com/seatres/reservation/domain"
 )
 
@@ -217,4 +218,66 @@ func appendString(b []byte, s string) []byte {
 	b = append(b, '"')
 	b = append(b, s...)
 	return append(b, '"')
+}
+
+// appendChanges appends the changes of records, one per seat, as the
+// elements of a JSON array; a seat's holder is shown where sees says so
+// (a caller's seesHolder), "" elsewhere.
+func appendChanges(b []byte, records []domain.Record, sees func(domain.UserID) bool) []byte {
+	for i, r := range records {
+		for j, s := range r.Seats {
+			if i > 0 || j > 0 {
+				b = append(b, ',')
+			}
+			if !sees(s.Holder) {
+				s.Holder = ""
+			}
+			b = append(b, `{"position":"`...)
+			b = r.Position.AppendText(b)
+			b = append(b, `","op":"`...)
+			b = append(b, r.Op.String()...)
+			b = append(b, `","at":"`...)
+			b = r.At.UTC().AppendFormat(b, expiryLayout)
+			b = append(b, `","seat":`...)
+			b = appendSeat(b, s)
+			b = append(b, '}')
+		}
+	}
+	return b
+}
+
+// appendChangesPage encodes a page of an event's history.
+func appendChangesPage(b []byte, page application.ChangesPage, cl *caller) []byte {
+	b = append(b, `{"changes":[`...)
+	b = appendChanges(b, page.Records, cl.seesHolder)
+	b = append(b, `],"next":"`...)
+	b = page.Next.AppendText(b)
+	return append(b, `"}`...)
+}
+
+// appendSnapshot encodes a stream's snapshot: its available seats as runs
+// of consecutive numbers, [from, to] inclusive, which keeps the snapshot of
+// a 10,000-seat event a few bytes while its seats are all free.
+func appendSnapshot(b []byte, s *application.Snapshot) []byte {
+	b = append(b, `{"position":"`...)
+	b = s.Position.AppendText(b)
+	b = append(b, `","event":`...)
+	b = appendEvent(b, s.Event)
+	b = append(b, `,"available":[`...)
+	for i := 0; i < len(s.Available); {
+		j := i
+		for j+1 < len(s.Available) && s.Available[j+1] == s.Available[j]+1 {
+			j++
+		}
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, '[')
+		b = strconv.AppendInt(b, int64(s.Available[i]), 10)
+		b = append(b, ',')
+		b = strconv.AppendInt(b, int64(s.Available[j]), 10)
+		b = append(b, ']')
+		i = j + 1
+	}
+	return append(b, "]}"...)
 }

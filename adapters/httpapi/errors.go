@@ -55,6 +55,7 @@ var refusalStatus = map[*domain.Refusal]int{
 	domain.ErrInvalidUser:          http.StatusBadRequest,
 	domain.ErrInvalidSeatID:        http.StatusBadRequest,
 	domain.ErrInvalidSeatIDs:       http.StatusBadRequest,
+	domain.ErrInvalidPosition:      http.StatusBadRequest,
 	domain.ErrInvalidCount:         http.StatusBadRequest,
 	domain.ErrInvalidIdemKey:       http.StatusBadRequest,
 }
@@ -79,6 +80,10 @@ var otherErrors = []apiError{
 	{errTooManyConns, http.StatusServiceUnavailable, "TOO_MANY_CONNECTIONS"},                  // listener.go
 	{errTooManyLists, http.StatusServiceUnavailable, "TOO_MANY_LISTS"},                        // lists.go
 	{errOriginNotAllowed, http.StatusForbidden, "ORIGIN_NOT_ALLOWED"},                         // cors.go
+	// The stream and the history (stream.go, changes.go).
+	{application.ErrInvalidLimit, http.StatusBadRequest, "INVALID_LIMIT"},
+	{application.ErrTrimmed, http.StatusGone, "CHANGES_TRIMMED"},
+	{application.ErrTooManySubscribers, http.StatusServiceUnavailable, "TOO_MANY_SUBSCRIBERS"}, // with Retry-After
 	internalError,
 }
 

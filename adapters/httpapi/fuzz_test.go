@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -41,14 +42,18 @@ const (
 type fuzzAPI struct {
 	router *testAPI
 	store  *memstore.Store
+	svc    *application.Service
 	events [2]domain.Event // $EVENT, $OTHER
 }
 
 func newFuzzAPI(f *testing.F) *fuzzAPI {
 	c := storetest.NewClock(time.Date(2026, 3, 1, 18, 0, 0, 123456789, time.UTC))
 	store := memstore.New(c.Now)
-	svc := application.NewService(store, defaultPolicy)
-	fa := &fuzzAPI{router: &testAPI{router: NewRouter(svc, zap.NewNop(), metrics.New()), clock: c}, store: store}
+	feed := application.NewFeed(store, zap.NewNop(), application.FeedConfig{})
+	feed.Start()
+	f.Cleanup(feed.Close)
+	svc := application.NewService(store, defaultPolicy, application.WithFeed(feed))
+	fa := &fuzzAPI{router: &testAPI{router: NewRouter(svc, zap.NewNop(), metrics.New()), clock: c}, store: store, svc: svc}
 	for i := range fa.events {
 		e, err := svc.CreateEvent(context.Background(), application.NewEvent{Name: "Fuzz", TotalSeats: 20, SeatsPerRow: 5})
 		if err != nil {
@@ -299,4 +304,105 @@ func unmarshal[T any](t *testing.T, b []byte) T {
 		t.Fatalf("body %s: %v", b, err)
 	}
 	return v
+}
+
+// FuzzStreamPosition: a stream's start, Last-Event-ID (header true) or
+// ?after=, is refused with INVALID_POSITION exactly when it is not a
+// position (an empty Last-Event-ID is none); any other starts the stream.
+// The request's context is done from the start, so that a stream that
+// starts ends at once: after its snapshot, when it has no position.
+func FuzzStreamPosition(f *testing.F) {
+	for _, pos := range []string{"", "0-0", "1-0", "1764672000123-7", "18446744073709551615-18446744073709551615",
+		"18446744073709551616-0", "1", "-", "1-", "-1", "+1-0", "1-+0", " 1-0", "1-0\n", "0x1-0", "1_0-0", "١-٠", "1-0-0"} {
+		f.Add(true, pos)
+		f.Add(false, pos)
+	}
+	fa := newFuzzAPI(f)
+	done, cancel := context.WithCancel(context.Background())
+	cancel()
+	f.Fuzz(func(t *testing.T, header bool, pos string) {
+		a := fa.on(t)
+		target := "/events/" + string(fa.events[0].ID) + "/stream"
+		if !header {
+			target += "?after=" + url.QueryEscape(pos)
+		}
+		req := a.request(http.MethodGet, target, "", "").WithContext(done)
+		if header {
+			req.Header[lastEventIDHeader] = []string{pos}
+		}
+		r := a.serve(req, "")
+		_, err := domain.ParsePosition(pos)
+		valid := err == nil || header && pos == ""
+		if valid != (r.Code == http.StatusOK) || !valid && (r.Code != http.StatusBadRequest || errorCode(t, r) != "INVALID_POSITION") {
+			t.Fatalf("position %q (valid: %v, header: %v) answered %d %s", pos, valid, header, r.Code, r.Body)
+		}
+		if valid && !strings.HasPrefix(r.Body.String(), "retry: 2000\n\n") {
+			t.Fatalf("a stream that starts with %q", r.Body)
+		}
+	})
+}
+
+// FuzzChanges fuzzes the query of GET /events/$EVENT/changes, whose
+// changes are a few holds and releases: whatever the query, an answer of
+// the spec and never a 5xx, and a page that keeps to the query: its
+// changes after its after, in order, of its seat, and next the position
+// of its last change (or its after).
+func FuzzChanges(f *testing.F) {
+	for _, q := range []string{"", "limit=1", "limit=1000", "limit=1001", "limit=0", "limit=-1", "limit=%2B1", "limit=1e2", "limit=01",
+		"after=0-0", "after=1-0", "after=x", "after=", "seat=$EVENT.1", "seat=$OTHER.1", "seat=$EVENT.21", "seat=x", "seat=",
+		"limit=1&limit=1", "after=0-0&after=0-0", "seat=$EVENT.1&limit=1&after=0-0", "limit=1;after=0-0", "%zz"} {
+		f.Add(q)
+	}
+	fa := newFuzzAPI(f)
+	ctx := context.Background()
+	e := string(fa.events[0].ID)
+	for n := 1; n <= 3; n++ {
+		r := application.CartRequest{Event: e, User: "fuzz", IDs: []string{e + "." + strconv.Itoa(n), e + "." + strconv.Itoa(n+1)}}
+		if _, err := fa.svc.HoldSeats(ctx, r); err != nil {
+			f.Fatal(err)
+		}
+		if _, err := fa.svc.Release(ctx, r); err != nil {
+			f.Fatal(err)
+		}
+	}
+	f.Fuzz(func(t *testing.T, query string) {
+		query = fa.expand(query)
+		if strings.ContainsFunc(query, func(r rune) bool { return r <= ' ' || r > '~' }) {
+			return // no request line carries it: a client sends it percent-encoded
+		}
+		r := fa.on(t).get("/events/" + e + "/changes?" + query)
+		wantStatus(t, r.Code, r.Body.String(), http.StatusOK, http.StatusBadRequest, http.StatusNotFound, http.StatusGone)
+		if r.Code != http.StatusOK {
+			return
+		}
+		values := (&url.URL{RawQuery: query}).Query() // as the server reads it
+		page := unmarshal[pageJSON](t, r.Body.Bytes())
+		after := domain.Position{}
+		if v := values.Get("after"); v != "" {
+			var err error
+			if after, err = domain.ParsePosition(v); err != nil {
+				t.Fatalf("after %q answered %s", v, r.Body)
+			}
+		}
+		next, err := domain.ParsePosition(page.Next)
+		if err != nil {
+			t.Fatalf("next %q", page.Next)
+		}
+		last := after
+		for _, c := range page.Changes {
+			p, err := domain.ParsePosition(c.Position)
+			if err != nil || p.Before(last) || p == after {
+				t.Fatalf("change at %q after %s", c.Position, last)
+			}
+			if seat := values.Get("seat"); seat != "" && c.Seat.ID != seat {
+				t.Fatalf("a change of seat %s in the page of seat %s", c.Seat.ID, seat)
+			}
+			last = p
+		}
+		// A seat's page goes on where its scan stopped, past its last
+		// change.
+		if last != next && (values.Get("seat") == "" || next.Before(last)) {
+			t.Fatalf("next %s, the page's last change at %s", next, last)
+		}
+	})
 }

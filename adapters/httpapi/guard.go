@@ -342,9 +342,13 @@ func keyName(c *gin.Context) string {
 // holder's own token does. The holder's UUID is what refreshes, reserves
 // and releases a seat without a token, so it is shown to no one else.
 func (cl *caller) seesHolder(holder domain.UserID) bool {
-	return cl == nil || !cl.g.identifies() || holder == "" ||
-		cl.buyer != "" && string(holder) == cl.buyer ||
-		cl.keyed && cl.key.Has(identity.ScopeHoldersRead)
+	return cl.seesEveryHolder() || holder == "" || cl.buyer != "" && string(holder) == cl.buyer
+}
+
+// seesEveryHolder reports whether the caller sees every seat's holder:
+// callers are not told apart, or its key has holders:read.
+func (cl *caller) seesEveryHolder() bool {
+	return cl == nil || !cl.g.identifies() || cl.keyed && cl.key.Has(identity.ScopeHoldersRead)
 }
 
 // shown is s as the request's caller may see it: its holder "" unless the

@@ -16,7 +16,10 @@ type UseCases interface {
 	CreateEvent(ctx context.Context, r application.NewEvent) (domain.Event, error)
 	DeleteEvent(ctx context.Context, id string) error
 	Event(ctx context.Context, id string) (domain.Event, error)
-	AvailableSeats(ctx context.Context, eventID string) (domain.Event, []int, error)
+	AvailableSeats(ctx context.Context, eventID string) (domain.Event, []int, domain.Version, error)
+	ListVersion(ctx context.Context, eventID string) (domain.Version, bool, error)
+	Stream(ctx context.Context, eventID, after string) (*application.Subscription, error)
+	Changes(ctx context.Context, q application.ChangesQuery) (application.ChangesPage, error)
 	Summary(ctx context.Context, eventID string) (domain.Summary, error)
 	Seat(ctx context.Context, id string) (domain.Seat, error)
 	Hold(ctx context.Context, seatID, user string) (domain.Seat, error)

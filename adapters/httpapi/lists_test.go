@@ -167,15 +167,15 @@ type gatedStore struct {
 	fail  error
 }
 
-func (s *gatedStore) AvailableSeats(ctx context.Context, id domain.EventID) (domain.Event, []int, error) {
+func (s *gatedStore) AvailableSeats(ctx context.Context, id domain.EventID) (domain.Event, []int, domain.Version, error) {
 	s.reads.Add(1)
 	select {
 	case <-s.open:
 	case <-ctx.Done():
-		return domain.Event{}, nil, ctx.Err()
+		return domain.Event{}, nil, domain.Version{}, ctx.Err()
 	}
 	if s.fail != nil {
-		return domain.Event{}, nil, s.fail
+		return domain.Event{}, nil, domain.Version{}, s.fail
 	}
 	return s.Store.AvailableSeats(ctx, id)
 }

@@ -17,6 +17,9 @@ type Metrics interface {
 	// ConnectionRefused counts a connection refused at the cap of
 	// Config.MaxConns, which no request's metric sees.
 	ConnectionRefused()
+	// SlowSubscriber counts a stream's subscriber disconnected because a
+	// write to it did not complete in time (stream.go).
+	SlowSubscriber()
 }
 
 const (

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -73,8 +74,23 @@ func (downStore) CreateEvent(context.Context, domain.Event) error { return errDo
 func (downStore) Event(context.Context, domain.EventID) (domain.Event, error) {
 	return domain.Event{}, errDown
 }
-func (downStore) AvailableSeats(context.Context, domain.EventID) (domain.Event, []int, error) {
-	return domain.Event{}, nil, errDown
+func (downStore) AvailableSeats(context.Context, domain.EventID) (domain.Event, []int, domain.Version, error) {
+	return domain.Event{}, nil, domain.Version{}, errDown
+}
+func (downStore) ListVersion(context.Context, domain.EventID) (domain.Version, bool, error) {
+	return domain.Version{}, false, errDown
+}
+func (downStore) Snapshot(context.Context, domain.EventID) (domain.Event, []int, domain.Position, error) {
+	return domain.Event{}, nil, domain.Position{}, errDown
+}
+func (downStore) Changes(context.Context, domain.EventID, domain.Position, int) ([]domain.Record, error) {
+	return nil, errDown
+}
+func (downStore) Wait(context.Context, map[domain.EventID]domain.Position, time.Duration) ([]domain.EventID, error) {
+	return nil, errDown
+}
+func (downStore) Expire(context.Context, domain.EventID) (time.Time, error) {
+	return time.Time{}, errDown
 }
 func (downStore) Seat(context.Context, domain.SeatID) (domain.Seat, error) {
 	return domain.Seat{}, errDown

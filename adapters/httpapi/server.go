@@ -30,8 +30,8 @@ type Config struct {
 	MaxConns int
 	// WriteTimeout bounds the writing of each response, from the end of
 	// its request's headers: a client that reads too slowly is cut off
-	// then. Zero is 30 s. A handler that streams (a future SSE stream)
-	// extends its own with http.ResponseController.SetWriteDeadline.
+	// then. Zero is 30 s. A stream (stream.go) sets a deadline of its own
+	// for each of its writes with http.ResponseController.SetWriteDeadline.
 	WriteTimeout time.Duration
 	// MaxLists caps the seat lists answered at once; those past it are
 	// answered 503 TOO_MANY_LISTS (see lists.go). Zero is no cap.
@@ -195,6 +195,9 @@ type serverParams struct {
 	Log     *zap.Logger
 	Metrics Metrics
 	Options Options `optional:"true"`
+	// Feed, when given, is closed as shutdown begins: Shutdown waits for
+	// the requests in flight, and a stream would never end on its own.
+	Feed *application.Feed `optional:"true"`
 }
 
 func newServer(p serverParams) *Server {
@@ -202,5 +205,8 @@ func newServer(p serverParams) *Server {
 	opts := append([]Option{WithMaxLists(p.Config.MaxLists)}, p.Options...)
 	s := NewServer(p.Config, NewRouter(p.Service, p.Log, p.Metrics, opts...), p.Log)
 	s.refused = p.Metrics.ConnectionRefused
+	if p.Feed != nil {
+		s.http.RegisterOnShutdown(p.Feed.Close)
+	}
 	return s
 }

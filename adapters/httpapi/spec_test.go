@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -12,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/getkin/kin-openapi/openapi3"
@@ -38,6 +40,7 @@ func TestMain(m *testing.M) {
 		println("api/openapi.yaml:", err.Error())
 		os.Exit(1)
 	}
+	openapi3filter.RegisterBodyDecoder("text/event-stream", decodeEventStream)
 	goleak.VerifyTestMain(m)
 }
 
@@ -246,4 +249,83 @@ func TestSpecServed(t *testing.T) {
 	if ct := r.Header().Get("Content-Type"); !strings.HasPrefix(ct, "application/yaml") {
 		t.Errorf("Content-Type = %q", ct)
 	}
+}
+
+// streamEventSchemas are the schemas of the data of the stream's events,
+// by event name, as the spec names them (x-events of the stream's 200).
+var streamEventSchemas = sync.OnceValues(func() (map[string]*openapi3.Schema, error) {
+	op := spec.Paths.Value("/events/{id}/stream").Get
+	media := op.Responses.Status(http.StatusOK).Value.Content["text/event-stream"]
+	events, ok := media.Extensions["x-events"].(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("the stream's 200 has no x-events: %v", media.Extensions)
+	}
+	out := map[string]*openapi3.Schema{}
+	for name, v := range events {
+		ref, _ := v.(map[string]any)["$ref"].(string)
+		schema := spec.Components.Schemas[strings.TrimPrefix(ref, "#/components/schemas/")]
+		if schema == nil {
+			return nil, fmt.Errorf("x-events %s: no schema %q", name, ref)
+		}
+		out[name] = schema.Value
+	}
+	return out, nil
+})
+
+// checkStreamEvent fails t unless m is an event of the spec's stream whose
+// data matches that event's schema.
+func checkStreamEvent(t *testing.T, m sseMessage) {
+	t.Helper()
+	schemas, err := streamEventSchemas()
+	if err != nil {
+		t.Fatal(err)
+	}
+	schema := schemas[m.event]
+	if schema == nil {
+		t.Errorf("event %q is no event of the spec's stream", m.event)
+		return
+	}
+	if err := schema.VisitJSON(decodeAny(t, []byte(m.data))); err != nil {
+		t.Errorf("event %s: data does not match the spec: %v\n%s", m.event, err, m.data)
+	}
+}
+
+// decodeEventStream is the validator's decoder of a stream's body: it
+// checks each event's data against its schema (streamEventSchemas), and
+// answers the body as the string the spec's schema says it is.
+func decodeEventStream(body io.Reader, _ http.Header, _ *openapi3.SchemaRef, _ openapi3filter.EncodingFn) (any, error) {
+	b, err := io.ReadAll(body)
+	if err != nil {
+		return nil, err
+	}
+	schemas, err := streamEventSchemas()
+	if err != nil {
+		return nil, err
+	}
+	for block := range strings.SplitSeq(string(b), "\n\n") {
+		var event, data string
+		for line := range strings.Lines(block) {
+			name, value, _ := strings.Cut(strings.TrimSuffix(line, "\n"), ": ")
+			switch name {
+			case "event":
+				event = value
+			case "data":
+				data = value
+			}
+		}
+		if event == "" {
+			continue
+		}
+		var v any
+		if err := json.Unmarshal([]byte(data), &v); err != nil {
+			return nil, fmt.Errorf("event %s: data %q: %w", event, data, err)
+		}
+		if schemas[event] == nil {
+			return nil, fmt.Errorf("event %q is no event of the stream", event)
+		}
+		if err := schemas[event].VisitJSON(v); err != nil {
+			return nil, fmt.Errorf("event %s: %w", event, err)
+		}
+	}
+	return string(b), nil
 }

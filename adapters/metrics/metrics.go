@@ -46,6 +46,7 @@ type Metrics struct {
 	storeTime    *prometheus.HistogramVec
 	storeErrors  *prometheus.CounterVec
 	refusedConns prometheus.Counter
+	slowSubs     prometheus.Counter
 
 	mu     sync.RWMutex
 	series map[seriesKey]requestSeries
@@ -99,6 +100,10 @@ func New() *Metrics {
 			Name: "http_connections_refused_total",
 			Help: "Connections answered 503 TOO_MANY_CONNECTIONS and closed at once, the instance having RESERVATION_HTTP_MAX_CONNS open.",
 		}),
+		slowSubs: f.NewCounter(prometheus.CounterOpts{
+			Name: "stream_slow_subscribers_total",
+			Help: "Subscribers of a stream (GET /events/{eventId}/stream) disconnected because a write to them did not complete in time: they could not keep up, and resume with Last-Event-ID.",
+		}),
 		storeErrors: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "store_errors_total",
 			Help: "Store calls that failed for a reason other than the seat rules (store unreachable, timeout, bug), by operation.",
@@ -113,7 +118,9 @@ func New() *Metrics {
 // work from the first scrape instead of from the first failure.
 func (m *Metrics) initSeries() {
 	for _, o := range storeOps {
-		m.storeTime.WithLabelValues(o.name)
+		if !o.blocking {
+			m.storeTime.WithLabelValues(o.name)
+		}
 		m.storeErrors.WithLabelValues(o.name)
 		if o.transition {
 			for _, r := range results {
@@ -130,10 +137,26 @@ func (m *Metrics) Handler() http.Handler { return m.handler }
 // ConnectionRefused counts a connection refused at the connection cap.
 func (m *Metrics) ConnectionRefused() { m.refusedConns.Inc() }
 
+// SlowSubscriber counts a stream subscriber disconnected for being slow.
+func (m *Metrics) SlowSubscriber() { m.slowSubs.Inc() }
+
+// WatchSubscribers exports count, the stream subscriptions open now (the
+// Feed's Subscribers), read at each scrape.
+func (m *Metrics) WatchSubscribers(count func() int) {
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "stream_subscribers",
+		Help: "Subscribers of the streams of changes (GET /events/{eventId}/stream) open on this instance, at most RESERVATION_STREAM_MAX_SUBSCRIBERS.",
+	}, func() float64 { return float64(count()) }))
+}
+
+// eventStream is the Content-Type of a stream, whose request lasts as long
+// as its subscriber: its duration is no latency.
+const eventStream = "text/event-stream"
+
 // Middleware counts and times every request. Register it first, before
 // recovery and other middleware that may answer on their own, so that their
 // answers (a recovered panic's 500 included) are counted with their final
-// status.
+// status. A stream is counted, not timed.
 func (m *Metrics) Middleware() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		start := time.Now()
@@ -144,7 +167,9 @@ func (m *Metrics) Middleware() gin.HandlerFunc {
 		}
 		s := m.requestSeries(seriesKey{route: route, method: methodLabel(c.Request.Method), status: c.Writer.Status()})
 		s.count.Inc()
-		s.duration.Observe(time.Since(start).Seconds())
+		if ct := c.Writer.Header()["Content-Type"]; len(ct) == 0 || ct[0] != eventStream {
+			s.duration.Observe(time.Since(start).Seconds())
+		}
 	}
 }
 

@@ -19,9 +19,37 @@ import (
 	"github.com/oapi-codegen/runtime"
 )
 
+// Defines values for ChangeOp.
+const (
+	Expired ChangeOp = "expired"
+	Hold    ChangeOp = "hold"
+	Refresh ChangeOp = "refresh"
+	Release ChangeOp = "release"
+	Reserve ChangeOp = "reserve"
+)
+
+// Valid indicates whether the value is a known member of the ChangeOp enum.
+func (e ChangeOp) Valid() bool {
+	switch e {
+	case Expired:
+		return true
+	case Hold:
+		return true
+	case Refresh:
+		return true
+	case Release:
+		return true
+	case Reserve:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ErrorCode.
 const (
 	BODYTOOLARGE           ErrorCode = "BODY_TOO_LARGE"
+	CHANGESTRIMMED         ErrorCode = "CHANGES_TRIMMED"
 	EVENTEXISTS            ErrorCode = "EVENT_EXISTS"
 	EVENTNOTFOUND          ErrorCode = "EVENT_NOT_FOUND"
 	FORBIDDEN              ErrorCode = "FORBIDDEN"
@@ -32,7 +60,9 @@ const (
 	INVALIDBUYERTOKEN      ErrorCode = "INVALID_BUYER_TOKEN"
 	INVALIDIDEMPOTENCYKEY  ErrorCode = "INVALID_IDEMPOTENCY_KEY"
 	INVALIDJSON            ErrorCode = "INVALID_JSON"
+	INVALIDLIMIT           ErrorCode = "INVALID_LIMIT"
 	INVALIDNAME            ErrorCode = "INVALID_NAME"
+	INVALIDPOSITION        ErrorCode = "INVALID_POSITION"
 	INVALIDSEATCOUNT       ErrorCode = "INVALID_SEAT_COUNT"
 	INVALIDSEATID          ErrorCode = "INVALID_SEAT_ID"
 	INVALIDSEATIDS         ErrorCode = "INVALID_SEAT_IDS"
@@ -56,6 +86,7 @@ const (
 	STOREUNAVAILABLE       ErrorCode = "STORE_UNAVAILABLE"
 	TOOMANYCONNECTIONS     ErrorCode = "TOO_MANY_CONNECTIONS"
 	TOOMANYLISTS           ErrorCode = "TOO_MANY_LISTS"
+	TOOMANYSUBSCRIBERS     ErrorCode = "TOO_MANY_SUBSCRIBERS"
 	UNAUTHENTICATED        ErrorCode = "UNAUTHENTICATED"
 	UNSUPPORTEDMEDIATYPE   ErrorCode = "UNSUPPORTED_MEDIA_TYPE"
 	UUIDMISMATCH           ErrorCode = "UUID_MISMATCH"
@@ -65,6 +96,8 @@ const (
 func (e ErrorCode) Valid() bool {
 	switch e {
 	case BODYTOOLARGE:
+		return true
+	case CHANGESTRIMMED:
 		return true
 	case EVENTEXISTS:
 		return true
@@ -86,7 +119,11 @@ func (e ErrorCode) Valid() bool {
 		return true
 	case INVALIDJSON:
 		return true
+	case INVALIDLIMIT:
+		return true
 	case INVALIDNAME:
+		return true
+	case INVALIDPOSITION:
 		return true
 	case INVALIDSEATCOUNT:
 		return true
@@ -133,6 +170,8 @@ func (e ErrorCode) Valid() bool {
 	case TOOMANYCONNECTIONS:
 		return true
 	case TOOMANYLISTS:
+		return true
+	case TOOMANYSUBSCRIBERS:
 		return true
 	case UNAUTHENTICATED:
 		return true
@@ -184,6 +223,41 @@ type BestAvailable struct {
 	Count int `json:"count"`
 }
 
+// Change A seat as one change left it, at the change's position. The seats
+// of one store step (a cart's) share a position and come together.
+// `op` is the operation: hold, refresh, reserve, release, or expired
+// (a hold that ended at its expiry, recorded by the store).
+type Change struct {
+	// At The store's time of the change (RFC 3339, UTC, milliseconds).
+	At time.Time `json:"at"`
+	Op ChangeOp  `json:"op"`
+
+	// Position Where a change stands in its event's record of changes,
+	// `<milliseconds>-<sequence>` (a Redis stream id): positions of one
+	// event only grow.
+	//
+	//
+	// Example: 1764672000456-0
+	Position Position `json:"position"`
+
+	// Seat A seat as it is at the moment of the answer. UUID is the holder or
+	// buyer, "" while the seat is available, and "" too when keys or
+	// tokens are on and the caller may not see it (see Security);
+	// holdExpiresAt is present only while the seat is On hold.
+	Seat Seat `json:"seat"`
+}
+
+// ChangeOp defines model for Change.Op.
+type ChangeOp string
+
+// ChangesPage defines model for ChangesPage.
+type ChangesPage struct {
+	Changes []Change `json:"changes"`
+
+	// Next The position of the page's last change (its `after` when it has none), to pass as the next page's `after`.
+	Next Position `json:"next"`
+}
+
 // CreateEventRequest defines model for CreateEventRequest.
 type CreateEventRequest struct {
 	// Name 1 to 200 characters of valid UTF-8, not all blank, with no control
@@ -232,6 +306,10 @@ type Error struct {
 	// - REQUEST_HEADERS_TOO_LARGE (431): the header fields are over 16 KiB.
 	// - TOO_MANY_CONNECTIONS (503, before any request is read): the instance has as many connections open as it may; retry, perhaps elsewhere.
 	// - TOO_MANY_LISTS (503, with Retry-After): the instance is answering as many seat lists as it may (`RESERVATION_HTTP_MAX_LISTS`); retry.
+	// - TOO_MANY_SUBSCRIBERS (503, with Retry-After): the instance serves as many streams as it may (`RESERVATION_STREAM_MAX_SUBSCRIBERS`); retry, perhaps elsewhere.
+	// - INVALID_POSITION (400): a stream's Last-Event-ID or an `after` is not a position `<ms>-<seq>`.
+	// - INVALID_LIMIT (400): a page's `limit` is not an integer from 1 to 1000.
+	// - CHANGES_TRIMMED (410): the changes after `after` are no longer kept.
 	// - ORIGIN_NOT_ALLOWED (403): a CORS preflight from an origin that is not listed; see CORS above.
 	// - STORE_FULL (507): the store has no room for the change; nothing changed, reads keep working.
 	// - INTERNAL (500): a bug.
@@ -264,6 +342,10 @@ type Error struct {
 // - REQUEST_HEADERS_TOO_LARGE (431): the header fields are over 16 KiB.
 // - TOO_MANY_CONNECTIONS (503, before any request is read): the instance has as many connections open as it may; retry, perhaps elsewhere.
 // - TOO_MANY_LISTS (503, with Retry-After): the instance is answering as many seat lists as it may (`RESERVATION_HTTP_MAX_LISTS`); retry.
+// - TOO_MANY_SUBSCRIBERS (503, with Retry-After): the instance serves as many streams as it may (`RESERVATION_STREAM_MAX_SUBSCRIBERS`); retry, perhaps elsewhere.
+// - INVALID_POSITION (400): a stream's Last-Event-ID or an `after` is not a position `<ms>-<seq>`.
+// - INVALID_LIMIT (400): a page's `limit` is not an integer from 1 to 1000.
+// - CHANGES_TRIMMED (410): the changes after `after` are no longer kept.
 // - ORIGIN_NOT_ALLOWED (403): a CORS preflight from an origin that is not listed; see CORS above.
 // - STORE_FULL (507): the store has no room for the change; nothing changed, reads keep working.
 // - INTERNAL (500): a bug.
@@ -329,6 +411,13 @@ type HoldSeatsRequest struct {
 //
 // Example: Spring concert
 type Name = string
+
+// Position Where a change stands in its event's record of changes,
+// `<milliseconds>-<sequence>` (a Redis stream id): positions of one
+// event only grow.
+//
+// Example: 1764672000456-0
+type Position = string
 
 // RefreshHoldsRequest defines model for RefreshHoldsRequest.
 type RefreshHoldsRequest struct {
@@ -505,6 +594,9 @@ type Internal = Error
 // InvalidCartRequest defines model for InvalidCartRequest.
 type InvalidCartRequest = Error
 
+// InvalidPosition defines model for InvalidPosition.
+type InvalidPosition = Error
+
 // InvalidSeatRequest defines model for InvalidSeatRequest.
 type InvalidSeatRequest = Error
 
@@ -533,6 +625,20 @@ type CreateEventParams struct {
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
+// ListEventChangesParams defines parameters for ListEventChanges.
+type ListEventChangesParams struct {
+	// After The position to start after (a change's `position`, a page's
+	// `next`, a stream's `id:`). Without it, from the oldest change
+	// kept.
+	After *Position `form:"after,omitempty" json:"after,omitempty"`
+
+	// Limit The most changes of the page.
+	Limit *int `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Seat A seat's id, to page through that seat's changes only.
+	Seat *string `form:"seat,omitempty" json:"seat,omitempty"`
+}
+
 // HoldSeatsParams defines parameters for HoldSeats.
 type HoldSeatsParams struct {
 	// IdempotencyKey Makes the request safe to repeat (see Idempotency-Key above): 1 to
@@ -559,6 +665,23 @@ type ReserveSeatsParams struct {
 	// IdempotencyKey Makes the request safe to repeat (see Idempotency-Key above): 1 to
 	// 255 printable ASCII characters, taken as sent.
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// StreamEventChangesParams defines parameters for StreamEventChanges.
+type StreamEventChangesParams struct {
+	// After The position to start after, as Last-Event-ID.
+	After *Position `form:"after,omitempty" json:"after,omitempty"`
+
+	// LastEventID The position to resume after, the `id:` of the last event
+	// received (EventSource sends it by itself); it takes precedence
+	// over `after`. Empty is none.
+	LastEventID *string `json:"Last-Event-ID,omitempty"`
+}
+
+// ListAvailableSeatsParams defines parameters for ListAvailableSeats.
+type ListAvailableSeatsParams struct {
+	// IfNoneMatch The ETags of the lists the client keeps (RFC 9110, weak comparison), or `*`.
+	IfNoneMatch *string `json:"If-None-Match,omitempty"`
 }
 
 // CreateEventJSONRequestBody defines body for CreateEvent for application/json ContentType.
@@ -738,6 +861,28 @@ type ClientInterface interface {
 	// Corresponds with GET /events/{id} (the `GetEvent` operationId).
 	GetEvent(ctx context.Context, id EventID, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// ListEventChanges Page through an event's history of seat changes
+	//
+	// The changes of the stream as JSON pages, oldest first, for as long
+	// as they are kept (the last `RESERVATION_STREAM_MAX_LEN` records of
+	// the event, 100,000 by default). Pass a page's `next` as the next
+	// page's `after`; a page with no change has reached the last one (its
+	// `next` is then its `after`, to ask again later).
+	//
+	// `limit` counts changes, but the changes of one store step (a cart's
+	// seats) are never split: a step that does not fit in what is left of
+	// the page goes to the next one, unless it is the page's first, so a
+	// page may hold more than `limit` then.
+	//
+	// With `seat`, only that seat's changes: the server reads at most
+	// 10,000 steps for a page and answers what it found there, with `next`
+	// where it stopped, so a page may be empty while more follow. A seat
+	// of another event is 404 `SEAT_NOT_FOUND`; a number past the event's
+	// seats has no change.
+	//
+	// Corresponds with GET /events/{id}/changes (the `ListEventChanges` operationId).
+	ListEventChanges(ctx context.Context, id EventID, params *ListEventChangesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// HoldSeatsWithBody Put several seats of an event on hold for a UUID, all or nothing
 	//
 	// The seats `ids`, or `bestAvailable.count` seats that the server
@@ -769,6 +914,21 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /events/{id}/hold (the `HoldSeats` operationId).
 	HoldSeats(ctx context.Context, id EventID, params *HoldSeatsParams, body HoldSeatsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetSeatMap The event's seat map, a page for a browser
+	//
+	// An HTML page that draws the event's seats in their rows, coloured by
+	// status, and keeps them current from the event's stream
+	// (`/events/{id}/stream`); with a field for a UUID and buttons that
+	// hold the best available seats, release them and reserve them. Its
+	// script and style are built into the service (`/seatmap/map.js`,
+	// `/seatmap/map.css`), and its Content-Security-Policy lets it load and
+	// call nothing but this service. It is served for any id of an event's
+	// form without reading the store: for an event that does not exist,
+	// the page says so.
+	//
+	// Corresponds with GET /events/{id}/map (the `GetSeatMap` operationId).
+	GetSeatMap(ctx context.Context, id EventID, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// RefreshHoldsWithBody Extend every live hold of a UUID in an event
 	//
@@ -834,6 +994,44 @@ type ClientInterface interface {
 	// Corresponds with POST /events/{id}/reserve (the `ReserveSeats` operationId).
 	ReserveSeats(ctx context.Context, id EventID, params *ReserveSeatsParams, body ReserveSeatsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// StreamEventChanges Follow an event's seat changes as Server-Sent Events
+	//
+	// A stream (`text/event-stream`, for a browser's `EventSource` or
+	// `curl -N`) of every change of the event's seats, in the order of
+	// their positions, each once. It starts with a line `retry: 2000` (the
+	// milliseconds a client waits before it reconnects), then:
+	//
+	// - without a position: a `snapshot` event, the seats available at a
+	//   position, then the changes after it;
+	// - with `Last-Event-ID` (what `EventSource` sends when it
+	//   reconnects) or `?after=`: the changes after that position; if
+	//   they are no longer kept, a `snapshot` first (a reset: it replaces
+	//   all the client knew), never a silent gap.
+	//
+	// Events:
+	//
+	// - `snapshot`: `id:` its position, `data:` a StreamSnapshot.
+	// - `changes`: `id:` the position of its last change, `data:` a
+	//   StreamChanges, every change since the previous message; at most
+	//   one such message per 100 ms. The changes of one store step (a
+	//   cart's seats) are always in one message.
+	// - `gone`: the event was deleted; `data:` an Error
+	//   (`EVENT_NOT_FOUND`), then the stream ends.
+	// - a comment `: heartbeat` after 15 s without a message.
+	//
+	// A change of a hold that expires appears (`op: expired`) within about
+	// a second of its expiry. The server's write timeout does not apply: a
+	// stream lasts as long as its client reads it, but a client that does
+	// not take a message within 5 s is disconnected (it reconnects with
+	// `Last-Event-ID` and resumes). A stream also ends when the instance
+	// shuts down (SIGTERM), so that its client reconnects to another.
+	// Changes are kept for `RESERVATION_STREAM_MAX_LEN` records per event
+	// (100,000 by default). Holders' UUIDs are shown as everywhere (see
+	// Security).
+	//
+	// Corresponds with GET /events/{id}/stream (the `StreamEventChanges` operationId).
+	StreamEventChanges(ctx context.Context, id EventID, params *StreamEventChangesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// GetEventSummary Count an event's seats by status
 	//
 	// How many of the event's seats are available, on hold and reserved,
@@ -894,6 +1092,22 @@ type ClientInterface interface {
 	//
 	// Corresponds with HEAD /readyz (the `ReadyzHead` operationId).
 	ReadyzHead(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetSeatMapStyle The seat map's style sheet
+	//
+	// The seat map page's style sheet; browsers may keep it but revalidate
+	// it (`Cache-Control: no-cache`), by its ETag.
+	//
+	// Corresponds with GET /seatmap/map.css (the `GetSeatMapStyle` operationId).
+	GetSeatMapStyle(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetSeatMapScript The seat map's script
+	//
+	// The seat map page's script; browsers may keep it but revalidate it
+	// (`Cache-Control: no-cache`), by its ETag.
+	//
+	// Corresponds with GET /seatmap/map.js (the `GetSeatMapScript` operationId).
+	GetSeatMapScript(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetSeat Get a seat as it is now
 	//
@@ -968,11 +1182,17 @@ type ClientInterface interface {
 	// **A cap.** An instance answers at most `RESERVATION_HTTP_MAX_LISTS`
 	// lists at once; one more is answered 503 `TOO_MANY_LISTS` with
 	// `Retry-After` at once, so that a crowd of seat maps never slows the
-	// holds. There is no ETag yet (it will be the event's position in its
-	// stream of changes).
+	// holds.
+	//
+	// **Conditional.** Every 200 carries an `ETag`, the list's version
+	// (the event's position in its stream of changes); a request whose
+	// `If-None-Match` names it (or is `*`) is answered 304 without a body
+	// while the list is the same. The instance tells the version without
+	// reading the seats when it can, so that a 304 costs the store little
+	// and takes no place under the cap.
 	//
 	// Corresponds with GET /seats/list/{eventId} (the `ListAvailableSeats` operationId).
-	ListAvailableSeats(ctx context.Context, eventID string, reqEditors ...RequestEditorFn) (*http.Response, error)
+	ListAvailableSeats(ctx context.Context, eventID string, params *ListAvailableSeatsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// RefreshHoldWithBody Extend a live hold
 	//
@@ -1163,6 +1383,38 @@ func (c *Client) GetEvent(ctx context.Context, id EventID, reqEditors ...Request
 	return c.Client.Do(req)
 }
 
+// ListEventChanges Page through an event's history of seat changes
+//
+// The changes of the stream as JSON pages, oldest first, for as long
+// as they are kept (the last `RESERVATION_STREAM_MAX_LEN` records of
+// the event, 100,000 by default). Pass a page's `next` as the next
+// page's `after`; a page with no change has reached the last one (its
+// `next` is then its `after`, to ask again later).
+//
+// `limit` counts changes, but the changes of one store step (a cart's
+// seats) are never split: a step that does not fit in what is left of
+// the page goes to the next one, unless it is the page's first, so a
+// page may hold more than `limit` then.
+//
+// With `seat`, only that seat's changes: the server reads at most
+// 10,000 steps for a page and answers what it found there, with `next`
+// where it stopped, so a page may be empty while more follow. A seat
+// of another event is 404 `SEAT_NOT_FOUND`; a number past the event's
+// seats has no change.
+//
+// Corresponds with GET /events/{id}/changes (the `ListEventChanges` operationId).
+func (c *Client) ListEventChanges(ctx context.Context, id EventID, params *ListEventChangesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListEventChangesRequest(c.Server, id, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // HoldSeatsWithBody Put several seats of an event on hold for a UUID, all or nothing
 //
 // The seats `ids`, or `bestAvailable.count` seats that the server
@@ -1205,6 +1457,31 @@ func (c *Client) HoldSeatsWithBody(ctx context.Context, id EventID, params *Hold
 // Corresponds with POST /events/{id}/hold (the `HoldSeats` operationId).
 func (c *Client) HoldSeats(ctx context.Context, id EventID, params *HoldSeatsParams, body HoldSeatsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewHoldSeatsRequest(c.Server, id, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetSeatMap The event's seat map, a page for a browser
+//
+// An HTML page that draws the event's seats in their rows, coloured by
+// status, and keeps them current from the event's stream
+// (`/events/{id}/stream`); with a field for a UUID and buttons that
+// hold the best available seats, release them and reserve them. Its
+// script and style are built into the service (`/seatmap/map.js`,
+// `/seatmap/map.css`), and its Content-Security-Policy lets it load and
+// call nothing but this service. It is served for any id of an event's
+// form without reading the store: for an event that does not exist,
+// the page says so.
+//
+// Corresponds with GET /events/{id}/map (the `GetSeatMap` operationId).
+func (c *Client) GetSeatMap(ctx context.Context, id EventID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetSeatMapRequest(c.Server, id)
 	if err != nil {
 		return nil, err
 	}
@@ -1329,6 +1606,54 @@ func (c *Client) ReserveSeatsWithBody(ctx context.Context, id EventID, params *R
 // Corresponds with POST /events/{id}/reserve (the `ReserveSeats` operationId).
 func (c *Client) ReserveSeats(ctx context.Context, id EventID, params *ReserveSeatsParams, body ReserveSeatsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewReserveSeatsRequest(c.Server, id, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// StreamEventChanges Follow an event's seat changes as Server-Sent Events
+//
+// A stream (`text/event-stream`, for a browser's `EventSource` or
+// `curl -N`) of every change of the event's seats, in the order of
+// their positions, each once. It starts with a line `retry: 2000` (the
+// milliseconds a client waits before it reconnects), then:
+//
+//   - without a position: a `snapshot` event, the seats available at a
+//     position, then the changes after it;
+//   - with `Last-Event-ID` (what `EventSource` sends when it
+//     reconnects) or `?after=`: the changes after that position; if
+//     they are no longer kept, a `snapshot` first (a reset: it replaces
+//     all the client knew), never a silent gap.
+//
+// Events:
+//
+//   - `snapshot`: `id:` its position, `data:` a StreamSnapshot.
+//   - `changes`: `id:` the position of its last change, `data:` a
+//     StreamChanges, every change since the previous message; at most
+//     one such message per 100 ms. The changes of one store step (a
+//     cart's seats) are always in one message.
+//   - `gone`: the event was deleted; `data:` an Error
+//     (`EVENT_NOT_FOUND`), then the stream ends.
+//   - a comment `: heartbeat` after 15 s without a message.
+//
+// A change of a hold that expires appears (`op: expired`) within about
+// a second of its expiry. The server's write timeout does not apply: a
+// stream lasts as long as its client reads it, but a client that does
+// not take a message within 5 s is disconnected (it reconnects with
+// `Last-Event-ID` and resumes). A stream also ends when the instance
+// shuts down (SIGTERM), so that its client reconnects to another.
+// Changes are kept for `RESERVATION_STREAM_MAX_LEN` records per event
+// (100,000 by default). Holders' UUIDs are shown as everywhere (see
+// Security).
+//
+// Corresponds with GET /events/{id}/stream (the `StreamEventChanges` operationId).
+func (c *Client) StreamEventChanges(ctx context.Context, id EventID, params *StreamEventChangesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewStreamEventChangesRequest(c.Server, id, params)
 	if err != nil {
 		return nil, err
 	}
@@ -1470,6 +1795,42 @@ func (c *Client) ReadyzHead(ctx context.Context, reqEditors ...RequestEditorFn) 
 	return c.Client.Do(req)
 }
 
+// GetSeatMapStyle The seat map's style sheet
+//
+// The seat map page's style sheet; browsers may keep it but revalidate
+// it (`Cache-Control: no-cache`), by its ETag.
+//
+// Corresponds with GET /seatmap/map.css (the `GetSeatMapStyle` operationId).
+func (c *Client) GetSeatMapStyle(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetSeatMapStyleRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetSeatMapScript The seat map's script
+//
+// The seat map page's script; browsers may keep it but revalidate it
+// (`Cache-Control: no-cache`), by its ETag.
+//
+// Corresponds with GET /seatmap/map.js (the `GetSeatMapScript` operationId).
+func (c *Client) GetSeatMapScript(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetSeatMapScriptRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // GetSeat Get a seat as it is now
 //
 // The seat's status, its holder's UUID and, while it is on hold, when
@@ -1593,12 +1954,18 @@ func (c *Client) RefreshHoldOriginalPath(ctx context.Context, body RefreshHoldOr
 // **A cap.** An instance answers at most `RESERVATION_HTTP_MAX_LISTS`
 // lists at once; one more is answered 503 `TOO_MANY_LISTS` with
 // `Retry-After` at once, so that a crowd of seat maps never slows the
-// holds. There is no ETag yet (it will be the event's position in its
-// stream of changes).
+// holds.
+//
+// **Conditional.** Every 200 carries an `ETag`, the list's version
+// (the event's position in its stream of changes); a request whose
+// `If-None-Match` names it (or is `*`) is answered 304 without a body
+// while the list is the same. The instance tells the version without
+// reading the seats when it can, so that a 304 costs the store little
+// and takes no place under the cap.
 //
 // Corresponds with GET /seats/list/{eventId} (the `ListAvailableSeats` operationId).
-func (c *Client) ListAvailableSeats(ctx context.Context, eventID string, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewListAvailableSeatsRequest(c.Server, eventID)
+func (c *Client) ListAvailableSeats(ctx context.Context, eventID string, params *ListAvailableSeatsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListAvailableSeatsRequest(c.Server, eventID, params)
 	if err != nil {
 		return nil, err
 	}
@@ -1895,6 +2262,91 @@ func NewGetEventRequest(server string, id EventID) (*http.Request, error) {
 	return req, nil
 }
 
+// NewListEventChangesRequest constructs an http.Request for the ListEventChanges method
+func NewListEventChangesRequest(server string, id EventID, params *ListEventChangesParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/events/%s/changes", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.After != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "after", *params.After, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Seat != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "seat", *params.Seat, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewHoldSeatsRequest calls the generic HoldSeats builder with application/json body
 func NewHoldSeatsRequest(server string, id EventID, params *HoldSeatsParams, body HoldSeatsJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -1952,6 +2404,40 @@ func NewHoldSeatsRequestWithBody(server string, id EventID, params *HoldSeatsPar
 			req.Header.Set("Idempotency-Key", headerParam0)
 		}
 
+	}
+
+	return req, nil
+}
+
+// NewGetSeatMapRequest constructs an http.Request for the GetSeatMap method
+func NewGetSeatMapRequest(server string, id EventID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/events/%s/map", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
 	}
 
 	return req, nil
@@ -2136,6 +2622,82 @@ func NewReserveSeatsRequestWithBody(server string, id EventID, params *ReserveSe
 			}
 
 			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewStreamEventChangesRequest constructs an http.Request for the StreamEventChanges method
+func NewStreamEventChangesRequest(server string, id EventID, params *StreamEventChangesParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/events/%s/stream", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.After != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "after", *params.After, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.LastEventID != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Last-Event-ID", *params.LastEventID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Last-Event-ID", headerParam0)
 		}
 
 	}
@@ -2339,6 +2901,60 @@ func NewReadyzHeadRequest(server string) (*http.Request, error) {
 	return req, nil
 }
 
+// NewGetSeatMapStyleRequest constructs an http.Request for the GetSeatMapStyle method
+func NewGetSeatMapStyleRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/seatmap/map.css")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetSeatMapScriptRequest constructs an http.Request for the GetSeatMapScript method
+func NewGetSeatMapScriptRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/seatmap/map.js")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewGetSeatRequest constructs an http.Request for the GetSeat method
 func NewGetSeatRequest(server string, id SeatID) (*http.Request, error) {
 	var err error
@@ -2454,7 +3070,7 @@ func NewRefreshHoldOriginalPathRequestWithBody(server string, contentType string
 }
 
 // NewListAvailableSeatsRequest constructs an http.Request for the ListAvailableSeats method
-func NewListAvailableSeatsRequest(server string, eventID string) (*http.Request, error) {
+func NewListAvailableSeatsRequest(server string, eventID string, params *ListAvailableSeatsParams) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -2482,6 +3098,21 @@ func NewListAvailableSeatsRequest(server string, eventID string) (*http.Request,
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
+	}
+
+	if params != nil {
+
+		if params.IfNoneMatch != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "If-None-Match", *params.IfNoneMatch, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("If-None-Match", headerParam0)
+		}
+
 	}
 
 	return req, nil
@@ -2697,6 +3328,30 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /events/{id} (the `GetEvent` operationId).
 	GetEventWithResponse(ctx context.Context, id EventID, reqEditors ...RequestEditorFn) (*GetEventResponse, error)
 
+	// ListEventChangesWithResponse Page through an event's history of seat changes
+	//
+	// The changes of the stream as JSON pages, oldest first, for as long
+	// as they are kept (the last `RESERVATION_STREAM_MAX_LEN` records of
+	// the event, 100,000 by default). Pass a page's `next` as the next
+	// page's `after`; a page with no change has reached the last one (its
+	// `next` is then its `after`, to ask again later).
+	//
+	// `limit` counts changes, but the changes of one store step (a cart's
+	// seats) are never split: a step that does not fit in what is left of
+	// the page goes to the next one, unless it is the page's first, so a
+	// page may hold more than `limit` then.
+	//
+	// With `seat`, only that seat's changes: the server reads at most
+	// 10,000 steps for a page and answers what it found there, with `next`
+	// where it stopped, so a page may be empty while more follow. A seat
+	// of another event is 404 `SEAT_NOT_FOUND`; a number past the event's
+	// seats has no change.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /events/{id}/changes (the `ListEventChanges` operationId).
+	ListEventChangesWithResponse(ctx context.Context, id EventID, params *ListEventChangesParams, reqEditors ...RequestEditorFn) (*ListEventChangesResponse, error)
+
 	// HoldSeatsWithBodyWithResponse Put several seats of an event on hold for a UUID, all or nothing
 	//
 	// The seats `ids`, or `bestAvailable.count` seats that the server
@@ -2728,6 +3383,23 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /events/{id}/hold (the `HoldSeats` operationId).
 	HoldSeatsWithResponse(ctx context.Context, id EventID, params *HoldSeatsParams, body HoldSeatsJSONRequestBody, reqEditors ...RequestEditorFn) (*HoldSeatsResponse, error)
+
+	// GetSeatMapWithResponse The event's seat map, a page for a browser
+	//
+	// An HTML page that draws the event's seats in their rows, coloured by
+	// status, and keeps them current from the event's stream
+	// (`/events/{id}/stream`); with a field for a UUID and buttons that
+	// hold the best available seats, release them and reserve them. Its
+	// script and style are built into the service (`/seatmap/map.js`,
+	// `/seatmap/map.css`), and its Content-Security-Policy lets it load and
+	// call nothing but this service. It is served for any id of an event's
+	// form without reading the store: for an event that does not exist,
+	// the page says so.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /events/{id}/map (the `GetSeatMap` operationId).
+	GetSeatMapWithResponse(ctx context.Context, id EventID, reqEditors ...RequestEditorFn) (*GetSeatMapResponse, error)
 
 	// RefreshHoldsWithBodyWithResponse Extend every live hold of a UUID in an event
 	//
@@ -2792,6 +3464,46 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /events/{id}/reserve (the `ReserveSeats` operationId).
 	ReserveSeatsWithResponse(ctx context.Context, id EventID, params *ReserveSeatsParams, body ReserveSeatsJSONRequestBody, reqEditors ...RequestEditorFn) (*ReserveSeatsResponse, error)
+
+	// StreamEventChangesWithResponse Follow an event's seat changes as Server-Sent Events
+	//
+	// A stream (`text/event-stream`, for a browser's `EventSource` or
+	// `curl -N`) of every change of the event's seats, in the order of
+	// their positions, each once. It starts with a line `retry: 2000` (the
+	// milliseconds a client waits before it reconnects), then:
+	//
+	// - without a position: a `snapshot` event, the seats available at a
+	//   position, then the changes after it;
+	// - with `Last-Event-ID` (what `EventSource` sends when it
+	//   reconnects) or `?after=`: the changes after that position; if
+	//   they are no longer kept, a `snapshot` first (a reset: it replaces
+	//   all the client knew), never a silent gap.
+	//
+	// Events:
+	//
+	// - `snapshot`: `id:` its position, `data:` a StreamSnapshot.
+	// - `changes`: `id:` the position of its last change, `data:` a
+	//   StreamChanges, every change since the previous message; at most
+	//   one such message per 100 ms. The changes of one store step (a
+	//   cart's seats) are always in one message.
+	// - `gone`: the event was deleted; `data:` an Error
+	//   (`EVENT_NOT_FOUND`), then the stream ends.
+	// - a comment `: heartbeat` after 15 s without a message.
+	//
+	// A change of a hold that expires appears (`op: expired`) within about
+	// a second of its expiry. The server's write timeout does not apply: a
+	// stream lasts as long as its client reads it, but a client that does
+	// not take a message within 5 s is disconnected (it reconnects with
+	// `Last-Event-ID` and resumes). A stream also ends when the instance
+	// shuts down (SIGTERM), so that its client reconnects to another.
+	// Changes are kept for `RESERVATION_STREAM_MAX_LEN` records per event
+	// (100,000 by default). Holders' UUIDs are shown as everywhere (see
+	// Security).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /events/{id}/stream (the `StreamEventChanges` operationId).
+	StreamEventChangesWithResponse(ctx context.Context, id EventID, params *StreamEventChangesParams, reqEditors ...RequestEditorFn) (*StreamEventChangesResponse, error)
 
 	// GetEventSummaryWithResponse Count an event's seats by status
 	//
@@ -2868,6 +3580,26 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with HEAD /readyz (the `ReadyzHead` operationId).
 	ReadyzHeadWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ReadyzHeadResponse, error)
 
+	// GetSeatMapStyleWithResponse The seat map's style sheet
+	//
+	// The seat map page's style sheet; browsers may keep it but revalidate
+	// it (`Cache-Control: no-cache`), by its ETag.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /seatmap/map.css (the `GetSeatMapStyle` operationId).
+	GetSeatMapStyleWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetSeatMapStyleResponse, error)
+
+	// GetSeatMapScriptWithResponse The seat map's script
+	//
+	// The seat map page's script; browsers may keep it but revalidate it
+	// (`Cache-Control: no-cache`), by its ETag.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /seatmap/map.js (the `GetSeatMapScript` operationId).
+	GetSeatMapScriptWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetSeatMapScriptResponse, error)
+
 	// GetSeatWithResponse Get a seat as it is now
 	//
 	// The seat's status, its holder's UUID and, while it is on hold, when
@@ -2943,13 +3675,19 @@ type ClientWithResponsesInterface interface {
 	// **A cap.** An instance answers at most `RESERVATION_HTTP_MAX_LISTS`
 	// lists at once; one more is answered 503 `TOO_MANY_LISTS` with
 	// `Retry-After` at once, so that a crowd of seat maps never slows the
-	// holds. There is no ETag yet (it will be the event's position in its
-	// stream of changes).
+	// holds.
+	//
+	// **Conditional.** Every 200 carries an `ETag`, the list's version
+	// (the event's position in its stream of changes); a request whose
+	// `If-None-Match` names it (or is `*`) is answered 304 without a body
+	// while the list is the same. The instance tells the version without
+	// reading the seats when it can, so that a 304 costs the store little
+	// and takes no place under the cap.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /seats/list/{eventId} (the `ListAvailableSeats` operationId).
-	ListAvailableSeatsWithResponse(ctx context.Context, eventID string, reqEditors ...RequestEditorFn) (*ListAvailableSeatsResponse, error)
+	ListAvailableSeatsWithResponse(ctx context.Context, eventID string, params *ListAvailableSeatsParams, reqEditors ...RequestEditorFn) (*ListAvailableSeatsResponse, error)
 
 	// RefreshHoldWithBodyWithResponse Extend a live hold
 	//
@@ -3505,6 +4243,124 @@ func (r GetEventResponse) ContentType() string {
 	return ""
 }
 
+// ListEventChangesResponse401Headers the declared response headers of an HTTP 401 response for ListEventChanges
+type ListEventChangesResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// ListEventChangesResponse429Headers the declared response headers of an HTTP 429 response for ListEventChanges
+type ListEventChangesResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      *int
+}
+
+type ListEventChangesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ChangesPage
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthenticated
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+	// JSON410 the response for an HTTP 410 `application/json` response
+	JSON410 *Error
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *RateLimited
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *StoreUnavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListEventChangesResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListEventChangesResponse429Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListEventChangesResponse) GetJSON200() *ChangesPage {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ListEventChangesResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListEventChangesResponse) GetJSON401() *Unauthenticated {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ListEventChangesResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetJSON410 returns the response for an HTTP 410 `application/json` response
+func (r ListEventChangesResponse) GetJSON410() *Error {
+	return r.JSON410
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ListEventChangesResponse) GetJSON429() *RateLimited {
+	return r.JSON429
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r ListEventChangesResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ListEventChangesResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ListEventChangesResponse) GetJSON503() *StoreUnavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ListEventChangesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListEventChangesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListEventChangesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// Bytes is a convenience method to retrieve the raw bytes from the HTTP response
+func (r ListEventChangesResponse) Bytes() []byte {
+	return r.Body
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListEventChangesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // HoldSeatsResponse401Headers the declared response headers of an HTTP 401 response for HoldSeats
 type HoldSeatsResponse401Headers struct {
 	WWWAuthenticate *string
@@ -3652,6 +4508,120 @@ func (r HoldSeatsResponse) Bytes() []byte {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r HoldSeatsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetSeatMapResponse200Headers the declared response headers of an HTTP 200 response for GetSeatMap
+type GetSeatMapResponse200Headers struct {
+	ContentEncoding       *string
+	ContentSecurityPolicy *string
+	ETag                  *string
+	Vary                  *string
+}
+
+// GetSeatMapResponse304Headers the declared response headers of an HTTP 304 response for GetSeatMap
+type GetSeatMapResponse304Headers struct {
+	ETag *string
+}
+
+// GetSeatMapResponse401Headers the declared response headers of an HTTP 401 response for GetSeatMap
+type GetSeatMapResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// GetSeatMapResponse429Headers the declared response headers of an HTTP 429 response for GetSeatMap
+type GetSeatMapResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      *int
+}
+
+type GetSeatMapResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthenticated
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *EventNotFound
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *RateLimited
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *StoreUnavailable
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *GetSeatMapResponse200Headers
+	// Headers304 the parsed response headers for an HTTP 304 response
+	Headers304 *GetSeatMapResponse304Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetSeatMapResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *GetSeatMapResponse429Headers
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetSeatMapResponse) GetJSON401() *Unauthenticated {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetSeatMapResponse) GetJSON404() *EventNotFound {
+	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GetSeatMapResponse) GetJSON429() *RateLimited {
+	return r.JSON429
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r GetSeatMapResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r GetSeatMapResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r GetSeatMapResponse) GetJSON503() *StoreUnavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r GetSeatMapResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetSeatMapResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetSeatMapResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// Bytes is a convenience method to retrieve the raw bytes from the HTTP response
+func (r GetSeatMapResponse) Bytes() []byte {
+	return r.Body
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetSeatMapResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -4103,6 +5073,117 @@ func (r ReserveSeatsResponse) ContentType() string {
 	return ""
 }
 
+// StreamEventChangesResponse401Headers the declared response headers of an HTTP 401 response for StreamEventChanges
+type StreamEventChangesResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// StreamEventChangesResponse429Headers the declared response headers of an HTTP 429 response for StreamEventChanges
+type StreamEventChangesResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      *int
+}
+
+// StreamEventChangesResponse503Headers the declared response headers of an HTTP 503 response for StreamEventChanges
+type StreamEventChangesResponse503Headers struct {
+	RetryAfter *int
+}
+
+type StreamEventChangesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *InvalidPosition
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthenticated
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *EventNotFound
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *RateLimited
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *StreamEventChangesResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *StreamEventChangesResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *StreamEventChangesResponse503Headers
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r StreamEventChangesResponse) GetJSON400() *InvalidPosition {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r StreamEventChangesResponse) GetJSON401() *Unauthenticated {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r StreamEventChangesResponse) GetJSON404() *EventNotFound {
+	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r StreamEventChangesResponse) GetJSON429() *RateLimited {
+	return r.JSON429
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r StreamEventChangesResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r StreamEventChangesResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r StreamEventChangesResponse) GetJSON503() *Error {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r StreamEventChangesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r StreamEventChangesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r StreamEventChangesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// Bytes is a convenience method to retrieve the raw bytes from the HTTP response
+func (r StreamEventChangesResponse) Bytes() []byte {
+	return r.Body
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r StreamEventChangesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // GetEventSummaryResponse401Headers the declared response headers of an HTTP 401 response for GetEventSummary
 type GetEventSummaryResponse401Headers struct {
 	WWWAuthenticate *string
@@ -4479,6 +5560,218 @@ func (r ReadyzHeadResponse) Bytes() []byte {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r ReadyzHeadResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetSeatMapStyleResponse200Headers the declared response headers of an HTTP 200 response for GetSeatMapStyle
+type GetSeatMapStyleResponse200Headers struct {
+	ContentEncoding *string
+	ETag            *string
+	Vary            *string
+}
+
+// GetSeatMapStyleResponse304Headers the declared response headers of an HTTP 304 response for GetSeatMapStyle
+type GetSeatMapStyleResponse304Headers struct {
+	ETag *string
+}
+
+// GetSeatMapStyleResponse401Headers the declared response headers of an HTTP 401 response for GetSeatMapStyle
+type GetSeatMapStyleResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// GetSeatMapStyleResponse429Headers the declared response headers of an HTTP 429 response for GetSeatMapStyle
+type GetSeatMapStyleResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      *int
+}
+
+type GetSeatMapStyleResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthenticated
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *RateLimited
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *StoreUnavailable
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *GetSeatMapStyleResponse200Headers
+	// Headers304 the parsed response headers for an HTTP 304 response
+	Headers304 *GetSeatMapStyleResponse304Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetSeatMapStyleResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *GetSeatMapStyleResponse429Headers
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetSeatMapStyleResponse) GetJSON401() *Unauthenticated {
+	return r.JSON401
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GetSeatMapStyleResponse) GetJSON429() *RateLimited {
+	return r.JSON429
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r GetSeatMapStyleResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r GetSeatMapStyleResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r GetSeatMapStyleResponse) GetJSON503() *StoreUnavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r GetSeatMapStyleResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetSeatMapStyleResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetSeatMapStyleResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// Bytes is a convenience method to retrieve the raw bytes from the HTTP response
+func (r GetSeatMapStyleResponse) Bytes() []byte {
+	return r.Body
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetSeatMapStyleResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetSeatMapScriptResponse200Headers the declared response headers of an HTTP 200 response for GetSeatMapScript
+type GetSeatMapScriptResponse200Headers struct {
+	ContentEncoding *string
+	ETag            *string
+	Vary            *string
+}
+
+// GetSeatMapScriptResponse304Headers the declared response headers of an HTTP 304 response for GetSeatMapScript
+type GetSeatMapScriptResponse304Headers struct {
+	ETag *string
+}
+
+// GetSeatMapScriptResponse401Headers the declared response headers of an HTTP 401 response for GetSeatMapScript
+type GetSeatMapScriptResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// GetSeatMapScriptResponse429Headers the declared response headers of an HTTP 429 response for GetSeatMapScript
+type GetSeatMapScriptResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      *int
+}
+
+type GetSeatMapScriptResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthenticated
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *RateLimited
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *StoreUnavailable
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *GetSeatMapScriptResponse200Headers
+	// Headers304 the parsed response headers for an HTTP 304 response
+	Headers304 *GetSeatMapScriptResponse304Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetSeatMapScriptResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *GetSeatMapScriptResponse429Headers
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetSeatMapScriptResponse) GetJSON401() *Unauthenticated {
+	return r.JSON401
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GetSeatMapScriptResponse) GetJSON429() *RateLimited {
+	return r.JSON429
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r GetSeatMapScriptResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r GetSeatMapScriptResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r GetSeatMapScriptResponse) GetJSON503() *StoreUnavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r GetSeatMapScriptResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetSeatMapScriptResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetSeatMapScriptResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// Bytes is a convenience method to retrieve the raw bytes from the HTTP response
+func (r GetSeatMapScriptResponse) Bytes() []byte {
+	return r.Body
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetSeatMapScriptResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -4884,7 +6177,14 @@ func (r RefreshHoldOriginalPathResponse) ContentType() string {
 // ListAvailableSeatsResponse200Headers the declared response headers of an HTTP 200 response for ListAvailableSeats
 type ListAvailableSeatsResponse200Headers struct {
 	ContentEncoding *string
+	ETag            *string
 	Vary            *string
+}
+
+// ListAvailableSeatsResponse304Headers the declared response headers of an HTTP 304 response for ListAvailableSeats
+type ListAvailableSeatsResponse304Headers struct {
+	ETag *string
+	Vary *string
 }
 
 // ListAvailableSeatsResponse401Headers the declared response headers of an HTTP 401 response for ListAvailableSeats
@@ -4923,6 +6223,8 @@ type ListAvailableSeatsResponse struct {
 	JSON503 *Error
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *ListAvailableSeatsResponse200Headers
+	// Headers304 the parsed response headers for an HTTP 304 response
+	Headers304 *ListAvailableSeatsResponse304Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ListAvailableSeatsResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
@@ -5413,6 +6715,36 @@ func (c *ClientWithResponses) GetEventWithResponse(ctx context.Context, id Event
 	return ParseGetEventResponse(rsp)
 }
 
+// ListEventChangesWithResponse Page through an event's history of seat changes
+//
+// The changes of the stream as JSON pages, oldest first, for as long
+// as they are kept (the last `RESERVATION_STREAM_MAX_LEN` records of
+// the event, 100,000 by default). Pass a page's `next` as the next
+// page's `after`; a page with no change has reached the last one (its
+// `next` is then its `after`, to ask again later).
+//
+// `limit` counts changes, but the changes of one store step (a cart's
+// seats) are never split: a step that does not fit in what is left of
+// the page goes to the next one, unless it is the page's first, so a
+// page may hold more than `limit` then.
+//
+// With `seat`, only that seat's changes: the server reads at most
+// 10,000 steps for a page and answers what it found there, with `next`
+// where it stopped, so a page may be empty while more follow. A seat
+// of another event is 404 `SEAT_NOT_FOUND`; a number past the event's
+// seats has no change.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /events/{id}/changes (the `ListEventChanges` operationId).
+func (c *ClientWithResponses) ListEventChangesWithResponse(ctx context.Context, id EventID, params *ListEventChangesParams, reqEditors ...RequestEditorFn) (*ListEventChangesResponse, error) {
+	rsp, err := c.ListEventChanges(ctx, id, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListEventChangesResponse(rsp)
+}
+
 // HoldSeatsWithBodyWithResponse Put several seats of an event on hold for a UUID, all or nothing
 //
 // The seats `ids`, or `bestAvailable.count` seats that the server
@@ -5455,6 +6787,29 @@ func (c *ClientWithResponses) HoldSeatsWithResponse(ctx context.Context, id Even
 		return nil, err
 	}
 	return ParseHoldSeatsResponse(rsp)
+}
+
+// GetSeatMapWithResponse The event's seat map, a page for a browser
+//
+// An HTML page that draws the event's seats in their rows, coloured by
+// status, and keeps them current from the event's stream
+// (`/events/{id}/stream`); with a field for a UUID and buttons that
+// hold the best available seats, release them and reserve them. Its
+// script and style are built into the service (`/seatmap/map.js`,
+// `/seatmap/map.css`), and its Content-Security-Policy lets it load and
+// call nothing but this service. It is served for any id of an event's
+// form without reading the store: for an event that does not exist,
+// the page says so.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /events/{id}/map (the `GetSeatMap` operationId).
+func (c *ClientWithResponses) GetSeatMapWithResponse(ctx context.Context, id EventID, reqEditors ...RequestEditorFn) (*GetSeatMapResponse, error) {
+	rsp, err := c.GetSeatMap(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetSeatMapResponse(rsp)
 }
 
 // RefreshHoldsWithBodyWithResponse Extend every live hold of a UUID in an event
@@ -5555,6 +6910,52 @@ func (c *ClientWithResponses) ReserveSeatsWithResponse(ctx context.Context, id E
 		return nil, err
 	}
 	return ParseReserveSeatsResponse(rsp)
+}
+
+// StreamEventChangesWithResponse Follow an event's seat changes as Server-Sent Events
+//
+// A stream (`text/event-stream`, for a browser's `EventSource` or
+// `curl -N`) of every change of the event's seats, in the order of
+// their positions, each once. It starts with a line `retry: 2000` (the
+// milliseconds a client waits before it reconnects), then:
+//
+//   - without a position: a `snapshot` event, the seats available at a
+//     position, then the changes after it;
+//   - with `Last-Event-ID` (what `EventSource` sends when it
+//     reconnects) or `?after=`: the changes after that position; if
+//     they are no longer kept, a `snapshot` first (a reset: it replaces
+//     all the client knew), never a silent gap.
+//
+// Events:
+//
+//   - `snapshot`: `id:` its position, `data:` a StreamSnapshot.
+//   - `changes`: `id:` the position of its last change, `data:` a
+//     StreamChanges, every change since the previous message; at most
+//     one such message per 100 ms. The changes of one store step (a
+//     cart's seats) are always in one message.
+//   - `gone`: the event was deleted; `data:` an Error
+//     (`EVENT_NOT_FOUND`), then the stream ends.
+//   - a comment `: heartbeat` after 15 s without a message.
+//
+// A change of a hold that expires appears (`op: expired`) within about
+// a second of its expiry. The server's write timeout does not apply: a
+// stream lasts as long as its client reads it, but a client that does
+// not take a message within 5 s is disconnected (it reconnects with
+// `Last-Event-ID` and resumes). A stream also ends when the instance
+// shuts down (SIGTERM), so that its client reconnects to another.
+// Changes are kept for `RESERVATION_STREAM_MAX_LEN` records per event
+// (100,000 by default). Holders' UUIDs are shown as everywhere (see
+// Security).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /events/{id}/stream (the `StreamEventChanges` operationId).
+func (c *ClientWithResponses) StreamEventChangesWithResponse(ctx context.Context, id EventID, params *StreamEventChangesParams, reqEditors ...RequestEditorFn) (*StreamEventChangesResponse, error) {
+	rsp, err := c.StreamEventChanges(ctx, id, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseStreamEventChangesResponse(rsp)
 }
 
 // GetEventSummaryWithResponse Count an event's seats by status
@@ -5674,6 +7075,38 @@ func (c *ClientWithResponses) ReadyzHeadWithResponse(ctx context.Context, reqEdi
 	return ParseReadyzHeadResponse(rsp)
 }
 
+// GetSeatMapStyleWithResponse The seat map's style sheet
+//
+// The seat map page's style sheet; browsers may keep it but revalidate
+// it (`Cache-Control: no-cache`), by its ETag.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /seatmap/map.css (the `GetSeatMapStyle` operationId).
+func (c *ClientWithResponses) GetSeatMapStyleWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetSeatMapStyleResponse, error) {
+	rsp, err := c.GetSeatMapStyle(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetSeatMapStyleResponse(rsp)
+}
+
+// GetSeatMapScriptWithResponse The seat map's script
+//
+// The seat map page's script; browsers may keep it but revalidate it
+// (`Cache-Control: no-cache`), by its ETag.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /seatmap/map.js (the `GetSeatMapScript` operationId).
+func (c *ClientWithResponses) GetSeatMapScriptWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetSeatMapScriptResponse, error) {
+	rsp, err := c.GetSeatMapScript(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetSeatMapScriptResponse(rsp)
+}
+
 // GetSeatWithResponse Get a seat as it is now
 //
 // The seat's status, its holder's UUID and, while it is on hold, when
@@ -5779,14 +7212,20 @@ func (c *ClientWithResponses) RefreshHoldOriginalPathWithResponse(ctx context.Co
 // **A cap.** An instance answers at most `RESERVATION_HTTP_MAX_LISTS`
 // lists at once; one more is answered 503 `TOO_MANY_LISTS` with
 // `Retry-After` at once, so that a crowd of seat maps never slows the
-// holds. There is no ETag yet (it will be the event's position in its
-// stream of changes).
+// holds.
+//
+// **Conditional.** Every 200 carries an `ETag`, the list's version
+// (the event's position in its stream of changes); a request whose
+// `If-None-Match` names it (or is `*`) is answered 304 without a body
+// while the list is the same. The instance tells the version without
+// reading the seats when it can, so that a 304 costs the store little
+// and takes no place under the cap.
 //
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /seats/list/{eventId} (the `ListAvailableSeats` operationId).
-func (c *ClientWithResponses) ListAvailableSeatsWithResponse(ctx context.Context, eventID string, reqEditors ...RequestEditorFn) (*ListAvailableSeatsResponse, error) {
-	rsp, err := c.ListAvailableSeats(ctx, eventID, reqEditors...)
+func (c *ClientWithResponses) ListAvailableSeatsWithResponse(ctx context.Context, eventID string, params *ListAvailableSeatsParams, reqEditors ...RequestEditorFn) (*ListAvailableSeatsResponse, error) {
+	rsp, err := c.ListAvailableSeats(ctx, eventID, params, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -6361,6 +7800,125 @@ func ParseGetEventResponse(rsp *http.Response) (*GetEventResponse, error) {
 	return response, nil
 }
 
+// ParseListEventChangesResponse parses an HTTP response from a ListEventChangesWithResponse call
+func ParseListEventChangesResponse(rsp *http.Response) (*ListEventChangesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListEventChangesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ChangesPage
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthenticated
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 410:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON410 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest RateLimited
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest StoreUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ListEventChangesResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers ListEventChangesResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseHoldSeatsResponse parses an HTTP response from a HoldSeatsWithResponse call
 func ParseHoldSeatsResponse(rsp *http.Response) (*HoldSeatsResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -6488,6 +8046,148 @@ func ParseHoldSeatsResponse(rsp *http.Response) (*HoldSeatsResponse, error) {
 		response.Headers401 = &headers
 	case rsp.StatusCode == 429:
 		var headers HoldSeatsResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetSeatMapResponse parses an HTTP response from a GetSeatMapWithResponse call
+func ParseGetSeatMapResponse(rsp *http.Response) (*GetSeatMapResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetSeatMapResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 304:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthenticated
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest EventNotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest RateLimited
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest StoreUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers GetSeatMapResponse200Headers
+		if values := rsp.Header.Values("Content-Encoding"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Encoding", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentEncoding = &value
+		}
+		if values := rsp.Header.Values("Content-Security-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Security-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentSecurityPolicy = &value
+		}
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		if values := rsp.Header.Values("Vary"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Vary", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Vary = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 304:
+		var headers GetSeatMapResponse304Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		response.Headers304 = &headers
+	case rsp.StatusCode == 401:
+		var headers GetSeatMapResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers GetSeatMapResponse429Headers
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -6963,6 +8663,121 @@ func ParseReserveSeatsResponse(rsp *http.Response) (*ReserveSeatsResponse, error
 	return response, nil
 }
 
+// ParseStreamEventChangesResponse parses an HTTP response from a StreamEventChangesWithResponse call
+func ParseStreamEventChangesResponse(rsp *http.Response) (*StreamEventChangesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &StreamEventChangesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest InvalidPosition
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthenticated
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest EventNotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest RateLimited
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers StreamEventChangesResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers StreamEventChangesResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers StreamEventChangesResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseGetEventSummaryResponse parses an HTTP response from a GetEventSummaryWithResponse call
 func ParseGetEventSummaryResponse(rsp *http.Response) (*GetEventSummaryResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -7236,6 +9051,262 @@ func ParseReadyzHeadResponse(rsp *http.Response) (*ReadyzHeadResponse, error) {
 	response := &ReadyzHeadResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
+	}
+
+	return response, nil
+}
+
+// ParseGetSeatMapStyleResponse parses an HTTP response from a GetSeatMapStyleWithResponse call
+func ParseGetSeatMapStyleResponse(rsp *http.Response) (*GetSeatMapStyleResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetSeatMapStyleResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 304:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthenticated
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest RateLimited
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest StoreUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers GetSeatMapStyleResponse200Headers
+		if values := rsp.Header.Values("Content-Encoding"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Encoding", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentEncoding = &value
+		}
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		if values := rsp.Header.Values("Vary"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Vary", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Vary = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 304:
+		var headers GetSeatMapStyleResponse304Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		response.Headers304 = &headers
+	case rsp.StatusCode == 401:
+		var headers GetSeatMapStyleResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers GetSeatMapStyleResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetSeatMapScriptResponse parses an HTTP response from a GetSeatMapScriptWithResponse call
+func ParseGetSeatMapScriptResponse(rsp *http.Response) (*GetSeatMapScriptResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetSeatMapScriptResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 304:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthenticated
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest RateLimited
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest StoreUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers GetSeatMapScriptResponse200Headers
+		if values := rsp.Header.Values("Content-Encoding"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Encoding", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentEncoding = &value
+		}
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		if values := rsp.Header.Values("Vary"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Vary", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Vary = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 304:
+		var headers GetSeatMapScriptResponse304Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		response.Headers304 = &headers
+	case rsp.StatusCode == 401:
+		var headers GetSeatMapScriptResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers GetSeatMapScriptResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -7661,6 +9732,9 @@ func ParseListAvailableSeatsResponse(rsp *http.Response) (*ListAvailableSeatsRes
 		}
 		response.JSON200 = &dest
 
+	case rsp.StatusCode == 304:
+		break // No content-type
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
 		var dest Unauthenticated
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -7715,6 +9789,13 @@ func ParseListAvailableSeatsResponse(rsp *http.Response) (*ListAvailableSeatsRes
 			}
 			headers.ContentEncoding = &value
 		}
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
 		if values := rsp.Header.Values("Vary"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "Vary", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -7723,6 +9804,23 @@ func ParseListAvailableSeatsResponse(rsp *http.Response) (*ListAvailableSeatsRes
 			headers.Vary = &value
 		}
 		response.Headers200 = &headers
+	case rsp.StatusCode == 304:
+		var headers ListAvailableSeatsResponse304Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		if values := rsp.Header.Values("Vary"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Vary", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Vary = &value
+		}
+		response.Headers304 = &headers
 	case rsp.StatusCode == 401:
 		var headers ListAvailableSeatsResponse401Headers
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {

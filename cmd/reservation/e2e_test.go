@@ -49,7 +49,7 @@ func TestEndToEnd(t *testing.T) {
 	if got := *answered(t, gotEvent, err, http.StatusOK).JSON200; got != ev {
 		t.Errorf("GET event = %+v, want %+v", got, ev)
 	}
-	listed, err := api.ListAvailableSeatsWithResponse(ctx, ev.ID)
+	listed, err := api.ListAvailableSeatsWithResponse(ctx, ev.ID, nil)
 	list := *answered(t, listed, err, http.StatusOK).JSON200
 	if list.Total != 10 || len(list.Seats) != 10 || list.Event != ev {
 		t.Fatalf("list = %+v, want the event and its 10 seats", list)
@@ -101,7 +101,7 @@ func TestEndToEnd(t *testing.T) {
 	bobHold, err = api.HoldSeatWithResponse(ctx, client.SeatRequest{ID: list.Seats[7].ID, UUID: "bob"})
 	refused(t, answered(t, bobHold, err, http.StatusTooManyRequests).JSON429, client.HOLDLIMITREACHED)
 
-	listed, err = api.ListAvailableSeatsWithResponse(ctx, ev.ID)
+	listed, err = api.ListAvailableSeatsWithResponse(ctx, ev.ID, nil)
 	if got := *answered(t, listed, err, http.StatusOK).JSON200; got.Total != 3 || len(got.Seats) != 3 || got.Seats[0].ID != list.Seats[7].ID {
 		t.Errorf("list after holds = %+v, want seats 8, 9 and 10", got)
 	}

@@ -34,9 +34,19 @@ func Serve(t testing.TB, policy domain.HoldPolicy, store application.Store) stri
 	kept, seen := observer.New(zapcore.WarnLevel)
 	log := zap.New(zapcore.NewTee(zaptest.NewLogger(t, zaptest.Level(zapcore.ErrorLevel)).Core(), kept))
 	m := metrics.New()
-	svc := application.NewService(m.InstrumentStore(store), policy)
+	store = m.InstrumentStore(store)
+	// The stream's Feed and the Expirer, as bootstrap runs them.
+	x := application.NewExpirer(store, log)
+	feed := application.NewFeed(store, log, application.FeedConfig{Expiries: x})
+	x.Start()
+	feed.Start()
+	t.Cleanup(x.Stop)
+	svc := application.NewService(store, policy, application.WithFeed(feed), application.WithExpiryTracker(x))
 	srv := httptest.NewServer(httpapi.NewRouter(svc, log, m))
 	t.Cleanup(srv.Close)
+	// Cleanups run last first: the streams end before the server closes,
+	// which waits for them.
+	t.Cleanup(feed.Close)
 	logs.Store(srv.URL, seen)
 	t.Cleanup(func() { logs.Delete(srv.URL) })
 	return srv.URL
