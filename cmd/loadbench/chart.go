@@ -8,7 +8,8 @@ import (
 
 // The chart: hold throughput, and hold latency, against connections, for
 // each Redis set-up. Each point is the median of the rounds, its whisker
-// their range.
+// their range. The stream's chart, beside it: lag and memory against
+// subscribers, one run each.
 
 const (
 	panelW, panelH = 460, 340
@@ -23,9 +24,17 @@ type line struct {
 	name   string
 	color  string
 	dashed bool
-	points []spread // one per curve entry; ok false where it did not run
+	points []spread // one per entry of the panel's axis; ok false where it did not run
 	ok     []bool
 }
+
+// axis is the x axis of a panel: its name and its values.
+type axis struct {
+	name   string
+	values []int
+}
+
+var connections = axis{"connections", curve}
 
 var topologyColors = map[string]string{"standalone": "#1f77b4", "cluster": "#d62728"}
 
@@ -41,10 +50,44 @@ func (r report) chart() []byte {
 			r.line("p99, "+topo, color, true, topo, "hold", p99))
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="sans-serif" font-size="12">`+"\n", 2*panelW, panelH)
+	svgStart(&b, 2)
+	panel(&b, 0, "POST /seats/hold: requests per second", "req/s", connections, throughput)
+	panel(&b, panelW, "POST /seats/hold: latency", "ms", connections, latency)
+	b.WriteString("</svg>\n")
+	return []byte(b.String())
+}
+
+// svgStart begins a chart of panels side by side.
+func svgStart(b *strings.Builder, panels int) {
+	fmt.Fprintf(b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="sans-serif" font-size="12">`+"\n", panels*panelW, panelH)
 	b.WriteString(`<rect width="100%" height="100%" fill="white"/>` + "\n")
-	panel(&b, 0, "POST /seats/hold: requests per second", "req/s", throughput)
-	panel(&b, panelW, "POST /seats/hold: latency", "ms", latency)
+}
+
+// streamChart is the stream's chart (stream.go): lag, and the instance's
+// memory, against subscribers; nil when it did not run.
+func (r report) streamChart() []byte {
+	if len(r.streams) == 0 {
+		return nil
+	}
+	x := axis{name: "subscribers"}
+	p50, p99 := line{name: "p50", color: topologyColors["standalone"]}, line{name: "p99", color: topologyColors["standalone"], dashed: true}
+	rss := line{name: "peak RSS (VmHWM)", color: topologyColors["standalone"]}
+	const targetColor = "#999"
+	lagGoal := line{name: fmt.Sprintf("goal of p99 at %s", thousands(streamTargetSubscribers)), color: targetColor, dashed: true}
+	rssGoal := line{name: fmt.Sprintf("goal at %s", thousands(streamTargetSubscribers)), color: targetColor, dashed: true}
+	add := func(l *line, v float64) { l.points, l.ok = append(l.points, spread{v, v, v}), append(l.ok, true) }
+	for _, run := range r.streams {
+		x.values = append(x.values, run.subscribers)
+		add(&p50, run.lags.percentile(0.5))
+		add(&p99, run.p99())
+		add(&rss, run.rssMB())
+		add(&lagGoal, streamMaxLagMs)
+		add(&rssGoal, streamMaxRSSMB)
+	}
+	var b strings.Builder
+	svgStart(&b, 2)
+	panel(&b, 0, "GET /events/{id}/stream: lag", "ms", x, []line{p50, p99, lagGoal})
+	panel(&b, panelW, "the instance's peak memory", "MB", x, []line{rss, rssGoal})
 	b.WriteString("</svg>\n")
 	return []byte(b.String())
 }
@@ -58,7 +101,7 @@ func (r report) line(name, color string, dashed bool, topo, id string, f func(wr
 	return l
 }
 
-func panel(b *strings.Builder, x0 int, title, unit string, lines []line) {
+func panel(b *strings.Builder, x0 int, title, unit string, x axis, lines []line) {
 	top := 0.0
 	for _, l := range lines {
 		for i, p := range l.points {
@@ -69,7 +112,7 @@ func panel(b *strings.Builder, x0 int, title, unit string, lines []line) {
 	}
 	top, step := niceScale(top)
 	plotW, plotH := float64(panelW-marginL-marginR), float64(panelH-marginT-marginB)
-	xAt := func(i int) float64 { return float64(x0+marginL) + plotW*(float64(i)+0.5)/float64(len(curve)) }
+	xAt := func(i int) float64 { return float64(x0+marginL) + plotW*(float64(i)+0.5)/float64(len(x.values)) }
 	yAt := func(v float64) float64 { return float64(marginT) + plotH*(1-v/top) }
 
 	fmt.Fprintf(b, `<text x="%d" y="18" font-size="14" font-weight="bold">%s</text>`+"\n", x0+marginL, title)
@@ -80,10 +123,10 @@ func panel(b *strings.Builder, x0 int, title, unit string, lines []line) {
 	}
 	fmt.Fprintf(b, `<text x="%d" y="%d" transform="rotate(-90 %d %d)" text-anchor="middle">%s</text>`+"\n",
 		x0+14, marginT+int(plotH/2), x0+14, marginT+int(plotH/2), unit)
-	for i, c := range curve {
-		fmt.Fprintf(b, `<text x="%.1f" y="%d" text-anchor="middle">%d</text>`+"\n", xAt(i), panelH-marginB+18, c)
+	for i, c := range x.values {
+		fmt.Fprintf(b, `<text x="%.1f" y="%d" text-anchor="middle">%s</text>`+"\n", xAt(i), panelH-marginB+18, thousands(c))
 	}
-	fmt.Fprintf(b, `<text x="%d" y="%d" text-anchor="middle">connections</text>`+"\n", x0+marginL+int(plotW/2), panelH-8)
+	fmt.Fprintf(b, `<text x="%d" y="%d" text-anchor="middle">%s</text>`+"\n", x0+marginL+int(plotW/2), panelH-8, x.name)
 	for k, l := range lines {
 		dash := ""
 		if l.dashed {

@@ -111,7 +111,7 @@ func (l listing) Bytes() []byte   { return l.body }
 // again after its Retry-After, as a seat map would, while ctx lasts.
 func (c *caller) list(ctx context.Context, event string) (listing, error) {
 	for {
-		resp, err := c.api.ListAvailableSeats(ctx, event)
+		resp, err := c.api.ListAvailableSeats(ctx, event, nil)
 		if err != nil {
 			return listing{}, err
 		}

@@ -1,24 +1,31 @@
 // Command loadbench is a benchmark tool, not part of the service: the HTTP
 // load run of `make bench`. First the sale (sale.go): its own Go clients
 // sell out events through the built service (bin/reservation) on a
-// throwaway standalone Redis, and on the in-memory store. Then it starts
+// throwaway standalone Redis, and on the in-memory store. Then the stream
+// (stream.go): subscribers of one event beside a sale of it. Then it starts
 // throwaway Redis servers (standalone, then a three-master cluster) on
 // loopback ports, the service with its default configuration against each,
 // and the ceiling server (bin/benchceiling) beside it; it drives them with
-// wrk, round after round. It prints a summary that it also writes, with a
-// chart, to docs/benchmarks.md and docs/benchmarks.svg.
+// wrk, round after round. It prints a summary that it also writes, with
+// charts, to docs/benchmarks.md, docs/benchmarks.svg and
+// docs/benchmarks-stream.svg.
 //
 // A run fails (exit status 1, docs left alone) if any request gets a status
-// other than the one expected or a socket error, or a sale's check fails.
+// other than the one expected or a socket error, a sale's check fails, or
+// a subscriber of the stream misses a change (streamRun.failure).
 //
 // While working on one scenario, run it alone and write no docs, e.g.
 //
-//	bin/loadbench -sales 0 -single '' -topologies standalone -scenarios cartceil,cart -rounds 1 -out '' -chart ''
+//	bin/loadbench -sales 0 -single '' -subscribers '' -topologies standalone -scenarios cartceil,cart -rounds 1 -out '' -chart ''
+//
+// the stream's subscribers beside a sale (stream.go), at 1,000 only:
+//
+//	bin/loadbench -sales 0 -single '' -topologies '' -subscribers 1000 -out '' -chart ''
 //
 // and the single-seat hold with each layer of the guard of issue #10
 // (guard.go), next to its ceiling and the plain hold at 64 connections:
 //
-//	bin/loadbench -sales 0 -single '' -topologies standalone -scenarios evalsha@64,hold@64,holdall,holdoff,holdkey,holdtoken,holdlimits -out '' -chart ''
+//	bin/loadbench -sales 0 -single '' -subscribers '' -topologies standalone -scenarios evalsha@64,hold@64,holdall,holdoff,holdkey,holdtoken,holdlimits -out '' -chart ''
 package main
 
 import (
@@ -47,10 +54,14 @@ func main() {
 	flag.BoolVar(&o.saleMemory, "sale-memory", true, "run the cart sale on the in-memory store too")
 	flag.StringVar(&o.single, "single", "100,500", "concurrent clients of the runs of the single-seat sale, one run each (comma-separated); empty for none")
 	flag.DurationVar(&o.singleCap, "single-cap", 25*time.Second, "time after which a single-seat sale starts no new buyer")
+	flag.StringVar(&o.subscribers, "subscribers", "100,1000,5000", "subscribers of the runs of the stream, one run each (comma-separated); empty for none")
+	flag.IntVar(&o.streamRate, "stream-rate", 6000, "changes per second the sale beside the stream's subscribers makes, in all")
+	flag.DurationVar(&o.streamDuration, "stream-duration", 5*time.Second, "length of the sale beside the stream's subscribers")
+	flag.StringVar(&o.streamEnv, "stream-env", "", "settings of the stream's instances, NAME=value, comma-separated (e.g. RESERVATION_ADMIN_ADDR=127.0.0.1:6060 to profile one)")
 	flag.StringVar(&o.goBench, "gobench", "", "output of the Go benchmarks to include in the report")
 	flag.StringVar(&o.goBenchCmd, "gobenchcmd", "", "the command that wrote -gobench, for the report")
 	flag.StringVar(&o.out, "out", "docs/benchmarks.md", "report to write; empty for none")
-	flag.StringVar(&o.chart, "chart", "docs/benchmarks.svg", "chart to write; empty for none")
+	flag.StringVar(&o.chart, "chart", "docs/benchmarks.svg", "chart to write (and the stream's beside it, NAME-stream.svg); empty for none")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -73,6 +84,10 @@ type options struct {
 	saleMemory       bool
 	single           string
 	singleCap        time.Duration
+	subscribers      string
+	streamRate       int
+	streamDuration   time.Duration
+	streamEnv        string
 	goBench          string
 	goBenchCmd       string
 	out, chart       string
@@ -94,6 +109,10 @@ func run(ctx context.Context, o options) error {
 	if err != nil {
 		return err
 	}
+	streams, err := runStreams(ctx, o)
+	if err != nil {
+		return err
+	}
 	var results []result
 	for _, name := range strings.Split(o.topologies, ",") {
 		if name == "" {
@@ -109,7 +128,7 @@ func run(ctx context.Context, o options) error {
 			return err
 		}
 	}
-	r := report{machine: m, opts: o, results: results, sales: sales}
+	r := report{machine: m, opts: o, results: results, sales: sales, streams: streams}
 	fmt.Print(r.summary())
 	if failed := r.failures(); len(failed) > 0 {
 		return fmt.Errorf("unexpected answers, docs left alone:\n%s", strings.Join(failed, "\n"))
@@ -125,6 +144,11 @@ func run(ctx context.Context, o options) error {
 		if err := os.WriteFile(o.chart, r.chart(), 0o644); err != nil {
 			return err
 		}
+		if c := r.streamChart(); c != nil {
+			if err := os.WriteFile(streamChartPath(o.chart), c, 0o644); err != nil {
+				return err
+			}
+		}
 	}
 	if o.out != "" {
 		if err := os.WriteFile(o.out, []byte(r.markdown()), 0o644); err != nil {
@@ -133,4 +157,10 @@ func run(ctx context.Context, o options) error {
 		fmt.Printf("wrote %s\n", o.out)
 	}
 	return nil
+}
+
+// streamChartPath is where the stream's chart goes beside chart:
+// docs/benchmarks-stream.svg beside docs/benchmarks.svg.
+func streamChartPath(chart string) string {
+	return strings.TrimSuffix(chart, ".svg") + "-stream.svg"
 }

@@ -167,6 +167,7 @@ type report struct {
 	opts    options
 	results []result
 	sales   []saleRun
+	streams []streamRun
 	goBench string
 }
 
@@ -262,6 +263,11 @@ func (r report) failures() []string {
 			out = append(out, f)
 		}
 	}
+	for _, run := range r.streams {
+		if f := run.failure(); f != "" {
+			out = append(out, f)
+		}
+	}
 	return out
 }
 
@@ -317,9 +323,10 @@ func (r report) targets() []target {
 	for _, topo := range []string{"standalone", "cluster"} {
 		ts = append(ts,
 			share("POST /seats/hold, 64 connections, "+topo+": share of the gin + one EVALSHA ceiling", topo, "hold", "evalsha", 80),
+			share("POST /seats/hold, 64 connections, "+topo+", with the stream written (issue #11): share of the gin + one EVALSHA ceiling", topo, "hold", "evalsha", 75),
 			figure("POST /seats/hold, 64 connections, "+topo+": p99", topo, "hold", 64, p99, 10, "%.2f ms"))
 	}
-	return append(ts,
+	return append(append(ts,
 		share("POST /seats/hold with a key, a buyer token and all limits on, 64 connections, standalone: share of the gin + one EVALSHA ceiling", "standalone", "holdall", "evalsha", 70),
 		figure("POST /seats/hold with a key, a buyer token and all limits on, 64 connections, standalone: p99", "standalone", "holdall", guardedConns, p99, 10, "%.2f ms"),
 		share("POST /events/{id}/hold, 6 listed seats, 64 connections: share of the gin + cart JSON + one EVALSHA ceiling", "standalone", "cart", "cartceil", 70),
@@ -330,10 +337,25 @@ func (r report) targets() []target {
 		figure("GET /seats/list/{id}, 10,000 seats available, one client: p50", "standalone", "list", 1, p50, 5, "%.2f ms"),
 		figure("POST /events/create, 10,000 seats, one client: p50", "standalone", "create", 1, p50, 10, "%.2f ms"),
 		share("GET /events/{id}, 64 connections: share of bare gin (GET, no Redis)", "standalone", "get", "bareget", 80),
+		share("GET /seats/list/{id} with If-None-Match: its ETag, answered 304, 64 connections: share of bare gin (GET, no Redis)", "standalone", "list304", "bareget", 80),
+		r.gzipTarget(),
 		figure("POST /seats/hold beside a crowd of 512 connections listing one 10,000-seat event (plain), one client: p99", "standalone", "crowd", 512, probeP99, 50, "%.2f ms"),
 		r.readsTarget(),
-	)
+	), r.streamTargets()...)
 }
+
+// gzipTarget is the size of the gzipped list of 10,000 available seats.
+func (r report) gzipTarget() target {
+	got, ok := r.figure("standalone", "gzlist", 1, bodySize)
+	return target{what: "GET /seats/list/{id}, 10,000 seats available, Accept-Encoding: gzip: the answer's size", goal: fmt.Sprintf("< %s bytes", thousands(maxGzipList)),
+		got: got, ran: ok, unit: "%.0f bytes", met: func(m float64) bool { return m < maxGzipList }}
+}
+
+// maxGzipList is 64 KB.
+const maxGzipList = 64 << 10
+
+// bodySize is the mean size of a run's answers' bodies, as sent.
+func bodySize(w wrkResult) float64 { return float64(w.BodyBytes) / float64(max(w.Requests, 1)) }
 
 // readsTarget is the goal of the crowd of 256 (crowd.go): Redis reads the
 // list far fewer times than lists are served.
@@ -461,6 +483,9 @@ func (r report) summary() string {
 		if crowd := r.crowdTable(); crowd != "" {
 			s += crowd + "\n"
 		}
+	}
+	if streams := r.streamTable(); streams != "" {
+		s += streams + "\n"
 	}
 	return s + r.targetTable()
 }
@@ -601,11 +626,12 @@ reads none), {event} for one 10,000-seat event: all available, or for the
 summary and the second list the event of 5,000 live and 5,000 expired
 holds. The sale is no wrk command:
 loadbench's Go clients run it (`+"`-sales`"+`, `+"`-sale-clients`"+`, `+"`-single`"+`,
-`+"`-single-cap`"+`; see cmd/loadbench/sale.go).
+`+"`-single-cap`"+`; see cmd/loadbench/sale.go), nor is the stream (`+"`-subscribers`"+`,
+`+"`-stream-rate`"+`, `+"`-stream-duration`"+`; see cmd/loadbench/stream.go).
 `, r.machine.date.Format("2006-01-02 15:04 MST"), r.opts.rounds, r.opts.duration, r.opts.sales,
 		r.machine.cpus, r.machine.cpu, r.machine.os, r.machine.goVersion, r.machine.redis, r.machine.wrk, loadNote(),
 		r.targetTable(), r.saleTable(), r.opts.singleCap, r.table(), thousands(bestPerEvent), thousands(frontHeld+bestPerEvent*bestSeats), churnFresh,
-		r.redisTable(), r.guardSection()+r.crowdSection(), strings.Join(os.Args, " "), r.commands())
+		r.redisTable(), r.guardSection()+r.crowdSection()+r.streamSection(), strings.Join(os.Args, " "), r.commands())
 	if r.goBench != "" {
 		fmt.Fprintf(&b, "\n## Go benchmarks\n\n`%s`\n\n```\n%s```\n", r.opts.goBenchCmd, benchLines(r.goBench))
 	}

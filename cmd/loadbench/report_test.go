@@ -232,3 +232,86 @@ func TestSaleReport(t *testing.T) {
 		t.Errorf("sale table:\n%s", table)
 	}
 }
+
+// The stream's runs: their targets at 1,000 subscribers, a failure for a
+// subscriber that missed changes or a sale's refused answer, and their
+// chart.
+func TestStreamReport(t *testing.T) {
+	t.Parallel()
+	run := func(n, failed int, p99ms int64, requests map[int]int64) streamRun {
+		r := streamRun{subscribers: n, changes: 30_000, records: 30_000, span: 5 * time.Second, sale: 5 * time.Second, window: 6 * time.Second,
+			requests: requests, messages: int64(n) * 50, bytes: 1e9, lags: &lagHistogram{}, peakRSS: 200 << 20, failed: failed,
+			cpu: [2]time.Duration{6 * time.Second, 3 * time.Second}}
+		for range 199 {
+			r.lags.add(10e3) // in the bucket of 10 to 11 ms
+		}
+		r.lags.add(p99ms * 1000)
+		return r
+	}
+	ok := map[int]int64{200: 30_000, 503: 2}
+	r := report{opts: options{streamRate: 6000, streamDuration: 5 * time.Second}, streams: []streamRun{
+		run(100, 0, 20, ok), run(1000, 0, 900, ok), run(5000, 1, 3000, ok),
+	}}
+	r.streams[2].problems = []string{"subscriber 7: disconnected"}
+	r.streams[2].resumed, r.streams[2].behind = 40, 4000 // beyond 1,000: figures, not failures
+	table := r.targetTable()
+	for _, want := range []string{
+		"changes/s of the sale | ≥ 5,000 | 6000 | yes |",
+		"saw one twice or out of order | 0 | 0 | yes |",
+		"subscribers disconnected, or behind at the end | 0 | 0 | yes |",
+		"to its arrival | < 500 ms | 11 ms | yes |", // 199 of 200 changes at 10 ms
+		"peak RSS (VmHWM) | < 300 MB | 200 MB | yes |",
+	} {
+		if !strings.Contains(table, want) {
+			t.Errorf("target table lacks %q:\n%s", want, table)
+		}
+	}
+	fails := r.failures()
+	if len(fails) != 1 || !strings.Contains(fails[0], "5000 subscribers") || !strings.Contains(fails[0], "subscriber 7: disconnected") {
+		t.Errorf("failures: %q", fails)
+	}
+	r.streams[0].requests = map[int]int64{200: 10, 409: 1}
+	if f := r.streams[0].failure(); !strings.Contains(f, "409: 1") {
+		t.Errorf("a refused change of the sale: failure %q", f)
+	}
+	r.streams[1].resumed = 1
+	if f := r.streams[1].failure(); !strings.Contains(f, "1 of 1000 subscribers were disconnected") {
+		t.Errorf("a subscriber of 1,000 disconnected: failure %q", f)
+	}
+	r.streams[1].resumed, r.streams[1].behind = 0, 2
+	if f := r.streams[1].failure(); !strings.Contains(f, "2 of 1000 subscribers had not seen the last change") {
+		t.Errorf("subscribers of 1,000 behind: failure %q", f)
+	}
+	if md := r.streamSection(); !strings.Contains(md, "| 1,000 | 6000 | 30000 (30000) | 11 | 11 | 900 |") || !strings.Contains(md, "**1 failed**: subscriber 7") {
+		t.Errorf("stream section:\n%s", md)
+	}
+	if err := xml.Unmarshal(r.streamChart(), new(struct{})); err != nil {
+		t.Errorf("stream chart is not XML: %v", err)
+	}
+	if (report{}).streamChart() != nil || (report{}).streamTargets() != nil {
+		t.Error("a stream chart or targets without a run of the stream")
+	}
+}
+
+// The 304 list's share of bare gin, and the gzipped list's size, are
+// targets.
+func TestListTargets(t *testing.T) {
+	t.Parallel()
+	var r report
+	for _, s := range selected(topologies["standalone"].scenarios, "bareget,list304,gzlist") {
+		w, _ := parseWrk([]byte(wrkOut))
+		switch s.id {
+		case "list304":
+			w.Requests = 900
+		case "gzlist":
+			w.BodyBytes = 1000 * 30_000
+		}
+		r.results = append(r.results, result{topology: "standalone", scenario: s, round: 1, wrk: w})
+	}
+	table := r.targetTable()
+	for _, want := range []string{"answered 304, 64 connections: share of bare gin (GET, no Redis) | ≥ 80% | 90% | yes |", "gzip: the answer's size | < 65,536 bytes | 30000 bytes | yes |"} {
+		if !strings.Contains(table, want) {
+			t.Errorf("target table lacks %q:\n%s", want, table)
+		}
+	}
+}

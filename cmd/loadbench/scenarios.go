@@ -47,6 +47,10 @@ type scenario struct {
 	guard string
 	// rounds is how many rounds it runs in, the first ones; 0 for all.
 	rounds int
+	// header is a header of every request, "Name: value" (wrk's -H),
+	// "" for none; "{etag}" in it stands for the ETag of the list of the
+	// event, fetched before the run.
+	header string
 }
 
 // Sizes of the cart scenarios.
@@ -113,7 +117,11 @@ var topologies = map[string]topology{
 		{id: "decode", label: "ceiling: bare gin, POST + JSON, no Redis", ceiling: true, mode: "seats", path: "/decode", conns: 64, expect: http.StatusOK},
 		{id: "bareget", label: "ceiling: bare gin, GET, no Redis", ceiling: true, mode: "get", path: "/get/x", conns: 64, expect: http.StatusOK},
 		{id: "get", label: "GET /events/{id}", mode: "get", path: "/events/{event}", conns: 64, expect: http.StatusOK, base: "bareget"},
+		{id: "list304", label: "GET /seats/list/{id} with If-None-Match: its ETag (10,000 available)", mode: "get", path: "/seats/list/{event}", conns: 64,
+			expect: http.StatusNotModified, base: "bareget", header: "If-None-Match: " + etagHeader},
 		{id: "list", label: "GET /seats/list/{id} (10,000 available)", mode: "get", path: "/seats/list/{event}", conns: 1, expect: http.StatusOK},
+		{id: "gzlist", label: "GET /seats/list/{id}, Accept-Encoding: gzip (10,000 available)", mode: "get", path: "/seats/list/{event}", conns: 1,
+			expect: http.StatusOK, header: "Accept-Encoding: gzip"},
 		{id: "create", label: "POST /events/create (10,000 seats)", mode: "create", path: "/events/create", conns: 1, expect: http.StatusCreated},
 	}, cartScenarios(), crowdScenarios())},
 	"cluster": {name: "cluster", start: redistest.StartCluster, scenarios: holdCurve()},

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -29,7 +30,10 @@ type wrkResult struct {
 	Errors     struct{ Connect, Read, Write, Timeout int64 }
 	LatencyUs  struct{ P50, P90, P99, Max int64 }
 	Statuses   map[string]int64
-	Command    string `json:"-"` // how to run it again, by hand
+	// BodyBytes is the bytes of every response's body, as sent (gzipped
+	// when it was).
+	BodyBytes int64
+	Command   string `json:"-"` // how to run it again, by hand
 	// Redis is Redis's time per request, when measured.
 	Redis *redisTime `json:"-"`
 	// Probe is what the hold probe saw beside wrk (crowd.go), if it ran.
@@ -143,6 +147,17 @@ func (l *loader) runFor(s scenario, d time.Duration, more int) (wrkResult, error
 			add(a, a)
 		}
 	}
+	if h := s.header; h != "" {
+		if strings.Contains(h, etagHeader) {
+			etag, err := l.etag()
+			if err != nil {
+				return wrkResult{}, err
+			}
+			h = strings.ReplaceAll(h, etagHeader, etag)
+		}
+		add("-H", "-H")
+		add(h, "'"+strings.ReplaceAll(s.header, etagHeader, "ETAG")+"'")
+	}
 	add("-s", "-s")
 	add(l.script, "cmd/loadbench/wrk.lua")
 	var events []string
@@ -243,6 +258,28 @@ func (l *loader) runFor(s scenario, d time.Duration, more int) (wrkResult, error
 		}
 	}
 	return w, nil
+}
+
+// etagHeader in a scenario's header stands for the ETag of the list of
+// its event.
+const etagHeader = "{etag}"
+
+// etag is the ETag of the list of the loader's event, as a seat map that
+// listed it once has it.
+func (l *loader) etag() (string, error) {
+	resp, err := newAPI(l.svc.url(""), l.httpClient()).ListAvailableSeats(l.ctx, l.event, nil)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+		return "", err
+	}
+	etag := resp.Header.Get("ETag")
+	if resp.StatusCode != http.StatusOK || etag == "" {
+		return "", fmt.Errorf("list of %s: status %d, ETag %q", l.event, resp.StatusCode, etag)
+	}
+	return etag, nil
 }
 
 // freshEvents returns n events for s: new events of the service, or for

@@ -23,7 +23,8 @@
 --                                the k-th request the k/PERBUYER-th buyer
 --   create PATH BODY             POST the same JSON BODY to PATH
 --   get                          GET the URL's path
--- It counts responses by status and prints one line "loadbench {json}".
+-- It counts responses by status, and the bytes of their bodies, and prints
+-- one line "loadbench {json}".
 
 local threads = {}
 
@@ -99,7 +100,7 @@ local function eventsFrom(args, first)
 end
 
 function init(args)
-  statuses = {}
+  statuses, bodyBytes = {}, 0
   local mode = args[1]
   if mode == "seats" then
     path, nthreads, k = args[2], tonumber(args[3]), tid
@@ -131,19 +132,21 @@ end
 
 function response(status, headers, body)
   statuses[status] = (statuses[status] or 0) + 1
+  if body then bodyBytes = bodyBytes + #body end
 end
 
 function done(summary, latency, requests)
-  local counts, codes = {}, {}
+  local counts, codes, bytes = {}, {}, 0
   for _, t in ipairs(threads) do
     for status, n in pairs(t:get("statuses")) do counts[status] = (counts[status] or 0) + n end
+    bytes = bytes + t:get("bodyBytes")
   end
   for status, n in pairs(counts) do codes[#codes + 1] = string.format('"%d":%d', status, n) end
   local e = summary.errors
   io.write(string.format(
     'loadbench {"requests":%d,"durationUs":%d,"errors":{"connect":%d,"read":%d,"write":%d,"timeout":%d},' ..
-    '"latencyUs":{"p50":%d,"p90":%d,"p99":%d,"max":%d},"statuses":{%s}}\n',
+    '"latencyUs":{"p50":%d,"p90":%d,"p99":%d,"max":%d},"statuses":{%s},"bodyBytes":%d}\n',
     summary.requests, summary.duration, e.connect, e.read, e.write, e.timeout,
     latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max,
-    table.concat(codes, ",")))
+    table.concat(codes, ","), bytes))
 end
