@@ -50,6 +50,7 @@ func saleThroughTwo(t *testing.T) (a, b *servicetest.Service, redis string, c *h
 func TestInstanceKilled(t *testing.T) {
 	t.Parallel()
 	a, b, redis, c, events, sale := saleThroughTwo(t)
+	subs := subscribe(t, events, a.URL(), b.URL())
 	a.Signal(syscall.SIGKILL)
 	a.Wait(t)
 	killed := time.Now()
@@ -74,6 +75,37 @@ func TestInstanceKilled(t *testing.T) {
 		t.Errorf("%d confirmed reservations lost: %q", len(lost), lost)
 	}
 	checkSettles(t, c, b.URL(), redistest.Client(t, redis), events, calls)
+	checkSubscribers(t, redistest.Client(t, redis), subs, a.URL())
+}
+
+// subscribe starts seat maps of every event through first, which go to
+// then when first ends their stream (a load balancer's failover).
+func subscribe(t *testing.T, events []harness.Event, first, then string) map[string][]*harness.Subscriber {
+	subs := map[string][]*harness.Subscriber{}
+	for _, e := range events {
+		for range 2 {
+			subs[e.ID] = append(subs[e.ID], harness.Subscribe(t, e.ID, first, then))
+		}
+	}
+	return subs
+}
+
+// checkSubscribers checks that every subscriber, which lost the instance
+// it streamed from, has taken every change of its event's stream once.
+func checkSubscribers(t *testing.T, rc rueidis.Client, subs map[string][]*harness.Subscriber, lost string) {
+	t.Helper()
+	for event, ss := range subs {
+		harness.WaitFor(t, rc, event, ss...)
+		for _, s := range ss {
+			if s.Reconnects() == 0 {
+				t.Errorf("a subscriber of %s did not lose its stream when %s went", event, lost)
+			}
+			if m := s.Missed(t, rc); m != "" {
+				t.Errorf("a subscriber of %s: %s", event, m)
+			}
+			t.Logf("a subscriber of %s took %d changes once each, through %d reconnects", event, s.Taken(), s.Reconnects())
+		}
+	}
 }
 
 // TestInstanceStopped: one of two instances gets SIGTERM while buyers buy
@@ -83,6 +115,7 @@ func TestInstanceKilled(t *testing.T) {
 func TestInstanceStopped(t *testing.T) {
 	t.Parallel()
 	a, b, redis, c, events, sale := saleThroughTwo(t)
+	subs := subscribe(t, events, a.URL(), b.URL())
 	signalled := time.Now()
 	a.Signal(syscall.SIGTERM)
 	if code := a.Wait(t); code != 0 {
@@ -112,6 +145,7 @@ func TestInstanceStopped(t *testing.T) {
 		t.Errorf("%d confirmed reservations lost: %q", len(lost), lost)
 	}
 	checkSettles(t, c, b.URL(), redistest.Client(t, redis), events, calls)
+	checkSubscribers(t, redistest.Client(t, redis), subs, a.URL())
 }
 
 // through keeps the calls to one instance.
@@ -126,11 +160,15 @@ func through(calls []harness.Call, base string) []harness.Call {
 }
 
 // checkSettles checks the events once every hold has expired: Redis's keys
-// hold together and no hold is live, nor counted against its user; the
-// list shows every seat that is not reserved, and the summary counts them;
-// a user can hold the limit again.
+// hold together (the stream's records make the seats) and no hold is
+// live, nor counted against its user; every confirmed change is in the
+// stream; the list shows every seat that is not reserved, and the summary
+// counts them; a user can hold the limit again.
 func checkSettles(t *testing.T, c *harness.Client, base string, rc rueidis.Client, events []harness.Event, calls []harness.Call) {
 	t.Helper()
+	if missing := harness.Unrecorded(t, rc, calls); len(missing) > 0 {
+		t.Errorf("%d confirmed changes are not in the stream: %q", len(missing), missing)
+	}
 	// The last expiry of a hold: as answered, or as Redis holds it for a
 	// hold whose answer died with an instance.
 	var last time.Time

@@ -45,6 +45,9 @@ type outage struct {
 	opts []redistest.Option
 	down func(s *redistest.Server)
 	up   func(s *redistest.Server, t testing.TB)
+	// lossy is a Redis that forgets everything in the outage, its
+	// streams too: their subscribers are not checked.
+	lossy bool
 }
 
 var (
@@ -65,14 +68,20 @@ var (
 func TestRedisOutage(t *testing.T) {
 	t.Parallel()
 	for _, o := range []outage{
-		{"killed with AOF always", []redistest.Option{redistest.AOF("always")}, kill, restart},
-		{"hung", nil, freeze, thaw},
+		{"killed with AOF always", []redistest.Option{redistest.AOF("always")}, kill, restart, false},
+		{"hung", nil, freeze, thaw, false},
 	} {
 		t.Run(o.name, func(t *testing.T) {
 			t.Parallel()
 			r := runOutage(t, o)
 			if len(r.lost) > 0 {
 				t.Errorf("%d confirmed reservations lost: %q", len(r.lost), r.lost)
+			}
+			if len(r.unrecorded) > 0 {
+				t.Errorf("%d confirmed changes are not in the stream: %q", len(r.unrecorded), r.unrecorded)
+			}
+			for _, m := range r.missed {
+				t.Errorf("a subscriber: %s", m)
 			}
 			if r.sold == 0 {
 				t.Error("no reservation confirmed after the outage")
@@ -82,19 +91,27 @@ func TestRedisOutage(t *testing.T) {
 }
 
 // TestOutageFindsLoss: a Redis without persistence forgets everything when
-// it crashes, and the check of TestRedisOutage must say so.
+// it crashes, and the checks of TestRedisOutage must say so.
 func TestOutageFindsLoss(t *testing.T) {
 	t.Parallel()
-	if r := runOutage(t, outage{"killed without persistence", nil, kill, restart}); len(r.lost) == 0 {
+	r := runOutage(t, outage{"killed without persistence", nil, kill, restart, true})
+	if len(r.lost) == 0 {
 		t.Error("no confirmed reservation lost by a Redis that keeps nothing")
+	}
+	if len(r.unrecorded) == 0 {
+		t.Error("no confirmed change missing from the stream of a Redis that keeps nothing")
 	}
 }
 
 // outcome is what an outage left: the confirmed reservations that are
-// gone, and how many were confirmed after it.
+// gone, the confirmed changes that the stream has no record of, and how
+// many reservations were confirmed after it.
 type outcome struct {
-	lost []string
-	sold int
+	lost, unrecorded []string
+	// missed says, for each subscriber that did not take every change
+	// of its event's stream once, what it missed.
+	missed []string
+	sold   int
 }
 
 // outages is how many times Redis fails in one sale.
@@ -110,6 +127,12 @@ func runOutage(t *testing.T, o outage) outcome {
 	}
 	c := harness.NewClient(t)
 	events := []harness.Event{c.CreateEvent(t, instances[0], eventSeats), c.CreateEvent(t, instances[0], eventSeats)}
+	// Seat maps, one through each instance, that go to the other when
+	// theirs ends their stream.
+	var subs []*harness.Subscriber
+	for _, e := range events {
+		subs = append(subs, harness.Subscribe(t, e.ID, instances...), harness.Subscribe(t, e.ID, instances[1], instances[0]))
+	}
 	sale := harness.StartSale(t, c, instances, events, users, buyers)
 	sale.Until("reservations before the outage", func(calls []harness.Call) bool {
 		return harness.Confirmations(calls, time.Time{}) >= 20
@@ -144,8 +167,19 @@ func runOutage(t *testing.T, o outage) outcome {
 			t.Errorf("event %s in Redis: %v", e.ID, err)
 		}
 	}
+	var missed []string
+	if !o.lossy {
+		for i, s := range subs {
+			harness.WaitFor(t, rc, events[i/2].ID, s)
+			if m := s.Missed(t, rc); m != "" {
+				missed = append(missed, m)
+			}
+			t.Logf("a subscriber of %s took %d changes, through %d reconnects", events[i/2].ID, s.Taken(), s.Reconnects())
+		}
+	}
 	last := windows[len(windows)-1].back
-	return outcome{lost: harness.Lost(t, c, instances[1], sale.Confirmed()), sold: harness.Confirmations(calls, last)}
+	return outcome{lost: harness.Lost(t, c, instances[1], sale.Confirmed()), unrecorded: harness.Unrecorded(t, rc, calls),
+		missed: missed, sold: harness.Confirmations(calls, last)}
 }
 
 // window is one outage as a test saw it: the store began to fail at
