@@ -187,6 +187,8 @@ type buyer struct {
 	last  map[string][]int
 	keys  int
 	again *request // sent next, with the answer of its first time
+	// unknowns counts the unknown outcomes in a row, under faults.
+	unknowns int
 }
 
 // next sends one operation: mostly holds and reads, some refreshes and
@@ -194,7 +196,7 @@ type buyer struct {
 func (b *buyer) next(t *testing.T, rec *recorder, c *harness.Client, base string) {
 	if r := b.again; r != nil {
 		b.again = nil
-		rec.do(t, c, base, *r)
+		b.send(t, rec, c, base, *r)
 		return
 	}
 	user := b.users[rand.IntN(len(b.users))]
@@ -244,7 +246,7 @@ func (b *buyer) next(t *testing.T, rec *recorder, c *harness.Client, base string
 			r.key = fmt.Sprintf("client %d request %d", b.id, b.keys)
 		}
 	}
-	out, call, took, ok := rec.do(t, c, base, r)
+	out, call, took, ok := b.send(t, rec, c, base, r)
 	if !ok {
 		return
 	}
@@ -260,6 +262,19 @@ func (b *buyer) next(t *testing.T, rec *recorder, c *harness.Client, base string
 		r.in.Replay, r.in.FirstCallMs = &out, call
 		b.again = &r
 	}
+}
+
+// send sends r as rec.do does, and backs off after an unknown outcome.
+func (b *buyer) send(t *testing.T, rec *recorder, c *harness.Client, base string, r request) (seatmodel.Output, int64, time.Duration, bool) {
+	out, call, took, ok := rec.do(t, c, base, r)
+	switch {
+	case ok:
+		b.unknowns = 0
+	case rec.faulty:
+		b.unknowns++
+		time.Sleep(backoff(b.unknowns))
+	}
+	return out, call, took, ok
 }
 
 // held returns the seats of user's last hold, if any, else a random few.
@@ -293,6 +308,22 @@ func randomSeats() []int {
 type recorder struct {
 	mu  sync.Mutex
 	ops []porcupine.Operation
+	// faulty, under faults, takes a 503 or no answer for an unknown
+	// outcome (see seatmodel.Output) rather than a failure; unknowns
+	// counts them, reads among them too.
+	faulty   bool
+	unknowns int
+}
+
+// reads are the operations that change nothing: without an answer, they
+// tell nothing, and are left out of the history.
+var reads = map[seatmodel.Kind]bool{seatmodel.Get: true, seatmodel.List: true, seatmodel.Summary: true}
+
+// backoff is how long a client waits after the n-th unknown outcome in a
+// row, twice as long after each up to a second: each leaves the check a
+// choice (made or not, and when), and the choices multiply.
+func backoff(n int) time.Duration {
+	return min(time.Duration(100+rand.IntN(51))*time.Millisecond<<min(n-1, 4), time.Second)
 }
 
 var changePaths = map[seatmodel.Kind]string{
@@ -326,6 +357,18 @@ func (rec *recorder) do(t *testing.T, c *harness.Client, base string, r request)
 		a = c.Cart(ctx, base, event, cartOps[in.Kind], r.cart, r.key)
 	}
 	ret := time.Now()
+	in.CallMs, in.ReturnMs = call.UnixMilli(), ret.UnixMilli()
+	if rec.faulty && (a.Err != nil || a.Status == http.StatusServiceUnavailable) {
+		rec.mu.Lock()
+		rec.unknowns++
+		if !reads[in.Kind] {
+			rec.ops = append(rec.ops, porcupine.Operation{
+				ClientId: r.client, Input: in, Output: seatmodel.Output{Unknown: true}, Call: call.UnixNano(), Return: ret.UnixNano(),
+			})
+		}
+		rec.mu.Unlock()
+		return seatmodel.Output{}, 0, 0, false
+	}
 	out, err := output(in, a)
 	if err != nil {
 		// Every request here is valid and the store is up: anything but
@@ -334,7 +377,6 @@ func (rec *recorder) do(t *testing.T, c *harness.Client, base string, r request)
 		t.Errorf("%s %v by %q through %s: %v", in.Kind, r.cart, in.User, base, err)
 		return out, 0, 0, false
 	}
-	in.CallMs, in.ReturnMs = call.UnixMilli(), ret.UnixMilli()
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
 	rec.ops = append(rec.ops, porcupine.Operation{
@@ -456,7 +498,11 @@ func tally(ops []porcupine.Operation) string {
 		if in.Replay != nil {
 			k += " again"
 		}
-		k += " " + strings.ToLower(cmp.Or(out.Code, "ok"))
+		if out.Unknown {
+			k += " unknown"
+		} else {
+			k += " " + strings.ToLower(cmp.Or(out.Code, "ok"))
+		}
 		count[k]++
 		if in.Kind != seatmodel.Get && in.Replay == nil && slices.ContainsFunc(out.Seats, func(s seatmodel.SeatOut) bool {
 			return s.Status == seatmodel.OnHold && s.ExpiresMs < in.CallMs+rules.TTLMs
@@ -555,9 +601,16 @@ func explain(t *testing.T, model porcupine.Model, ops []porcupine.Operation, inf
 func checkFinal(t *testing.T, c *harness.Client, base string, events []harness.Event, ops []porcupine.Operation, redis rueidis.Client) {
 	t.Helper()
 	confirmed := map[string]string{} // seat -> user told it is reserved
+	maybe := map[string][]string{}   // seat -> users whose reserve of it has an unknown outcome
 	for _, op := range ops {
 		in, out := op.Input.(seatmodel.Input), op.Output.(seatmodel.Output)
 		if (in.Kind != seatmodel.Reserve && in.Kind != seatmodel.ReserveSeats) || out.Code != "" {
+			continue
+		}
+		if out.Unknown {
+			for _, n := range append([]int{in.Seat}, in.Seats...) {
+				maybe[seatID(in.Event, n)] = append(maybe[seatID(in.Event, n)], in.User)
+			}
 			continue
 		}
 		for _, s := range out.Seats {
@@ -580,10 +633,10 @@ func checkFinal(t *testing.T, c *harness.Client, base string, events []harness.E
 				t.Errorf("get %s: %v", id, a)
 			case ok && (a.Seat.Status != "Reserved" || a.Seat.UUID != user):
 				t.Errorf("seat %s was confirmed to %q, and is now %+v", id, user, a.Seat)
-			case !ok && a.Seat.Status == "Reserved":
+			case !ok && a.Seat.Status == "Reserved" && !slices.Contains(maybe[id], a.Seat.UUID):
 				t.Errorf("seat %s is reserved by %q, who was never told", id, a.Seat.UUID)
 			}
-			if ok {
+			if a.Seat.Status == "Reserved" {
 				reserved++
 			}
 		}

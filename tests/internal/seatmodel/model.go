@@ -22,10 +22,30 @@
 // which the answer could change: the call, and every expiry, cap and end of
 // a cool-down that falls within the interval.
 //
+// An operation of unknown outcome (a change answered 503, or not at all:
+// the store may have made it after the instance gave up, or never) is an
+// Output with Unknown set: it may have taken effect at any moment from
+// CallMs to UntilMs, the last moment it could (the end of the history at
+// worst), or not at all. Its answer fixes no moment, and each moment tried
+// is one more state to carry along until later answers rule it out, so the
+// model tries it at few: its call (a change in flight when a store or an
+// instance dies is made then or never), and the Input.Moments, which the
+// recorder knows (when a frozen store went on) and AddMoments fills from
+// the expiries that later answers show. That is stricter than the rules: a
+// change made at another moment, whose expiry no answer shows, is taken at
+// one of those, which could make a correct history fail, never a wrong one
+// pass.
+//
 // The model does not ask that those moments grow along the order it finds:
 // that would make concurrent holds of different seats stop commuting, and
 // the search for an order explode, for a property of the store's clock, not
-// of the service.
+// of the service. It asks less: that an operation takes effect no earlier
+// than the call of any operation before it in the order (in the store's
+// order, moments grow, and each is at or after its call), a floor that
+// does not depend on the order of the operations before. Above the floor,
+// holds that have expired and carts that are over change no answer, and
+// the model forgets them: states that differ only by them are one, which
+// keeps the states of changes of unknown outcome from multiplying.
 package seatmodel
 
 import (
@@ -123,6 +143,11 @@ type Input struct {
 	FirstCallMs int64
 	CallMs      int64
 	ReturnMs    int64
+	// UntilMs and Moments are, for an operation of unknown outcome, the
+	// last moment its change may have been made, and moments after
+	// CallMs at which to try it (see AddMoments).
+	UntilMs int64
+	Moments []int64
 }
 
 // SeatOut is a seat in an answer. A refusal names seats by Number alone.
@@ -142,12 +167,14 @@ type Counts struct {
 // is, for a 200 of a change, the seats answered, in order (one for the
 // one-seat changes), for Get's the seat, and for a refusal the seats it
 // names. List's fills Free, whose bit n-1 says seat n was listed;
-// Summary's fills Counts.
+// Summary's fills Counts. Unknown, with nothing else set, is the outcome
+// of a change that got a 503 or no answer: made at some moment, or never.
 type Output struct {
-	Code   string
-	Seats  []SeatOut
-	Free   uint64
-	Counts Counts
+	Unknown bool
+	Code    string
+	Seats   []SeatOut
+	Free    uint64
+	Counts  Counts
 }
 
 // The refusals a history may contain; any other is wrong.
@@ -192,10 +219,12 @@ type cart struct {
 	set          bool // the buyer ever held a seat of the event
 }
 
-// state is one event: its seats and the carts of its buyers.
+// state is one event: its seats and the carts of its buyers, and the
+// floor of the moments of the operations to come.
 type state struct {
 	seats [MaxTotalSeats]seat
 	carts [MaxUsers]cart
+	floor int64
 }
 
 // Model returns the porcupine model, partitioned by event.
@@ -245,11 +274,14 @@ func partition(history []porcupine.Operation) [][]porcupine.Operation {
 // in [CallMs, ReturnMs] at which out is the answer the rules give, without
 // repeats; none if there is no such moment.
 func (r Rules) step(s state, in Input, out Output) []any {
-	lo, hi := in.CallMs, in.ReturnMs
+	lo, hi := max(in.CallMs, s.floor), in.ReturnMs
+	if out.Unknown {
+		return r.unknown(s, in)
+	}
 	if in.Replay != nil {
 		if equal(*in.Replay, out) {
 			if lo <= hi {
-				return []any{s} // answered from the key
+				return []any{r.after(s, in)} // answered from the key
 			}
 			return nil
 		}
@@ -265,11 +297,134 @@ func (r Rules) step(s state, in Input, out Output) []any {
 	var buf [2*MaxTotalSeats + 3*MaxUsers + 1]int64
 	var nexts []any
 	for _, t := range r.moments(buf[:0], s, out, lo, hi) {
-		if got, next := r.apply(s, in, user, t); equal(got, out) && !slices.Contains(nexts, any(next)) {
+		if got, next := r.apply(s, in, user, t); equal(got, out) {
+			if next := r.after(next, in); !slices.Contains(nexts, any(next)) {
+				nexts = append(nexts, next)
+			}
+		}
+	}
+	return nexts
+}
+
+// after raises the floor of s to the call of in, which took effect, and
+// forgets what cannot matter above it: holds expired, and carts whose
+// holds have all expired and whose cool-down, if any, is over.
+func (r Rules) after(s state, in Input) state {
+	s.floor = max(s.floor, in.CallMs)
+	for i, c := range s.seats[:r.TotalSeats] {
+		if c.status == OnHold && c.exp <= s.floor {
+			s.seats[i] = seat{}
+		}
+	}
+	for i, c := range s.carts[:len(r.Users)] {
+		if c.set && c.until <= s.floor && (c.until != r.end(c) || c.until+r.TTLMs <= s.floor) {
+			s.carts[i] = cart{}
+		}
+	}
+	return s
+}
+
+// unknown returns the states after a change of unknown outcome: s, as if
+// it never took effect, and those after it at each moment to try, whatever
+// the rules answered then. A repeat of an Idempotency-Key's request either
+// got the kept answer, which changes nothing, or was made anew once the
+// key was forgotten.
+func (r Rules) unknown(s state, in Input) []any {
+	nexts := []any{s}
+	lo := max(in.CallMs, s.floor)
+	if in.Replay != nil {
+		lo = max(lo, in.FirstCallMs+r.IdemTTLMs)
+	}
+	user := r.user(in.User)
+	if lo > in.UntilMs || !r.valid(in) || user == 0 {
+		return nexts
+	}
+	ms := []int64{lo}
+	for _, t := range in.Moments {
+		if lo < t && t <= in.UntilMs {
+			ms = append(ms, t)
+		}
+	}
+	for _, t := range ms {
+		_, next := r.apply(s, in, user, t)
+		if next = r.after(next, in); !slices.Contains(nexts, any(next)) {
 			nexts = append(nexts, next)
 		}
 	}
 	return nexts
+}
+
+// AddMoments fills the Moments of the operations of unknown outcome in
+// history: those that the expiries in the answers of their event pin
+// down. An expiry of a seat held by a buyer is a TTL after the hold or
+// refresh that gave it, if the cap did not cut it short, and a cart's
+// lifetime after the buyer's cart started, if it did: so each is a moment
+// for the buyer's changes of unknown outcome that may hold or refresh
+// that seat, and the second one for all of the buyer's. Only the seats
+// that an operation may touch count, or the choices would multiply for
+// nothing. Between them, and the moments the model tries anyway, a change
+// of unknown outcome that no answer shows the expiry of is taken at the
+// nearest.
+func (r Rules) AddMoments(history []porcupine.Operation) {
+	type buyer struct {
+		event string
+		user  string
+	}
+	type held struct {
+		buyer
+		seat int
+	}
+	byHold, byCart := map[held][]int64{}, map[buyer][]int64{}
+	for _, op := range history {
+		in := op.Input.(Input)
+		for _, o := range op.Output.(Output).Seats {
+			if o.Status == OnHold {
+				b := buyer{in.Event, o.Holder}
+				byHold[held{b, o.Number}] = append(byHold[held{b, o.Number}], o.ExpiresMs-r.TTLMs)
+				if r.MaxLifetimeMs > 0 {
+					byCart[b] = append(byCart[b], o.ExpiresMs-r.MaxLifetimeMs)
+				}
+			}
+		}
+	}
+	for i, op := range history {
+		in := op.Input.(Input)
+		if !op.Output.(Output).Unknown {
+			continue
+		}
+		b := buyer{in.Event, in.User}
+		var seats []int
+		switch in.Kind {
+		case Hold, Refresh, Reserve:
+			seats = []int{in.Seat}
+		case HoldSeats, ReserveSeats:
+			seats = in.Seats
+		case Release:
+			if seats = in.Seats; seats == nil {
+				seats = r.all()
+			}
+		default:
+			seats = r.all()
+		}
+		ms := slices.Clone(byCart[b])
+		for _, n := range seats {
+			ms = append(ms, byHold[held{b, n}]...)
+		}
+		ms = append(ms, in.Moments...)
+		ms = slices.DeleteFunc(ms, func(t int64) bool { return t <= in.CallMs || t > in.UntilMs })
+		slices.Sort(ms)
+		in.Moments = slices.Compact(ms)
+		history[i].Input = in
+	}
+}
+
+// all returns every seat number of an event.
+func (r Rules) all() []int {
+	seats := make([]int, r.TotalSeats)
+	for i := range seats {
+		seats[i] = i + 1
+	}
+	return seats
 }
 
 // moments returns the moments in [lo, hi] at which to try an answer: lo,
@@ -638,7 +793,7 @@ func (r Rules) coolingDown(c cart, t int64) bool {
 }
 
 func equal(a, b Output) bool {
-	return a.Code == b.Code && a.Free == b.Free && a.Counts == b.Counts && slices.Equal(a.Seats, b.Seats)
+	return a.Unknown == b.Unknown && a.Code == b.Code && a.Free == b.Free && a.Counts == b.Counts && slices.Equal(a.Seats, b.Seats)
 }
 
 func describe(in Input, out Output) string {
@@ -669,12 +824,17 @@ func describe(in Input, out Output) string {
 		fmt.Fprintf(&b, " again (first called at %d, answered %s)", in.FirstCallMs, describeOutput(in.Kind, *in.Replay))
 	}
 	fmt.Fprintf(&b, " [%d..%d] -> %s", in.CallMs, in.ReturnMs, describeOutput(in.Kind, out))
+	if out.Unknown && in.UntilMs != math.MaxInt64 {
+		fmt.Fprintf(&b, ", made until %d or never", in.UntilMs)
+	}
 	return b.String()
 }
 
 func describeOutput(k Kind, out Output) string {
 	var b strings.Builder
 	switch {
+	case out.Unknown:
+		b.WriteString("unknown")
 	case out.Code != "":
 		b.WriteString(out.Code)
 		if len(out.Seats) > 0 {

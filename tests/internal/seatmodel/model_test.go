@@ -1,6 +1,7 @@
 package seatmodel
 
 import (
+	"math"
 	"testing"
 
 	"github.com/anishathalye/porcupine"
@@ -564,4 +565,98 @@ func TestDescribe(t *testing.T) {
 	if got, want := m.DescribeState([]any{s}), `{1:On hold "a" until 100; 2:Available; `; len(got) < len(want) || got[:len(want)] != want {
 		t.Errorf("DescribeState = %s, want it to start with %s", got, want)
 	}
+}
+
+// unknownOp is in, called at call and answered 503 at call+5, whose
+// outcome is unknown: it may take effect at any moment after call, or
+// never.
+func unknownOp(call int64, in Input) porcupine.Operation {
+	o := op(call, math.MaxInt64, in, Output{Unknown: true})
+	in = o.Input.(Input)
+	in.ReturnMs, in.UntilMs = call+5, math.MaxInt64
+	o.Input = in
+	return o
+}
+
+// TestUnknownOutcomes: a change answered 503 or not at all may have taken
+// effect at any moment after its call, even after its answer (a frozen
+// Redis runs it when thawed), or never; but not before its call, and not
+// both.
+func TestUnknownOutcomes(t *testing.T) {
+	t.Parallel()
+	checkUnknown(t, rules, []history{
+		{"a hold that took effect after its 503", []porcupine.Operation{
+			unknownOp(10, hold(1, "a")),
+			op(20, 21, get(1), available(1)),
+			op(50, 51, get(1), onHold(1, "a", 140)),
+			op(60, 61, hold(1, "b"), refused(CodeSeatHeld)),
+			op(140, 141, hold(1, "b"), onHold(1, "b", 240)),
+		}, true},
+		{"a hold that did not", []porcupine.Operation{
+			unknownOp(10, hold(1, "a")),
+			op(50, 51, get(1), available(1)),
+			op(60, 61, hold(1, "b"), onHold(1, "b", 160)),
+			op(300, 301, get(1), available(1)),
+		}, true},
+		{"a hold seen, then gone before its expiry", []porcupine.Operation{
+			unknownOp(10, hold(1, "a")),
+			op(50, 51, get(1), onHold(1, "a", 140)),
+			op(60, 61, get(1), available(1)),
+		}, false},
+		{"a hold that took effect before its call", []porcupine.Operation{
+			unknownOp(10, hold(1, "a")),
+			op(50, 51, get(1), onHold(1, "a", 105)),
+		}, false},
+		{"a hold made twice", []porcupine.Operation{
+			unknownOp(10, hold(1, "a")),
+			op(50, 51, get(1), onHold(1, "a", 140)),
+			op(200, 201, get(1), onHold(1, "a", 280)),
+		}, false},
+		{"a reserve that took effect, and one that did not", []porcupine.Operation{
+			op(0, 1, hold(1, "a"), onHold(1, "a", 101)),
+			op(0, 1, hold(2, "b"), onHold(2, "b", 101)),
+			unknownOp(10, reserve(1, "a")),
+			unknownOp(10, reserve(2, "b")),
+			op(200, 201, get(1), reserved(1, "a")),
+			op(200, 201, get(2), available(2)),
+		}, true},
+		{"a reserve of a hold that had expired", []porcupine.Operation{
+			op(0, 1, hold(1, "a"), onHold(1, "a", 101)),
+			op(120, 121, get(1), available(1)),
+			unknownOp(130, reserve(1, "a")),
+			op(200, 201, get(1), reserved(1, "a")),
+		}, false},
+	})
+	checkUnknown(t, cartRules, []history{
+		{"a cart hold that took effect, extended by a refresh", []porcupine.Operation{
+			unknownOp(10, holdSeats("a", 1, 2)),
+			op(30, 31, refreshCart("a"), seats(held(1, "a", 130), held(2, "a", 130))),
+			op(40, 41, releaseAll("a"), seats(free1(1), free1(2))),
+		}, true},
+		{"best available taken twice", []porcupine.Operation{
+			unknownOp(10, best("a", 1, false)),
+			unknownOp(10, best("a", 1, false)),
+			op(50, 51, list, freeBut(1, 2)),
+			op(52, 53, releaseAll("a"), seats(free1(1), free1(2))),
+		}, true},
+		{"best available taken twice, sent once", []porcupine.Operation{
+			unknownOp(10, best("a", 1, false)),
+			op(50, 51, list, freeBut(1, 2)),
+		}, false},
+		{"a release that took effect", []porcupine.Operation{
+			op(0, 1, holdSeats("a", 1), seats(held(1, "a", 101))),
+			unknownOp(10, releaseAll("a")),
+			op(50, 51, get(1), available(1)),
+		}, true},
+	})
+}
+
+// checkUnknown checks histories with operations of unknown outcome as the
+// history tests do: their moments added first.
+func checkUnknown(t *testing.T, r Rules, tests []history) {
+	t.Helper()
+	for _, tt := range tests {
+		r.AddMoments(tt.ops)
+	}
+	checkHistories(t, r, tests)
 }
