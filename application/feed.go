@@ -58,7 +58,16 @@ const (
 	// maxReadRounds bounds the pages the follower reads of one event in a
 	// row, so that one busy event cannot keep the others waiting.
 	maxReadRounds = 4
-	bufferRecords = 4096
+	// bufferRecords keeps a busy event's last seconds: at 6,000 changes a
+	// second, 5 to 10 s, a few MB, so that a subscriber held up for a
+	// moment (a GC, a busy CPU) reads memory, not the store.
+	bufferRecords = 32768
+	// catchUpReads bounds the store reads of subscribers behind the buffer
+	// in this instance at once: a crowd of subscribers that fell behind
+	// together waits for its turn rather than taking the store from the
+	// sale (a thousand XRANGEs of a thousand records at once is a second
+	// of Redis).
+	catchUpReads = 2
 	// maxBatchRecords caps the records of one Next.
 	maxBatchRecords = 1000
 	followLinger    = 30 * time.Second
@@ -124,6 +133,7 @@ type Feed struct {
 	closed      bool
 	started     bool
 	wake        chan struct{}      // one token: the follow set grew
+	catchUps    chan struct{}      // the catch-up reads in progress (catchUpReads)
 	cancelWait  context.CancelFunc // of the Wait in progress; nil: none
 }
 
@@ -153,8 +163,9 @@ func NewFeed(store Store, log *zap.Logger, cfg FeedConfig) *Feed {
 	return &Feed{
 		store: store, log: log, cfg: cfg, now: time.Now,
 		ctx: ctx, cancel: cancel, done: make(chan struct{}), ended: make(chan struct{}),
-		events: make(map[domain.EventID]*followed),
-		wake:   make(chan struct{}, 1),
+		events:   make(map[domain.EventID]*followed),
+		wake:     make(chan struct{}, 1),
+		catchUps: make(chan struct{}, catchUpReads),
 	}
 }
 
@@ -586,6 +597,12 @@ func (ev *followed) after(cursor domain.Position) []domain.Record {
 
 // catchUp reads the store for a subscriber behind the buffer.
 func (s *Subscription) catchUp(ctx context.Context) (Batch, error) {
+	select {
+	case s.f.catchUps <- struct{}{}:
+		defer func() { <-s.f.catchUps }()
+	case <-ctx.Done():
+		return Batch{}, ctx.Err()
+	}
 	records, err := s.f.store.Changes(ctx, s.ev.id, s.cursor, maxBatchRecords)
 	if errors.Is(err, ErrTrimmed) {
 		snap, err := s.f.snapshot(ctx, s.ev)

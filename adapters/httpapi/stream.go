@@ -5,6 +5,8 @@ import (
 	"errors"
 	"net/http"
 	"os"
+	"slices"
+	"sort"
 	"sync"
 	"time"
 
@@ -59,13 +61,13 @@ var (
 const lastEventIDHeader = "Last-Event-Id"
 
 type streams struct {
-	uc      UseCases
-	m       Metrics
-	encoded *encodedRecords
+	uc  UseCases
+	m   Metrics
+	enc *streamEncodings
 }
 
 func newStreams(uc UseCases, m Metrics) streams {
-	return streams{uc: uc, m: m, encoded: newEncodedRecords()}
+	return streams{uc: uc, m: m, enc: newStreamEncodings()}
 }
 
 func (s streams) serve(c *gin.Context) {
@@ -83,7 +85,14 @@ func (s streams) serve(c *gin.Context) {
 		return
 	}
 	defer sub.Close()
-	w := &sseWriter{c: c, rc: http.NewResponseController(c.Writer), cl: callerOf(c), encoded: s.encoded}
+	// The use case took both: they parse.
+	event, _ := domain.ParseEventID(c.Param("id"))
+	var from domain.Position
+	if after != "" {
+		from, _ = domain.ParsePosition(after)
+	}
+	w := &sseWriter{c: c, rc: http.NewResponseController(c.Writer), cl: callerOf(c), enc: s.enc, ee: s.enc.acquire(event), last: from}
+	defer s.enc.release(event)
 	if err := deadlineErr(w.rc.SetReadDeadline(time.Time{})); err != nil {
 		return
 	}
@@ -131,7 +140,9 @@ type sseWriter struct {
 	c         *gin.Context
 	rc        *http.ResponseController
 	cl        *caller
-	encoded   *encodedRecords
+	enc       *streamEncodings
+	ee        *eventEncodings
+	last      domain.Position // of the last record (or snapshot) written
 	lastWrite time.Time
 }
 
@@ -186,6 +197,7 @@ func (w *sseWriter) run(ctx context.Context, sub *application.Subscription) erro
 }
 
 func (w *sseWriter) snapshot(s *application.Snapshot) error {
+	w.last = s.Position
 	return w.message(func(b []byte) []byte {
 		b = append(b, "id: "...)
 		b = s.Position.AppendText(b)
@@ -196,14 +208,24 @@ func (w *sseWriter) snapshot(s *application.Snapshot) error {
 }
 
 func (w *sseWriter) changes(records []domain.Record) error {
-	return w.message(func(b []byte) []byte {
-		b = append(b, "id: "...)
-		b = records[len(records)-1].Position.AppendText(b)
-		b = append(b, "\nevent: changes\ndata: {\"changes\":["...)
-		b = w.encoded.appendChanges(b, records, w.cl)
-		return append(b, "]}\n\n"...)
-	})
+	after := w.last
+	w.last = records[len(records)-1].Position
+	var head [64]byte
+	h := append(head[:0], "id: "...)
+	h = w.last.AppendText(h)
+	h = append(h, "\nevent: changes\ndata: {\"changes\":["...)
+	pieces := w.enc.pieces(w.ee, after, records, w.cl)
+	if pieces == nil {
+		return w.message(func(b []byte) []byte {
+			b = append(b, h...)
+			b = appendChanges(b, records, w.cl.seesHolder)
+			return append(b, changesTail...)
+		})
+	}
+	return w.write(append([][]byte{h}, append(pieces, changesTail)...)...)
 }
+
+var changesTail = []byte("]}\n\n")
 
 // message writes the message that fill appends to an empty buffer.
 func (w *sseWriter) message(fill func([]byte) []byte) error {
@@ -217,13 +239,17 @@ func (w *sseWriter) message(fill func([]byte) []byte) error {
 	return err
 }
 
-// write writes and flushes b within streamWriteTimeout.
-func (w *sseWriter) write(b []byte) error {
+// write writes and flushes the parts of a message within
+// streamWriteTimeout. A large part goes from its slice to the connection,
+// past the response's buffer.
+func (w *sseWriter) write(parts ...[]byte) error {
 	if err := deadlineErr(w.rc.SetWriteDeadline(time.Now().Add(streamWriteTimeout))); err != nil {
 		return err
 	}
-	if _, err := w.c.Writer.Write(b); err != nil {
-		return err
+	for _, b := range parts {
+		if _, err := w.c.Writer.Write(b); err != nil {
+			return err
+		}
 	}
 	w.lastWrite = time.Now()
 	return w.rc.Flush()
@@ -254,36 +280,52 @@ func waitUntil(ctx context.Context, t time.Time) error {
 	}
 }
 
-// encodedRecords keeps the encoding of the records that streams write, in
-// the two forms that most subscribers read: every holder shown, every
-// holder hidden (see seesHolder). The subscribers of an event write the
-// same records, each in messages of its own; encoded once, a record costs
-// each of them a copy of its bytes, not an encoding. A buyer whose token
-// sees its own holds gets the hidden form but for the records of its own
-// seats, encoded for it.
-//
-// It holds two generations of at most encodedPerGeneration records each:
-// a lookup that misses the current one takes the record from the previous
-// one, and a full current one becomes the previous, the previous being
-// dropped. Subscribers that keep up write a record within a message or two
-// of its coming, well within a generation.
-type encodedRecords struct {
-	mu        sync.Mutex
-	cur, prev map[recordKey]*encodedRecord
+// streamEncodings keeps the encodings of the records that the streams of
+// this instance write, per event followed and in the two forms that most
+// subscribers read: every holder shown, every holder hidden (see
+// seesHolder). The subscribers of an event write the same records in the
+// same order, each in batches of its own: encoded once, in a run of
+// consecutive records, a batch is a slice of that run (or of two), which
+// each subscriber writes as it is, so that a subscriber costs the service
+// no encoding, no copy and no buffer of its own. A buyer whose token sees
+// its own holds gets the hidden form but for the records of its own seats:
+// a batch with one of those is encoded for it alone, as is one no longer
+// kept (a subscriber far behind).
+type streamEncodings struct {
+	mu     sync.Mutex
+	events map[domain.EventID]*eventEncodings
 }
 
-const encodedPerGeneration = 8192
-
-type recordKey struct {
-	event domain.EventID
-	pos   domain.Position
+// eventEncodings is one event's, while it has subscribers here.
+type eventEncodings struct {
+	subs  int
+	forms [2]encodedRuns
 }
 
-// encodedRecord is a record's changes as the elements of an array, in each
-// holderForm, each made on first use.
-type encodedRecord [2][]byte
+// encodedRuns is an event's records in one form: the current run, and the
+// previous one, whose records the current one may go on from. A run stops
+// growing at encodedRunBytes; the next one replaces the previous, so that
+// an event costs at most about twice that per form, a few seconds of a
+// busy sale.
+type encodedRuns struct {
+	cur, prev *encodedRun
+	// follows tells that cur begins right after prev's last record.
+	follows bool
+}
 
-// The forms of an encodedRecord, and who sees the holders in each.
+const encodedRunBytes = 4 << 20
+
+// encodedRun is consecutive records of an event, encoded: data holds, for
+// each, a comma and its changes; ends[i] is the end of record i's in data.
+// Bytes once in data are never changed: a subscriber writes them while
+// others append.
+type encodedRun struct {
+	positions []domain.Position
+	ends      []int
+	data      []byte
+}
+
+// The forms of the encodings, and who sees the holders in each.
 const (
 	holdersShown = iota
 	holdersHidden
@@ -294,53 +336,138 @@ var formSees = [2]func(domain.UserID) bool{
 	holdersHidden: func(h domain.UserID) bool { return h == "" },
 }
 
-func newEncodedRecords() *encodedRecords {
-	return &encodedRecords{cur: make(map[recordKey]*encodedRecord), prev: make(map[recordKey]*encodedRecord)}
+func newStreamEncodings() *streamEncodings {
+	return &streamEncodings{events: make(map[domain.EventID]*eventEncodings)}
 }
 
-// appendChanges appends the changes of records as cl may see them, as
-// appendChanges does, from the encodings kept.
-func (er *encodedRecords) appendChanges(b []byte, records []domain.Record, cl *caller) []byte {
+// acquire returns e's encodings, kept until the last release.
+func (se *streamEncodings) acquire(e domain.EventID) *eventEncodings {
+	se.mu.Lock()
+	defer se.mu.Unlock()
+	ee := se.events[e]
+	if ee == nil {
+		ee = new(eventEncodings)
+		se.events[e] = ee
+	}
+	ee.subs++
+	return ee
+}
+
+func (se *streamEncodings) release(e domain.EventID) {
+	se.mu.Lock()
+	defer se.mu.Unlock()
+	if ee := se.events[e]; ee != nil {
+		if ee.subs--; ee.subs == 0 {
+			delete(se.events, e)
+		}
+	}
+}
+
+// pieces returns the changes of records, which come right after the
+// position after, as cl may see them: one or two slices of kept runs, to
+// be written one after the other, or nil when they are not kept (encode
+// them with appendChanges).
+func (se *streamEncodings) pieces(ee *eventEncodings, after domain.Position, records []domain.Record, cl *caller) [][]byte {
 	form := holdersHidden
-	if cl.seesEveryHolder() {
+	switch {
+	case cl.seesEveryHolder():
 		form = holdersShown
+	case cl.buyer != "" && slices.ContainsFunc(records, func(r domain.Record) bool { return heldBy(r.Seats, cl.buyer) }):
+		return nil
 	}
-	er.mu.Lock()
-	defer er.mu.Unlock()
-	for i := range records {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		one := records[i : i+1]
-		if form == holdersHidden && cl.buyer != "" && heldBy(one[0].Seats, cl.buyer) {
-			b = appendChanges(b, one, cl.seesHolder)
-			continue
-		}
-		// A record has a seat at least, whose id names the event.
-		enc := er.lookup(recordKey{one[0].Seats[0].ID.Event, one[0].Position})
-		if enc[form] == nil {
-			enc[form] = appendChanges(nil, one, formSees[form])
-		}
-		b = append(b, enc[form]...)
-	}
-	return b
+	se.mu.Lock()
+	defer se.mu.Unlock()
+	runs := &ee.forms[form]
+	runs.add(after, records, formSees[form])
+	return runs.find(records)
 }
 
-// lookup finds the encodings of the record k, or keeps a new, empty one.
-// er.mu is held.
-func (er *encodedRecords) lookup(k recordKey) *encodedRecord {
-	if enc, ok := er.cur[k]; ok {
-		return enc
+// add appends to the current run the records it does not have yet, when
+// they go on from its last one; records after a gap (a subscriber that
+// started again from a snapshot) begin a new run.
+func (rs *encodedRuns) add(after domain.Position, records []domain.Record, sees func(domain.UserID) bool) {
+	cur := rs.cur
+	if cur == nil {
+		cur = new(encodedRun)
+		rs.cur = cur
 	}
-	enc, ok := er.prev[k]
+	m, from := 0, after // records[m:] are new; from, the record before them
+	if n := len(cur.positions); n > 0 {
+		last := cur.positions[n-1]
+		m = sort.Search(len(records), func(i int) bool { return last.Before(records[i].Position) })
+		if m == len(records) {
+			return
+		}
+		if m > 0 {
+			from = records[m-1].Position
+		}
+		if from != last {
+			// Not the records that follow the run: a new run, unless
+			// they are older than it (they are then not kept).
+			if m > 0 || !last.Before(records[0].Position) {
+				return
+			}
+			rs.prev, rs.cur, rs.follows = cur, &encodedRun{}, false
+			cur = rs.cur
+		} else if len(cur.data) >= encodedRunBytes {
+			rs.prev, rs.cur, rs.follows = cur, &encodedRun{}, true
+			cur = rs.cur
+		}
+	}
+	for _, r := range records[m:] {
+		cur.data = append(cur.data, ',')
+		cur.data = appendChanges(cur.data, []domain.Record{r}, sees)
+		cur.positions = append(cur.positions, r.Position)
+		cur.ends = append(cur.ends, len(cur.data))
+	}
+}
+
+// find returns records as slices of the runs, nil when they are not kept.
+// records are consecutive: a run that has the first and, as many records
+// on, the last, has them all.
+func (rs *encodedRuns) find(records []domain.Record) [][]byte {
+	first, last, n := records[0].Position, records[len(records)-1].Position, len(records)
+	if i, ok := rs.cur.index(first); ok {
+		if j := i + n - 1; j < len(rs.cur.positions) && rs.cur.positions[j] == last {
+			return [][]byte{rs.cur.slice(i, j)[1:]}
+		}
+		return nil
+	}
+	if rs.prev == nil {
+		return nil
+	}
+	i, ok := rs.prev.index(first)
 	if !ok {
-		enc = new(encodedRecord)
+		return nil
 	}
-	if len(er.cur) >= encodedPerGeneration {
-		er.prev, er.cur = er.cur, make(map[recordKey]*encodedRecord, encodedPerGeneration)
+	inPrev := len(rs.prev.positions) - i
+	if n <= inPrev {
+		if rs.prev.positions[i+n-1] != last {
+			return nil
+		}
+		return [][]byte{rs.prev.slice(i, i+n-1)[1:]}
 	}
-	er.cur[k] = enc
-	return enc
+	j := n - inPrev - 1 // the last record's index in cur
+	if !rs.follows || j >= len(rs.cur.positions) || rs.cur.positions[j] != last {
+		return nil
+	}
+	return [][]byte{rs.prev.slice(i, len(rs.prev.positions)-1)[1:], rs.cur.slice(0, j)}
+}
+
+// index finds the record at p in the run.
+func (r *encodedRun) index(p domain.Position) (int, bool) {
+	i := sort.Search(len(r.positions), func(i int) bool { return !r.positions[i].Before(p) })
+	return i, i < len(r.positions) && r.positions[i] == p
+}
+
+// slice is the encodings of records i to j of the run, with the comma
+// before each.
+func (r *encodedRun) slice(i, j int) []byte {
+	start := 0
+	if i > 0 {
+		start = r.ends[i-1]
+	}
+	return r.data[start:r.ends[j]:r.ends[j]]
 }
 
 // heldBy reports whether one of seats is held (or reserved) by buyer.

@@ -204,10 +204,18 @@ func (s *sseStream) message() ([]changeWire, string) {
 
 // changeWire is a change as the stream and the history write it.
 type changeWire struct {
-	Position string   `json:"position"`
-	Op       string   `json:"op"`
-	At       string   `json:"at"`
-	Seat     seatJSON `json:"seat"`
+	Position      string `json:"position"`
+	Op            string `json:"op"`
+	At            string `json:"at"`
+	Seat          int    `json:"seat"`
+	UUID          string `json:"UUID"`
+	Status        string `json:"status"`
+	HoldExpiresAt string `json:"holdExpiresAt"`
+}
+
+// seatIn is the seat of e that c tells, as the rest of the API shows it.
+func (c changeWire) seatIn(e eventJSON) seatJSON {
+	return seatJSON{ID: seatOf(e, c.Seat), EventID: e.ID, UUID: c.UUID, Status: c.Status, HoldExpiresAt: c.HoldExpiresAt}
 }
 
 type snapshotWire struct {
@@ -240,7 +248,7 @@ func TestStreamSnapshotThenChanges(t *testing.T) {
 	held := a.cart(e, opHold, idsBody("bob", seatOf(e, 7), seatOf(e, 2)))
 	got, _ := s.changes(2)
 	for i, c := range got {
-		if c.Op != "hold" || c.Seat != held.Seats[i] || c.Position != got[0].Position || c.At != "2026-03-01T18:00:01.123Z" {
+		if c.Op != "hold" || c.seatIn(e) != held.Seats[i] || c.Position != got[0].Position || c.At != "2026-03-01T18:00:01.123Z" {
 			t.Errorf("change %d: %+v, want the hold of %+v", i, c, held.Seats[i])
 		}
 	}
@@ -250,8 +258,8 @@ func TestStreamSnapshotThenChanges(t *testing.T) {
 	a.cart(e, opRelease, idsBody("bob", seatOf(e, 2)))
 	a.change("/seats/reserve", seatOf(e, 7), "bob")
 	got, _ = s.changes(2)
-	if got[0].Op != "release" || got[0].Seat.ID != seatOf(e, 2) || got[0].Seat.Status != "Available" ||
-		got[1].Op != "reserve" || got[1].Seat.Status != "Reserved" || got[1].Seat.UUID != "bob" {
+	if got[0].Op != "release" || got[0].Seat != 2 || got[0].Status != "Available" ||
+		got[1].Op != "reserve" || got[1].Status != "Reserved" || got[1].UUID != "bob" {
 		t.Errorf("got %+v, want the release of seat 2 and the reserve of seat 7", got)
 	}
 }
@@ -283,7 +291,7 @@ func TestStreamResumes(t *testing.T) {
 		},
 	} {
 		got, _ := open().changes(2)
-		if got[0].Seat.ID != seatOf(e, 2) || got[1].Seat.ID != seatOf(e, 3) {
+		if got[0].Seat != 2 || got[1].Seat != 3 {
 			t.Errorf("%s: resumed with %+v, want the holds of seats 2 and 3", name, got)
 		}
 	}
@@ -407,8 +415,8 @@ func TestStreamHidesHolders(t *testing.T) {
 		"bob's token":   {"", ""},
 	} {
 		got, _ := streams[name].changes(2)
-		if got[0].Seat.UUID != want[0] || got[1].Seat.UUID != want[1] {
-			t.Errorf("%s sees holders %q and %q, want %q", name, got[0].Seat.UUID, got[1].Seat.UUID, want)
+		if got[0].UUID != want[0] || got[1].UUID != want[1] {
+			t.Errorf("%s sees holders %q and %q, want %q", name, got[0].UUID, got[1].UUID, want)
 		}
 	}
 }
@@ -445,8 +453,8 @@ func TestStreamBatchesChanges(t *testing.T) {
 		t.Fatalf("%d changes, want %d", len(got), changes)
 	}
 	for i, c := range got {
-		if want := seatOf(e, i/2+1); c.Seat.ID != want || c.Op != []string{"hold", "release"}[i%2] {
-			t.Fatalf("change %d is %s of %s, want the %d-th of seat %s", i, c.Op, c.Seat.ID, i%2+1, want)
+		if want := i/2 + 1; c.Seat != want || c.Op != []string{"hold", "release"}[i%2] {
+			t.Fatalf("change %d is %s of seat %d, want the %d-th of seat %d", i, c.Op, c.Seat, i%2+1, want)
 		}
 		if i > 0 && !snapshotBefore(got[i-1].Position, c.Position) {
 			t.Fatalf("change %d at %s after %s", i, c.Position, got[i-1].Position)
@@ -572,31 +580,97 @@ func TestStreamHeartbeat(t *testing.T) {
 	}
 }
 
-// TestEncodedRecords: the kept encodings are those appendChanges makes,
-// in each form, across the generations.
-func TestEncodedRecords(t *testing.T) {
+// TestStreamEncodings: the kept encodings of a batch are those that
+// appendChanges makes, in each form; subscribers that keep up, at
+// different paces, share them (none is encoded for one subscriber); a
+// subscriber that starts again further on, or one far behind, gets its
+// own; what an event keeps stays bounded.
+func TestStreamEncodings(t *testing.T) {
 	t.Parallel()
 	const e domain.EventID = "0b6c3c1e-8a52-4c5e-9a57-0f6a3d2b9e10"
 	at := time.Date(2026, 3, 1, 18, 0, 0, 0, time.UTC)
-	record := func(n int) domain.Record {
-		return domain.Record{Position: domain.Position{Ms: uint64(n)}, Op: domain.OpHold, At: at, Seats: []domain.Seat{
-			{ID: domain.SeatID{Event: e, Number: n%100 + 1}, Status: domain.OnHold, Holder: "alice", HoldExpiresAt: at.Add(time.Minute)},
+	const records, perRound = 60_000, 37
+	holder := func(n int) domain.UserID {
+		if n%500 == 0 {
+			return "alice"
+		}
+		return "carol"
+	}
+	all := make([]domain.Record, records)
+	for n := range all {
+		// Positions with gaps, as a stream's ids have.
+		all[n] = domain.Record{Position: domain.Position{Ms: uint64(3 * n), Seq: uint64(n % 2)}, Op: domain.OpHold, At: at, Seats: []domain.Seat{
+			{ID: domain.SeatID{Event: e, Number: n%100 + 1}, Status: domain.OnHold, Holder: holder(n), HoldExpiresAt: at.Add(time.Minute)},
 			{ID: domain.SeatID{Event: e, Number: n%100 + 2}, Status: domain.OnHold, Holder: "bob", HoldExpiresAt: at.Add(time.Minute)},
 		}}
 	}
-	er := newEncodedRecords()
+	se := newStreamEncodings()
+	ee := se.acquire(e)
 	identified := &caller{g: &guard{keys: (*identity.Keys)(nil)}}
 	alice := &caller{g: identified.g, buyer: "alice"}
-	for _, cl := range []*caller{nil, identified, alice} {
-		for n := range 3 * encodedPerGeneration {
-			records := []domain.Record{record(n), record(n + 1)}
-			got := er.appendChanges(nil, records, cl)
-			if want := appendChanges(nil, records, cl.seesHolder); !bytes.Equal(got, want) {
-				t.Fatalf("record %d for %+v: kept %s, want %s", n, cl, got, want)
+	// The sale makes perRound records a round; each subscriber writes what
+	// came since its last message every few rounds.
+	type sub struct {
+		cl    *caller
+		next  int // index of its next record
+		every int // rounds between its messages
+	}
+	subs := []*sub{{nil, 0, 1}, {nil, 0, 3}, {identified, 0, 2}, {identified, 0, 5}, {alice, 0, 3}}
+	shared, own := 0, 0
+	check := func(s *sub, batch []domain.Record, after domain.Position) {
+		t.Helper()
+		got := se.pieces(ee, after, batch, s.cl)
+		if got == nil {
+			own++
+			return
+		}
+		shared++
+		if want := appendChanges(nil, batch, s.cl.seesHolder); !bytes.Equal(bytes.Join(got, nil), want) {
+			t.Fatalf("records %s to %s for %+v: kept %.200s, want %.200s", batch[0].Position, batch[len(batch)-1].Position, s.cl, bytes.Join(got, nil), want)
+		}
+	}
+	position := func(i int) domain.Position {
+		if i == 0 {
+			return domain.Position{}
+		}
+		return all[i-1].Position
+	}
+	for round := 1; ; round++ {
+		head := min(records, round*perRound)
+		done := true
+		for _, s := range subs {
+			if s.next < records {
+				done = false
+			}
+			if round%s.every != 0 && head < records || s.next >= head {
+				continue
+			}
+			check(s, all[s.next:head], position(s.next))
+			s.next = head
+		}
+		if done {
+			break
+		}
+		if round == 200 {
+			// One starts again further on (a reset to a snapshot), one
+			// goes back (it resumes from an old Last-Event-ID).
+			subs[1].next += 500
+			subs[2].next = 10
+		}
+	}
+	t.Logf("%d batches shared, %d encoded for their subscriber alone", shared, own)
+	if own == 0 || shared < 20*own {
+		t.Errorf("%d batches shared, %d encoded for their subscriber alone: want the most shared, some not", shared, own)
+	}
+	for form, rs := range ee.forms {
+		for _, r := range []*encodedRun{rs.cur, rs.prev} {
+			if r != nil && len(r.data) > encodedRunBytes+64<<10 {
+				t.Errorf("form %d keeps a run of %d bytes, want at most about %d", form, len(r.data), encodedRunBytes)
 			}
 		}
 	}
-	if len(er.cur) > encodedPerGeneration || len(er.prev) > encodedPerGeneration {
-		t.Errorf("%d and %d records kept, want at most %d each", len(er.cur), len(er.prev), encodedPerGeneration)
+	se.release(e)
+	if len(se.events) != 0 {
+		t.Errorf("%d events kept once their last subscriber went", len(se.events))
 	}
 }
