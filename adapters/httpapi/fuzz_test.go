@@ -394,8 +394,8 @@ func FuzzChanges(f *testing.F) {
 			if err != nil || p.Before(last) || p == after {
 				t.Fatalf("change at %q after %s", c.Position, last)
 			}
-			if seat := values.Get("seat"); seat != "" && c.Seat.ID != seat {
-				t.Fatalf("a change of seat %s in the page of seat %s", c.Seat.ID, seat)
+			if seat := values.Get("seat"); seat != "" && e+"."+strconv.Itoa(c.Seat) != seat {
+				t.Fatalf("a change of seat %d in the page of seat %s", c.Seat, seat)
 			}
 			last = p
 		}

@@ -226,11 +226,19 @@ type BestAvailable struct {
 // Change A seat as one change left it, at the change's position. The seats
 // of one store step (a cart's) share a position and come together.
 // `op` is the operation: hold, refresh, reserve, release, or expired
-// (a hold that ended at its expiry, recorded by the store).
+// (a hold that ended at its expiry, recorded by the store). The seat
+// is named by its number in the event, as in a snapshot (its id is
+// the one the event's list gives for that number); `UUID`, `status`
+// and `holdExpiresAt` are as in a Seat, under the same rules.
 type Change struct {
+	UUID string `json:"UUID"`
+
 	// At The store's time of the change (RFC 3339, UTC, milliseconds).
 	At time.Time `json:"at"`
-	Op ChangeOp  `json:"op"`
+
+	// HoldExpiresAt When the hold ends (RFC 3339, UTC, milliseconds); present only while the seat is On hold.
+	HoldExpiresAt *time.Time `json:"holdExpiresAt,omitempty"`
+	Op            ChangeOp   `json:"op"`
 
 	// Position Where a change stands in its event's record of changes,
 	// `<milliseconds>-<sequence>` (a Redis stream id): positions of one
@@ -240,15 +248,30 @@ type Change struct {
 	// Example: 1764672000456-0
 	Position Position `json:"position"`
 
-	// Seat A seat as it is at the moment of the answer. UUID is the holder or
-	// buyer, "" while the seat is available, and "" too when keys or
-	// tokens are on and the caller may not see it (see Security);
-	// holdExpiresAt is present only while the seat is On hold.
-	Seat Seat `json:"seat"`
+	// Seat The seat's number, 1 to the event's totalSeats.
+	Seat   int        `json:"seat"`
+	Status SeatStatus `json:"status"`
+	union  json.RawMessage
 }
 
 // ChangeOp defines model for Change.Op.
 type ChangeOp string
+
+// Change0 defines model for Change.0.
+type Change0 struct {
+	UUID   interface{} `json:"UUID,omitempty"`
+	Status interface{} `json:"status,omitempty"`
+}
+
+// Change1 defines model for Change.1.
+type Change1 struct {
+	Status interface{} `json:"status,omitempty"`
+}
+
+// Change2 defines model for Change.2.
+type Change2 struct {
+	Status interface{} `json:"status,omitempty"`
+}
 
 // ChangesPage defines model for ChangesPage.
 type ChangesPage struct {
@@ -486,9 +509,6 @@ type Seat struct {
 	Status SeatStatus `json:"status"`
 }
 
-// SeatStatus defines model for Seat.Status.
-type SeatStatus string
-
 // SeatChange The outcome of hold, refresh or reserve.
 type SeatChange struct {
 	Message string `json:"message"`
@@ -520,6 +540,9 @@ type SeatRequest struct {
 	// ID The seat's id (an empty one is refused with INVALID_SEAT_ID).
 	ID string `json:"id"`
 }
+
+// SeatStatus defines model for SeatStatus.
+type SeatStatus string
 
 // SeatsChange The outcome of a change of a cart.
 type SeatsChange struct {
@@ -710,6 +733,201 @@ type RefreshHoldJSONRequestBody = SeatRequest
 
 // ReserveSeatJSONRequestBody defines body for ReserveSeat for application/json ContentType.
 type ReserveSeatJSONRequestBody = SeatRequest
+
+// AsChange0 returns the union data inside the Change as a Change0
+func (t Change) AsChange0() (Change0, error) {
+	var body Change0
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromChange0 overwrites any union data inside the Change as the provided Change0
+func (t *Change) FromChange0(v Change0) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeChange0 performs a merge with any union data inside the Change, using the provided Change0
+func (t *Change) MergeChange0(v Change0) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsChange1 returns the union data inside the Change as a Change1
+func (t Change) AsChange1() (Change1, error) {
+	var body Change1
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromChange1 overwrites any union data inside the Change as the provided Change1
+func (t *Change) FromChange1(v Change1) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeChange1 performs a merge with any union data inside the Change, using the provided Change1
+func (t *Change) MergeChange1(v Change1) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsChange2 returns the union data inside the Change as a Change2
+func (t Change) AsChange2() (Change2, error) {
+	var body Change2
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromChange2 overwrites any union data inside the Change as the provided Change2
+func (t *Change) FromChange2(v Change2) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeChange2 performs a merge with any union data inside the Change, using the provided Change2
+func (t *Change) MergeChange2(v Change2) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+func (t Change) MarshalJSON() ([]byte, error) {
+	b, err := t.union.MarshalJSON()
+	if err != nil {
+		return nil, err
+	}
+	object := make(map[string]json.RawMessage)
+	if t.union != nil {
+		err = json.Unmarshal(b, &object)
+		if err != nil {
+			return nil, err
+		}
+	}
+
+	object["UUID"], err = json.Marshal(t.UUID)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'UUID': %w", err)
+	}
+
+	object["at"], err = json.Marshal(t.At)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'at': %w", err)
+	}
+
+	if t.HoldExpiresAt != nil {
+		object["holdExpiresAt"], err = json.Marshal(t.HoldExpiresAt)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'holdExpiresAt': %w", err)
+		}
+	}
+
+	object["op"], err = json.Marshal(t.Op)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'op': %w", err)
+	}
+
+	object["position"], err = json.Marshal(t.Position)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'position': %w", err)
+	}
+
+	object["seat"], err = json.Marshal(t.Seat)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'seat': %w", err)
+	}
+
+	object["status"], err = json.Marshal(t.Status)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'status': %w", err)
+	}
+
+	b, err = json.Marshal(object)
+	return b, err
+}
+
+func (t *Change) UnmarshalJSON(b []byte) error {
+	err := t.union.UnmarshalJSON(b)
+	if err != nil {
+		return err
+	}
+	object := make(map[string]json.RawMessage)
+	err = json.Unmarshal(b, &object)
+	if err != nil {
+		return err
+	}
+
+	if raw, found := object["UUID"]; found {
+		err = json.Unmarshal(raw, &t.UUID)
+		if err != nil {
+			return fmt.Errorf("error reading 'UUID': %w", err)
+		}
+	}
+
+	if raw, found := object["at"]; found {
+		err = json.Unmarshal(raw, &t.At)
+		if err != nil {
+			return fmt.Errorf("error reading 'at': %w", err)
+		}
+	}
+
+	if raw, found := object["holdExpiresAt"]; found {
+		err = json.Unmarshal(raw, &t.HoldExpiresAt)
+		if err != nil {
+			return fmt.Errorf("error reading 'holdExpiresAt': %w", err)
+		}
+	}
+
+	if raw, found := object["op"]; found {
+		err = json.Unmarshal(raw, &t.Op)
+		if err != nil {
+			return fmt.Errorf("error reading 'op': %w", err)
+		}
+	}
+
+	if raw, found := object["position"]; found {
+		err = json.Unmarshal(raw, &t.Position)
+		if err != nil {
+			return fmt.Errorf("error reading 'position': %w", err)
+		}
+	}
+
+	if raw, found := object["seat"]; found {
+		err = json.Unmarshal(raw, &t.Seat)
+		if err != nil {
+			return fmt.Errorf("error reading 'seat': %w", err)
+		}
+	}
+
+	if raw, found := object["status"]; found {
+		err = json.Unmarshal(raw, &t.Status)
+		if err != nil {
+			return fmt.Errorf("error reading 'status': %w", err)
+		}
+	}
+
+	return err
+}
 
 // RequestEditorFn is the function signature for the RequestEditor callback function
 type RequestEditorFn func(ctx context.Context, req *http.Request) error

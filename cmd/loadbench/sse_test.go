@@ -12,12 +12,10 @@ import (
 	"github.com/seatres/reservation/domain"
 )
 
-const sseEvent = "6b1d4f5e-2c49-4f7e-9d0a-3e8c5b7a1f20"
-
 // sseChange is a change as the stream writes it, of seat n.
 func sseChange(pos, at string, n string) string {
-	return `{"position":"` + pos + `","op":"hold","at":"` + at + `","seat":{"id":"` + sseEvent + `.` + n + `","eventId":"` + sseEvent +
-		`","UUID":"u \"{\"position\":\"","status":"onHold","holdExpiresAt":"2026-12-02T10:01:00.000Z"}}`
+	return `{"position":"` + pos + `","op":"hold","at":"` + at + `","seat":` + n +
+		`,"UUID":"u \"{\"position\":\"","status":"On hold","holdExpiresAt":"2026-12-02T10:01:00.000Z"}`
 }
 
 func sseMessage(id string, changes ...string) string {

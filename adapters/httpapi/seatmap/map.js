@@ -142,14 +142,13 @@
         duplicates++;
         continue;
       }
-      const seat = change.seat;
-      const n = seatNumber(seat.id);
-      const letter = statusLetters[seat.status];
+      const n = change.seat; // a change names its seat by number
+      const letter = statusLetters[change.status];
       setStatus(n, letter);
       if (letter !== 'H') {
         setMine(n, false);
-      } else if (seat.UUID !== '') { // "" when holders are hidden from this page
-        setMine(n, seat.UUID === uuidField.value);
+      } else if (change.UUID !== '') { // "" when holders are hidden from this page
+        setMine(n, change.UUID === uuidField.value);
       }
       changes++;
     }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -22,7 +23,9 @@ type StreamChange struct {
 	Position string    `json:"position"`
 	Op       string    `json:"op"`
 	At       time.Time `json:"at"`
-	Seat     Seat      `json:"seat"`
+	Seat     int       `json:"seat"` // its number in the event
+	UUID     string    `json:"UUID"`
+	Status   string    `json:"status"`
 }
 
 // Subscriber follows the stream of an event as a seat map does: first its
@@ -219,7 +222,7 @@ func (s *Subscriber) Missed(t testing.TB, rc rueidis.Client) string {
 	}
 	got := make([]string, len(s.changes))
 	for i, c := range s.changes {
-		got[i] = c.Position + " " + c.Seat.ID
+		got[i] = c.Position + " " + s.event + "." + strconv.Itoa(c.Seat)
 	}
 	if slices.Equal(got, want) {
 		return ""
