@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -50,6 +51,20 @@ func (p Position) AppendText(b []byte) []byte {
 // Before reports whether p comes before q.
 func (p Position) Before(q Position) bool {
 	return p.Ms < q.Ms || p.Ms == q.Ms && p.Seq < q.Seq
+}
+
+// Prev is the position right before p, with no position between them; the
+// zero position has none (ok false). A store that knows the oldest record
+// it keeps, not the last it dropped, tells with it where the kept ones
+// start.
+func (p Position) Prev() (Position, bool) {
+	switch {
+	case p.Seq > 0:
+		return Position{Ms: p.Ms, Seq: p.Seq - 1}, true
+	case p.Ms > 0:
+		return Position{Ms: p.Ms - 1, Seq: math.MaxUint64}, true
+	}
+	return Position{}, false
 }
 
 // Op is the operation that made a change.

@@ -38,6 +38,26 @@ func TestPositionOrder(t *testing.T) {
 	}
 }
 
+// TestPositionPrev: Prev is right before, with nothing between.
+func TestPositionPrev(t *testing.T) {
+	for _, p := range []domain.Position{{Seq: 1}, {Ms: 1}, {Ms: 1, Seq: 1}, {Ms: 2}, {Ms: math.MaxUint64, Seq: math.MaxUint64}} {
+		q, ok := p.Prev()
+		if !ok || !q.Before(p) {
+			t.Errorf("%v.Prev() = %v, %v; want a position before it", p, q, ok)
+		}
+		if q.Seq < math.MaxUint64 {
+			if between := (domain.Position{Ms: q.Ms, Seq: q.Seq + 1}); between != p {
+				t.Errorf("%v.Prev() = %v leaves %v between", p, q, between)
+			}
+		} else if p != (domain.Position{Ms: q.Ms + 1}) {
+			t.Errorf("%v.Prev() = %v leaves positions between", p, q)
+		}
+	}
+	if q, ok := (domain.Position{}).Prev(); ok {
+		t.Errorf("the zero position's Prev is %v", q)
+	}
+}
+
 func TestVersionText(t *testing.T) {
 	v := domain.Version{Position: domain.Position{Ms: 17, Seq: 2}, Expired: 3}
 	if got := v.String(); got != "17-2.3" {

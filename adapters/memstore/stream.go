@@ -222,7 +222,7 @@ func (s *Store) Changes(_ context.Context, id domain.EventID, after domain.Posit
 	defer ev.mu.Unlock()
 	c := &ev.changes
 	if after.Before(c.trimmed) {
-		return nil, application.ErrTrimmed
+		return nil, &application.TrimmedError{Last: c.trimmed}
 	}
 	from := sort.Search(c.kept.n, func(i int) bool { return after.Before(c.kept.at(i).pos) })
 	out := make([]domain.Record, min(max(limit, 0), c.kept.n-from))

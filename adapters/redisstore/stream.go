@@ -95,10 +95,11 @@ func (s *Store) Changes(ctx context.Context, id domain.EventID, after domain.Pos
 	}
 	// Records went, all of them before the first kept: some after after
 	// may have gone, unless after is the last that went, which this
-	// cannot tell apart. A reader that far behind starts again from a
-	// snapshot: needlessly then, never with a gap.
-	if trimmed == 1 && after.Before(first) {
-		return nil, application.ErrTrimmed
+	// cannot tell apart but when it is right before the first (then no
+	// record lies between). A reader further behind starts again from a
+	// snapshot, needlessly at times, never with a gap.
+	if last, ok := first.Prev(); trimmed == 1 && ok && after.Before(last) {
+		return nil, &application.TrimmedError{Last: last}
 	}
 	entries, err := reply[2].AsXRange()
 	if err != nil {

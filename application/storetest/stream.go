@@ -596,8 +596,16 @@ func RunTrim(t *testing.T, newStore func(t *testing.T, maxLen int) application.S
 		at[i] = lastPosition(t, s, e)
 	}
 	for _, after := range []domain.Position{{}, at[0]} {
-		if _, err := s.Changes(ctx, e.ID, after, 100); !errors.Is(err, application.ErrTrimmed) {
-			t.Fatalf("Changes after %v, with %d records made and %d kept: %v, want ErrTrimmed", after, made, maxLen, err)
+		_, err := s.Changes(ctx, e.ID, after, 100)
+		var trimmed *application.TrimmedError
+		if !errors.As(err, &trimmed) {
+			t.Fatalf("Changes after %v, with %d records made and %d kept: %v, want a TrimmedError", after, made, maxLen, err)
+		}
+		// From the last record gone: the oldest kept, and those after it.
+		kept := changesAfter(t, s, e, trimmed.Last, 3)
+		first := slices.Index(at, kept[0].Position)
+		if first < 0 || first > made-maxLen || kept[len(kept)-1].Position != at[made-1] || len(kept) != made-first {
+			t.Fatalf("Changes after the last record gone (%v): %d records from %v, want the %d kept at least, to the last", trimmed.Last, len(kept), kept[0].Position, maxLen)
 		}
 	}
 	got := changesAfter(t, s, e, at[made-maxLen-1], 3)
