@@ -26,10 +26,12 @@ import (
 // makes thousands of changes a second on that event through the same
 // instance. Each size runs once, on an instance of its own, so that the
 // peak of its memory (VmHWM) is that run's. The subscribers connect and
-// read their snapshots before the sale starts; the sale's clients each
-// hold one seat of their own at a time (POST /seats/hold) and release it
-// (POST /events/{id}/release), or every streamReserveEvery-th one reserve
-// it (POST /seats/reserve), paced to -stream-rate changes a second in all.
+// read their snapshots before the sale starts; the sale's clients are
+// buyers of carts, as in a real sale (issue #9): each holds a cart of
+// streamCart seats of its own at a time (POST /events/{id}/hold) and
+// releases it (POST /events/{id}/release), or every streamReserveEvery-th
+// one reserves it (POST /events/{id}/reserve), paced to -stream-rate
+// changes (seats) a second in all.
 // When the sale is over, the event's history (GET /events/{id}/changes,
 // page after page) is what every subscriber must have seen since its
 // snapshot: the same changes, each once, in order (sse.go checks the order
@@ -37,10 +39,12 @@ import (
 // lag is its arrival at the subscriber less its store time; both clocks
 // are this machine's.
 
-// streamClients is the sale's clients; streamReserveEvery, how often a
-// client reserves the seat it holds rather than releasing it.
+// streamClients is the sale's clients; streamCart, the seats of their
+// carts; streamReserveEvery, how often a client reserves the cart it holds
+// rather than releasing it.
 const (
 	streamClients      = 256
+	streamCart         = 4
 	streamReserveEvery = 16
 )
 
@@ -165,7 +169,11 @@ func runStreams(ctx context.Context, o options) (runs []streamRun, err error) {
 	if err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(dir)
+	defer func() {
+		if os.Getenv("LOADBENCH_KEEP") == "" {
+			os.RemoveAll(dir)
+		}
+	}()
 	for _, n := range sizes {
 		run, err := streamOnce(ctx, o, dir, redis.Addrs()[0], n)
 		if err != nil {
@@ -389,7 +397,7 @@ func catchUp(ctx context.Context, subs []*listener, last domain.Position) {
 }
 
 // streamSale has streamClients clients change seats of event at rate
-// changes a second in all for d, each change a request; it returns the
+// changes a second in all for d, a cart of changes a request; it returns the
 // requests by status (0: no answer) and how long it took.
 func streamSale(ctx context.Context, srv *server, event string, rate int, d time.Duration) (map[int]int64, time.Duration, error) {
 	if rate < streamClients {
@@ -397,7 +405,7 @@ func streamSale(ctx context.Context, srv *server, event string, rate int, d time
 	}
 	hc := newHTTPClient(streamClients)
 	defer hc.CloseIdleConnections()
-	every := time.Duration(float64(time.Second) * streamClients / float64(rate)) // each client's pace
+	every := time.Duration(float64(time.Second) * streamClients / float64(rate)) // each client's pace, per change
 	var (
 		mu       sync.Mutex
 		requests = map[int]int64{}
@@ -415,13 +423,13 @@ func streamSale(ctx context.Context, srv *server, event string, rate int, d time
 				}
 			}()
 			next := start.Add(every * time.Duration(i) / streamClients)
-			pace := func() bool {
+			pace := func(changes int) bool {
 				if wait := time.Until(next); wait > 0 {
 					time.Sleep(wait)
-				} else if -wait > 10*every {
+				} else if -wait > 10*every*streamCart {
 					next = time.Now() // far behind: no burst to catch up
 				}
-				next = next.Add(every)
+				next = next.Add(every * time.Duration(changes))
 				return time.Since(start) < d && ctx.Err() == nil
 			}
 			user := "stream-" + strconv.Itoa(i)
@@ -431,28 +439,36 @@ func streamSale(ctx context.Context, srv *server, event string, rate int, d time
 			}
 			// A 503 is sent again, as in the single-seat sale (retried); any
 			// other failure ends the client, counted: the run fails.
-			for k := 0; len(seats) > 0 && pace(); k++ {
-				j := k % len(seats)
-				req := client.SeatRequest{ID: seatID(event, seats[j]), UUID: user}
-				hold, err := retried(ctx, func() (*client.HoldSeatResponse, error) { return c.api.HoldSeatWithResponse(ctx, req) })
+			for k := 0; len(seats) > 0 && pace(min(streamCart, len(seats))); k++ {
+				n := min(streamCart, len(seats))
+				ids := make(client.SeatIDs, n)
+				for i, seat := range seats[:n] {
+					ids[i] = seatID(event, seat)
+				}
+				hold, err := retried(ctx, func() (*client.HoldSeatsResponse, error) {
+					return c.api.HoldSeatsWithResponse(ctx, event, nil, client.HoldSeatsRequest{UUID: user, IDs: &ids})
+				})
 				if err != nil || hold.JSON200 == nil {
 					return
 				}
-				pace()
+				pace(n)
 				if k%streamReserveEvery == streamReserveEvery-1 {
-					r, err := retried(ctx, func() (*client.ReserveSeatResponse, error) { return c.api.ReserveSeatWithResponse(ctx, req) })
+					r, err := retried(ctx, func() (*client.ReserveSeatsResponse, error) {
+						return c.api.ReserveSeatsWithResponse(ctx, event, nil, client.ReserveSeatsRequest{UUID: user, IDs: ids})
+					})
 					if err != nil || r.JSON200 == nil {
 						return
 					}
-					seats = slices.Delete(seats, j, j+1)
+					seats = seats[n:]
 					continue
 				}
 				r, err := retried(ctx, func() (*client.ReleaseSeatsResponse, error) {
-					return c.api.ReleaseSeatsWithResponse(ctx, event, nil, client.ReleaseSeatsRequest{UUID: user, IDs: new(client.SeatIDs{req.ID})})
+					return c.api.ReleaseSeatsWithResponse(ctx, event, nil, client.ReleaseSeatsRequest{UUID: user, IDs: &ids})
 				})
 				if err != nil || r.JSON200 == nil {
 					return
 				}
+				seats = slices.Concat(seats[n:], seats[:n]) // the next cart
 			}
 		})
 	}
@@ -492,11 +508,12 @@ func history(ctx context.Context, srv *server, event string, from domain.Positio
 		var page struct {
 			Changes []json.RawMessage `json:"changes"`
 			Next    string            `json:"next"`
+			Error   string            `json:"error"`
 		}
 		err = json.NewDecoder(resp.Body).Decode(&page)
 		resp.Body.Close()
 		if err == nil && resp.StatusCode != http.StatusOK {
-			err = fmt.Errorf("status %d", resp.StatusCode)
+			err = fmt.Errorf("status %d: %s", resp.StatusCode, page.Error)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("changes of %s after %s: %w", event, after, err)
