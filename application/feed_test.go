@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/seatres/reservation/application"
+	"github.com/seatres/reservation/application/storetest"
 	"github.com/seatres/reservation/domain"
 )
 
@@ -196,14 +197,6 @@ func collect(t *testing.T, sub *application.Subscription, n int) []domain.Record
 	return got
 }
 
-func positions(records []domain.Record) []domain.Position {
-	out := make([]domain.Position, len(records))
-	for i, r := range records {
-		out[i] = r.Position
-	}
-	return out
-}
-
 func TestFeedStartsWithASnapshotThenEveryRecordOnce(t *testing.T) {
 	t.Parallel()
 	s := newStreamStore(streamEvent)
@@ -223,8 +216,8 @@ func TestFeedStartsWithASnapshotThenEveryRecordOnce(t *testing.T) {
 		if b.Snapshot == nil || b.Snapshot.Position != (domain.Position{Ms: 3}) || !slices.Equal(b.Snapshot.Available, []int{4}) {
 			t.Fatalf("subscriber %d: first batch %+v, want the snapshot at 3-0", i, b)
 		}
-		if got := collect(t, sub, len(want)); !slices.Equal(positions(got), positions(want)) {
-			t.Fatalf("subscriber %d got %v, want %v", i, positions(got), positions(want))
+		if got := collect(t, sub, len(want)); !slices.Equal(storetest.Positions(got), storetest.Positions(want)) {
+			t.Fatalf("subscriber %d got %v, want %v", i, storetest.Positions(got), storetest.Positions(want))
 		}
 	}
 	// The follower reads each record once, whatever the subscribers.
@@ -246,12 +239,12 @@ func TestFeedResumesAfterAPosition(t *testing.T) {
 	first := subscribe(t, f, streamEvent, &old[9].Position)
 	second := subscribe(t, f, streamEvent, &old[2].Position)
 	fresh := s.add(streamEvent, 5)
-	if got := collect(t, first, 5); !slices.Equal(positions(got), positions(fresh)) {
-		t.Fatalf("first got %v, want %v", positions(got), positions(fresh))
+	if got := collect(t, first, 5); !slices.Equal(storetest.Positions(got), storetest.Positions(fresh)) {
+		t.Fatalf("first got %v, want %v", storetest.Positions(got), storetest.Positions(fresh))
 	}
 	want := append(slices.Clone(old[3:]), fresh...)
-	if got := collect(t, second, len(want)); !slices.Equal(positions(got), positions(want)) {
-		t.Fatalf("second got %v, want %v", positions(got), positions(want))
+	if got := collect(t, second, len(want)); !slices.Equal(storetest.Positions(got), storetest.Positions(want)) {
+		t.Fatalf("second got %v, want %v", storetest.Positions(got), storetest.Positions(want))
 	}
 }
 
@@ -267,8 +260,8 @@ func TestFeedResetsATrimmedPosition(t *testing.T) {
 		t.Fatalf("first batch %+v, want a snapshot at %s", b, old[9].Position)
 	}
 	fresh := s.add(streamEvent, 2)
-	if got := collect(t, sub, 2); !slices.Equal(positions(got), positions(fresh)) {
-		t.Fatalf("after the reset got %v, want %v", positions(got), positions(fresh))
+	if got := collect(t, sub, 2); !slices.Equal(storetest.Positions(got), storetest.Positions(fresh)) {
+		t.Fatalf("after the reset got %v, want %v", storetest.Positions(got), storetest.Positions(fresh))
 	}
 }
 
@@ -284,7 +277,7 @@ func TestFeedFollowsANewEventAtOnce(t *testing.T) {
 	next(t, sub) // the snapshot
 	want := s.add(otherEvent, 1)
 	if got := collect(t, sub, 1); got[0].Position != want[0].Position {
-		t.Fatalf("got %v, want %v", positions(got), positions(want))
+		t.Fatalf("got %v, want %v", storetest.Positions(got), storetest.Positions(want))
 	}
 }
 
@@ -375,7 +368,7 @@ func TestFeedBatchesAreCapped(t *testing.T) {
 		}
 		got = append(got, b.Records...)
 	}
-	if !slices.Equal(positions(got), positions(want)) {
+	if !slices.Equal(storetest.Positions(got), storetest.Positions(want)) {
 		t.Fatal("records out of order or repeated")
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
+	"github.com/seatres/reservation/adapters/httpapi/browsertest"
 	"github.com/seatres/reservation/adapters/memstore"
 	"github.com/seatres/reservation/adapters/metrics"
 	"github.com/seatres/reservation/application"
@@ -369,7 +370,7 @@ fetch(%q + "/events/create", {
 // POST. Two loopback ports are two origins.
 func TestCORSInBrowser(t *testing.T) {
 	t.Parallel()
-	bin := chromium(t)
+	bin := browsertest.Chromium(t)
 	listed, other := httptest.NewUnstartedServer(nil), httptest.NewUnstartedServer(nil)
 	site := "http://" + listed.Listener.Addr().String()
 	var (

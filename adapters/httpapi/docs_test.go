@@ -19,6 +19,7 @@ import (
 
 	"github.com/getkin/kin-openapi/openapi3filter"
 
+	"github.com/seatres/reservation/adapters/httpapi/browsertest"
 	"github.com/seatres/reservation/api"
 )
 
@@ -133,7 +134,7 @@ func TestRedocVersion(t *testing.T) {
 // which shows that the console is read at all.
 func TestDocsPageRenders(t *testing.T) {
 	t.Parallel()
-	bin := chromium(t)
+	bin := browsertest.Chromium(t)
 	service := httptest.NewServer(newAPI(t, defaultPolicy).router)
 	t.Cleanup(service.Close)
 	var (
@@ -274,20 +275,6 @@ func TestCSPViolations(t *testing.T) {
 	if len(got) != 2 || !strings.HasPrefix(got[0], `"Loading the image '`+redoclyLogo+"' violates") || !strings.HasPrefix(got[1], `"Applying inline style`) {
 		t.Errorf("cspViolations = %q, want the logo's and the inline style's", got)
 	}
-}
-
-// chromium is the browser's path. Without one, the test is skipped, or
-// fails under CI=true, where `make test` installs it.
-func chromium(t *testing.T) string {
-	t.Helper()
-	bin, err := exec.LookPath("chromium")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("Chromium is required under CI=true (make ensure-chromium): %v", err)
-		}
-		t.Skipf("no Chromium for this test (make ensure-chromium): %v", err)
-	}
-	return bin
 }
 
 // browsers bounds the Chromiums running at once: each takes a core or so

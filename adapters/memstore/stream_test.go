@@ -30,14 +30,6 @@ func changes(t *testing.T, s *memstore.Store, e domain.Event, after domain.Posit
 	return got
 }
 
-func positions(records []domain.Record) []domain.Position {
-	out := make([]domain.Position, len(records))
-	for i, r := range records {
-		out[i] = r.Position
-	}
-	return out
-}
-
 // Positions take the clock's millisecond, and a sequence while it stands
 // still or goes back: they only grow.
 func TestPositionsOnlyGrow(t *testing.T) {
@@ -63,7 +55,7 @@ func TestPositionsOnlyGrow(t *testing.T) {
 		t.Fatal(err)
 	}
 	records := changes(t, s, e, zeroPos)
-	got := positions(records)
+	got := storetest.Positions(records)
 	want := []domain.Position{{Ms: t0Ms}, {Ms: t0Ms, Seq: 1}, {Ms: t0Ms, Seq: 2}, {Ms: t0Ms, Seq: 3}, {Ms: t0Ms + 1000}, {Ms: t0Ms + 1000, Seq: 1}}
 	if !slices.Equal(got, want) || records[4].Op != domain.OpExpire || records[5].Op != domain.OpRelease {
 		t.Fatalf("records %+v, want at %v", records, want)
@@ -85,7 +77,7 @@ func TestFirstPositionAtEpoch(t *testing.T) {
 	if _, err := s.Hold(context.Background(), e.ID, ids(e, 1), "alice", minute, none); err != nil {
 		t.Fatal(err)
 	}
-	if got := positions(changes(t, s, e, zeroPos)); len(got) != 1 || got[0] != (domain.Position{Seq: 1}) {
+	if got := storetest.Positions(changes(t, s, e, zeroPos)); len(got) != 1 || got[0] != (domain.Position{Seq: 1}) {
 		t.Fatalf("positions %v, want [0-1]", got)
 	}
 }
@@ -114,7 +106,7 @@ func TestStreamMaxLenExactly(t *testing.T) {
 			t.Fatalf("Changes after %v: %v, want ErrTrimmed", after, err)
 		}
 	}
-	if got := positions(changes(t, s, e, at(1))); len(got) != 3 || got[0] != at(2) || got[2] != at(4) {
+	if got := storetest.Positions(changes(t, s, e, at(1))); len(got) != 3 || got[0] != at(2) || got[2] != at(4) {
 		t.Fatalf("kept %v, want 0-2 to 0-4", got)
 	}
 	if got := changes(t, s, e, at(4)); len(got) != 0 {

@@ -90,6 +90,15 @@ func wantChanges(t *testing.T, what string, got []domain.Record, want []change) 
 }
 
 // lastPosition is the event's position as its snapshot gives it.
+// Positions returns the positions of records, in order.
+func Positions(records []domain.Record) []domain.Position {
+	out := make([]domain.Position, len(records))
+	for i, r := range records {
+		out[i] = r.Position
+	}
+	return out
+}
+
 func lastPosition(t *testing.T, s application.Store, e domain.Event) domain.Position {
 	t.Helper()
 	_, _, p, err := s.Snapshot(context.Background(), e.ID)

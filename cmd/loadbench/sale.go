@@ -7,14 +7,12 @@ import (
 	"maps"
 	"math/rand/v2"
 	"net/http"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/seatres/reservation/adapters/redisstore/redistest"
 	"github.com/seatres/reservation/api/client"
 )
 
@@ -103,17 +101,11 @@ func runSales(ctx context.Context, o options) (runs []saleRun, err error) {
 	if o.sales == 0 && len(singles) == 0 {
 		return nil, nil
 	}
-	fmt.Println("== sale: starting Redis")
-	redis, err := redistest.StartStandalone()
-	if err != nil {
-		return nil, fmt.Errorf("start Redis: %w", err)
-	}
-	defer redis.Stop()
-	dir, err := os.MkdirTemp("", "loadbench-sale-")
+	redisAddr, dir, done, err := standaloneRun("sale")
 	if err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(dir)
+	defer done()
 	type store struct {
 		name string
 		srv  *server
@@ -122,7 +114,7 @@ func runSales(ctx context.Context, o options) (runs []saleRun, err error) {
 	for _, s := range []struct {
 		name, redis string
 		on          bool
-	}{{"Redis", redis.Addrs()[0], true}, {"memory", "", o.saleMemory}} {
+	}{{"Redis", redisAddr, true}, {"memory", "", o.saleMemory}} {
 		if !s.on {
 			continue
 		}

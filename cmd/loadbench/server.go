@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"syscall"
 	"time"
+
+	"github.com/seatres/reservation/adapters/redisstore/redistest"
 )
 
 // server is a child HTTP server: the service or the ceiling server.
@@ -35,6 +37,28 @@ func freeAddr() (string, error) {
 	}
 	defer l.Close()
 	return l.Addr().String(), nil
+}
+
+// standaloneRun starts a throwaway standalone Redis and a folder for the
+// logs of the run name; done stops Redis and removes the folder, unless
+// LOADBENCH_KEEP is set: then it stays, to read the instances' logs after
+// a failure.
+func standaloneRun(name string) (redisAddr, dir string, done func(), err error) {
+	fmt.Printf("== %s: starting Redis\n", name)
+	redis, err := redistest.StartStandalone()
+	if err != nil {
+		return "", "", nil, fmt.Errorf("start Redis: %w", err)
+	}
+	if dir, err = os.MkdirTemp("", "loadbench-"+name+"-"); err != nil {
+		redis.Stop()
+		return "", "", nil, err
+	}
+	return redis.Addrs()[0], dir, func() {
+		redis.Stop()
+		if os.Getenv("LOADBENCH_KEEP") == "" {
+			os.RemoveAll(dir)
+		}
+	}, nil
 }
 
 // startServer starts bin in dir (so it reads no .env of the caller's), its

@@ -16,7 +16,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/seatres/reservation/adapters/redisstore/redistest"
 	"github.com/seatres/reservation/api/client"
 	"github.com/seatres/reservation/domain"
 )
@@ -159,23 +158,13 @@ func runStreams(ctx context.Context, o options) (runs []streamRun, err error) {
 	if err := raiseFileLimit(); err != nil {
 		return nil, err
 	}
-	fmt.Println("== stream: starting Redis")
-	redis, err := redistest.StartStandalone()
-	if err != nil {
-		return nil, fmt.Errorf("start Redis: %w", err)
-	}
-	defer redis.Stop()
-	dir, err := os.MkdirTemp("", "loadbench-stream-")
+	redisAddr, dir, done, err := standaloneRun("stream")
 	if err != nil {
 		return nil, err
 	}
-	defer func() {
-		if os.Getenv("LOADBENCH_KEEP") == "" {
-			os.RemoveAll(dir)
-		}
-	}()
+	defer done()
 	for _, n := range sizes {
-		run, err := streamOnce(ctx, o, dir, redis.Addrs()[0], n)
+		run, err := streamOnce(ctx, o, dir, redisAddr, n)
 		if err != nil {
 			return runs, fmt.Errorf("stream, %d subscribers: %w", n, err)
 		}

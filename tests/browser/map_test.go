@@ -11,7 +11,6 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"os"
-	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
@@ -26,6 +25,7 @@ import (
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
+	"github.com/seatres/reservation/adapters/httpapi/browsertest"
 	"github.com/seatres/reservation/adapters/redisstore/redistest"
 	"github.com/seatres/reservation/tests/internal/harness"
 	"github.com/seatres/reservation/tests/servicetest"
@@ -52,7 +52,7 @@ const shownWithin = time.Second
 // once and no second snapshot; when the event is deleted, it says so. And
 // the page of an id that names no event says so.
 func TestSeatMapFollowsTheStream(t *testing.T) {
-	bin := chromium(t)
+	bin := browsertest.Chromium(t)
 	redis := redistest.Standalone(t)
 	service := servicetest.Build(t)
 	env := []string{"RESERVATION_REDIS_ADDRS=" + redis, "RESERVATION_HOLD_TTL=10m"} // no hold expires during the test
@@ -382,20 +382,6 @@ func (p *switchProxy) streams() []streamRequest {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return slices.Clone(p.asked)
-}
-
-// chromium is the browser's path. Without one, the test is skipped, or
-// fails under CI=true, where `make test` installs it.
-func chromium(t *testing.T) string {
-	t.Helper()
-	bin, err := exec.LookPath("chromium")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("Chromium is required under CI=true (make ensure-chromium): %v", err)
-		}
-		t.Skipf("no Chromium for this test (make ensure-chromium): %v", err)
-	}
-	return bin
 }
 
 // violations is run in the page before its own scripts: it keeps every
