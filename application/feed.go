@@ -59,9 +59,10 @@ const (
 	// row, so that one busy event cannot keep the others waiting.
 	maxReadRounds = 4
 	// bufferRecords keeps a busy event's last seconds: at 6,000 changes a
-	// second, 5 to 10 s, a few MB, so that a subscriber held up for a
-	// moment (a GC, a busy CPU) reads memory, not the store.
-	bufferRecords = 32768
+	// second in carts of 4, 5 to 10 s, about 2 to 4 MB per busy event, so
+	// that a subscriber held up for a moment (a GC, a busy CPU) reads
+	// memory, not the store.
+	bufferRecords = 8192
 	// catchUpReads bounds the store reads of subscribers behind the buffer
 	// in this instance at once: a crowd of subscribers that fell behind
 	// together waits for its turn rather than taking the store from the
