@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -25,8 +26,9 @@ import (
 
 // Histories under faults (issue 13): the same race as TestLinearizable,
 // through two instances of the built service sharing one Redis, while
-// Redis is killed and restarted, frozen and thawed, or an instance is
-// killed. A change answered 503 or not at all has an unknown outcome
+// Redis is killed and restarted, frozen and thawed, a Redis Cluster master
+// is killed and a replica takes over, or an instance is killed. A change
+// answered 503 or not at all has an unknown outcome
 // (seatmodel.Output.Unknown); the whole history, across the faults, must
 // still fit one order of the operations.
 
@@ -87,27 +89,31 @@ func (s *system) route(f func([]string) []string) {
 
 // fault is one way for the system to fail: brk breaks it, mend mends it.
 // held is a fault that holds changes back rather than cutting them: once
-// mended, a frozen Redis makes those it received meanwhile.
+// mended, a frozen Redis makes those it received meanwhile. see, if set,
+// is given the race's events and recorder before the race starts, for a
+// fault that aims at an event's master or records operations of its own.
 type fault struct {
 	brk, mend func()
 	held      bool
+	see       func(events []harness.Event, rec *recorder)
 }
 
 // window is one fault as the test saw it: begun before brk, mended from
 // mending (before mend) on, and over at end (mend returned).
 type window struct{ start, mending, end time.Time }
 
-// binaries starts two instances of the built service bin on Redis at addr
-// with the rules of the history, and returns them with a func that starts
-// one more.
-func binaries(t *testing.T, bin, addr string) (*system, func() string) {
-	env := []string{
-		"RESERVATION_REDIS_ADDRS=" + addr,
+// binaries starts two instances of the built service bin on Redis at addrs
+// (comma-separated, as RESERVATION_REDIS_ADDRS takes them) with the rules
+// of the history and the settings of more (which win over these), and
+// returns them with a func that starts one more.
+func binaries(t *testing.T, bin, addrs string, more ...string) (*system, func() string) {
+	env := append([]string{
+		"RESERVATION_REDIS_ADDRS=" + addrs,
 		"RESERVATION_REDIS_TIMEOUT=" + faultStoreTimeout.String(),
 		"RESERVATION_HOLD_TTL=" + policy.TTL.String(),
 		"RESERVATION_HOLD_MAX_SEATS=" + strconv.Itoa(policy.MaxSeats),
 		"RESERVATION_HOLD_MAX_LIFETIME=" + policy.MaxLifetime.String(),
-	}
+	}, more...) // os/exec keeps the last value of a variable set twice
 	sys := &system{procs: map[string]*servicetest.Service{}}
 	start := func() string {
 		s := servicetest.Start(t, bin, env...)
@@ -135,28 +141,30 @@ func (s *system) kill(t *testing.T, base string) {
 func TestFaults(t *testing.T) {
 	t.Parallel()
 	bin := servicetest.Build(t)
+	// Each mode starts the system, and says where its Redis is once the
+	// faults are over (a cluster's killed nodes are no seeds).
 	modes := []struct {
 		name  string
-		start func(t *testing.T) (*system, string, fault)
+		start func(t *testing.T) (sys *system, redis func() []string, f fault)
 	}{
 		// AOF with appendfsync always, as docs/deployment.md asks: a
 		// change is on disk before it is answered.
-		{"redis killed and restarted", func(t *testing.T) (*system, string, fault) {
+		{"redis killed and restarted", func(t *testing.T) (*system, func() []string, fault) {
 			srv := redistest.StartServer(t, redistest.AOF("always"))
 			sys, _ := binaries(t, bin, srv.Addr())
-			return sys, srv.Addr(), fault{brk: srv.Kill, mend: func() { srv.Restart(t) }}
+			return sys, stays(srv.Addr()), fault{brk: srv.Kill, mend: func() { srv.Restart(t) }}
 		}},
-		{"redis frozen and thawed", func(t *testing.T) (*system, string, fault) {
+		{"redis frozen and thawed", func(t *testing.T) (*system, func() []string, fault) {
 			srv := redistest.StartServer(t)
 			sys, _ := binaries(t, bin, srv.Addr())
-			return sys, srv.Addr(), fault{brk: srv.Freeze, mend: srv.Thaw, held: true}
+			return sys, stays(srv.Addr()), fault{brk: srv.Freeze, mend: srv.Thaw, held: true}
 		}},
 		// The killed instance's requests in flight are cut; it is taken
 		// out of the routing once dead, and a new one replaces it.
-		{"an instance killed", func(t *testing.T) (*system, string, fault) {
+		{"an instance killed", func(t *testing.T) (*system, func() []string, fault) {
 			srv := redistest.StartServer(t)
 			sys, start := binaries(t, bin, srv.Addr())
-			return sys, srv.Addr(), fault{
+			return sys, stays(srv.Addr()), fault{
 				brk: func() {
 					victim := sys.pick()
 					sys.kill(t, victim)
@@ -170,21 +178,48 @@ func TestFaults(t *testing.T) {
 				},
 			}
 		}},
+		// Two replicas per master, and reservations confirmed once a
+		// replica has them, as the cluster overlay deploys it. Each fault
+		// kills the master of another event: a replica takes over, in
+		// about 2.5 s, for part of which the whole cluster refuses
+		// commands (a slot has no master). Then a new node joins the
+		// promoted master as a replica, as an operator replaces the dead
+		// one, so that the next failover of those slots still has a
+		// replica to elect and one to confirm to.
+		{"a cluster master killed and a replica promoted", func(t *testing.T) (*system, func() []string, fault) {
+			cluster := redistest.ClusterWithReplicas(t, 2)
+			sys, _ := binaries(t, bin, strings.Join(cluster.Addrs(), ","), "RESERVATION_REDIS_REPLICA_ACKS=1")
+			var events []harness.Event
+			var key string
+			struck := 0
+			return sys, cluster.LiveAddrs, fault{
+				see: func(race []harness.Event, _ *recorder) { events = race },
+				brk: func() {
+					key = "{" + events[struck%len(events)].ID + "}"
+					struck++
+					cluster.KillMaster(t, key)
+				},
+				mend: func() { cluster.AddReplica(t, key) },
+			}
+		}},
 	}
 	for _, m := range modes {
 		t.Run(m.name, func(t *testing.T) {
 			t.Parallel()
-			sys, addr, f := m.start(t)
+			sys, redis, f := m.start(t)
 			c := harness.NewClient(t)
 			events, ops := recordFaults(t, c, sys, f, faultWork, faults)
 			if t.Failed() {
 				return
 			}
 			check(t, ops)
-			checkFinal(t, c, sys.pick(), events, ops, redistest.Client(t, addr))
+			checkFinal(t, c, sys.pick(), events, ops, redistest.Client(t, redis()...))
 		})
 	}
 }
+
+// stays is where a Redis that keeps its address is.
+func stays(addr string) func() []string { return func() []string { return []string{addr} } }
 
 // recordFaults creates w's events and has w's clients race for their seats
 // through sys while f strikes n times, and returns the events and the
@@ -196,6 +231,9 @@ func recordFaults(t *testing.T, c *harness.Client, sys *system, f fault, w workl
 		events[i] = c.CreateEventRows(t, sys.pick(), rules.TotalSeats, rules.SeatsPerRow)
 	}
 	rec := &recorder{faulty: true}
+	if f.see != nil {
+		f.see(events, rec)
+	}
 	began := time.Now()
 	var stop atomic.Bool
 	var wg sync.WaitGroup
@@ -299,9 +337,11 @@ func later(a, b time.Time) time.Time {
 	return b
 }
 
-// TestFaultsCatchBugs runs histories under faults against in-process
-// instances over stores with a fault-time bug, and wants the check to
-// find each: the built binary has none to plant.
+// TestFaultsCatchBugs runs histories under faults with a fault-time bug
+// planted, and wants the check to find each: in a store, wrapped under
+// in-process instances (the built binary has none to plant), or in a
+// setting of the built binary, whose control, the same run with the
+// setting right, must pass.
 func TestFaultsCatchBugs(t *testing.T) {
 	t.Parallel()
 	t.Run("a best available hold sent again after a timeout", func(t *testing.T) {
@@ -313,13 +353,152 @@ func TestFaultsCatchBugs(t *testing.T) {
 			sys.instances = append(sys.instances, harness.Serve(t, policy, resend{store}))
 		}
 		_, ops := recordFaults(t, harness.NewClient(t), sys, fault{brk: srv.Freeze, mend: srv.Thaw, held: true}, faultWork, faults)
-		began := time.Now()
-		result := porcupine.CheckOperationsTimeout(rules.Model(), ops, checkTimeout)
-		t.Logf("porcupine: %s after %v", result, time.Since(began).Round(time.Millisecond))
-		if result != porcupine.Illegal {
-			t.Errorf("history of %d operations is %s, want %s", len(ops), result, porcupine.Illegal)
-		}
+		wantIllegal(t, ops)
 	})
+	// The planted bug is a setting: the built binary with
+	// RESERVATION_REDIS_REPLICA_ACKS=0 confirms a reservation before any
+	// replica has it. Its control, the same with REPLICA_ACKS=1, must
+	// pass.
+	bin := servicetest.Build(t)
+	t.Run("a reservation confirmed before its replica wait", func(t *testing.T) {
+		t.Parallel()
+		cutOffFailover(t, bin, 0)
+	})
+	t.Run("the same with the replica wait: a 503, and the history passes", func(t *testing.T) {
+		t.Parallel()
+		cutOffFailover(t, bin, 1)
+	})
+}
+
+// wantIllegal checks that no order of ops fits the model.
+func wantIllegal(t *testing.T, ops []porcupine.Operation) {
+	t.Helper()
+	began := time.Now()
+	result := porcupine.CheckOperationsTimeout(rules.Model(), ops, checkTimeout)
+	t.Logf("porcupine: %s after %v", result, time.Since(began).Round(time.Millisecond))
+	if result != porcupine.Illegal {
+		t.Errorf("history of %d operations is %s, want %s", len(ops), result, porcupine.Illegal)
+	}
+}
+
+// cutOffFailover records a history through two instances of the built
+// service bin that wait for acks replicas before they confirm a
+// reservation, on a Redis Cluster of one replica per master, across one
+// fault: a buyer reserves a seat of a planted event, the replica of the
+// event's master is cut off, the buyer holds and reserves another seat,
+// the master is killed, and the replica, thawed, takes over without that
+// reservation; then the buyer reads the seat. With acks 0 the reserve was
+// answered 200, and the check must find the seat confirmed reserved, then
+// available; with acks 1 it was answered 503, and the history, in which
+// it was never made, must pass.
+//
+// Only the planted buyer touches the planted event, and the race's events
+// are on the other masters: a reservation answered 503 was made all the
+// same on the master, so a buyer who saw the seat reserved before the
+// failover took it back would leave a history that no order explains,
+// whatever acks is. The replica wait keeps a lost reservation from being
+// confirmed, not from being seen.
+func cutOffFailover(t *testing.T, bin string, acks int) {
+	cluster := redistest.ClusterWithReplicas(t, 1)
+	// The deadline of TestLinearizable: nothing here makes Redis slow (a
+	// dead master refuses at once), and a 503 of a busy machine would
+	// leave the planted reserve unknown.
+	sys, _ := binaries(t, bin, strings.Join(cluster.Addrs(), ","),
+		"RESERVATION_REDIS_TIMEOUT="+storeTimeout.String(), "RESERVATION_REDIS_REPLICA_ACKS="+strconv.Itoa(acks))
+	c := harness.NewClient(t)
+	// Two events leave at least one master to the planted event.
+	w := faultWork
+	w.events = 2
+	var (
+		rec           *recorder
+		planted       harness.Event
+		key           string
+		reserve, read seatmodel.Output
+	)
+	// do sends the planted buyer's kind of operation on a seat, and
+	// returns its answer, Unknown if it had none.
+	do := func(kind seatmodel.Kind, seat int) seatmodel.Output {
+		r := request{client: w.events * w.clients, in: seatmodel.Input{Event: planted.ID, Kind: kind, Seat: seat, User: users[0]}}
+		if kind == seatmodel.Get {
+			r.in.User = ""
+		}
+		out, _, _, ok := rec.do(t, c, sys.pick(), r)
+		out.Unknown = !ok
+		return out
+	}
+	// holdReserve holds a seat, then reserves it, and returns the
+	// reserve's answer; false if the hold failed.
+	holdReserve := func(seat int) (seatmodel.Output, bool) {
+		if out := do(seatmodel.Hold, seat); out.Unknown || out.Code != "" {
+			t.Errorf("hold of planted seat %d: %+v", seat, out)
+			return out, false
+		}
+		return do(seatmodel.Reserve, seat), true
+	}
+	f := fault{
+		see: func(race []harness.Event, r *recorder) {
+			rec = r
+			taken := map[string]bool{}
+			for _, e := range race {
+				taken[cluster.MasterOf(t, "{"+e.ID+"}")] = true
+			}
+			// Each lands on a free master with a chance of a third or more.
+			for range 100 {
+				planted = c.CreateEventRows(t, sys.pick(), rules.TotalSeats, rules.SeatsPerRow)
+				if key = "{" + planted.ID + "}"; !taken[cluster.MasterOf(t, key)] {
+					return
+				}
+			}
+			t.Fatal("100 events created, none on a master without the race's events")
+		},
+		brk: func() {
+			// First a reservation that the replica gets, which the
+			// failover must keep. It also gives the master the reserve
+			// script: without it, the reserve after the cut would try the
+			// script's hash, wait out the replica wait all the same, and
+			// only then run the script, after the hold expired.
+			if out, ok := holdReserve(2); !ok || out.Unknown || out.Code != "" {
+				t.Errorf("reserve of planted seat 2, the replica there: %+v", out)
+				return
+			}
+			thaw := cluster.CutOffReplicas(t, key)
+			var ok bool
+			if reserve, ok = holdReserve(1); !ok {
+				return
+			}
+			cluster.KillMaster(t, key, thaw)
+		},
+		// Read until answered: the instances find the promoted replica
+		// within a second or so, and a read without an answer is left out
+		// of the history.
+		mend: func() {
+			for deadline := time.Now().Add(recoveryBound); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+				if read = do(seatmodel.Get, 1); !read.Unknown {
+					return
+				}
+			}
+			t.Errorf("no answer to a get of the planted seat within %v of the failover", recoveryBound)
+		},
+	}
+	events, ops := recordFaults(t, c, sys, f, w, 1)
+	if t.Failed() {
+		return
+	}
+	switch {
+	case acks == 0 && (reserve.Unknown || reserve.Code != ""):
+		t.Fatalf("reserve of planted seat 1, its master's replica cut off: %+v, want a 200 (no replica wait)", reserve)
+	case acks > 0 && !reserve.Unknown:
+		t.Fatalf("reserve of planted seat 1, its master's replica cut off: %+v, want a 503 (no replica has it)", reserve)
+	}
+	if read.Code != "" || len(read.Seats) != 1 || read.Seats[0].Status == seatmodel.Reserved {
+		t.Fatalf("planted seat 1 after the failover: %+v, want it not reserved: the replica had the reservation", read)
+	}
+	if acks == 0 {
+		wantIllegal(t, ops)
+		return
+	}
+	check(t, ops)
+	checkFinal(t, c, sys.pick(), append(events, planted), ops, redistest.Client(t, cluster.LiveAddrs()...))
 }
 
 // resend sends a best available hold that got no answer in time again,

@@ -626,7 +626,7 @@ func checkFinal(t *testing.T, c *harness.Client, base string, events []harness.E
 		reserved := 0
 		for n := 1; n <= rules.TotalSeats; n++ {
 			id := seatID(e.ID, n)
-			a := c.Seat(ctx, base, id)
+			a := answered(func() harness.Answer { return c.Seat(ctx, base, id) })
 			user, ok := confirmed[id]
 			switch {
 			case !a.OK():
@@ -640,7 +640,7 @@ func checkFinal(t *testing.T, c *harness.Client, base string, events []harness.E
 				reserved++
 			}
 		}
-		if a := c.Summary(ctx, base, e.ID); !a.OK() || a.Summary.Total != rules.TotalSeats || a.Summary.Reserved != reserved ||
+		if a := answered(func() harness.Answer { return c.Summary(ctx, base, e.ID) }); !a.OK() || a.Summary.Total != rules.TotalSeats || a.Summary.Reserved != reserved ||
 			a.Summary.Available+a.Summary.OnHold+a.Summary.Reserved != a.Summary.Total {
 			t.Errorf("summary of %s: %v %+v, want %d reserved of %d", e.ID, a, a.Summary, reserved, rules.TotalSeats)
 		}
@@ -651,6 +651,19 @@ func checkFinal(t *testing.T, c *harness.Client, base string, events []harness.E
 		}
 	}
 	t.Logf("%d of the %d seats were reserved", len(confirmed), len(events)*rules.TotalSeats)
+}
+
+// answered reads until it gets an answer, for at most recoveryBound: just
+// after a fault a store may refuse for a moment more (the nodes of a Redis
+// Cluster that has just failed over may still disagree), and a 503 or no
+// answer says nothing of the state. Only under faults does a read get
+// none: the race of TestLinearizable fails on any.
+func answered(read func() harness.Answer) harness.Answer {
+	a := read()
+	for deadline := time.Now().Add(recoveryBound); (a.Err != nil || a.Status == http.StatusServiceUnavailable) && time.Now().Before(deadline); a = read() {
+		time.Sleep(10 * time.Millisecond)
+	}
+	return a
 }
 
 // TestCheckerCatchesBugs runs the workload against stores with a bug that

@@ -78,15 +78,23 @@ func formCluster(parent string, perMaster int, extra []string) ([]*node, error) 
 // its master's data and every node sees every replica.
 func replicating(nodes []*node) error {
 	for _, r := range nodes[clusterSize:] {
-		info, err := r.do("INFO", "replication")
-		if err != nil {
+		if err := linkUp(r); err != nil {
 			return err
-		}
-		if !strings.Contains(info, "master_link_status:up\r\n") {
-			return fmt.Errorf("%s: replication link not up yet", r.addr)
 		}
 	}
 	return agreed(nodes)
+}
+
+// linkUp reports whether replica r has its master's data.
+func linkUp(r *node) error {
+	info, err := r.do("INFO", "replication")
+	if err != nil {
+		return err
+	}
+	if !strings.Contains(info, "master_link_status:up\r\n") {
+		return fmt.Errorf("%s: replication link not up yet", r.addr)
+	}
+	return nil
 }
 
 // replicasAcked checks that every master's replicas acknowledge its
