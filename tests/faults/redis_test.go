@@ -32,12 +32,17 @@ const (
 var policy = domain.HoldPolicy{TTL: time.Minute, MaxSeats: 6}
 
 // The size of a sale: two events, which buyers buy from at once, big
-// enough not to sell out while a test waits for more reservations.
-const (
-	eventSeats = 400
-	users      = 40
-	buyers     = 32
+// enough not to sell out while a test waits for more reservations, and
+// users enough that their hold limits are not all used up by holds whose
+// reservation an outage cut off (each stays for the TTL): under make soak,
+// ten outages in a row left 40 users at their limit, and the sale made no
+// reservation after the last one.
+var (
+	eventSeats = harness.Size(400, 4000)
+	users      = harness.Size(40, 400)
 )
+
+const buyers = 32
 
 // outage is a way for Redis to fail and come back.
 type outage struct {
