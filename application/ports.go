@@ -87,8 +87,8 @@ type Store interface {
 	// still on hold there; its record comes after.
 	Snapshot(ctx context.Context, id domain.EventID) (domain.Event, []int, domain.Position, error)
 	// Changes returns at most limit records of the event after position
-	// after, oldest first. ErrTrimmed when some record after it is no
-	// longer kept: the reader starts again from a Snapshot.
+	// after, oldest first. A *TrimmedError when some record after it is
+	// no longer kept: the reader starts again from a Snapshot.
 	Changes(ctx context.Context, id domain.EventID, after domain.Position, limit int) ([]domain.Record, error)
 	// Wait blocks until some of the events have records after their
 	// positions, or for block at most, and returns those events (none
@@ -108,6 +108,20 @@ type Store interface {
 // ErrTrimmed is Changes of a position whose next records are no longer
 // kept: reading on from it would skip changes.
 var ErrTrimmed = errors.New("the changes after this position are no longer kept; start again from a snapshot")
+
+// TrimmedError is the ErrTrimmed of Changes: it names the last record no
+// longer kept, or the position right before the oldest kept (Redis, which
+// cannot tell the other), so that a page asked from the start
+// (ChangesQuery.After "") goes on from there. It is the stores' contract (storetest's RunTrim), not the
+// service's, so it lives with the port.
+type TrimmedError struct {
+	Last domain.Position
+}
+
+func (e *TrimmedError) Error() string { return ErrTrimmed.Error() }
+
+// Is makes a TrimmedError an ErrTrimmed.
+func (e *TrimmedError) Is(target error) bool { return target == ErrTrimmed }
 
 // Idem makes a change safe to repeat after a lost answer. With a Key, the
 // store keeps the change's first answer (its seats or its refusal, never an

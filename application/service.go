@@ -209,19 +209,6 @@ const (
 // ErrInvalidLimit is a page size out of 1..MaxChangesLimit.
 var ErrInvalidLimit = fmt.Errorf("limit must be an integer from 1 to %d", MaxChangesLimit)
 
-// TrimmedError is an ErrTrimmed that names the last record no longer
-// kept, for a store that can tell it: the oldest record kept comes after
-// it. A page asked from the start (ChangesQuery.After "") goes on from
-// there; with a bare ErrTrimmed it is ErrTrimmed too.
-type TrimmedError struct {
-	Last domain.Position
-}
-
-func (e *TrimmedError) Error() string { return ErrTrimmed.Error() }
-
-// Is makes a TrimmedError an ErrTrimmed.
-func (e *TrimmedError) Is(target error) bool { return target == ErrTrimmed }
-
 // ChangesQuery asks for a page of an event's history.
 type ChangesQuery struct {
 	Event string
