@@ -153,6 +153,23 @@ func (s *server) createEvents(ctx context.Context, n int, body []byte) ([]string
 	return ids, nil
 }
 
+// deleteEvents deletes the events ids, and with them their holds, once a
+// run has its figures. A failure is only printed: the figures stand, and
+// the holds left expire in the background.
+func (s *server) deleteEvents(ctx context.Context, ids []string) {
+	api := newAPI(s.url(""), http.DefaultClient)
+	for _, id := range ids {
+		resp, err := api.DeleteEventWithResponse(ctx, id)
+		if err == nil && resp.StatusCode() != http.StatusNoContent {
+			err = unexpected(resp)
+		}
+		if err != nil {
+			fmt.Printf("   delete event %s: %v\n", id, err)
+			return
+		}
+	}
+}
+
 // createBody creates an event of the largest size, in one row; rowsBody
 // one in rows of 50 seats, as a hall has them.
 var (
