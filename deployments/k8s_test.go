@@ -388,17 +388,15 @@ func TestKustomizeRedisClusterOverlay(t *testing.T) {
 		t.Errorf("Job %s does not form the cluster with two replicas per master:\n%s", job.Name, script)
 	}
 
-	// A confirmed reservation is on a replica, so a failover cannot lose
-	// it; and a master has more replicas than the service waits for, so
-	// that after one failover reservations are still confirmed.
-	if cfg.Redis.ReplicaAcks < 1 {
-		t.Errorf("RESERVATION_REDIS_REPLICA_ACKS %d, want at least 1: a failover could lose a confirmed reservation", cfg.Redis.ReplicaAcks)
-	}
+	// A confirmed reservation is on every replica of its master, so a
+	// failover cannot lose it whichever replica it promotes (Redis's
+	// choice rests on gossiped offsets, which may be stale: with one of
+	// two, tests/faults once saw the promoted replica lack a whole event).
 	perMaster, err := strconv.Atoi(flagValue(strings.Fields(script), "--cluster-replicas"))
 	if err != nil {
 		t.Fatalf("Job %s: --cluster-replicas: %v", job.Name, err)
 	}
-	if perMaster <= cfg.Redis.ReplicaAcks {
-		t.Errorf("%d replicas per master, RESERVATION_REDIS_REPLICA_ACKS %d: after one failover no reservation could be confirmed", perMaster, cfg.Redis.ReplicaAcks)
+	if cfg.Redis.ReplicaAcks != perMaster {
+		t.Errorf("%d replicas per master, RESERVATION_REDIS_REPLICA_ACKS %d: want every replica, or a failover may promote one that lacks a confirmed reservation", perMaster, cfg.Redis.ReplicaAcks)
 	}
 }
