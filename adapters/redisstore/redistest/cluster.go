@@ -159,13 +159,18 @@ func slotOwners(view string) string {
 // acknowledged all it wrote when acked was called. Only then does WAIT
 // count them at once: a replica that has just synced may leave the first
 // WAITs unanswered until its periodic acknowledgement, up to a second
-// later. A PUBLISH gives the replicas something to acknowledge (it is
-// replicated) without writing a key.
+// later. A SET of a key of its own gives the replicas something to
+// acknowledge: on a cluster a PUBLISH, which writes no key, goes over the
+// bus and not down the replication stream.
 func acked(master *node, replicas int) func() error {
 	var target int64
 	return func() error {
 		if target == 0 {
-			if _, err := master.do("PUBLISH", "redistest", "synced?"); err != nil {
+			key, err := ownKey(master)
+			if err != nil {
+				return err
+			}
+			if _, err := master.do("SET", key, "synced?", "PX", "10000"); err != nil {
 				return err
 			}
 			offset, _, err := replicaOffsets(master)
@@ -183,6 +188,53 @@ func acked(master *node, replicas int) func() error {
 		}
 		return nil
 	}
+}
+
+// ownKey returns a key of a slot that master serves: any key when it is
+// not in a cluster.
+func ownKey(master *node) (string, error) {
+	id, err := master.do("CLUSTER", "MYID")
+	if err != nil && strings.Contains(err.Error(), "cluster support disabled") {
+		return "redistest:synced", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	view, err := master.do("CLUSTER", "NODES")
+	if err != nil {
+		return "", err
+	}
+	var ranges []string
+	for _, e := range clusterNodes(view) {
+		if e.id == id {
+			ranges = e.slots
+		}
+	}
+	// A master of a third of the slots owns one of the first keys tried
+	// with a chance of a third each.
+	for i := range 1000 {
+		key := "redistest:" + strconv.Itoa(i)
+		v, err := master.do("CLUSTER", "KEYSLOT", key)
+		if err != nil {
+			return "", err
+		}
+		slot, err := strconv.Atoi(v)
+		if err != nil {
+			return "", err
+		}
+		for _, r := range ranges {
+			first, last, found := strings.Cut(r, "-")
+			if !found {
+				last = first
+			}
+			lo, err1 := strconv.Atoi(first)
+			hi, err2 := strconv.Atoi(last)
+			if err1 == nil && err2 == nil && lo <= slot && slot <= hi {
+				return key, nil
+			}
+		}
+	}
+	return "", fmt.Errorf("%s: no key of its slots %v found", master.addr, ranges)
 }
 
 // replicaOffsets reads a master's replication offset and the offsets its
