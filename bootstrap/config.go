@@ -135,7 +135,7 @@ var settings = slices.Concat([]setting{
 		"how long the Redis client may gather commands before it writes them; under load it saves the service and Redis CPU for a few microseconds of latency (0 writes each at once)",
 		func(c *Config, v any) error { return setDelay(&c.Redis.FlushDelay, v) }},
 	{"RESERVATION_REDIS_REPLICA_ACKS", "redis.replicaAcks", "0",
-		"replicas that must have a reservation (Redis WAIT) before it is confirmed, else 503; set it when Redis has replicas, so that a failover cannot lose a confirmed reservation",
+		"replicas that must have a reservation or a new event (Redis WAIT) before it is confirmed, else 503; set it to the replicas of each master, so that a failover cannot lose a confirmed reservation, whichever replica it promotes",
 		func(c *Config, v any) error { return setCount(&c.Redis.ReplicaAcks, v) }},
 	{"RESERVATION_REDIS_REPLICA_ACK_TIMEOUT", "redis.replicaAckTimeout", "500ms",
 		"how long a reservation waits for those replicas, on top of the Redis call's deadline",

@@ -12,16 +12,18 @@ import (
 
 // Redis replicates asynchronously: a master that confirms a write and dies
 // before a replica got it loses the write at fail-over. With ReplicaAcks
-// set, Reserve confirms a reservation only once that many replicas have it,
-// by sending WAIT after the script on the same connection: WAIT counts the
-// replicas that have every write its connection made.
+// set, Reserve confirms a reservation, and CreateOwnedEvent an event, only
+// once that many replicas have it, by sending WAIT after the script on the
+// same connection: WAIT counts the replicas that have every write its
+// connection made.
 
-// reserveReplicated runs the reserve script and waits for s.replicaAcks
-// replicas. A refusal changes nothing and is answered at once. A success
-// that too few replicas have in time is an error: the reservation may be
-// there or not, and the user's retry is safe (it writes the reservation
-// again, and waits again).
-func (s *Store) reserveReplicated(ctx context.Context, keys, args []string) (rueidis.RedisMessage, error) {
+// replicated runs the script of sha (source when Redis does not know it)
+// and waits for s.replicaAcks replicas. A refusal changes nothing and is
+// answered at once. A success that too few replicas have in time is an
+// error: the write may be there or not, and a retry is safe (a reserve
+// writes the reservation again, a create of the same id its event, and
+// each waits again).
+func (s *Store) replicated(ctx context.Context, sha, source string, keys, args []string) (rueidis.RedisMessage, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout+s.ackTimeout)
 	defer cancel()
 	// A dedicated connection, on a cluster that of the keys' slot: the
@@ -34,11 +36,11 @@ func (s *Store) reserveReplicated(ctx context.Context, keys, args []string) (rue
 			res := c.DoMulti(ctx, script, wait)
 			return res[0], res[1]
 		}
-		reply, acks := run(c.B().Evalsha().Sha1(s.scripts.reserveSHA1).Numkeys(int64(len(keys))).Key(keys...).Arg(args...).Build())
+		reply, acks := run(c.B().Evalsha().Sha1(sha).Numkeys(int64(len(keys))).Key(keys...).Arg(args...).Build())
 		if rerr, ok := rueidis.IsRedisErr(reply.Error()); ok && rerr.IsNoScript() {
 			// A Redis that restarted, or a replica promoted since, has not
 			// seen the script yet.
-			reply, acks = run(c.B().Eval().Script(s.scripts.reserveSource).Numkeys(int64(len(keys))).Key(keys...).Arg(args...).Build())
+			reply, acks = run(c.B().Eval().Script(source).Numkeys(int64(len(keys))).Key(keys...).Arg(args...).Build())
 		}
 		m, err := reply.ToMessage()
 		if err != nil {
@@ -52,7 +54,7 @@ func (s *Store) reserveReplicated(ctx context.Context, keys, args []string) (rue
 			return err
 		}
 		if n < int64(s.replicaAcks) {
-			return fmt.Errorf("the reservation reached %d of the %d replicas required within %v", n, s.replicaAcks, s.ackTimeout)
+			return fmt.Errorf("the write reached %d of the %d replicas required within %v", n, s.replicaAcks, s.ackTimeout)
 		}
 		return nil
 	})
@@ -83,9 +85,13 @@ func (s *Store) warnFewReplicas(ctx context.Context, log *zap.Logger) {
 	}
 }
 
-// isRefusal reports whether a change script's answer is a refusal (see
-// seatsOf); a malformed one is left to seatsOf too.
+// isRefusal reports whether a script's answer is a refusal: a bare code
+// (the create's, see refusal) or a change's {code, ...} (see seatsOf); a
+// malformed one is left to those too.
 func isRefusal(m rueidis.RedisMessage) bool {
+	if code, err := m.ToInt64(); err == nil {
+		return code != 0
+	}
 	reply, err := m.ToArray()
 	if err != nil || len(reply) == 0 {
 		return true

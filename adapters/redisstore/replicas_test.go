@@ -84,6 +84,50 @@ func TestReplicaAcks(t *testing.T) {
 	reserveAcked(t, s, onReplica, "dave", noIdem, e.Seat(5), e.Seat(6))
 }
 
+// TestReplicaAcksCreate: with a replica ack required, an event is
+// confirmed only once the replica has it, as a reservation is: a failover
+// that lost the event would lose every reservation made in it since. A hung
+// replica makes the create a 503; the retry of the same id from another
+// instance (a create with an idempotency key) writes again, so that it is
+// confirmed only when the replica has the event. A create refused (the id
+// taken by another event) does not wait.
+func TestReplicaAcksCreate(t *testing.T) {
+	t.Parallel()
+	master := redistest.StartServer(t)
+	replica := redistest.StartReplica(t, master)
+	s, other := ackingStore(t, master.Addr()), ackingStore(t, master.Addr())
+	onReplica := redistest.Client(t, replica.Addr())
+	ctx := context.Background()
+	onReplicaHas := func(e domain.Event) bool {
+		n, err := onReplica.Do(ctx, onReplica.B().Exists().Key(layoutKey(e.ID, "event"), layoutKey(e.ID, "seats")).Build()).AsInt64()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n == 2
+	}
+	if e := newEvent(t, s, 10); !onReplicaHas(e) {
+		t.Fatalf("event %s confirmed, not on the replica", e.ID)
+	}
+
+	replica.Freeze()
+	e := eventOf(t, 10)
+	if err := s.CreateEvent(ctx, e); !errors.Is(err, application.ErrUnavailable) || !strings.Contains(err.Error(), "replicas") {
+		t.Fatalf("CreateEvent with the replica frozen: %v, want ErrUnavailable about replicas", err)
+	}
+	taken := e
+	taken.Name = "Another"
+	if err := s.CreateEvent(ctx, taken); !errors.Is(err, domain.ErrEventExists) {
+		t.Fatalf("CreateEvent of a taken id, replica frozen: %v, want ErrEventExists at once", err)
+	}
+	replica.Thaw()
+	if err := other.CreateEvent(ctx, e); err != nil {
+		t.Fatalf("CreateEvent retried with the replica back: %v", err)
+	}
+	if !onReplicaHas(e) {
+		t.Fatalf("event %s confirmed on retry, not on the replica", e.ID)
+	}
+}
+
 // TestReplicaAcksCluster: on a cluster, the wait goes to the master of the
 // reservation's slot, on the connection that wrote it: with that master's
 // replica hung, the reservation is not confirmed.

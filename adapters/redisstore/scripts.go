@@ -626,12 +626,16 @@ func changeScript(snippets ...string) string {
 // it twice leaves the event as once; the reads are.
 var (
 	// KEYS event, seats; ARGV name, totalSeats, seatsPerRow, owner ('':
-	// none).
-	createScript = rueidis.NewLuaScriptRetryable(script(`
+	// none). A retry rewrites the name, unchanged, so that a WAIT after it
+	// counts the replicas that have the event (see replicas.go).
+	createSource = script(`
 if redis.call('EXISTS', KEYS[1]) == 1 then
   local v = redis.call('HMGET', KEYS[1], 'name', 'total', 'rows', 'owner')
   -- An event of the old code has no rows: all its seats are one row.
-  if v[1] == ARGV[1] and v[2] == ARGV[2] and (v[3] or v[2]) == ARGV[3] and (v[4] or '') == ARGV[4] then return OK end -- a retry
+  if v[1] == ARGV[1] and v[2] == ARGV[2] and (v[3] or v[2]) == ARGV[3] and (v[4] or '') == ARGV[4] then -- a retry
+    redis.call('HSET', KEYS[1], 'name', ARGV[1])
+    return OK
+  end
   return EVENT_EXISTS
 end
 if ARGV[4] == '' then
@@ -641,7 +645,9 @@ else
 end
 redis.call('SET', KEYS[2], string.rep('A', tonumber(ARGV[2])))
 return OK
-`))
+`)
+	createScript = rueidis.NewLuaScriptRetryable(createSource)
+	createSHA1   = func() string { sum := sha1.Sum([]byte(createSource)); return hex.EncodeToString(sum[:]) }()
 
 	// KEYS the owner's events; ARGV event, max (0: no cap). Counts the
 	// event as the owner's, scored by when, unless counted already (a
