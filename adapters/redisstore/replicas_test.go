@@ -27,6 +27,15 @@ func ackingStore(t *testing.T, addrs ...string) *redisstore.Store {
 	return newStoreWith(t, redisstore.Config{Addrs: addrs, Timeout: 5 * time.Second, ReplicaAcks: 1, ReplicaAckTimeout: ackTimeout})
 }
 
+// withReplica starts a Redis with a replica, two stores (two instances)
+// that wait for it, and a client of the replica.
+func withReplica(t *testing.T) (master *redistest.Server, replica *redistest.Server, s, other *redisstore.Store, onReplica rueidis.Client) {
+	t.Helper()
+	master = redistest.StartServer(t)
+	replica = redistest.StartReplica(t, master)
+	return master, replica, ackingStore(t, master.Addr()), ackingStore(t, master.Addr()), redistest.Client(t, replica.Addr())
+}
+
 // TestReplicaAcks: with a replica ack required, a reservation is confirmed
 // only once the replica has it; a hung replica makes it a 503 (the
 // reservation made or not), and the retry confirms it once the replica is
@@ -35,10 +44,7 @@ func ackingStore(t *testing.T, addrs ...string) *redisstore.Store {
 // write, with or without an idempotency key. Refusals do not wait.
 func TestReplicaAcks(t *testing.T) {
 	t.Parallel()
-	master := redistest.StartServer(t)
-	replica := redistest.StartReplica(t, master)
-	s, other := ackingStore(t, master.Addr()), ackingStore(t, master.Addr())
-	onReplica := redistest.Client(t, replica.Addr())
+	master, replica, s, other, onReplica := withReplica(t)
 	ctx := context.Background()
 	e := newEvent(t, s, 10)
 
@@ -93,10 +99,7 @@ func TestReplicaAcks(t *testing.T) {
 // taken by another event) does not wait.
 func TestReplicaAcksCreate(t *testing.T) {
 	t.Parallel()
-	master := redistest.StartServer(t)
-	replica := redistest.StartReplica(t, master)
-	s, other := ackingStore(t, master.Addr()), ackingStore(t, master.Addr())
-	onReplica := redistest.Client(t, replica.Addr())
+	_, replica, s, other, onReplica := withReplica(t)
 	ctx := context.Background()
 	onReplicaHas := func(e domain.Event) bool {
 		n, err := onReplica.Do(ctx, onReplica.B().Exists().Key(layoutKey(e.ID, "event"), layoutKey(e.ID, "seats")).Build()).AsInt64()

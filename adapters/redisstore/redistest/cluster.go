@@ -204,10 +204,10 @@ func ownKey(master *node) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	var ranges []string
+	var own nodeEntry
 	for _, e := range clusterNodes(view) {
 		if e.id == id {
-			ranges = e.slots
+			own = e
 		}
 	}
 	// A master of a third of the slots owns one of the first keys tried
@@ -222,19 +222,11 @@ func ownKey(master *node) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		for _, r := range ranges {
-			first, last, found := strings.Cut(r, "-")
-			if !found {
-				last = first
-			}
-			lo, err1 := strconv.Atoi(first)
-			hi, err2 := strconv.Atoi(last)
-			if err1 == nil && err2 == nil && lo <= slot && slot <= hi {
-				return key, nil
-			}
+		if own.serves(slot) {
+			return key, nil
 		}
 	}
-	return "", fmt.Errorf("%s: no key of its slots %v found", master.addr, ranges)
+	return "", fmt.Errorf("%s: no key of its slots %v found", master.addr, own.slots)
 }
 
 // replicaOffsets reads a master's replication offset and the offsets its

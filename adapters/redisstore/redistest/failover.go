@@ -235,19 +235,27 @@ func owner(view, slot string) (string, error) {
 		if !strings.Contains(e.flags, "master") || strings.Contains(e.flags, "fail") {
 			continue
 		}
-		for _, r := range e.slots {
-			first, last, found := strings.Cut(r, "-")
-			if !found {
-				last = first
-			}
-			lo, err1 := strconv.Atoi(first)
-			hi, err2 := strconv.Atoi(last)
-			if err1 == nil && err2 == nil && lo <= s && s <= hi {
-				return e.addr, nil
-			}
+		if e.serves(s) {
+			return e.addr, nil
 		}
 	}
 	return "", errors.New("no healthy master serves slot " + slot)
+}
+
+// serves reports whether slot is in e's slots.
+func (e nodeEntry) serves(slot int) bool {
+	for _, r := range e.slots {
+		first, last, found := strings.Cut(r, "-")
+		if !found {
+			last = first
+		}
+		lo, err1 := strconv.Atoi(first)
+		hi, err2 := strconv.Atoi(last)
+		if err1 == nil && err2 == nil && lo <= slot && slot <= hi {
+			return true
+		}
+	}
+	return false
 }
 
 // nodeEntry is one line of a CLUSTER NODES reply.
