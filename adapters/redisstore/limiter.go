@@ -2,7 +2,6 @@ package redisstore
 
 import (
 	"context"
-	"crypto/sha1"
 	"crypto/sha256"
 	"encoding/hex"
 	"strconv"
@@ -64,7 +63,7 @@ return out
 // then counts its requests twice, which refuses sooner, never grants more.
 var (
 	limitScript = rueidis.NewLuaScriptRetryable(limitSource)
-	limitSHA    = func() string { sum := sha1.Sum([]byte(limitSource)); return hex.EncodeToString(sum[:]) }()
+	limitSHA    = sha1Hex(limitSource)
 )
 
 // limitKey is the key of the limit named k. Its hash tag is a digest of k

@@ -17,13 +17,21 @@ import (
 // same connection: WAIT counts the replicas that have every write its
 // connection made.
 
-// replicated runs the script of sha (source when Redis does not know it)
-// and waits for s.replicaAcks replicas. A refusal changes nothing and is
+// confirm runs cs, and with ReplicaAcks set waits for the replicas
+// (replicated).
+func (s *Store) confirm(ctx context.Context, cs confirmedScript, keys, args []string) (rueidis.RedisMessage, error) {
+	if s.replicaAcks > 0 {
+		return s.replicated(ctx, cs, keys, args)
+	}
+	return s.run(ctx, cs.lua, keys, args)
+}
+
+// replicated runs cs and waits for s.replicaAcks replicas. A refusal changes nothing and is
 // answered at once. A success that too few replicas have in time is an
 // error: the write may be there or not, and a retry is safe (a reserve
 // writes the reservation again, a create of the same id its event, and
 // each waits again).
-func (s *Store) replicated(ctx context.Context, sha, source string, keys, args []string) (rueidis.RedisMessage, error) {
+func (s *Store) replicated(ctx context.Context, cs confirmedScript, keys, args []string) (rueidis.RedisMessage, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout+s.ackTimeout)
 	defer cancel()
 	// A dedicated connection, on a cluster that of the keys' slot: the
@@ -36,11 +44,11 @@ func (s *Store) replicated(ctx context.Context, sha, source string, keys, args [
 			res := c.DoMulti(ctx, script, wait)
 			return res[0], res[1]
 		}
-		reply, acks := run(c.B().Evalsha().Sha1(sha).Numkeys(int64(len(keys))).Key(keys...).Arg(args...).Build())
+		reply, acks := run(c.B().Evalsha().Sha1(cs.sha).Numkeys(int64(len(keys))).Key(keys...).Arg(args...).Build())
 		if rerr, ok := rueidis.IsRedisErr(reply.Error()); ok && rerr.IsNoScript() {
 			// A Redis that restarted, or a replica promoted since, has not
 			// seen the script yet.
-			reply, acks = run(c.B().Eval().Script(source).Numkeys(int64(len(keys))).Key(keys...).Arg(args...).Build())
+			reply, acks = run(c.B().Eval().Script(cs.source).Numkeys(int64(len(keys))).Key(keys...).Arg(args...).Build())
 		}
 		m, err := reply.ToMessage()
 		if err != nil {

@@ -628,7 +628,7 @@ var (
 	// KEYS event, seats; ARGV name, totalSeats, seatsPerRow, owner ('':
 	// none). A retry rewrites the name, unchanged, so that a WAIT after it
 	// counts the replicas that have the event (see replicas.go).
-	createSource = script(`
+	createScript = newConfirmedScript(script(`
 if redis.call('EXISTS', KEYS[1]) == 1 then
   local v = redis.call('HMGET', KEYS[1], 'name', 'total', 'rows', 'owner')
   -- An event of the old code has no rows: all its seats are one row.
@@ -645,9 +645,7 @@ else
 end
 redis.call('SET', KEYS[2], string.rep('A', tonumber(ARGV[2])))
 return OK
-`)
-	createScript = rueidis.NewLuaScriptRetryable(createSource)
-	createSHA1   = func() string { sum := sha1.Sum([]byte(createSource)); return hex.EncodeToString(sum[:]) }()
+`))
 
 	// KEYS the owner's events; ARGV event, max (0: no cap). Counts the
 	// event as the owner's, scored by when, unless counted already (a
@@ -1023,26 +1021,38 @@ const streamMaxMark = "@STREAM_MAX@"
 // records its seats twice when it changes them twice (a hold extended
 // again), and not when the second run changes nothing (a reserve done).
 type changeScripts struct {
-	hold, holdPlain, holdBest, holdBestIdem, refresh, reserve, release, expire *rueidis.Lua
-	// reserveSource and reserveSHA1 are the reserve's text and its name
-	// for EVALSHA, for the reserve that waits for replicas.
-	reserveSource, reserveSHA1 string
+	hold, holdPlain, holdBest, holdBestIdem, refresh, release, expire *rueidis.Lua
+	reserve                                                           confirmedScript
 }
 
 func newChangeScripts(streamMax int) *changeScripts {
 	bake := func(src string) string { return strings.ReplaceAll(src, streamMaxMark, strconv.Itoa(streamMax)) }
-	reserve := bake(reserveSource)
-	sum := sha1.Sum([]byte(reserve))
 	return &changeScripts{
-		hold:          rueidis.NewLuaScriptRetryable(bake(holdSource)),
-		holdPlain:     rueidis.NewLuaScriptRetryable(bake(holdPlainSource)),
-		holdBest:      rueidis.NewLuaScript(bake(holdBestSource)),
-		holdBestIdem:  rueidis.NewLuaScriptRetryable(bake(holdBestSource)),
-		refresh:       rueidis.NewLuaScriptRetryable(bake(refreshSource)),
-		reserve:       rueidis.NewLuaScriptRetryable(reserve),
-		release:       rueidis.NewLuaScriptRetryable(bake(releaseSource)),
-		expire:        rueidis.NewLuaScriptRetryable(bake(expireSource)),
-		reserveSource: reserve,
-		reserveSHA1:   hex.EncodeToString(sum[:]),
+		hold:         rueidis.NewLuaScriptRetryable(bake(holdSource)),
+		holdPlain:    rueidis.NewLuaScriptRetryable(bake(holdPlainSource)),
+		holdBest:     rueidis.NewLuaScript(bake(holdBestSource)),
+		holdBestIdem: rueidis.NewLuaScriptRetryable(bake(holdBestSource)),
+		refresh:      rueidis.NewLuaScriptRetryable(bake(refreshSource)),
+		reserve:      newConfirmedScript(bake(reserveSource)),
+		release:      rueidis.NewLuaScriptRetryable(bake(releaseSource)),
+		expire:       rueidis.NewLuaScriptRetryable(bake(expireSource)),
 	}
+}
+
+// confirmedScript is a retryable script whose success waits for replicas
+// when the store has ReplicaAcks (see Store.confirm): with its text and
+// name, for the EVALSHA that the wait sends on a connection of its own.
+type confirmedScript struct {
+	lua         *rueidis.Lua
+	source, sha string
+}
+
+func newConfirmedScript(source string) confirmedScript {
+	return confirmedScript{lua: rueidis.NewLuaScriptRetryable(source), source: source, sha: sha1Hex(source)}
+}
+
+// sha1Hex is a script's name for EVALSHA.
+func sha1Hex(source string) string {
+	sum := sha1.Sum([]byte(source))
+	return hex.EncodeToString(sum[:])
 }

@@ -227,15 +227,9 @@ func (s *Store) CreateOwnedEvent(ctx context.Context, e domain.Event, q applicat
 	}
 	keys := []string{eventKey(e.ID), seatsKey(e.ID)}
 	args := []string{e.Name, strconv.Itoa(e.TotalSeats), strconv.Itoa(e.SeatsPerRow), q.Owner}
-	var msg rueidis.RedisMessage
-	var err error
-	if s.replicaAcks > 0 {
-		// An event confirmed and then lost in a failover would lose the
-		// reservations made in it since (see replicas.go).
-		msg, err = s.replicated(ctx, createSHA1, createSource, keys, args)
-	} else {
-		msg, err = s.run(ctx, createScript, keys, args)
-	}
+	// An event confirmed and then lost in a failover would lose the
+	// reservations made in it since (see replicas.go).
+	msg, err := s.confirm(ctx, createScript, keys, args)
 	if err == nil {
 		err = refusal(msg)
 	}
@@ -612,10 +606,7 @@ func (s *Store) Reserve(ctx context.Context, e domain.EventID, ids []domain.Seat
 		keys = append(keys, resKey(e, id.Number))
 	}
 	args := changeArgs(ev, user, idem, ids)
-	if s.replicaAcks > 0 {
-		return s.seatsOf(e, user, domain.Reserved)(s.replicated(ctx, s.scripts.reserveSHA1, s.scripts.reserveSource, keys, args))
-	}
-	return s.seatsOf(e, user, domain.Reserved)(s.run(ctx, s.scripts.reserve, keys, args))
+	return s.seatsOf(e, user, domain.Reserved)(s.confirm(ctx, s.scripts.reserve, keys, args))
 }
 
 // Release implements application.Store.
