@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"net/http"
 	"slices"
 	"strconv"
 	"strings"
@@ -47,7 +48,11 @@ func CartPath(op string) string { return "/events/{id}/" + op }
 // at random, which they hold and, when the hold succeeds, reserve; every
 // fourth time the best available seats of the event (1 to 3, with an
 // Idempotency-Key every other time), held and reserved as one cart; every
-// tenth time they list the event instead. It keeps every call, and the
+// tenth time they list the event instead. A reserve answered 503 is sent
+// again, as a buyer's client does, until it is answered otherwise: the 503
+// may have reserved the seats, and a buyer who gave up on them would leave
+// them reserved unconfirmed (while a master lacked the replicas to confirm,
+// such reservations once sold a whole event). It keeps every call, and the
 // reservations it was told of.
 type Sale struct {
 	t         testing.TB
@@ -99,7 +104,7 @@ func (s *Sale) buy() {
 		}
 		seat := e.ID + "." + strconv.Itoa(1+rand.IntN(e.TotalSeats))
 		if s.change(ctx, base, HoldPath, seat, user).OK() {
-			s.change(ctx, base, ReservePath, seat, user)
+			s.retry(func() Answer { return s.change(ctx, base, ReservePath, seat, user) })
 		}
 	}
 }
@@ -120,8 +125,20 @@ func (s *Sale) buyCart(ctx context.Context, base, event, user string, i int) {
 	for _, seat := range a.Seats {
 		r.IDs = append(r.IDs, seat.ID)
 	}
-	s.cart(ctx, base, event, CartReserve, r, "")
+	s.retry(func() Answer { return s.cart(ctx, base, event, CartReserve, r, "") })
 }
+
+// retry sends a reserve again while it is answered 503, until the sale
+// stops, a little later each time (at most retryPause): a store that is
+// down answers at once.
+func (s *Sale) retry(reserve func() Answer) {
+	for pause := time.Millisecond; reserve().Status == http.StatusServiceUnavailable && !s.stop.Load(); pause = min(2*pause, retryPause) {
+		time.Sleep(pause)
+	}
+}
+
+// retryPause is the longest pause before a reserve is sent again.
+const retryPause = 100 * time.Millisecond
 
 func (s *Sale) cart(ctx context.Context, base, event, op string, r CartRequest, key string) Answer {
 	start := time.Now()
