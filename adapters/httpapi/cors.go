@@ -51,7 +51,7 @@ func ParseOrigin(s string) (string, error) {
 		return "", fmt.Errorf("origin %q: wildcards are refused, since the API takes credentials (Authorization, X-Buyer-Token): list each origin whose pages may call it, e.g. https://tickets.example.com", s)
 	}
 	u, err := url.Parse(s)
-	if err != nil || u.Scheme == "" || u.Host == "" || strings.HasSuffix(u.Host, ":") || u.Opaque != "" || u.User != nil {
+	if err != nil || u.Scheme == "" || u.Hostname() == "" || strings.HasSuffix(u.Host, ":") || u.Opaque != "" || u.User != nil {
 		return "", fmt.Errorf("invalid origin %q (want scheme://host[:port], e.g. https://tickets.example.com)", s)
 	}
 	if u.Path != "" || u.RawQuery != "" || u.Fragment != "" || u.ForceQuery || strings.HasSuffix(s, "#") {

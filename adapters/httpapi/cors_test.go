@@ -332,6 +332,7 @@ func TestParseOrigin(t *testing.T) {
 		"tickets.example.com":           "want scheme://host[:port]",
 		"null":                          "want scheme://host[:port]",
 		"https://":                      "want scheme://host[:port]",
+		"https://:443":                  "want scheme://host[:port]",
 		"https://tickets.example.com:":  "want scheme://host[:port]",
 		"https://user@example.com":      "want scheme://host[:port]",
 		"mailto:someone@example.com":    "want scheme://host[:port]",
