@@ -111,21 +111,6 @@ local EVENT, SEATS, EXP, HOLDS, EXPQ, COOL, CHANGES, IDEM, IDEMS = KEYS[1], KEYS
 local USER, TOTAL, FP, IDEM_TTL = ARGV[1], ARGV[2] + 0, ARGV[3], ARGV[4]
 ` + luaChangeState
 
-	// The keys and arguments of the hold without an idempotency key
-	// (holdPlainScript): those of luaChange and the hold's it needs.
-	//
-	// KEYS: seats, exp, holds, expq, cool, changes. ARGV: user,
-	// totalSeats, ttlMs, maxSeats, maxLifetimeMs, then the seats.
-	luaHoldPlainChange = `
-local SEATS, EXP, HOLDS, EXPQ, COOL, CHANGES = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
-local USER, TOTAL, IDEM_TTL = ARGV[1], ARGV[2] + 0, '0'
-local TTL, MAX, CAP = ARGV[3] + 0, ARGV[4] + 0, ARGV[5] + 0
--- SEAT1 is the index in ARGV of the first seat; NT the one seat of a hold
--- of one.
-local SEAT1 = 6
-local NT = #ARGV == 6 and ARGV[6]
-` + luaChangeState
-
 	// What every change script declares after its keys and arguments.
 	luaChangeState = `
 -- The user's cart is the field c:<user> of the holds hash.
@@ -255,7 +240,8 @@ end
 	// hash, which it writes: the earliest score of expq and cool.
 	luaReclaim = `
 local function reclaim(now)
-  -- No memo of texts: the hot path of the hold has none.
+  -- No memo of texts: the scripts that read the holds before they make
+  -- one (expireSource, holdOnesSource) have none yet.
   local nowt = string.format('%d', now)
   local check, seen = {}, {}
   local gone = redis.call('ZRANGEBYSCORE', EXPQ, '-inf', nowt)
@@ -453,7 +439,7 @@ end
 `
 
 	// Pads the exp string, of size bytes after a write, to the length of
-	// all seats: see luaSetExp, and the one-seat hold's hot path.
+	// all seats: see luaSetExp, and holdOnesSource.
 	luaPadExp = `
   if size < 8 * TOTAL then
     redis.call('SET', EXP, redis.call('GET', EXP) .. string.rep('\0', 8 * TOTAL - size))
@@ -521,51 +507,6 @@ local function put_holds(c, ns, now, e, ttl, cap)
   redis.call('ZADD', EXPQ, unpack(queue))
   record(OP_HOLD, USER, table.concat(rec, ' '))
   return reply
-end
-`
-
-	// The hot path of the hold: one seat (N) for a buyer with no
-	// cart, without an idempotency key, most of the service's load. It is the general path of the hold
-	// (and put_holds) specialised by hand to an empty cart and one seat, as
-	// Lua's own work is most of a hold's cost: no tables but the answer, no
-	// closures, each number printed once. The empty cart has no live hold
-	// and no cool-down: open starts it at now, and only a limit below one
-	// seat refuses it.
-	luaHoldOne = `
-if not cart_value then
-  local n = N
-  local nt, off = NT, string.format('%d', n - 1)
-  local b = redis.call('GETRANGE', SEATS, off, off)
-  if b == '' then return {EVENT_NOT_FOUND} end
-  if b == 'R' then return {SEAT_RESERVED, n} end
-  if b == 'H' then return {SEAT_HELD, n} end -- after the reclaim, a live hold: not the user's
-  if 1 > MAX then return {HOLD_LIMIT_REACHED} end
-  local e = now + TTL
-  if CAP > 0 and now + CAP < e then e = now + CAP end
-  redis.call('SETRANGE', SEATS, off, 'H')
-  local size = redis.call('SETRANGE', EXP, string.format('%d', 8 * n - 8), struct.pack('>I8', e))
-` + luaPadExp + `
-  local et, nowt = string.format('%d', e), string.format('%d', now)
-  -- The cart {now, till, keep, n e}: till is e, or now if e is not after
-  -- it; keep is till, or till + TTL when the cart reached its cap.
-  local value
-  if e > now then
-    if CAP > 0 and e == now + CAP then
-      value = nowt .. ' ' .. et .. ' ' .. string.format('%d', e + TTL) .. ' ' .. nt .. ' ' .. et
-    else
-      value = nowt .. ' ' .. et .. ' ' .. et .. ' ' .. nt .. ' ' .. et
-    end
-  else -- a cart of no live hold, which did not reach its cap (CAP > 0 is after now)
-    value = nowt .. ' ' .. nowt .. ' ' .. nowt
-  end
-  if e < MIN then
-    redis.call('HSET', HOLDS, nt, USER, CART, value, 'min', et)
-  else
-    redis.call('HSET', HOLDS, nt, USER, CART, value)
-  end
-  redis.call('ZADD', EXPQ, et, nt)
-  redis.call('XADD', CHANGES, 'MAXLEN', '~', STREAM_MAX, '*', 'o', OP_HOLD, 't', nowt, 'u', USER, 's', nt .. ' ' .. et)
-  return {OK, n, e}
 end
 `
 
@@ -768,41 +709,14 @@ return {total, total - held - reserved, held, reserved}
 `))
 
 	// ARGV ttlMs, maxSeats, maxLifetimeMs, then the seats: domain.Hold.
-	// The helpers of the general path are made after the hot path
-	// (luaHoldOne), which needs none of them.
-	//
-	// The hot path (luaHoldOne), of one seat without an idempotency key,
-	// comes first: it needs none of the helpers, made after it.
-	holdSource = script(luaChange, `
+	// The hold of one seat without an idempotency key is holdOnesSource's.
+	holdSource = changeScript(luaPush, luaAsked, luaSetSeats, luaCart, luaHolding, luaPolicy, luaOpen, luaSetExp, luaSeatByte, luaSeatBytes, luaPutHolds, `
 local TTL, MAX, CAP = ARGV[5] + 0, ARGV[6] + 0, ARGV[7] + 0
--- NT: the one seat of a hold of one whose answer is not kept (see
--- luaHoldPlainChange).
-local SEAT1 = 8
-local NT = IDEM_TTL == '0' and #ARGV == 8 and ARGV[8]
-`, holdBody)
-	holdPlainSource = script(luaHoldPlainChange, holdBody)
-)
-
-// holdBody is the hold after its keys and arguments, the same for
-// holdScript and holdPlainScript.
-var holdBody = strings.Join([]string{`
-local N = NT and NT + 0
-if N then
-  if N < 1 or N > TOTAL then return {SEAT_NOT_FOUND, N} end
-`, luaReadCart, luaHoldOne, `
-end
-`, luaText, luaIdem, luaRecord, luaPush, luaAsked, luaSetSeats, luaCart, luaHolding, luaPolicy, luaOpen, luaSetExp, luaSeatByte, luaSeatBytes, luaPutHolds, `
 local seen = answered(false)
 if seen then return seen end
-local ns, missing
-if N then -- one seat of a buyer with a cart
-  ns = {N}
-  texts[N] = NT
-else
-  ns, missing = asked(SEAT1)
-  if missing then return answer(missing) end
+local ns, missing = asked(8)
+if missing then return answer(missing) end
 `, luaReadCart, `
-end
 local c = read_cart(cart_value)
 local bs = seat_bytes(ns)
 if not bs then return {EVENT_NOT_FOUND} end
@@ -822,7 +736,126 @@ local refused = open(c, others + own, now, TTL, CAP)
 if refused then return answer(refused) end
 if others + #ns > MAX then return answer({HOLD_LIMIT_REACHED}) end
 return answer(put_holds(c, ns, now, expiry(c, now, TTL, CAP), TTL, CAP))
-`}, "")
+`)
+
+	// The holds of one seat each without an idempotency key, most of the
+	// service's load, that arrived together for one event (see holdBatch):
+	// domain.Hold of each, in their order, as if each ran alone, in one
+	// run that reads what they share once and writes it once: the clock,
+	// the reclaim, the carts, the seats' bytes, the holders, the queue.
+	// Each hold's answer is the hold script's; the batch answers them in
+	// an array, or one {EVENT_NOT_FOUND} for all.
+	//
+	// KEYS seats, exp, holds, expq, cool, changes. ARGV totalSeats, ttlMs,
+	// maxSeats, maxLifetimeMs, then user and seat of each hold.
+	holdOnesSource = script(`
+local SEATS, EXP, HOLDS, EXPQ, COOL, CHANGES = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local TOTAL, TTL, MAX, CAP = ARGV[1] + 0, ARGV[2] + 0, ARGV[3] + 0, ARGV[4] + 0
+-- No user: luaReadCart reads the holds hash's field 'c:', which none
+-- has, with its min; the carts are read after it.
+local USER = ''
+`, luaChangeState, luaReadCart, luaText, luaSetSeats, luaRecord, luaCart, luaHolding, luaPolicy, luaOpen, luaSeatByte, luaSeatBytes, `
+local users, ns, names, seen = {}, {}, {}, {}
+for i = 5, #ARGV, 2 do
+  local u, t = ARGV[i], ARGV[i + 1]
+  local n = t + 0
+  texts[n] = t
+  users[#users + 1], ns[#ns + 1] = u, n
+  if not seen[u] then
+    seen[u] = true
+    names[#names + 1] = 'c:' .. u
+  end
+end
+-- The carts, as read_cart makes them, by user.
+local carts, values = {}, redis.call('HMGET', HOLDS, unpack(names))
+for i = 1, #names do carts[string.sub(names[i], 3)] = read_cart(values[i]) end
+local asked = {}
+for i = 1, #ns do
+  if ns[i] >= 1 and ns[i] <= TOTAL then asked[#asked + 1] = ns[i] end
+end
+-- The seats' bytes, by seat: read once, then as the holds leave them.
+local bytes = {}
+if #asked > 0 then
+  local bs = seat_bytes(asked)
+  if not bs then return {EVENT_NOT_FOUND} end
+  for i = 1, #asked do bytes[asked[i]] = bs[i] end
+end
+-- What the holds write: the fresh seats, the expiry and holder of each
+-- seat held, the carts changed, the records, the earliest expiry.
+local fresh, exps, holders, changed, records, least = {}, {}, {}, {}, {}, NONE
+local replies = {}
+for i = 1, #ns do
+  local u, n = users[i], ns[i]
+  local c, b = carts[u], bytes[n]
+  if not b then
+    replies[i] = {SEAT_NOT_FOUND, n}
+  elseif b == 'R' then
+    replies[i] = {SEAT_RESERVED, n}
+  elseif b == 'H' and not mine(c, n, now) then -- after the reclaim, a live hold
+    replies[i] = {SEAT_HELD, n}
+  else
+    local own = b == 'H' and 1 or 0
+    local others = holding(c, now) - own
+    -- open may start a cart that the limit then refuses: nothing changes.
+    local start, till = c.start, c.till
+    local refused = open(c, others + own, now, TTL, CAP)
+    if not refused and others + 1 > MAX then refused = {HOLD_LIMIT_REACHED} end
+    if refused then
+      c.start, c.till = start, till
+      replies[i] = refused
+    else
+      local e = expiry(c, now, TTL, CAP)
+      if own == 0 then
+        bytes[n] = 'H'
+        fresh[#fresh + 1], holders[n] = n, u
+      end
+      exps[n], c.exp[n] = e, e
+      c.till = math.max(c.till, e)
+      set_keep(c, TTL, CAP)
+      changed[u] = true
+      least = math.min(least, e)
+      records[#records + 1] = {u, text(n) .. ' ' .. text(e)}
+      replies[i] = {OK, n, e}
+    end
+  end
+end
+if #records == 0 then return replies end
+table.sort(fresh) -- so that consecutive seats make one SETRANGE
+set_seats(SEATS, fresh, 1, 'H')
+-- Each run of consecutive seats held gets its expiries in one SETRANGE.
+local held, fields, queue = {}, {}, {}
+for n in pairs(exps) do held[#held + 1] = n end
+table.sort(held)
+local size, i = 0, 1
+while i <= #held do
+  local j, run = i, {struct.pack('>I8', exps[held[i]])}
+  while j < #held and held[j + 1] == held[j] + 1 do
+    j = j + 1
+    run[#run + 1] = struct.pack('>I8', exps[held[j]])
+  end
+  size = redis.call('SETRANGE', EXP, string.format('%d', 8 * (held[i] - 1)), table.concat(run))
+  i = j + 1
+end
+`, luaPadExp, `
+for k = 1, #held do
+  local n = held[k]
+  queue[2 * k - 1], queue[2 * k] = text(exps[n]), text(n)
+  if holders[n] then
+    fields[#fields + 1], fields[#fields + 2] = text(n), holders[n]
+  end
+end
+for u in pairs(changed) do
+  fields[#fields + 1], fields[#fields + 2] = 'c:' .. u, (cart_text(carts[u], now))
+end
+if least < MIN then
+  fields[#fields + 1], fields[#fields + 2] = 'min', text(least)
+end
+redis.call('HSET', HOLDS, unpack(fields))
+redis.call('ZADD', EXPQ, unpack(queue))
+for k = 1, #records do record(OP_HOLD, records[k][1], records[k][2]) end
+return replies
+`)
+)
 
 var (
 	// ARGV ttlMs, maxSeats, maxLifetimeMs, seatsPerRow, count, adjacent
@@ -1021,15 +1054,15 @@ const streamMaxMark = "@STREAM_MAX@"
 // records its seats twice when it changes them twice (a hold extended
 // again), and not when the second run changes nothing (a reserve done).
 type changeScripts struct {
-	hold, holdPlain, holdBest, holdBestIdem, refresh, release, expire *rueidis.Lua
-	reserve                                                           confirmedScript
+	hold, holdOnes, holdBest, holdBestIdem, refresh, release, expire *rueidis.Lua
+	reserve                                                          confirmedScript
 }
 
 func newChangeScripts(streamMax int) *changeScripts {
 	bake := func(src string) string { return strings.ReplaceAll(src, streamMaxMark, strconv.Itoa(streamMax)) }
 	return &changeScripts{
 		hold:         rueidis.NewLuaScriptRetryable(bake(holdSource)),
-		holdPlain:    rueidis.NewLuaScriptRetryable(bake(holdPlainSource)),
+		holdOnes:     rueidis.NewLuaScriptRetryable(bake(holdOnesSource)),
 		holdBest:     rueidis.NewLuaScript(bake(holdBestSource)),
 		holdBestIdem: rueidis.NewLuaScriptRetryable(bake(holdBestSource)),
 		refresh:      rueidis.NewLuaScriptRetryable(bake(refreshSource)),

@@ -56,6 +56,7 @@ type Store struct {
 	events      eventCache
 	policy      atomic.Pointer[policyArgs]
 	scripts     *changeScripts
+	batches     holdBatches
 }
 
 // policyArgs are a hold policy's texts for the scripts. A service has one
@@ -101,6 +102,7 @@ func New(ctx context.Context, cfg Config, log *zap.Logger) (*Store, error) {
 		cfg.StreamMaxLen = DefaultStreamMaxLen
 	}
 	s := &Store{client: client, timeout: cfg.Timeout, replicaAcks: cfg.ReplicaAcks, ackTimeout: cfg.ReplicaAckTimeout, scripts: newChangeScripts(cfg.StreamMaxLen)}
+	s.batches.running = map[batchKey][]*oneHold{}
 	if err := s.Ping(ctx); err != nil {
 		client.Close()
 		return nil, fmt.Errorf("redisstore: ping Redis at %s: %w", strings.Join(cfg.Addrs, ","), err)
@@ -554,12 +556,8 @@ func (s *Store) Hold(ctx context.Context, e domain.EventID, ids []domain.SeatID,
 		return nil, err
 	}
 	pa := s.policyArgs(p)
-	if idem.Key == "" {
-		// The most frequent change, with only the keys and arguments it
-		// needs: Redis spends about 1,000 instructions an element making
-		// the script's KEYS and ARGV.
-		args := appendSeats(append(make([]string, 0, 5+len(ids)), string(user), ev.total, pa.ttl, pa.maxSeats, pa.maxLifetime), ids)
-		return s.seatsOf(e, user, domain.OnHold)(s.run(ctx, s.scripts.holdPlain, ev.keys[keySeats:keyIdems], args))
+	if idem.Key == "" && len(ids) == 1 {
+		return s.seatsOf(e, user, domain.OnHold)(s.holdOne(ctx, ev, ids[0].Number, user, pa))
 	}
 	return s.seatsOf(e, user, domain.OnHold)(s.run(ctx, s.scripts.hold, changeKeys(ev, idem, 0),
 		changeArgs(ev, user, idem, ids, pa.ttl, pa.maxSeats, pa.maxLifetime)))

@@ -71,9 +71,9 @@ func (r report) guardSection() string {
 	if table == "" {
 		return ""
 	}
-	off := `Its time over the plain hold is the store's, not the
-  guard's: a buyer's first seat takes the hold script's hot path, its
-  next ones the cart's.`
+	off := fmt.Sprintf(`Its time over the plain hold is the store's, not the
+  guard's: each hold of a buyer reads and writes again the buyer's cart,
+  of up to %d seats.`, r.opts.buyerHolds)
 	tokens := fmt.Sprintf(`Each buyer holds %d seats, so its token's
   signature is checked on its first request and found in the cache on the
   other %d, as for a buyer filling a cart.`, r.opts.buyerHolds, r.opts.buyerHolds-1)

@@ -1,0 +1,136 @@
+package redisstore_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/seatres/reservation/adapters/memstore"
+	"github.com/seatres/reservation/adapters/redisstore"
+	"github.com/seatres/reservation/adapters/redisstore/redistest"
+	"github.com/seatres/reservation/application"
+	"github.com/seatres/reservation/domain"
+)
+
+// TestHoldBatchSameAsMemstore: one-seat holds that arrive while a hold of
+// their event runs go together in one run of the batch script, and each
+// is answered as if it had run alone, in its order: as memstore answers
+// the same holds one by one. Redis is frozen under the first hold, so
+// that the others queue behind it in a known order; the events have
+// carts, reservations and holds of other users first (random changes, as
+// TestSameAsMemstore makes them), and the batches random holds of three
+// users of seats 1 to 13 of 12, the same ones again among them.
+func TestHoldBatchSameAsMemstore(t *testing.T) {
+	t.Parallel()
+	srv := redistest.StartServer(t)
+	redis, c := newStore(t, srv.Addr()), redistest.Client(t, srv.Addr())
+	mem := memstore.New(time.Now)
+	stores := []application.Store{mem, redis}
+	ctx := context.Background()
+	for seed := range uint64(8) {
+		r := rand.New(rand.NewPCG(seed, 2))
+		e, err := domain.NewEvent(domain.EventID(uuid.NewString()), "Batch", 12, 1+r.IntN(12))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := domain.HoldPolicy{TTL: time.Hour, MaxSeats: 3}
+		if seed%2 == 0 {
+			p.MaxLifetime = p.TTL
+		}
+		for _, s := range stores {
+			if err := s.CreateEvent(ctx, e); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for range 20 { // a few changes of every kind first
+			q := newRequest(r, e, []string{uuid.NewString(), uuid.NewString()})
+			for _, s := range stores {
+				apply(ctx, s, e, q, p)
+			}
+		}
+		holds := make([]request, 1+r.IntN(40))
+		for i := range holds {
+			holds[i] = request{user: domain.UserID([]string{"alice", "bob", "carol"}[r.IntN(3)]), picked: []domain.SeatID{e.Seat(1 + r.IntN(13))}}
+		}
+		before := commandStats(t, c)["evalsha"].calls
+		lead := request{user: "first", picked: []domain.SeatID{e.Seat(1)}}
+		got := holdTogether(t, srv, redis, e, append([]request{lead}, holds...), p)
+		if runs := commandStats(t, c)["evalsha"].calls - before; runs != 2 {
+			t.Errorf("seed %d: %d holds made %d script runs, want 2: the first, then the others together", seed, 1+len(holds), runs)
+		}
+		for i, q := range append([]request{lead}, holds...) {
+			if want := outcome(mem.Hold(ctx, e.ID, q.picked, q.user, p, application.Idem{})); got[i] != want {
+				t.Fatalf("seed %d, hold %d of %d, %s of seat %d:\nmemstore: %s\nredis:    %s", seed, i, len(holds), q.user, q.picked[0].Number, want, got[i])
+			}
+		}
+		var views []string
+		for _, s := range stores {
+			_, free, _, lerr := s.AvailableSeats(ctx, e.ID)
+			sum, serr := s.Summary(ctx, e.ID)
+			views = append(views, fmt.Sprintf("list %v %v, summary %+v %v", free, lerr, sum, serr))
+		}
+		if views[0] != views[1] {
+			t.Fatalf("seed %d after the batch:\nmemstore: %s\nredis:    %s", seed, views[0], views[1])
+		}
+	}
+}
+
+// apply makes the change q on s, for its effect.
+func apply(ctx context.Context, s application.Store, e domain.Event, q request, p domain.HoldPolicy) {
+	switch q.op {
+	case 0:
+		s.Hold(ctx, e.ID, q.picked, q.user, p, q.key)
+	case 1:
+		s.HoldBest(ctx, e.ID, q.best, q.user, p, q.key)
+	case 2:
+		s.Refresh(ctx, e.ID, q.picked, q.user, p, q.key)
+	case 3:
+		s.Reserve(ctx, e.ID, q.picked, q.user, q.key)
+	case 4:
+		s.Release(ctx, e.ID, q.picked, q.user, q.key)
+	}
+}
+
+// holdTogether makes the holds on s, a store of srv: with srv frozen, the
+// first is sent, then each of the others once the one before it waits,
+// and srv is thawed. It answers the holds' outcomes, in their order.
+func holdTogether(t *testing.T, srv *redistest.Server, s *redisstore.Store, e domain.Event, holds []request, p domain.HoldPolicy) []string {
+	t.Helper()
+	ctx := context.Background()
+	srv.Freeze()
+	thawed := false
+	defer func() {
+		if !thawed {
+			srv.Thaw()
+		}
+	}()
+	out := make([]chan string, len(holds))
+	for i, q := range holds {
+		out[i] = make(chan string, 1)
+		go func() { out[i] <- outcome(s.Hold(ctx, e.ID, q.picked, q.user, p, application.Idem{})) }()
+		waitUntil(t, s, e, func(running bool, waiting int) bool { return running && waiting == i })
+	}
+	srv.Thaw()
+	thawed = true
+	got := make([]string, len(holds))
+	for i := range holds {
+		got[i] = <-out[i]
+	}
+	return got
+}
+
+// waitUntil waits until the holds of e on s are as cond wants.
+func waitUntil(t *testing.T, s *redisstore.Store, e domain.Event, cond func(running bool, waiting int) bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(s.HoldsWaiting(e.ID)); runtime.Gosched() {
+		if time.Now().After(deadline) {
+			running, waiting := s.HoldsWaiting(e.ID)
+			t.Fatalf("holds of the batch: running %v, %d waiting", running, waiting)
+		}
+	}
+}
