@@ -10,88 +10,75 @@ import (
 	"github.com/seatres/reservation/domain"
 )
 
-// The hold of one seat without an idempotency key is most of a flash
-// sale's load, and most of its cost is Redis running the hold script: its
-// own work and each Redis call it makes, which one hold or many of an
-// event could share (the clock, the reclaim, the holds hash read and
-// written, the seats' bytes, the queue). So the holds of one seat that
-// arrive for an event while another batch of the event is running wait
-// for it to end and then go together, as one run of holdOnesSource: each
-// hold as it would have run alone, one after the other, in one atomic
-// step. Nothing waits when nothing else runs: a hold alone goes at once,
-// and a batch is whatever came during the one before, up to maxBatch.
+// A flash sale's calls are many of one kind at once: one-seat holds of an
+// event, and the rate limits they are checked against. Most of such a
+// call's cost is Redis running its script (its own work and each Redis
+// call it makes) and the round trip to it, which calls that arrive
+// together could share. So the calls of one key (an event, a slot) that
+// arrive while a batch of the key is in Redis wait for it to end and then
+// go together, as one run of a script made for a batch: each call as it
+// would have run alone, one after the other, in one atomic step. Nothing
+// waits when nothing else runs: a call alone goes at once, and a batch is
+// whatever came during the one before, up to maxBatch.
 //
 // Each answer is one the store gave between the request and its answer:
-// every hold of a batch was waiting when the batch ran. The holds of a
+// every call of a batch was waiting when the batch ran. The calls of a
 // batch share its outcome when Redis fails: each gets the error it would
-// have got alone, and each may have been applied, as a hold alone may.
+// have got alone, and each may have been applied, as a call alone may.
 //
-// The batch runs in the goroutine of its first hold, which on its end
-// hands the next batch to the first of its holds: no goroutine of the
-// store's own, and none that serves a hold after answering its own.
+// A batch runs in the goroutine of its first call, which on its end hands
+// the next batch to the first of its calls: no goroutine of the store's
+// own, and none that serves a call after answering its own.
 
-// maxBatch bounds the holds of one batch: its arguments, and the Redis
-// time one run takes from the event's other calls.
+// maxBatch bounds the calls of one batch: its arguments, and the Redis
+// time one run takes from the other calls of its slot.
 const maxBatch = 64
 
-// batchKey groups holds that can share a run: one event, one policy (a
-// service has one).
-type batchKey struct {
-	event  domain.EventID
-	policy *policyArgs
-}
-
-// holdBatches are the holds waiting, by batchKey.
-type holdBatches struct {
+// batcher runs calls (T, which a run answers in place) in batches by key.
+type batcher[K comparable, T any] struct {
 	mu      sync.Mutex
-	running map[batchKey][]*oneHold // present while a batch of the key runs: the holds waiting
+	running map[K][]*batched[T] // present while a batch of the key runs: the calls waiting
 }
 
-// oneHold is a hold waiting in a batch, and then its answer.
-type oneHold struct {
-	user domain.UserID
-	seat string // its number, as the script takes it
-	msg  rueidis.RedisMessage
-	err  error
-	// wake gets nil once the hold is answered, or the batch the hold
+// batched is a call waiting for its batch.
+type batched[T any] struct {
+	call T
+	// wake gets nil once the call is answered, or the batch the call
 	// leads (itself first), for it to run.
-	wake chan []*oneHold
+	wake chan []*batched[T]
 }
 
-// holdOne holds seat n of event ev for user, in a batch.
-func (s *Store) holdOne(ctx context.Context, ev *cachedEvent, n int, user domain.UserID, pa *policyArgs) (rueidis.RedisMessage, error) {
-	h := &oneHold{user: user, seat: strconv.Itoa(n)}
-	k := batchKey{event: ev.ID, policy: pa}
-	b := &s.batches
+// do runs call in a batch of key k, with run, which answers each call of
+// a batch: every call of a key has the same run.
+func (b *batcher[K, T]) do(k K, call T, run func([]T)) {
+	me := &batched[T]{call: call}
 	b.mu.Lock()
+	if b.running == nil {
+		b.running = map[K][]*batched[T]{}
+	}
 	waiting, busy := b.running[k]
 	if !busy {
 		b.running[k] = nil
 		b.mu.Unlock()
-		s.runBatch(ctx, ev, k, []*oneHold{h})
-		return h.msg, h.err
+		b.lead(k, []*batched[T]{me}, run)
+		return
 	}
-	h.wake = make(chan []*oneHold, 1)
-	b.running[k] = append(waiting, h)
+	me.wake = make(chan []*batched[T], 1)
+	b.running[k] = append(waiting, me)
 	b.mu.Unlock()
-	if batch := <-h.wake; batch != nil {
-		s.runBatch(ctx, ev, k, batch)
+	if batch := <-me.wake; batch != nil {
+		b.lead(k, batch, run)
 	}
-	return h.msg, h.err
 }
 
-// runBatch runs batch, whose first hold is the caller's, answers the
-// others, and hands the holds that came meanwhile to the first of them.
-// The run does not end with the caller's request: the others wait on it.
-func (s *Store) runBatch(ctx context.Context, ev *cachedEvent, k batchKey, batch []*oneHold) {
-	args := make([]string, 0, 4+2*len(batch))
-	args = append(args, ev.total, k.policy.ttl, k.policy.maxSeats, k.policy.maxLifetime)
-	for _, h := range batch {
-		args = append(args, string(h.user), h.seat)
+// lead runs batch, whose first call is the caller's, wakes the others, and
+// hands the calls that came meanwhile to the first of them.
+func (b *batcher[K, T]) lead(k K, batch []*batched[T], run func([]T)) {
+	calls := make([]T, len(batch))
+	for i, c := range batch {
+		calls[i] = c.call
 	}
-	msg, err := s.run(context.WithoutCancel(ctx), s.scripts.holdOnes, ev.keys[keySeats:keyIdems], args)
-	answerBatch(batch, msg, err)
-	b := &s.batches
+	run(calls)
 	b.mu.Lock()
 	next := b.running[k]
 	if len(next) == 0 {
@@ -101,17 +88,57 @@ func (s *Store) runBatch(ctx context.Context, ev *cachedEvent, k batchKey, batch
 		next, b.running[k] = next[:n:n], next[n:]
 	}
 	b.mu.Unlock()
-	for _, h := range batch[1:] {
-		h.wake <- nil
+	for _, c := range batch[1:] {
+		c.wake <- nil
 	}
 	if len(next) > 0 {
 		next[0].wake <- next
 	}
 }
 
-// answerBatch gives each hold of batch its answer from the batch's: one
+// waiting reports whether a batch of k runs, and how many calls wait for
+// the next one.
+func (b *batcher[K, T]) waiting(k K) (running bool, n int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	w, ok := b.running[k]
+	return ok, len(w)
+}
+
+// holdKey groups one-seat holds that can share a run of holdOnesSource:
+// one event, one policy (a service has one).
+type holdKey struct {
+	event  domain.EventID
+	policy *policyArgs
+}
+
+// oneHold is a one-seat hold of a batch, and then its answer.
+type oneHold struct {
+	user domain.UserID
+	seat string // its number, as the script takes it
+	msg  rueidis.RedisMessage
+	err  error
+}
+
+// holdOne holds seat n of event ev for user, in a batch.
+func (s *Store) holdOne(ctx context.Context, ev *cachedEvent, n int, user domain.UserID, pa *policyArgs) (rueidis.RedisMessage, error) {
+	h := &oneHold{user: user, seat: strconv.Itoa(n)}
+	s.holds.do(holdKey{event: ev.ID, policy: pa}, h, func(batch []*oneHold) {
+		args := make([]string, 0, 4+2*len(batch))
+		args = append(args, ev.total, pa.ttl, pa.maxSeats, pa.maxLifetime)
+		for _, h := range batch {
+			args = append(args, string(h.user), h.seat)
+		}
+		// The run is the batch's, not the request's: the others wait on it.
+		msg, err := s.run(context.WithoutCancel(ctx), s.scripts.holdOnes, ev.keys[keySeats:keyIdems], args)
+		answerHolds(batch, msg, err)
+	})
+	return h.msg, h.err
+}
+
+// answerHolds gives each hold of batch its answer from the batch's: one
 // per hold, or one for all (the event is gone) or the error of the run.
-func answerBatch(batch []*oneHold, msg rueidis.RedisMessage, err error) {
+func answerHolds(batch []*oneHold, msg rueidis.RedisMessage, err error) {
 	var replies []rueidis.RedisMessage
 	if err == nil {
 		replies, err = msg.ToArray()

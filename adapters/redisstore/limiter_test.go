@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"runtime"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -173,5 +175,59 @@ func TestLimiterSlotsOnCluster(t *testing.T) {
 		if d.Allowed {
 			t.Errorf("check %d allowed past its burst: %+v", i, d)
 		}
+	}
+}
+
+// TestLimiterBatch: the calls that arrive while a call's checks are in
+// Redis go together in one script run, in which a limit that several of
+// them check is taken once per check, in their order, as if each call ran
+// alone: of calls that all check one IP's limit of burst 5, and each a
+// buyer's of burst 1 (two calls per buyer), 5 pass the IP, one per buyer
+// passes the buyer's, and a call refused by one limit still counts
+// against the other. Redis is frozen under the first call, so that the
+// others queue behind it.
+func TestLimiterBatch(t *testing.T) {
+	t.Parallel()
+	srv := redistest.StartServer(t)
+	l, c := redisstore.NewLimiter(newStore(t, srv.Addr())), redistest.Client(t, srv.Addr())
+	ip := "ip:" + uuid.NewString()
+	buyer := func(i int) string { return fmt.Sprintf("buyer:%s-%d", ip, i/2) }
+	checks := func(i int) []application.LimitCheck {
+		return []application.LimitCheck{
+			{Key: ip, Rate: domain.Rate{Count: 1, Period: time.Hour, Burst: 5}},
+			{Key: buyer(i), Rate: domain.Rate{Count: 1, Period: time.Hour, Burst: 1}},
+		}
+	}
+	resetStats(t, c)
+	srv.Freeze()
+	const calls = 12
+	got := make([][]domain.Decision, calls)
+	var wg sync.WaitGroup
+	for i := range calls {
+		wg.Go(func() {
+			ds, err := l.Allow(context.Background(), checks(i))
+			if err != nil {
+				t.Error(err)
+			}
+			got[i] = ds
+		})
+		for running, waiting := l.LimitsWaiting(); !running || waiting != i; running, waiting = l.LimitsWaiting() {
+			runtime.Gosched()
+		}
+	}
+	srv.Thaw()
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	for i, ds := range got {
+		wantIP, wantBuyer := i < 5, i%2 == 0
+		if ds[0].Allowed != wantIP || ds[1].Allowed != wantBuyer {
+			t.Errorf("call %d: IP %+v, buyer %+v; want the IP's allowed %v, the buyer's %v", i, ds[0], ds[1], wantIP, wantBuyer)
+		}
+	}
+	// Each run reads its limits with one MGET.
+	if stats := commandStats(t, c); stats["mget"].calls != 2 {
+		t.Errorf("commandstats %v: want 2 script runs, the first call's and then the others'", stats)
 	}
 }

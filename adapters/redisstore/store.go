@@ -56,7 +56,7 @@ type Store struct {
 	events      eventCache
 	policy      atomic.Pointer[policyArgs]
 	scripts     *changeScripts
-	batches     holdBatches
+	holds       batcher[holdKey, *oneHold]
 }
 
 // policyArgs are a hold policy's texts for the scripts. A service has one
@@ -102,7 +102,6 @@ func New(ctx context.Context, cfg Config, log *zap.Logger) (*Store, error) {
 		cfg.StreamMaxLen = DefaultStreamMaxLen
 	}
 	s := &Store{client: client, timeout: cfg.Timeout, replicaAcks: cfg.ReplicaAcks, ackTimeout: cfg.ReplicaAckTimeout, scripts: newChangeScripts(cfg.StreamMaxLen)}
-	s.batches.running = map[batchKey][]*oneHold{}
 	if err := s.Ping(ctx); err != nil {
 		client.Close()
 		return nil, fmt.Errorf("redisstore: ping Redis at %s: %w", strings.Join(cfg.Addrs, ","), err)
