@@ -10,8 +10,8 @@ import (
 	"github.com/seatres/reservation/domain"
 )
 
-// A flash sale's calls are many of one kind at once: one-seat holds of an
-// event, and the rate limits they are checked against. Most of such a
+// A flash sale's calls are many of one kind at once: holds of an event,
+// and the rate limits they are checked against. Most of such a
 // call's cost is Redis running its script (its own work and each Redis
 // call it makes) and the round trip to it, which calls that arrive
 // together could share. So the calls of one key (an event, a slot) that
@@ -105,32 +105,50 @@ func (b *batcher[K, T]) waiting(k K) (running bool, n int) {
 	return ok, len(w)
 }
 
-// holdKey groups one-seat holds that can share a run of holdOnesSource:
-// one event, one policy (a service has one).
+// holdKey groups holds that can share a run of holdsSource: one event, one
+// policy (a service has one), and of one kind: a run of best-available
+// holds is not retried when a connection fails (a second run would pick
+// more seats), one of listed seats is.
 type holdKey struct {
 	event  domain.EventID
 	policy *policyArgs
+	best   bool
 }
 
-// oneHold is a one-seat hold of a batch, and then its answer.
-type oneHold struct {
-	user domain.UserID
-	seat string // its number, as the script takes it
-	msg  rueidis.RedisMessage
-	err  error
+// holdCall is a hold of a batch, of listed seats or the best available,
+// and then its answer.
+type holdCall struct {
+	user  domain.UserID
+	seats []string // the numbers of the listed seats, as the script takes them
+	best  domain.BestAvailable
+	msg   rueidis.RedisMessage
+	err   error
 }
 
-// holdOne holds seat n of event ev for user, in a batch.
-func (s *Store) holdOne(ctx context.Context, ev *cachedEvent, n int, user domain.UserID, pa *policyArgs) (rueidis.RedisMessage, error) {
-	h := &oneHold{user: user, seat: strconv.Itoa(n)}
-	s.holds.do(holdKey{event: ev.ID, policy: pa}, h, func(batch []*oneHold) {
-		args := make([]string, 0, 4+2*len(batch))
-		args = append(args, ev.total, pa.ttl, pa.maxSeats, pa.maxLifetime)
+// args appends the hold's arguments of holdsSource.
+func (h *holdCall) args(args []string) []string {
+	args = append(args, string(h.user))
+	if h.seats == nil {
+		return append(args, strconv.Itoa(-h.best.Count), flag(h.best.Adjacent))
+	}
+	return append(append(args, strconv.Itoa(len(h.seats))), h.seats...)
+}
+
+// holdBatched makes hold h of event ev in a batch.
+func (s *Store) holdBatched(ctx context.Context, ev *cachedEvent, h *holdCall, pa *policyArgs) (rueidis.RedisMessage, error) {
+	k := holdKey{event: ev.ID, policy: pa, best: h.seats == nil}
+	script := s.scripts.holds
+	if k.best {
+		script = s.scripts.holdsBest
+	}
+	s.holds.do(k, h, func(batch []*holdCall) {
+		args := make([]string, 0, 5+(3+len(h.seats))*len(batch))
+		args = append(args, ev.total, pa.ttl, pa.maxSeats, pa.maxLifetime, strconv.Itoa(ev.SeatsPerRow))
 		for _, h := range batch {
-			args = append(args, string(h.user), h.seat)
+			args = h.args(args)
 		}
 		// The run is the batch's, not the request's: the others wait on it.
-		msg, err := s.run(context.WithoutCancel(ctx), s.scripts.holdOnes, ev.keys[keySeats:keyIdems], args)
+		msg, err := s.run(context.WithoutCancel(ctx), script, ev.keys[keySeats:keyIdems], args)
 		answerHolds(batch, msg, err)
 	})
 	return h.msg, h.err
@@ -138,7 +156,7 @@ func (s *Store) holdOne(ctx context.Context, ev *cachedEvent, n int, user domain
 
 // answerHolds gives each hold of batch its answer from the batch's: one
 // per hold, or one for all (the event is gone) or the error of the run.
-func answerHolds(batch []*oneHold, msg rueidis.RedisMessage, err error) {
+func answerHolds(batch []*holdCall, msg rueidis.RedisMessage, err error) {
 	var replies []rueidis.RedisMessage
 	if err == nil {
 		replies, err = msg.ToArray()

@@ -17,14 +17,16 @@ import (
 	"github.com/seatres/reservation/domain"
 )
 
-// TestHoldBatchSameAsMemstore: one-seat holds that arrive while a hold of
-// their event runs go together in one run of the batch script, and each
-// is answered as if it had run alone, in its order: as memstore answers
-// the same holds one by one. Redis is frozen under the first hold, so
-// that the others queue behind it in a known order; the events have
-// carts, reservations and holds of other users first (random changes, as
-// TestSameAsMemstore makes them), and the batches random holds of three
-// users of seats 1 to 13 of 12, the same ones again among them.
+// TestHoldBatchSameAsMemstore: holds without an idempotency key that
+// arrive while a hold of their event runs go together in one run of the
+// batch script, and each is answered as if it had run alone, in its
+// order: as memstore answers the same holds one by one. Redis is frozen
+// under the first hold, so that the others queue behind it in a known
+// order; the events have carts, reservations and holds of other users
+// first (random changes, as TestSameAsMemstore makes them), then a batch
+// of random holds of 1 to 3 seats by three users, of seats 1 to 13 of 12,
+// the same ones again among them, and a batch of holds of the best 1 to 4
+// available, adjacent or not.
 func TestHoldBatchSameAsMemstore(t *testing.T) {
 	t.Parallel()
 	srv := redistest.StartServer(t)
@@ -53,19 +55,25 @@ func TestHoldBatchSameAsMemstore(t *testing.T) {
 				apply(ctx, s, e, q, p)
 			}
 		}
-		holds := make([]request, 1+r.IntN(40))
-		for i := range holds {
-			holds[i] = request{user: domain.UserID([]string{"alice", "bob", "carol"}[r.IntN(3)]), picked: []domain.SeatID{e.Seat(1 + r.IntN(13))}}
-		}
-		before := commandStats(t, c)["evalsha"].calls
-		lead := request{user: "first", picked: []domain.SeatID{e.Seat(1)}}
-		got := holdTogether(t, srv, redis, e, append([]request{lead}, holds...), p)
-		if runs := commandStats(t, c)["evalsha"].calls - before; runs != 2 {
-			t.Errorf("seed %d: %d holds made %d script runs, want 2: the first, then the others together", seed, 1+len(holds), runs)
-		}
-		for i, q := range append([]request{lead}, holds...) {
-			if want := outcome(mem.Hold(ctx, e.ID, q.picked, q.user, p, application.Idem{})); got[i] != want {
-				t.Fatalf("seed %d, hold %d of %d, %s of seat %d:\nmemstore: %s\nredis:    %s", seed, i, len(holds), q.user, q.picked[0].Number, want, got[i])
+		// A batch of listed seats, then one of the best available.
+		for _, op := range []int{0, 1} {
+			holds := make([]request, 1+r.IntN(40))
+			for i := range holds {
+				holds[i] = newRequest(r, e, []string{"unused", "unused"})
+				holds[i].op, holds[i].key = op, application.Idem{}
+				if holds[i].picked == nil { // a hold names seats
+					holds[i].picked = []domain.SeatID{e.Seat(1 + r.IntN(13))}
+				}
+			}
+			before := commandStats(t, c)["evalsha"].calls
+			got := holdTogether(t, srv, redis, e, holds, p)
+			if runs := commandStats(t, c)["evalsha"].calls - before; runs != 2 {
+				t.Errorf("seed %d: %d holds made %d script runs, want 2: the first, then the others together", seed, len(holds), runs)
+			}
+			for i, q := range holds {
+				if want := outcome(holdOf(ctx, mem, e, q, p)); got[i] != want {
+					t.Fatalf("seed %d, hold %d of %d, %+v:\nmemstore: %s\nredis:    %s", seed, i, len(holds), q, want, got[i])
+				}
 			}
 		}
 		var views []string
@@ -78,6 +86,15 @@ func TestHoldBatchSameAsMemstore(t *testing.T) {
 			t.Fatalf("seed %d after the batch:\nmemstore: %s\nredis:    %s", seed, views[0], views[1])
 		}
 	}
+}
+
+// holdOf makes the hold q (op 0, of the seats picked, or op 1, the best
+// available) on s.
+func holdOf(ctx context.Context, s application.Store, e domain.Event, q request, p domain.HoldPolicy) ([]domain.Seat, error) {
+	if q.op == 1 {
+		return s.HoldBest(ctx, e.ID, q.best, q.user, p, q.key)
+	}
+	return s.Hold(ctx, e.ID, q.picked, q.user, p, q.key)
 }
 
 // apply makes the change q on s, for its effect.
@@ -112,7 +129,7 @@ func holdTogether(t *testing.T, srv *redistest.Server, s *redisstore.Store, e do
 	out := make([]chan string, len(holds))
 	for i, q := range holds {
 		out[i] = make(chan string, 1)
-		go func() { out[i] <- outcome(s.Hold(ctx, e.ID, q.picked, q.user, p, application.Idem{})) }()
+		go func() { out[i] <- outcome(holdOf(ctx, s, e, q, p)) }()
 		waitUntil(t, s, e, func(running bool, waiting int) bool { return running && waiting == i })
 	}
 	srv.Thaw()

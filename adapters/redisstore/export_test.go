@@ -2,7 +2,7 @@ package redisstore
 
 import "github.com/seatres/reservation/domain"
 
-// HoldsWaiting reports whether a batch of one-seat holds of event e runs,
+// HoldsWaiting reports whether a batch of holds of event e runs,
 // and how many holds wait for the next one (see batcher).
 func (s *Store) HoldsWaiting(e domain.EventID) (running bool, waiting int) {
 	s.holds.mu.Lock()

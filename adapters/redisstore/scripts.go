@@ -241,7 +241,7 @@ end
 	luaReclaim = `
 local function reclaim(now)
   -- No memo of texts: the scripts that read the holds before they make
-  -- one (expireSource, holdOnesSource) have none yet.
+  -- one (expireSource, holdsSource) have none yet.
   local nowt = string.format('%d', now)
   local check, seen = {}, {}
   local gone = redis.call('ZRANGEBYSCORE', EXPQ, '-inf', nowt)
@@ -425,6 +425,69 @@ local function open(c, holds, now, ttl, cap)
   c.start, c.till = now, now
   return nil
 end
+
+-- open, then the limit: the refusal of a hold by a user who holds holds
+-- seats live and would hold after, or nil. A refusal leaves c as it was.
+local function admit(c, holds, after, now)
+  local start, till = c.start, c.till
+  local refused = open(c, holds, now, TTL, CAP)
+  if not refused and after > MAX then refused = {HOLD_LIMIT_REACHED} end
+  if refused then c.start, c.till = start, till end
+  return refused
+end
+`
+
+	// domain.Hold's decision on seats ns, whose bytes are bs, for the user
+	// of cart c at now: the refusal (SEAT_RESERVED or SEAT_HELD naming
+	// seats, the cool-down, HOLD_LIMIT_REACHED), or nil when the hold may
+	// be made: then c is the cart it goes in (see open).
+	luaDecide = `
+local function decide(c, ns, bs, now)
+  local reserved, held, own = nil, nil, 0
+  for i = 1, #ns do
+    local n, b = ns[i], bs[i]
+    if b == 'R' then
+      reserved = push(reserved, SEAT_RESERVED, n)
+    elseif b == 'H' then -- after the reclaim, a live hold: the user's if in their cart
+      if mine(c, n, now) then own = own + 1 else held = push(held, SEAT_HELD, n) end
+    end
+  end
+  if reserved then return reserved end
+  if held then return held end
+  local others = holding(c, now) - own
+  return admit(c, others + own, others + #ns, now)
+end
+`
+
+	// domain.Event.Best in the seats string seats, in rows of ROWS: the
+	// lowest run of count 'A's within one row, else (not adjacent) the
+	// lowest count 'A's, else nil. After the reclaim 'A' is exactly an
+	// available seat, so the search is plain string.find.
+	luaBest = `
+local function best(seats, count, adjacent)
+  local run, pos = string.rep('A', count), 1
+  while true do
+    local i = string.find(seats, run, pos, true)
+    if not i then break end
+    local row_end = math.ceil(i / ROWS) * ROWS
+    if i + count - 1 <= row_end then
+      local ns = {}
+      for k = 1, count do ns[k] = i + k - 1 end
+      return ns
+    end
+    pos = row_end + 1 -- this row has no such run: the next one may
+  end
+  if adjacent then return nil end
+  local ns = {}
+  pos = 1
+  while #ns < count do
+    local i = string.find(seats, 'A', pos, true)
+    if not i then return nil end
+    ns[#ns + 1] = i
+    pos = i + 1
+  end
+  return ns
+end
 `
 
 	// Sets the expiry of seats ns to e in the exp string: 8 bytes
@@ -439,7 +502,7 @@ end
 `
 
 	// Pads the exp string, of size bytes after a write, to the length of
-	// all seats: see luaSetExp, and holdOnesSource.
+	// all seats: see luaSetExp, and holdsSource.
 	luaPadExp = `
   if size < 8 * TOTAL then
     redis.call('SET', EXP, redis.call('GET', EXP) .. string.rep('\0', 8 * TOTAL - size))
@@ -709,9 +772,10 @@ return {total, total - held - reserved, held, reserved}
 `))
 
 	// ARGV ttlMs, maxSeats, maxLifetimeMs, then the seats: domain.Hold.
-	// The hold of one seat without an idempotency key is holdOnesSource's.
-	holdSource = changeScript(luaPush, luaAsked, luaSetSeats, luaCart, luaHolding, luaPolicy, luaOpen, luaSetExp, luaSeatByte, luaSeatBytes, luaPutHolds, `
+	// With an idempotency key; the holds without one are holdsSource's.
+	holdSource = changeScript(`
 local TTL, MAX, CAP = ARGV[5] + 0, ARGV[6] + 0, ARGV[7] + 0
+`, luaPush, luaAsked, luaSetSeats, luaCart, luaHolding, luaPolicy, luaOpen, luaDecide, luaSetExp, luaSeatByte, luaSeatBytes, luaPutHolds, `
 local seen = answered(false)
 if seen then return seen end
 local ns, missing = asked(8)
@@ -720,47 +784,53 @@ if missing then return answer(missing) end
 local c = read_cart(cart_value)
 local bs = seat_bytes(ns)
 if not bs then return {EVENT_NOT_FOUND} end
-local reserved, held, own = nil, nil, 0
-for i = 1, #ns do
-  local n, b = ns[i], bs[i]
-  if b == 'R' then
-    reserved = push(reserved, SEAT_RESERVED, n)
-  elseif b == 'H' then -- after the reclaim, a live hold: the user's if in their cart
-    if mine(c, n, now) then own = own + 1 else held = push(held, SEAT_HELD, n) end
-  end
-end
-if reserved then return answer(reserved) end
-if held then return answer(held) end
-local others = holding(c, now) - own
-local refused = open(c, others + own, now, TTL, CAP)
+local refused = decide(c, ns, bs, now)
 if refused then return answer(refused) end
-if others + #ns > MAX then return answer({HOLD_LIMIT_REACHED}) end
 return answer(put_holds(c, ns, now, expiry(c, now, TTL, CAP), TTL, CAP))
 `)
 
-	// The holds of one seat each without an idempotency key, most of the
-	// service's load, that arrived together for one event (see holdBatch):
-	// domain.Hold of each, in their order, as if each ran alone, in one
+	// The holds without an idempotency key, most of the service's load,
+	// that arrived together for one event (see batcher): domain.Hold or
+	// domain.HoldBest of each, in their order, as if each ran alone, in one
 	// run that reads what they share once and writes it once: the clock,
 	// the reclaim, the carts, the seats' bytes, the holders, the queue.
-	// Each hold's answer is the hold script's; the batch answers them in
-	// an array, or one {EVENT_NOT_FOUND} for all.
+	// Each hold's answer is the hold script's (or the best-available
+	// one's); the batch answers them in an array, or one {EVENT_NOT_FOUND}
+	// for all.
 	//
 	// KEYS seats, exp, holds, expq, cool, changes. ARGV totalSeats, ttlMs,
-	// maxSeats, maxLifetimeMs, then user and seat of each hold.
-	holdOnesSource = script(`
+	// maxSeats, maxLifetimeMs, seatsPerRow, then of each hold its user and
+	// either the number of its seats and the seats, or minus the count of
+	// the best available and adjacent (1 or 0).
+	holdsSource = script(`
 local SEATS, EXP, HOLDS, EXPQ, COOL, CHANGES = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
-local TOTAL, TTL, MAX, CAP = ARGV[1] + 0, ARGV[2] + 0, ARGV[3] + 0, ARGV[4] + 0
+local TOTAL, TTL, MAX, CAP, ROWS = ARGV[1] + 0, ARGV[2] + 0, ARGV[3] + 0, ARGV[4] + 0, ARGV[5] + 0
 -- No user: luaReadCart reads the holds hash's field 'c:', which none
 -- has, with its min; the carts are read after it.
 local USER = ''
-`, luaChangeState, luaReadCart, luaText, luaSetSeats, luaRecord, luaCart, luaHolding, luaPolicy, luaOpen, luaSeatByte, luaSeatBytes, `
-local users, ns, names, seen = {}, {}, {}, {}
-for i = 5, #ARGV, 2 do
-  local u, t = ARGV[i], ARGV[i + 1]
-  local n = t + 0
-  texts[n] = t
-  users[#users + 1], ns[#ns + 1] = u, n
+`, luaChangeState, luaReadCart, luaText, luaPush, luaSetSeats, luaRecord, luaCart, luaHolding, luaPolicy, luaOpen, luaDecide, luaBest, luaSeatByte, luaSeatBytes, `
+-- The holds {user, seats, missing} or {user, nil, count, adjacent}:
+-- missing the refusal of the seats past the event, if any (asked's).
+local holds, names, seen, all = {}, {}, {}, {}
+local i = 6
+while i <= #ARGV do
+  local u, count = ARGV[i], ARGV[i + 1] + 0
+  local h = {u}
+  if count < 0 then
+    h[3], h[4] = -count, ARGV[i + 2] == '1'
+    i = i + 3
+  else
+    h[2] = {}
+    for k = i + 2, i + 1 + count do
+      local t = ARGV[k]
+      local n = t + 0
+      texts[n] = t
+      h[2][#h[2] + 1] = n
+      if n < 1 or n > TOTAL then h[3] = push(h[3], SEAT_NOT_FOUND, n) else all[#all + 1] = n end
+    end
+    i = i + 2 + count
+  end
+  holds[#holds + 1] = h
   if not seen[u] then
     seen[u] = true
     names[#names + 1] = 'c:' .. u
@@ -768,55 +838,78 @@ for i = 5, #ARGV, 2 do
 end
 -- The carts, as read_cart makes them, by user.
 local carts, values = {}, redis.call('HMGET', HOLDS, unpack(names))
-for i = 1, #names do carts[string.sub(names[i], 3)] = read_cart(values[i]) end
-local asked = {}
-for i = 1, #ns do
-  if ns[i] >= 1 and ns[i] <= TOTAL then asked[#asked + 1] = ns[i] end
-end
+for k = 1, #names do carts[string.sub(names[k], 3)] = read_cart(values[k]) end
 -- The seats' bytes, by seat: read once, then as the holds leave them.
 local bytes = {}
-if #asked > 0 then
-  local bs = seat_bytes(asked)
+if #all > 0 then
+  local bs = seat_bytes(all)
   if not bs then return {EVENT_NOT_FOUND} end
-  for i = 1, #asked do bytes[asked[i]] = bs[i] end
+  for k = 1, #all do bytes[all[k]] = bs[k] end
 end
 -- What the holds write: the fresh seats, the expiry and holder of each
 -- seat held, the carts changed, the records, the earliest expiry.
 local fresh, exps, holders, changed, records, least = {}, {}, {}, {}, {}, NONE
+-- The seats string of the best-available search, read at the first, and
+-- the fresh seats it does not show yet.
+local seats, unseen = nil, {}
 local replies = {}
-for i = 1, #ns do
-  local u, n = users[i], ns[i]
-  local c, b = carts[u], bytes[n]
-  if not b then
-    replies[i] = {SEAT_NOT_FOUND, n}
-  elseif b == 'R' then
-    replies[i] = {SEAT_RESERVED, n}
-  elseif b == 'H' and not mine(c, n, now) then -- after the reclaim, a live hold
-    replies[i] = {SEAT_HELD, n}
+for k = 1, #holds do
+  local u, ns = holds[k][1], holds[k][2]
+  local c = carts[u]
+  local refused = holds[k][3]
+  if ns and not refused then
+    local bs = {}
+    for j = 1, #ns do bs[j] = bytes[ns[j]] end
+    refused = decide(c, ns, bs, now)
+  elseif not ns then
+    local count, live, start, till = refused, holding(c, now), c.start, c.till
+    refused = admit(c, live, live + count, now)
+    if not refused then
+      if not seats then
+        seats = redis.call('GET', SEATS)
+        if not seats then return {EVENT_NOT_FOUND} end
+      end
+      if #unseen > 0 then -- the fresh seats of the holds before, as 'H'
+        table.sort(unseen)
+        local parts, from = {}, 1
+        for j = 1, #unseen do
+          parts[#parts + 1] = string.sub(seats, from, unseen[j] - 1)
+          parts[#parts + 1] = 'H'
+          from = unseen[j] + 1
+        end
+        parts[#parts + 1] = string.sub(seats, from)
+        seats, unseen = table.concat(parts), {}
+      end
+      ns = best(seats, count, holds[k][4])
+      if not ns then
+        refused = {NOT_ENOUGH_SEATS}
+        c.start, c.till = start, till -- as admit leaves a refused cart
+      end
+    end
+  end
+  if refused then
+    replies[k] = refused
   else
-    local own = b == 'H' and 1 or 0
-    local others = holding(c, now) - own
-    -- open may start a cart that the limit then refuses: nothing changes.
-    local start, till = c.start, c.till
-    local refused = open(c, others + own, now, TTL, CAP)
-    if not refused and others + 1 > MAX then refused = {HOLD_LIMIT_REACHED} end
-    if refused then
-      c.start, c.till = start, till
-      replies[i] = refused
-    else
-      local e = expiry(c, now, TTL, CAP)
-      if own == 0 then
+    -- put_holds, into what the batch writes.
+    local e = expiry(c, now, TTL, CAP)
+    local et, reply, rec = text(e), {OK}, {}
+    for j = 1, #ns do
+      local n = ns[j]
+      if not mine(c, n, now) then
         bytes[n] = 'H'
         fresh[#fresh + 1], holders[n] = n, u
+        unseen[#unseen + 1] = n
       end
       exps[n], c.exp[n] = e, e
-      c.till = math.max(c.till, e)
-      set_keep(c, TTL, CAP)
-      changed[u] = true
-      least = math.min(least, e)
-      records[#records + 1] = {u, text(n) .. ' ' .. text(e)}
-      replies[i] = {OK, n, e}
+      reply[2 * j], reply[2 * j + 1] = n, e
+      rec[2 * j - 1], rec[2 * j] = text(n), et
     end
+    c.till = math.max(c.till, e)
+    set_keep(c, TTL, CAP)
+    changed[u] = true
+    least = math.min(least, e)
+    records[#records + 1] = {u, table.concat(rec, ' ')}
+    replies[k] = reply
   end
 end
 if #records == 0 then return replies end
@@ -826,7 +919,8 @@ set_seats(SEATS, fresh, 1, 'H')
 local held, fields, queue = {}, {}, {}
 for n in pairs(exps) do held[#held + 1] = n end
 table.sort(held)
-local size, i = 0, 1
+local size
+i = 1
 while i <= #held do
   local j, run = i, {struct.pack('>I8', exps[held[i]])}
   while j < #held and held[j + 1] == held[j] + 1 do
@@ -859,11 +953,12 @@ return replies
 
 var (
 	// ARGV ttlMs, maxSeats, maxLifetimeMs, seatsPerRow, count, adjacent
-	// (1 or 0): domain.HoldBest. After the reclaim 'A' is exactly an
-	// available seat, so the search is plain string.find.
-	holdBestSource = changeScript(luaSetSeats, luaCart, luaHolding, luaPolicy, luaOpen, luaSetExp, luaPutHolds, `
+	// (1 or 0): domain.HoldBest, with an idempotency key; without one,
+	// holdsSource's.
+	holdBestSource = changeScript(`
 local TTL, MAX, CAP, ROWS = ARGV[5] + 0, ARGV[6] + 0, ARGV[7] + 0, ARGV[8] + 0
 local COUNT, ADJACENT = ARGV[9] + 0, ARGV[10] == '1'
+`, luaSetSeats, luaCart, luaHolding, luaPolicy, luaOpen, luaSetExp, luaPutHolds, luaBest, `
 local seen = answered(false)
 if seen then return seen end
 `, luaReadCart, `
@@ -871,38 +966,9 @@ local seats = redis.call('GET', SEATS)
 if not seats then return {EVENT_NOT_FOUND} end
 local c = read_cart(cart_value)
 local holds = holding(c, now)
-local refused = open(c, holds, now, TTL, CAP)
+local refused = admit(c, holds, holds + COUNT, now)
 if refused then return answer(refused) end
-if holds + COUNT > MAX then return answer({HOLD_LIMIT_REACHED}) end
-
--- domain.Event.Best: the lowest run of COUNT 'A's within one row, else
--- (not ADJACENT) the lowest COUNT 'A's.
-local function best()
-  local run, pos = string.rep('A', COUNT), 1
-  while true do
-    local i = string.find(seats, run, pos, true)
-    if not i then break end
-    local row_end = math.ceil(i / ROWS) * ROWS
-    if i + COUNT - 1 <= row_end then
-      local ns = {}
-      for k = 1, COUNT do ns[k] = i + k - 1 end
-      return ns
-    end
-    pos = row_end + 1 -- this row has no such run: the next one may
-  end
-  if ADJACENT then return nil end
-  local ns = {}
-  pos = 1
-  while #ns < COUNT do
-    local i = string.find(seats, 'A', pos, true)
-    if not i then return nil end
-    ns[#ns + 1] = i
-    pos = i + 1
-  end
-  return ns
-end
-
-local ns = best()
+local ns = best(seats, COUNT, ADJACENT)
 if not ns then return answer({NOT_ENOUGH_SEATS}) end
 return answer(put_holds(c, ns, now, expiry(c, now, TTL, CAP), TTL, CAP))
 `)
@@ -1040,35 +1106,35 @@ return answer(reply)
 // streamMaxMark stands in the change scripts' text for the stream's
 // retention, a setting of the store: changeScripts writes it in. A
 // number in the text, not an argument, since every argument costs Redis
-// about 1,000 instructions, and the hold without an idempotency key has
-// no room for one between its fixed arguments and its seats.
+// about 1,000 instructions.
 const streamMaxMark = "@STREAM_MAX@"
 
 // changeScripts are the scripts that change seats, with the stream's
 // retention of one store written in (see streamMaxMark). They are
 // retryable (see retryDead) when running one twice for the same user
-// leaves the seats as once: hold of given seats, refresh, reserve,
-// release and the expiry. HoldBest is not: a second run picks more
-// seats; only with an idempotency key, which answers the repeat as the
-// first, is it retried. A retried change that took effect the first time
+// leaves the seats as once: hold of given seats (a batch of them too),
+// refresh, reserve, release and the expiry. A batch of best-available
+// holds (holdsBest) is not: a second run picks more seats; only with an
+// idempotency key (holdBest), which answers the repeat as the first, is
+// a best-available hold retried. A retried change that took effect the first time
 // records its seats twice when it changes them twice (a hold extended
 // again), and not when the second run changes nothing (a reserve done).
 type changeScripts struct {
-	hold, holdOnes, holdBest, holdBestIdem, refresh, release, expire *rueidis.Lua
-	reserve                                                          confirmedScript
+	hold, holds, holdsBest, holdBest, refresh, release, expire *rueidis.Lua
+	reserve                                                    confirmedScript
 }
 
 func newChangeScripts(streamMax int) *changeScripts {
 	bake := func(src string) string { return strings.ReplaceAll(src, streamMaxMark, strconv.Itoa(streamMax)) }
 	return &changeScripts{
-		hold:         rueidis.NewLuaScriptRetryable(bake(holdSource)),
-		holdOnes:     rueidis.NewLuaScriptRetryable(bake(holdOnesSource)),
-		holdBest:     rueidis.NewLuaScript(bake(holdBestSource)),
-		holdBestIdem: rueidis.NewLuaScriptRetryable(bake(holdBestSource)),
-		refresh:      rueidis.NewLuaScriptRetryable(bake(refreshSource)),
-		reserve:      newConfirmedScript(bake(reserveSource)),
-		release:      rueidis.NewLuaScriptRetryable(bake(releaseSource)),
-		expire:       rueidis.NewLuaScriptRetryable(bake(expireSource)),
+		hold:      rueidis.NewLuaScriptRetryable(bake(holdSource)),
+		holds:     rueidis.NewLuaScriptRetryable(bake(holdsSource)),
+		holdsBest: rueidis.NewLuaScript(bake(holdsSource)),
+		holdBest:  rueidis.NewLuaScriptRetryable(bake(holdBestSource)),
+		refresh:   rueidis.NewLuaScriptRetryable(bake(refreshSource)),
+		reserve:   newConfirmedScript(bake(reserveSource)),
+		release:   rueidis.NewLuaScriptRetryable(bake(releaseSource)),
+		expire:    rueidis.NewLuaScriptRetryable(bake(expireSource)),
 	}
 }
 

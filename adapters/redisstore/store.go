@@ -56,7 +56,7 @@ type Store struct {
 	events      eventCache
 	policy      atomic.Pointer[policyArgs]
 	scripts     *changeScripts
-	holds       batcher[holdKey, *oneHold]
+	holds       batcher[holdKey, *holdCall]
 }
 
 // policyArgs are a hold policy's texts for the scripts. A service has one
@@ -555,8 +555,9 @@ func (s *Store) Hold(ctx context.Context, e domain.EventID, ids []domain.SeatID,
 		return nil, err
 	}
 	pa := s.policyArgs(p)
-	if idem.Key == "" && len(ids) == 1 {
-		return s.seatsOf(e, user, domain.OnHold)(s.holdOne(ctx, ev, ids[0].Number, user, pa))
+	if idem.Key == "" {
+		h := &holdCall{user: user, seats: appendSeats(make([]string, 0, len(ids)), ids)}
+		return s.seatsOf(e, user, domain.OnHold)(s.holdBatched(ctx, ev, h, pa))
 	}
 	return s.seatsOf(e, user, domain.OnHold)(s.run(ctx, s.scripts.hold, changeKeys(ev, idem, 0),
 		changeArgs(ev, user, idem, ids, pa.ttl, pa.maxSeats, pa.maxLifetime)))
@@ -570,12 +571,11 @@ func (s *Store) HoldBest(ctx context.Context, e domain.EventID, b domain.BestAva
 	if err != nil {
 		return nil, err
 	}
-	script := s.scripts.holdBest
-	if idem.Key != "" {
-		script = s.scripts.holdBestIdem
-	}
 	pa := s.policyArgs(p)
-	return s.seatsOf(e, user, domain.OnHold)(s.run(ctx, script, changeKeys(ev, idem, 0),
+	if idem.Key == "" {
+		return s.seatsOf(e, user, domain.OnHold)(s.holdBatched(ctx, ev, &holdCall{user: user, best: b}, pa))
+	}
+	return s.seatsOf(e, user, domain.OnHold)(s.run(ctx, s.scripts.holdBest, changeKeys(ev, idem, 0),
 		changeArgs(ev, user, idem, nil, pa.ttl, pa.maxSeats, pa.maxLifetime,
 			strconv.Itoa(ev.SeatsPerRow), strconv.Itoa(b.Count), flag(b.Adjacent))))
 }
