@@ -459,23 +459,33 @@ local function decide(c, ns, bs, now)
 end
 `
 
-	// domain.Event.Best in the seats string seats, in rows of ROWS: the
-	// lowest run of count 'A's within one row, else (not adjacent) the
-	// lowest count 'A's, else nil. After the reclaim 'A' is exactly an
-	// available seat, so the search is plain string.find.
+	// domain.Event.Best in the seats string seats, in rows of ROWS, but for
+	// the seats of taken (seat -> true), held since the string was read:
+	// the lowest run of count available seats within one row, else (not
+	// adjacent) the lowest count available seats, else nil. After the
+	// reclaim 'A' is exactly an available seat, so the search is plain
+	// string.find.
 	luaBest = `
-local function best(seats, count, adjacent)
+local function best(seats, count, adjacent, taken)
   local run, pos = string.rep('A', count), 1
   while true do
     local i = string.find(seats, run, pos, true)
     if not i then break end
     local row_end = math.ceil(i / ROWS) * ROWS
-    if i + count - 1 <= row_end then
-      local ns = {}
-      for k = 1, count do ns[k] = i + k - 1 end
-      return ns
+    if i + count - 1 > row_end then
+      pos = row_end + 1 -- this row has no such run: the next one may
+    else
+      local last -- the last seat of the run that is taken
+      for n = i, i + count - 1 do
+        if taken[n] then last = n end
+      end
+      if not last then
+        local ns = {}
+        for k = 1, count do ns[k] = i + k - 1 end
+        return ns
+      end
+      pos = last + 1
     end
-    pos = row_end + 1 -- this row has no such run: the next one may
   end
   if adjacent then return nil end
   local ns = {}
@@ -483,7 +493,7 @@ local function best(seats, count, adjacent)
   while #ns < count do
     local i = string.find(seats, 'A', pos, true)
     if not i then return nil end
-    ns[#ns + 1] = i
+    if not taken[i] then ns[#ns + 1] = i end
     pos = i + 1
   end
   return ns
@@ -849,9 +859,9 @@ end
 -- What the holds write: the fresh seats, the expiry and holder of each
 -- seat held, the carts changed, the records, the earliest expiry.
 local fresh, exps, holders, changed, records, least = {}, {}, {}, {}, {}, NONE
--- The seats string of the best-available search, read at the first, and
--- the fresh seats it does not show yet.
-local seats, unseen = nil, {}
+-- The seats string of the best-available search, read at the first: the
+-- seats as they were before the batch, which writes them at its end.
+local seats
 local replies = {}
 for k = 1, #holds do
   local u, ns = holds[k][1], holds[k][2]
@@ -869,18 +879,7 @@ for k = 1, #holds do
         seats = redis.call('GET', SEATS)
         if not seats then return {EVENT_NOT_FOUND} end
       end
-      if #unseen > 0 then -- the fresh seats of the holds before, as 'H'
-        table.sort(unseen)
-        local parts, from = {}, 1
-        for j = 1, #unseen do
-          parts[#parts + 1] = string.sub(seats, from, unseen[j] - 1)
-          parts[#parts + 1] = 'H'
-          from = unseen[j] + 1
-        end
-        parts[#parts + 1] = string.sub(seats, from)
-        seats, unseen = table.concat(parts), {}
-      end
-      ns = best(seats, count, holds[k][4])
+      ns = best(seats, count, holds[k][4], holders) -- holders: the seats the batch took
       if not ns then
         refused = {NOT_ENOUGH_SEATS}
         c.start, c.till = start, till -- as admit leaves a refused cart
@@ -898,7 +897,6 @@ for k = 1, #holds do
       if not mine(c, n, now) then
         bytes[n] = 'H'
         fresh[#fresh + 1], holders[n] = n, u
-        unseen[#unseen + 1] = n
       end
       exps[n], c.exp[n] = e, e
       reply[2 * j], reply[2 * j + 1] = n, e
@@ -968,7 +966,7 @@ local c = read_cart(cart_value)
 local holds = holding(c, now)
 local refused = admit(c, holds, holds + COUNT, now)
 if refused then return answer(refused) end
-local ns = best(seats, COUNT, ADJACENT)
+local ns = best(seats, COUNT, ADJACENT, {})
 if not ns then return answer({NOT_ENOUGH_SEATS}) end
 return answer(put_holds(c, ns, now, expiry(c, now, TTL, CAP), TTL, CAP))
 `)
