@@ -15,11 +15,12 @@ import (
 // call's cost is Redis running its script (its own work and each Redis
 // call it makes) and the round trip to it, which calls that arrive
 // together could share. So the calls of one key (an event, a slot) that
-// arrive while a batch of the key is in Redis wait for it to end and then
-// go together, as one run of a script made for a batch: each call as it
-// would have run alone, one after the other, in one atomic step. Nothing
-// waits when nothing else runs: a call alone goes at once, and a batch is
-// whatever came during the one before, up to maxBatch.
+// arrive while maxRuns runs of the key are in Redis wait for one to end
+// and then go together, as one run of a script made for a batch: each
+// call as it would have run alone, one after the other, in one atomic
+// step. Nothing waits when little else runs: a call that finds fewer runs
+// goes at once, alone, and a batch is whatever came while the key's runs
+// were all busy, up to maxBatch.
 //
 // Each answer is one the store gave between the request and its answer:
 // every call of a batch was waiting when the batch ran. The calls of a
@@ -34,10 +35,23 @@ import (
 // time one run takes from the other calls of its slot.
 const maxBatch = 64
 
+// maxRuns is how many runs of one key may be in Redis at once: a call
+// that finds fewer goes at once, alone, and only one that finds this many
+// waits. With one, a key's runs would go one round trip after another,
+// and a few clients, whose calls seldom meet, would wait for each other's
+// round trips as much as they shared them.
+const maxRuns = 8
+
 // batcher runs calls (T, which a run answers in place) in batches by key.
 type batcher[K comparable, T any] struct {
-	mu      sync.Mutex
-	running map[K][]*batched[T] // present while a batch of the key runs: the calls waiting
+	mu   sync.Mutex
+	keys map[K]*runs[T] // present while a run of the key is in Redis
+}
+
+// runs is what a key has in Redis, and the calls that wait for a run.
+type runs[T any] struct {
+	running int
+	waiting []*batched[T]
 }
 
 // batched is a call waiting for its batch.
@@ -53,18 +67,22 @@ type batched[T any] struct {
 func (b *batcher[K, T]) do(k K, call T, run func([]T)) {
 	me := &batched[T]{call: call}
 	b.mu.Lock()
-	if b.running == nil {
-		b.running = map[K][]*batched[T]{}
+	if b.keys == nil {
+		b.keys = map[K]*runs[T]{}
 	}
-	waiting, busy := b.running[k]
-	if !busy {
-		b.running[k] = nil
+	r := b.keys[k]
+	if r == nil {
+		r = &runs[T]{}
+		b.keys[k] = r
+	}
+	if r.running < maxRuns {
+		r.running++
 		b.mu.Unlock()
 		b.lead(k, []*batched[T]{me}, run)
 		return
 	}
 	me.wake = make(chan []*batched[T], 1)
-	b.running[k] = append(waiting, me)
+	r.waiting = append(r.waiting, me)
 	b.mu.Unlock()
 	if batch := <-me.wake; batch != nil {
 		b.lead(k, batch, run)
@@ -72,7 +90,8 @@ func (b *batcher[K, T]) do(k K, call T, run func([]T)) {
 }
 
 // lead runs batch, whose first call is the caller's, wakes the others, and
-// hands the calls that came meanwhile to the first of them.
+// hands the calls that came meanwhile to the first of them, whose run
+// takes this one's place.
 func (b *batcher[K, T]) lead(k K, batch []*batched[T], run func([]T)) {
 	calls := make([]T, len(batch))
 	for i, c := range batch {
@@ -80,12 +99,15 @@ func (b *batcher[K, T]) lead(k K, batch []*batched[T], run func([]T)) {
 	}
 	run(calls)
 	b.mu.Lock()
-	next := b.running[k]
+	r := b.keys[k]
+	next := r.waiting
 	if len(next) == 0 {
-		delete(b.running, k)
+		if r.running--; r.running == 0 {
+			delete(b.keys, k)
+		}
 	} else {
 		n := min(len(next), maxBatch)
-		next, b.running[k] = next[:n:n], next[n:]
+		next, r.waiting = next[:n:n], next[n:]
 	}
 	b.mu.Unlock()
 	for _, c := range batch[1:] {
@@ -96,13 +118,15 @@ func (b *batcher[K, T]) lead(k K, batch []*batched[T], run func([]T)) {
 	}
 }
 
-// waiting reports whether a batch of k runs, and how many calls wait for
-// the next one.
-func (b *batcher[K, T]) waiting(k K) (running bool, n int) {
+// state reports how many runs of k are in Redis, and how many calls wait
+// for the next one.
+func (b *batcher[K, T]) state(k K) (running, waiting int) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	w, ok := b.running[k]
-	return ok, len(w)
+	if r := b.keys[k]; r != nil {
+		return r.running, len(r.waiting)
+	}
+	return 0, 0
 }
 
 // holdKey groups holds that can share a run of holdsSource: one event, one

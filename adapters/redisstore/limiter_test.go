@@ -178,14 +178,14 @@ func TestLimiterSlotsOnCluster(t *testing.T) {
 	}
 }
 
-// TestLimiterBatch: the calls that arrive while a call's checks are in
-// Redis go together in one script run, in which a limit that several of
-// them check is taken once per check, in their order, as if each call ran
-// alone: of calls that all check one IP's limit of burst 5, and each a
-// buyer's of burst 1 (two calls per buyer), 5 pass the IP, one per buyer
-// passes the buyer's, and a call refused by one limit still counts
-// against the other. Redis is frozen under the first call, so that the
-// others queue behind it.
+// TestLimiterBatch: the calls that arrive while the most runs of limits
+// are in Redis go together in one script run, in which a limit that
+// several of them check is taken once per check, in their order, as if
+// each call ran alone: of 10 calls that all check one IP's limit of burst
+// 5, and each a buyer's of burst 1 (two calls per buyer), 5 pass the IP,
+// one per buyer passes the buyer's, and a call refused by one limit still
+// counts against the other. Redis is frozen under the first calls, which
+// go alone, so that the others queue in a known order.
 func TestLimiterBatch(t *testing.T) {
 	t.Parallel()
 	srv := redistest.StartServer(t)
@@ -193,6 +193,11 @@ func TestLimiterBatch(t *testing.T) {
 	ip := "ip:" + uuid.NewString()
 	buyer := func(i int) string { return fmt.Sprintf("buyer:%s-%d", ip, i/2) }
 	checks := func(i int) []application.LimitCheck {
+		if i < redisstore.MaxRuns {
+			// The calls that go alone (they may reach Redis after the
+			// batch): a limit of their own each.
+			return []application.LimitCheck{{Key: fmt.Sprintf("buyer:%s-first-%d", ip, i), Rate: domain.Rate{Count: 1, Period: time.Hour, Burst: 1}}}
+		}
 		return []application.LimitCheck{
 			{Key: ip, Rate: domain.Rate{Count: 1, Period: time.Hour, Burst: 5}},
 			{Key: buyer(i), Rate: domain.Rate{Count: 1, Period: time.Hour, Burst: 1}},
@@ -200,7 +205,7 @@ func TestLimiterBatch(t *testing.T) {
 	}
 	resetStats(t, c)
 	srv.Freeze()
-	const calls = 12
+	calls := redisstore.MaxRuns + 10
 	got := make([][]domain.Decision, calls)
 	var wg sync.WaitGroup
 	for i := range calls {
@@ -211,7 +216,8 @@ func TestLimiterBatch(t *testing.T) {
 			}
 			got[i] = ds
 		})
-		for running, waiting := l.LimitsWaiting(); !running || waiting != i; running, waiting = l.LimitsWaiting() {
+		want := [2]int{min(i+1, redisstore.MaxRuns), max(i+1-redisstore.MaxRuns, 0)}
+		for running, waiting := l.LimitRuns(); [2]int{running, waiting} != want; running, waiting = l.LimitRuns() {
 			runtime.Gosched()
 		}
 	}
@@ -221,13 +227,19 @@ func TestLimiterBatch(t *testing.T) {
 		return
 	}
 	for i, ds := range got {
-		wantIP, wantBuyer := i < 5, i%2 == 0
+		if i < redisstore.MaxRuns {
+			if !ds[0].Allowed {
+				t.Errorf("call %d, alone: %+v, want allowed", i, ds[0])
+			}
+			continue
+		}
+		wantIP, wantBuyer := i < redisstore.MaxRuns+5, i%2 == 0
 		if ds[0].Allowed != wantIP || ds[1].Allowed != wantBuyer {
 			t.Errorf("call %d: IP %+v, buyer %+v; want the IP's allowed %v, the buyer's %v", i, ds[0], ds[1], wantIP, wantBuyer)
 		}
 	}
 	// Each run reads its limits with one MGET.
-	if stats := commandStats(t, c); stats["mget"].calls != 2 {
-		t.Errorf("commandstats %v: want 2 script runs, the first call's and then the others'", stats)
+	if stats := commandStats(t, c); stats["mget"].calls != redisstore.MaxRuns+1 {
+		t.Errorf("commandstats %v: want %d script runs, of the first calls alone and then the others'", stats, redisstore.MaxRuns+1)
 	}
 }
