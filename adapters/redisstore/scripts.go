@@ -543,42 +543,78 @@ local function seat_bytes(ns)
 end
 `
 
-	// Holds seats ns for the user until e, in the cart c: fresh seats become
-	// 'H' with the user as holder, the user's own get the new expiry; the
-	// cart is written by the same HSET as the holders, and so is min if e
-	// is before it. Answers {OK, n, e, ...} in the order of ns.
-	luaPutHolds = `
-local function put_holds(c, ns, now, e, ttl, cap)
-  local et = text(e)
-  -- Tables made at their size: one that grows rehashes at each power of 2.
-  local fresh, holders, queue, reply, f, h = {}, {false, false, false, false}, {false, false}, {OK, false, false}, 0, 0
-  local rec = {false, false}
-  for i = 1, #ns do
-    local n = ns[i]
+	// The writes of holds: stage gathers those of a hold of seats ns for
+	// user u until e, in u's cart c, and answers it ({OK, n, e, ...} in the
+	// order of ns); flush writes all that were staged since the last, so
+	// that holds made together (a batch) write once. Fresh seats become
+	// 'H' with their holder; every seat gets its expiry and queue entry;
+	// each cart changed is written by the HSET of the holders, and so is
+	// min if an expiry is before it; each hold is one record.
+	// put_holds is a hold alone: stage, then flush.
+	luaHolds = `
+local staged = {fresh = {}, exps = {}, holders = {}, carts = {}, records = {}, least = NONE}
+
+local function stage(u, c, ns, now, e, ttl, cap)
+  local et, reply, rec = text(e), {OK}, {}
+  for j = 1, #ns do
+    local n = ns[j]
     if not mine(c, n, now) then
-      f = f + 1
-      fresh[f] = n
-      holders[h + 1], holders[h + 2] = text(n), USER
-      h = h + 2
+      staged.fresh[#staged.fresh + 1], staged.holders[n] = n, u
     end
-    queue[2 * i - 1], queue[2 * i] = et, text(n)
-    rec[2 * i - 1], rec[2 * i] = text(n), et
-    reply[2 * i], reply[2 * i + 1] = n, e
+    staged.exps[n], c.exp[n] = e, e
+    reply[2 * j], reply[2 * j + 1] = n, e
+    rec[2 * j - 1], rec[2 * j] = text(n), et
   end
-  set_seats(SEATS, fresh, 1, 'H')
-  set_exp(ns, e)
-  for i = 1, #ns do c.exp[ns[i]] = e end
   c.till = math.max(c.till, e)
   set_keep(c, ttl, cap)
-  holders[h + 1], holders[h + 2] = CART, (cart_text(c, now))
-  h = h + 2
-  if e < MIN then
-    holders[h + 1], holders[h + 2] = 'min', et
-    h = h + 2
+  staged.carts[u] = c
+  staged.least = math.min(staged.least, e)
+  staged.records[#staged.records + 1] = {u, table.concat(rec, ' ')}
+  return reply
+end
+
+local function flush(now)
+  local s = staged
+  if #s.records == 0 then return end
+  table.sort(s.fresh) -- so that consecutive seats make one SETRANGE
+  set_seats(SEATS, s.fresh, 1, 'H')
+  -- Each run of consecutive seats held gets its expiries in one SETRANGE.
+  local held, fields, queue = {}, {}, {}
+  for n in pairs(s.exps) do held[#held + 1] = n end
+  table.sort(held)
+  local size, i = 0, 1
+  while i <= #held do
+    local j, run = i, {struct.pack('>I8', s.exps[held[i]])}
+    while j < #held and held[j + 1] == held[j] + 1 do
+      j = j + 1
+      run[#run + 1] = struct.pack('>I8', s.exps[held[j]])
+    end
+    size = redis.call('SETRANGE', EXP, string.format('%d', 8 * (held[i] - 1)), table.concat(run))
+    i = j + 1
   end
-  redis.call('HSET', HOLDS, unpack(holders, 1, h))
+` + luaPadExp + `
+  for k = 1, #held do
+    local n = held[k]
+    queue[2 * k - 1], queue[2 * k] = text(s.exps[n]), text(n)
+    if s.holders[n] then
+      fields[#fields + 1], fields[#fields + 2] = text(n), s.holders[n]
+    end
+  end
+  for u, c in pairs(s.carts) do
+    fields[#fields + 1], fields[#fields + 2] = 'c:' .. u, (cart_text(c, now))
+  end
+  if s.least < MIN then
+    fields[#fields + 1], fields[#fields + 2] = 'min', text(s.least)
+  end
+  redis.call('HSET', HOLDS, unpack(fields))
   redis.call('ZADD', EXPQ, unpack(queue))
-  record(OP_HOLD, USER, table.concat(rec, ' '))
+  for k = 1, #s.records do record(OP_HOLD, s.records[k][1], s.records[k][2]) end
+  staged = {fresh = {}, exps = {}, holders = {}, carts = {}, records = {}, least = NONE}
+end
+
+local function put_holds(c, ns, now, e, ttl, cap)
+  local reply = stage(USER, c, ns, now, e, ttl, cap)
+  flush(now)
   return reply
 end
 `
@@ -785,7 +821,7 @@ return {total, total - held - reserved, held, reserved}
 	// With an idempotency key; the holds without one are holdsSource's.
 	holdSource = changeScript(`
 local TTL, MAX, CAP = ARGV[5] + 0, ARGV[6] + 0, ARGV[7] + 0
-`, luaPush, luaAsked, luaSetSeats, luaCart, luaHolding, luaPolicy, luaOpen, luaDecide, luaSetExp, luaSeatByte, luaSeatBytes, luaPutHolds, `
+`, luaPush, luaAsked, luaSetSeats, luaCart, luaHolding, luaPolicy, luaOpen, luaDecide, luaSeatByte, luaSeatBytes, luaHolds, `
 local seen = answered(false)
 if seen then return seen end
 local ns, missing = asked(8)
@@ -818,7 +854,7 @@ local TOTAL, TTL, MAX, CAP, ROWS = ARGV[1] + 0, ARGV[2] + 0, ARGV[3] + 0, ARGV[4
 -- No user: luaReadCart reads the holds hash's field 'c:', which none
 -- has, with its min; the carts are read after it.
 local USER = ''
-`, luaChangeState, luaReadCart, luaText, luaPush, luaSetSeats, luaRecord, luaCart, luaHolding, luaPolicy, luaOpen, luaDecide, luaBest, luaSeatByte, luaSeatBytes, `
+`, luaChangeState, luaReadCart, luaText, luaPush, luaSetSeats, luaRecord, luaCart, luaHolding, luaPolicy, luaOpen, luaDecide, luaBest, luaSeatByte, luaSeatBytes, luaHolds, `
 -- The holds {user, seats, missing} or {user, nil, count, adjacent}:
 -- missing the refusal of the seats past the event, if any (asked's).
 local holds, names, seen, all = {}, {}, {}, {}
@@ -856,9 +892,6 @@ if #all > 0 then
   if not bs then return {EVENT_NOT_FOUND} end
   for k = 1, #all do bytes[all[k]] = bs[k] end
 end
--- What the holds write: the fresh seats, the expiry and holder of each
--- seat held, the carts changed, the records, the earliest expiry.
-local fresh, exps, holders, changed, records, least = {}, {}, {}, {}, {}, NONE
 -- The seats string of the best-available search, read at the first: the
 -- seats as they were before the batch, which writes them at its end.
 local seats
@@ -879,7 +912,7 @@ for k = 1, #holds do
         seats = redis.call('GET', SEATS)
         if not seats then return {EVENT_NOT_FOUND} end
       end
-      ns = best(seats, count, holds[k][4], holders) -- holders: the seats the batch took
+      ns = best(seats, count, holds[k][4], staged.holders) -- the seats the batch took
       if not ns then
         refused = {NOT_ENOUGH_SEATS}
         c.start, c.till = start, till -- as admit leaves a refused cart
@@ -889,62 +922,13 @@ for k = 1, #holds do
   if refused then
     replies[k] = refused
   else
-    -- put_holds, into what the batch writes.
-    local e = expiry(c, now, TTL, CAP)
-    local et, reply, rec = text(e), {OK}, {}
     for j = 1, #ns do
-      local n = ns[j]
-      if not mine(c, n, now) then
-        bytes[n] = 'H'
-        fresh[#fresh + 1], holders[n] = n, u
-      end
-      exps[n], c.exp[n] = e, e
-      reply[2 * j], reply[2 * j + 1] = n, e
-      rec[2 * j - 1], rec[2 * j] = text(n), et
+      if not mine(c, ns[j], now) then bytes[ns[j]] = 'H' end
     end
-    c.till = math.max(c.till, e)
-    set_keep(c, TTL, CAP)
-    changed[u] = true
-    least = math.min(least, e)
-    records[#records + 1] = {u, table.concat(rec, ' ')}
-    replies[k] = reply
+    replies[k] = stage(u, c, ns, now, expiry(c, now, TTL, CAP), TTL, CAP)
   end
 end
-if #records == 0 then return replies end
-table.sort(fresh) -- so that consecutive seats make one SETRANGE
-set_seats(SEATS, fresh, 1, 'H')
--- Each run of consecutive seats held gets its expiries in one SETRANGE.
-local held, fields, queue = {}, {}, {}
-for n in pairs(exps) do held[#held + 1] = n end
-table.sort(held)
-local size
-i = 1
-while i <= #held do
-  local j, run = i, {struct.pack('>I8', exps[held[i]])}
-  while j < #held and held[j + 1] == held[j] + 1 do
-    j = j + 1
-    run[#run + 1] = struct.pack('>I8', exps[held[j]])
-  end
-  size = redis.call('SETRANGE', EXP, string.format('%d', 8 * (held[i] - 1)), table.concat(run))
-  i = j + 1
-end
-`, luaPadExp, `
-for k = 1, #held do
-  local n = held[k]
-  queue[2 * k - 1], queue[2 * k] = text(exps[n]), text(n)
-  if holders[n] then
-    fields[#fields + 1], fields[#fields + 2] = text(n), holders[n]
-  end
-end
-for u in pairs(changed) do
-  fields[#fields + 1], fields[#fields + 2] = 'c:' .. u, (cart_text(carts[u], now))
-end
-if least < MIN then
-  fields[#fields + 1], fields[#fields + 2] = 'min', text(least)
-end
-redis.call('HSET', HOLDS, unpack(fields))
-redis.call('ZADD', EXPQ, unpack(queue))
-for k = 1, #records do record(OP_HOLD, records[k][1], records[k][2]) end
+flush(now)
 return replies
 `)
 )
@@ -956,7 +940,7 @@ var (
 	holdBestSource = changeScript(`
 local TTL, MAX, CAP, ROWS = ARGV[5] + 0, ARGV[6] + 0, ARGV[7] + 0, ARGV[8] + 0
 local COUNT, ADJACENT = ARGV[9] + 0, ARGV[10] == '1'
-`, luaSetSeats, luaCart, luaHolding, luaPolicy, luaOpen, luaSetExp, luaPutHolds, luaBest, `
+`, luaSetSeats, luaCart, luaHolding, luaPolicy, luaOpen, luaHolds, luaBest, `
 local seen = answered(false)
 if seen then return seen end
 `, luaReadCart, `
