@@ -197,12 +197,12 @@ local function push(r, code, n)
 end
 `
 
-	// The seat numbers of ARGV from i on, and the refusal of those past the
-	// event, if any.
+	// The seat numbers of ARGV from i to last (the end when nil), and the
+	// refusal of those past the event, if any.
 	luaAsked = `
-local function asked(i)
+local function asked(i, last)
   local ns, missing = {}, nil
-  for k = i, #ARGV do
+  for k = i, last or #ARGV do
     local t = ARGV[k]
     local n = t + 0
     texts[n] = t
@@ -512,7 +512,7 @@ end
 `
 
 	// Pads the exp string, of size bytes after a write, to the length of
-	// all seats: see luaSetExp, and holdsSource.
+	// all seats: see luaSetExp, and luaHolds.
 	luaPadExp = `
   if size < 8 * TOTAL then
     redis.call('SET', EXP, redis.call('GET', EXP) .. string.rep('\0', 8 * TOTAL - size))
@@ -854,9 +854,10 @@ local TOTAL, TTL, MAX, CAP, ROWS = ARGV[1] + 0, ARGV[2] + 0, ARGV[3] + 0, ARGV[4
 -- No user: luaReadCart reads the holds hash's field 'c:', which none
 -- has, with its min; the carts are read after it.
 local USER = ''
-`, luaChangeState, luaReadCart, luaText, luaPush, luaSetSeats, luaRecord, luaCart, luaHolding, luaPolicy, luaOpen, luaDecide, luaBest, luaSeatByte, luaSeatBytes, luaHolds, `
+`, luaChangeState, luaReadCart, luaText, luaPush, luaSetSeats, luaRecord, luaCart, luaHolding, luaPolicy, luaOpen, luaDecide, luaBest, luaAsked, luaSeatByte, luaSeatBytes, luaHolds, `
 -- The holds {user, seats, missing} or {user, nil, count, adjacent}:
--- missing the refusal of the seats past the event, if any (asked's).
+-- missing the refusal of the seats past the event, if any (asked's); all
+-- the seats to read.
 local holds, names, seen, all = {}, {}, {}, {}
 local i = 6
 while i <= #ARGV do
@@ -866,13 +867,9 @@ while i <= #ARGV do
     h[3], h[4] = -count, ARGV[i + 2] == '1'
     i = i + 3
   else
-    h[2] = {}
-    for k = i + 2, i + 1 + count do
-      local t = ARGV[k]
-      local n = t + 0
-      texts[n] = t
-      h[2][#h[2] + 1] = n
-      if n < 1 or n > TOTAL then h[3] = push(h[3], SEAT_NOT_FOUND, n) else all[#all + 1] = n end
+    h[2], h[3] = asked(i + 2, i + 1 + count)
+    if not h[3] then -- a hold refused for seats past the event reads none
+      for k = 1, #h[2] do all[#all + 1] = h[2][k] end
     end
     i = i + 2 + count
   end
