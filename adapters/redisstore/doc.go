@@ -51,7 +51,8 @@
 // index that the change scripts write with them. An owner's count of live
 // events is in a slot of its own: a create counts first and then creates,
 // a delete deletes first and then uncounts, so a failure in between leaves
-// a place of the quota taken by no event, never an event uncounted.
+// a place of the quota taken by no event, never an event uncounted; an
+// owner at its quota takes such places back (Store.reclaimCounts).
 //
 // # Errors
 //

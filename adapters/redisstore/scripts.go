@@ -697,16 +697,42 @@ redis.call('SET', KEYS[2], string.rep('A', tonumber(ARGV[2])))
 return OK
 `))
 
-	// KEYS the owner's events; ARGV event, max (0: no cap). Counts the
-	// event as the owner's, scored by when, unless counted already (a
-	// retry) or the owner is at max. Answers {OK, 1} when it counted it,
-	// {OK, 0} when it was already, or {QUOTA_EXCEEDED}.
+	// KEYS the owner's events; ARGV event, max (0: no cap), grace (ms).
+	// Counts the event as the owner's, scored by when, unless counted
+	// already (a retry, which counts it again from now) or the owner is at
+	// max. Answers {OK, 1} when it counted it, {OK, 0} when it was
+	// already, or {QUOTA_EXCEEDED, then at most maxOrphans of the owner's
+	// events counted more than grace ago}: the ones that may be counted for
+	// no event (see Store.reclaimCounts).
 	quotaScript = rueidis.NewLuaScriptRetryable(script(luaNow, `
-if redis.call('ZSCORE', KEYS[1], ARGV[1]) then return {OK, 0} end
+local now = now_ms()
+if redis.call('ZSCORE', KEYS[1], ARGV[1]) then
+  redis.call('ZADD', KEYS[1], string.format('%d', now), ARGV[1])
+  return {OK, 0}
+end
 local max = ARGV[2] + 0
-if max > 0 and redis.call('ZCARD', KEYS[1]) >= max then return {QUOTA_EXCEEDED} end
-redis.call('ZADD', KEYS[1], string.format('%d', now_ms()), ARGV[1])
+if max > 0 and redis.call('ZCARD', KEYS[1]) >= max then
+  local old = redis.call('ZRANGE', KEYS[1], '-inf', string.format('(%d', now - ARGV[3]), 'BYSCORE', 'LIMIT', 0, `+strconv.Itoa(maxOrphans)+`)
+  return {QUOTA_EXCEEDED, unpack(old)}
+end
+redis.call('ZADD', KEYS[1], string.format('%d', now), ARGV[1])
 return {OK, 1}
+`))
+
+	// KEYS the owner's events; ARGV grace (ms), then events that are not
+	// there. Uncounts each of them still counted from more than grace ago
+	// (a retry of its create since counts it from then) and answers how
+	// many it uncounted.
+	uncountScript = rueidis.NewLuaScriptRetryable(script(luaNow, `
+local before = now_ms() - ARGV[1]
+local n = 0
+for i = 2, #ARGV do
+  local score = redis.call('ZSCORE', KEYS[1], ARGV[i])
+  if score and score + 0 < before then
+    n = n + redis.call('ZREM', KEYS[1], ARGV[i])
+  end
+end
+return n
 `))
 
 	// KEYS event, seats, exp, holds, expq, cool, idems, the res keys, then

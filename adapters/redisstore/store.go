@@ -207,24 +207,16 @@ func (s *Store) CreateEvent(ctx context.Context, e domain.Event) error {
 // ownerKey) and the event are in two slots, so in two steps: first the
 // event is counted as the owner's, then made. Whatever fails in between
 // (a crash, a lost answer) leaves it counted, with or without the event: a
-// place of the owner's quota taken by nothing, never an event beyond it. A
-// create refused for certain (the id taken, Redis out of memory) gives the
-// place back.
+// place of the owner's quota taken by nothing, never an event beyond it,
+// until the owner is at its quota: see reclaimCounts. A create refused for
+// certain (the id taken, Redis out of memory) gives the place back.
 func (s *Store) CreateOwnedEvent(ctx context.Context, e domain.Event, q application.Quota) error {
 	counted := false
 	if q.Owner != "" {
-		msg, err := s.run(ctx, quotaScript, []string{ownerKey(q.Owner)}, []string{string(e.ID), strconv.Itoa(q.Max)})
-		if err != nil {
+		var err error
+		if counted, err = s.count(ctx, e.ID, q); err != nil {
 			return err
 		}
-		v, err := msg.AsIntSlice()
-		switch {
-		case err != nil || len(v) == 0 || len(v) != 2 && v[0] == 0:
-			return errMalformed
-		case v[0] != 0:
-			return codeRefusal(v[0])
-		}
-		counted = v[1] == 1
 	}
 	keys := []string{eventKey(e.ID), seatsKey(e.ID)}
 	args := []string{e.Name, strconv.Itoa(e.TotalSeats), strconv.Itoa(e.SeatsPerRow), q.Owner}
@@ -242,6 +234,97 @@ func (s *Store) CreateOwnedEvent(ctx context.Context, e domain.Event, q applicat
 	}
 	s.events.put(e)
 	return nil
+}
+
+// count counts event id as q.Owner's (quotaScript), and reports whether it
+// was not counted yet. At the quota, it gives back the places taken by no
+// event (reclaimCounts), and counts again if there were any.
+func (s *Store) count(ctx context.Context, id domain.EventID, q application.Quota) (bool, error) {
+	key, grace := ownerKey(q.Owner), strconv.FormatInt(s.countGrace().Milliseconds(), 10)
+	for again := true; ; again = false {
+		msg, err := s.run(ctx, quotaScript, []string{key}, []string{string(id), strconv.Itoa(q.Max), grace})
+		if err != nil {
+			return false, err
+		}
+		reply, err := msg.ToArray()
+		if err != nil || len(reply) == 0 {
+			return false, errMalformed
+		}
+		code, err := reply[0].AsInt64()
+		switch {
+		case err != nil || code == 0 && len(reply) != 2:
+			return false, errMalformed
+		case code == 0:
+			n, err := reply[1].AsInt64()
+			if err != nil {
+				return false, errMalformed
+			}
+			return n == 1, nil
+		}
+		refused := codeRefusal(code)
+		if !again || !errors.Is(refused, domain.ErrQuotaExceeded) || len(reply) == 1 {
+			return false, refused
+		}
+		old := make([]string, len(reply)-1)
+		for i, m := range reply[1:] {
+			if old[i], err = m.ToString(); err != nil {
+				return false, errMalformed
+			}
+		}
+		if n, err := s.reclaimCounts(ctx, key, grace, old); err != nil || n == 0 {
+			return false, errors.Join(err, refused)
+		}
+	}
+}
+
+// maxOrphans bounds the places an owner at its quota may take back in one
+// create: a few creates that failed, each a place.
+const maxOrphans = 16
+
+// countGrace is how long after its count a create may still make its
+// event: the longest a create takes (the store's timeout, and the wait
+// for replicas), many times over, and at least a minute. A place counted
+// longer ago for an event that is not there was taken by a create that
+// failed after its count; one whose create did reach Redis later still
+// would leave that event beyond the quota, by one.
+func (s *Store) countGrace() time.Duration {
+	return max(time.Minute, 10*(s.timeout+s.ackTimeout))
+}
+
+// reclaimCounts gives back the places of old (events counted more than
+// grace ago, in the owner's events at key) whose event is not there, and
+// answers how many it gave back. Those events are in slots of their own,
+// so they are looked for first, and uncountScript then uncounts them
+// unless a retry of a create counted one again meanwhile.
+func (s *Store) reclaimCounts(ctx context.Context, key, grace string, old []string) (int64, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	cmds := make(rueidis.Commands, len(old))
+	for i, id := range old {
+		cmds[i] = s.client.B().Exists().Key(eventKey(domain.EventID(id))).Build()
+	}
+	gone := []string{grace}
+	for i, res := range s.client.DoMulti(ctx, cmds...) {
+		n, err := res.AsInt64()
+		if err != nil {
+			return 0, unavailable(err)
+		}
+		if n == 0 {
+			gone = append(gone, old[i])
+		}
+	}
+	if len(gone) == 1 {
+		return 0, nil
+	}
+	msg, err := s.run(ctx, uncountScript, []string{key}, gone)
+	if err != nil {
+		return 0, err
+	}
+	n, err := msg.AsInt64()
+	if err != nil {
+		return 0, errMalformed
+	}
+	return n, nil
 }
 
 // uncount gives back the owner's place of event id. It may fail, and the
