@@ -57,6 +57,7 @@ type Store struct {
 	policy      atomic.Pointer[policyArgs]
 	scripts     *changeScripts
 	holds       batcher[holdKey, *holdCall]
+	xreads      xreads // Wait's
 }
 
 // policyArgs are a hold policy's texts for the scripts. A service has one
@@ -114,7 +115,10 @@ func New(ctx context.Context, cfg Config, log *zap.Logger) (*Store, error) {
 }
 
 // Close closes the connections to Redis.
-func (s *Store) Close() { s.client.Close() }
+func (s *Store) Close() {
+	s.xreads.close()
+	s.client.Close()
+}
 
 // Keys. Every key of event E starts with "rsv:{E}:", so all of them hash to
 // the slot of E (Redis Cluster hashes only the first {...} of a key, and E is

@@ -3,6 +3,7 @@ package redisstore
 import (
 	"context"
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -109,72 +110,241 @@ func (s *Store) Changes(ctx context.Context, id domain.EventID, after domain.Pos
 }
 
 // Wait implements application.Store with XREAD BLOCK, on the client's
-// connections for blocking commands: one call for all the events on a
-// standalone Redis, one per slot on a Cluster (a command's keys must
-// share a slot, even on one node), the first that answers ending the
-// others.
+// connections for blocking commands: one call per group of events (see
+// waitGroup), the first that answers ending the Wait. The others go on:
+// an XREAD outlives the Wait that sent it, and the next Wait that asks the
+// same of its group (the same events, from the same positions) waits for
+// it again rather than send it again. So a change of one event, while an
+// instance follows thousands, costs one XREAD of its group, not one of
+// every group followed. An XREAD that no Wait waits for and the next one
+// does not ask is ended (CLIENT UNBLOCK).
 func (s *Store) Wait(ctx context.Context, after map[domain.EventID]domain.Position, block time.Duration) ([]domain.EventID, error) {
+	timer := time.NewTimer(block)
+	defer timer.Stop()
 	if len(after) == 0 {
-		t := time.NewTimer(block)
-		defer t.Stop()
 		select {
 		case <-ctx.Done():
 			return nil, ctx.Err()
-		case <-t.C:
+		case <-timer.C:
 			return nil, nil
 		}
 	}
 	groups := map[uint16][]domain.EventID{}
 	cluster := s.client.Mode() == rueidis.ClientModeCluster
 	for id := range after {
-		slot := uint16(0)
-		if cluster {
-			slot = hashSlot(string(id))
-		}
-		groups[slot] = append(groups[slot], id)
+		g := waitGroup(id, cluster)
+		groups[g] = append(groups[g], id)
 	}
-	ctx, cancel := context.WithTimeout(ctx, block+s.timeout)
-	defer cancel()
-	var (
-		mu    sync.Mutex
-		ready []domain.EventID
-		errs  []error
-		wg    sync.WaitGroup
-	)
+	asks := make([]xreadAsk, 0, len(groups))
 	for _, ids := range groups {
-		wg.Go(func() {
-			got, err := s.wait(ctx, ids, after, block)
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil && ctx.Err() == nil {
-				errs = append(errs, err)
-			}
-			if len(got) > 0 {
-				ready = append(ready, got...)
-				cancel() // the others need not wait on
-			}
-		})
+		asks = append(asks, newXreadAsk(ids, after))
 	}
-	wg.Wait()
-	if len(ready) == 0 && len(errs) > 0 {
-		return nil, errors.Join(errs...)
+	for {
+		woken := make(chan struct{}, 1)
+		calls := s.xreads.take(asks, woken, func(a xreadAsk) *xread { return s.startXread(a, block) })
+		timedOut := false
+		select {
+		case <-woken:
+		case <-ctx.Done():
+		case <-timer.C:
+			timedOut = true
+		}
+		ready, errs := s.xreads.collect(calls, woken)
+		switch {
+		case len(ready) > 0 || ctx.Err() != nil:
+			return ready, nil
+		case len(errs) > 0:
+			return nil, errors.Join(errs...)
+		case timedOut:
+			return nil, nil
+		}
+		// An XREAD sent before this Wait, whose own block passed first,
+		// or one ended: its group is read again.
 	}
-	return ready, nil
 }
 
-// wait is one XREAD of the events ids, all of one slot.
-func (s *Store) wait(ctx context.Context, ids []domain.EventID, after map[domain.EventID]domain.Position, block time.Duration) ([]domain.EventID, error) {
+// waitShards is how many groups the events followed on a standalone Redis
+// make, each its XREAD: a change then sends again the XREAD of a 16th of
+// them, for 16 of the client's blocking connections at most.
+const waitShards = 16
+
+// waitGroup is the group of event id's XREAD: its slot on a cluster, where
+// a command's keys must share one (even on one node); a shard of the
+// events on a standalone Redis.
+func waitGroup(id domain.EventID, cluster bool) uint16 {
+	slot := hashSlot(string(id))
+	if !cluster {
+		return slot % waitShards
+	}
+	return slot
+}
+
+// xreadAsk is what an XREAD asks: records of the events ids (sorted)
+// after their positions, from; text names it.
+type xreadAsk struct {
+	ids  []domain.EventID
+	from []domain.Position
+	text string
+}
+
+func newXreadAsk(ids []domain.EventID, after map[domain.EventID]domain.Position) xreadAsk {
+	slices.Sort(ids)
+	a := xreadAsk{ids: ids, from: make([]domain.Position, len(ids))}
+	var b strings.Builder
+	for i, id := range ids {
+		a.from[i] = after[id]
+		b.WriteString(string(id))
+		b.WriteByte(' ')
+		b.WriteString(a.from[i].String())
+		b.WriteByte(' ')
+	}
+	a.text = b.String()
+	return a
+}
+
+// xread is one XREAD BLOCK, in a goroutine of its own, and then its
+// answer.
+type xread struct {
+	ask    xreadAsk
+	cancel context.CancelFunc
+	// Under xreads' lock: done once ready and err are set; woken are
+	// the Waits waiting for it, each told once.
+	done  bool
+	ready []domain.EventID
+	err   error
+	woken []chan<- struct{}
+}
+
+// xreads are the XREADs in flight, or answered and not yet collected, by
+// what they ask.
+type xreads struct {
+	mu     sync.Mutex
+	byAsk  map[string]*xread
+	closed bool
+}
+
+// take returns the XREADs of asks, those there that ask the same and new
+// ones (start) for the others, and ends those that no Wait waits for and
+// asks do not name. woken is told when one of them answers.
+func (w *xreads) take(asks []xreadAsk, woken chan<- struct{}, start func(xreadAsk) *xread) []*xread {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.byAsk == nil {
+		w.byAsk = map[string]*xread{}
+	}
+	named := make(map[string]bool, len(asks))
+	for _, a := range asks {
+		named[a.text] = true
+	}
+	for text, x := range w.byAsk {
+		if !named[text] && len(x.woken) == 0 {
+			x.cancel()
+			delete(w.byAsk, text)
+		}
+	}
+	calls := make([]*xread, 0, len(asks))
+	for _, a := range asks {
+		x := w.byAsk[a.text]
+		if x == nil {
+			x = start(a)
+			if w.closed {
+				x.cancel()
+			}
+			w.byAsk[a.text] = x
+		}
+		if x.done {
+			notify(woken)
+		} else {
+			x.woken = append(x.woken, woken)
+		}
+		calls = append(calls, x)
+	}
+	return calls
+}
+
+// answer sets x's answer and tells the Waits that wait for it.
+func (w *xreads) answer(x *xread, ready []domain.EventID, err error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	x.done, x.ready, x.err = true, ready, err
+	for _, c := range x.woken {
+		notify(c)
+	}
+	x.woken = nil
+}
+
+// collect returns what the answered calls read, which no later Wait gets
+// again, and stops telling woken of the others.
+func (w *xreads) collect(calls []*xread, woken chan<- struct{}) ([]domain.EventID, []error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var (
+		ready []domain.EventID
+		errs  []error
+	)
+	for _, x := range calls {
+		if !x.done {
+			x.woken = slices.DeleteFunc(x.woken, func(c chan<- struct{}) bool { return c == woken })
+			continue
+		}
+		ready = append(ready, x.ready...)
+		if x.err != nil {
+			errs = append(errs, x.err)
+		}
+		if w.byAsk[x.ask.text] == x {
+			delete(w.byAsk, x.ask.text)
+		}
+	}
+	return ready, errs
+}
+
+// close ends every XREAD, and those that take starts later at once.
+func (w *xreads) close() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.closed = true
+	for _, x := range w.byAsk {
+		x.cancel()
+	}
+}
+
+// notify tells c, which has room for one, without waiting.
+func notify(c chan<- struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
+}
+
+// startXread sends the XREAD of a, which answers when one of its events
+// has records after its position, or after block.
+func (s *Store) startXread(a xreadAsk, block time.Duration) *xread {
+	ctx, cancel := context.WithTimeout(context.Background(), block+s.timeout)
+	x := &xread{ask: a, cancel: cancel}
+	go func() {
+		defer cancel()
+		ready, err := s.wait(ctx, a.ids, a.from, block)
+		if errors.Is(ctx.Err(), context.Canceled) {
+			ready, err = nil, nil // ended: see Wait
+		}
+		s.xreads.answer(x, ready, err)
+	}()
+	return x
+}
+
+// wait is one XREAD of the events ids from the positions from, all of one
+// slot.
+func (s *Store) wait(ctx context.Context, ids []domain.EventID, from []domain.Position, block time.Duration) ([]domain.EventID, error) {
 	keys := make([]string, len(ids))
-	from := make([]string, len(ids))
+	froms := make([]string, len(ids))
 	byKey := make(map[string]domain.EventID, len(ids))
 	for i, id := range ids {
-		keys[i], from[i] = changesKey(id), after[id].String()
+		keys[i], froms[i] = changesKey(id), from[i].String()
 		byKey[keys[i]] = id
 	}
-	// Ended early by Wait (another slot answered) or a caller going away,
-	// the client unblocks the call (CLIENT UNBLOCK) and keeps its
-	// connection, rather than hold it for the rest of the block.
-	cmd := s.client.B().Xread().Count(1).Block(max(block.Milliseconds(), 1)).Streams().Key(keys...).Id(from...).Build().UnblockOnCancel()
+	// Ended (see Wait), the client unblocks the call (CLIENT UNBLOCK) and
+	// keeps its connection, rather than hold it for the rest of the block.
+	cmd := s.client.B().Xread().Count(1).Block(max(block.Milliseconds(), 1)).Streams().Key(keys...).Id(froms...).Build().UnblockOnCancel()
 	res, err := s.client.Do(ctx, cmd).AsXRead()
 	if rueidis.IsRedisNil(err) {
 		return nil, nil // block passed
