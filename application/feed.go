@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/seatres/reservation/domain"
 )
@@ -53,6 +54,12 @@ const (
 	// of a stream that is gone just blocks), and Changes does, so the
 	// subscribers of a deleted event learn it within this time.
 	recheckEvery = 2 * time.Second
+	// readsAtOnce bounds the events the follower reads at once, after a
+	// Wait: one event's pages of records, or a store slow to answer for
+	// it, do not hold up the others, nor do the rechecks of thousands of
+	// events followed (one read each per recheckEvery) wait one round
+	// trip after another.
+	readsAtOnce = 16
 	// readRecords is the page of each Changes call, the store's largest.
 	readRecords = 1000
 	// maxReadRounds bounds the pages the follower reads of one event in a
@@ -408,9 +415,15 @@ func (f *Feed) readAll(ready []domain.EventID) {
 		}
 	}
 	f.mu.Unlock()
+	var g errgroup.Group
+	g.SetLimit(readsAtOnce)
 	for ev := range read {
-		f.read(ev)
+		g.Go(func() error {
+			f.read(ev)
+			return nil
+		})
 	}
+	_ = g.Wait() // f.read reports its own failures
 }
 
 // read appends the records of ev after its position to its buffer.

@@ -46,16 +46,32 @@ func newStreamStore(events ...domain.EventID) *streamStore {
 func (s *streamStore) add(e domain.EventID, n int) []domain.Record {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	records := s.events[e]
+	records := appendHolds(e, s.events[e], n)
+	s.events[e] = records
+	s.signal()
+	return records[len(records)-n:]
+}
+
+// appendHolds appends n records of one seat each (holds of the seats
+// after those of records) to the records of event e.
+func appendHolds(e domain.EventID, records []domain.Record, n int) []domain.Record {
 	for range n {
 		number := len(records) + 1
 		seat := domain.Seat{ID: domain.SeatID{Event: e, Number: number}, Status: domain.OnHold, Holder: "u",
 			HoldExpiresAt: time.UnixMilli(int64(1000 + number))}
 		records = append(records, domain.Record{Position: domain.Position{Ms: uint64(number), Seq: 0}, Op: domain.OpHold, Seats: []domain.Seat{seat}})
 	}
-	s.events[e] = records
+	return records
+}
+
+// addAll adds n records to each of events, in one change of the store.
+func (s *streamStore) addAll(n int, events ...domain.EventID) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, e := range events {
+		s.events[e] = appendHolds(e, s.events[e], n)
+	}
 	s.signal()
-	return records[len(records)-n:]
 }
 
 // trim forgets the records up to and including position p.
@@ -278,6 +294,52 @@ func TestFeedFollowsANewEventAtOnce(t *testing.T) {
 	want := s.add(otherEvent, 1)
 	if got := collect(t, sub, 1); got[0].Position != want[0].Position {
 		t.Fatalf("got %v, want %v", storetest.Positions(got), storetest.Positions(want))
+	}
+}
+
+// meetingStore is a streamStore whose reads of records, once armed, wait
+// for each other: the first waits until a second comes (or a few
+// seconds), the others go at once. met says whether two met.
+type meetingStore struct {
+	*streamStore
+	armed   atomic.Bool
+	arrived atomic.Int64
+	second  chan struct{} // closed by the second read
+	met     atomic.Bool
+}
+
+func (s *meetingStore) Changes(ctx context.Context, e domain.EventID, after domain.Position, limit int) ([]domain.Record, error) {
+	if s.armed.Load() {
+		switch s.arrived.Add(1) {
+		case 1:
+			select {
+			case <-s.second:
+				s.met.Store(true)
+			case <-time.After(3 * time.Second):
+			}
+		case 2:
+			close(s.second)
+		}
+	}
+	return s.streamStore.Changes(ctx, e, after, limit)
+}
+
+// TestFeedReadsEventsApart: two followed events get records at once; the
+// follower reads them at the same time, so that the read of one (here
+// held until the other's begins) does not hold up the other's records.
+func TestFeedReadsEventsApart(t *testing.T) {
+	t.Parallel()
+	s := &meetingStore{streamStore: newStreamStore(streamEvent, otherEvent), second: make(chan struct{})}
+	f := newFeed(t, s, application.FeedConfig{})
+	a, b := subscribe(t, f, streamEvent, nil), subscribe(t, f, otherEvent, nil)
+	next(t, a) // the snapshots
+	next(t, b)
+	s.armed.Store(true)
+	s.addAll(1, streamEvent, otherEvent)
+	collect(t, a, 1)
+	collect(t, b, 1)
+	if !s.met.Load() {
+		t.Fatal("the follower read one event's records only after the other's read had ended")
 	}
 }
 
