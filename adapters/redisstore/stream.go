@@ -141,7 +141,7 @@ func (s *Store) Wait(ctx context.Context, after map[domain.EventID]domain.Positi
 	}
 	for {
 		woken := make(chan struct{}, 1)
-		calls := s.xreads.take(asks, woken, func(a xreadAsk) *xread { return s.startXread(a, block) })
+		calls := s.xreads.take(asks, woken, func(a xreadAsk) *xread { return s.startXread(a, max(block, xreadBlock)) })
 		timedOut := false
 		select {
 		case <-woken:
@@ -162,6 +162,14 @@ func (s *Store) Wait(ctx context.Context, after map[domain.EventID]domain.Positi
 		// or one ended: its group is read again.
 	}
 }
+
+// xreadBlock is the least block of an XREAD that Wait sends: it may
+// outlast the Wait, its own block bounding it, so that the next Wait finds
+// it still blocked. Every XREAD that ends for nothing is sent again, so a
+// block of a second, the feed's, made an instance that follows thousands
+// of events on a cluster send each of their slots' XREAD again every
+// second, most for nothing.
+const xreadBlock = 10 * time.Second
 
 // waitShards is how many groups the events followed on a standalone Redis
 // make, each its XREAD: a change then sends again the XREAD of a 16th of
