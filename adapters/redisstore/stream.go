@@ -446,10 +446,20 @@ func records(id domain.EventID, entries []rueidis.XRangeEntry) ([]domain.Record,
 
 // hashSlot is Redis Cluster's slot of a key whose hash tag is tag: CRC16
 // (XMODEM) of the tag, mod 16384. Every key of an event has the tag {E}.
+// Wait computes it for every event followed, thousands of them: a byte at
+// a time, from crc16Table.
 func hashSlot(tag string) uint16 {
 	crc := uint16(0)
 	for i := 0; i < len(tag); i++ {
-		crc ^= uint16(tag[i]) << 8
+		crc = crc<<8 ^ crc16Table[byte(crc>>8)^tag[i]]
+	}
+	return crc % 16384
+}
+
+// crc16Table is the CRC16 (XMODEM, polynomial 0x1021) of each byte.
+var crc16Table = func() (t [256]uint16) {
+	for b := range t {
+		crc := uint16(b) << 8
 		for range 8 {
 			if crc&0x8000 != 0 {
 				crc = crc<<1 ^ 0x1021
@@ -457,6 +467,7 @@ func hashSlot(tag string) uint16 {
 				crc <<= 1
 			}
 		}
+		t[b] = crc
 	}
-	return crc % 16384
-}
+	return t
+}()
