@@ -21,9 +21,10 @@ import (
 // owner's count.
 func TestQuotaTakesBackOrphanPlaces(t *testing.T) {
 	t.Parallel()
-	for name, addrs := range map[string][]string{"standalone": {redistest.SharedStandalone(t)}, "cluster": redistest.SharedCluster(t)} {
+	for name, addrs := range topologies(shared) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
+			addrs := addrs(t)
 			s, c := newStore(t, addrs...), redistest.Client(t, addrs...)
 			ctx := context.Background()
 			owner := "key-" + string(eventOf(t, 10).ID)

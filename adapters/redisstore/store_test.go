@@ -95,10 +95,7 @@ func TestContract(t *testing.T) {
 
 func TestStreamRetention(t *testing.T) {
 	t.Parallel()
-	for name, addrs := range map[string]func(testing.TB) []string{
-		"standalone": func(t testing.TB) []string { return []string{redistest.SharedStandalone(t)} },
-		"cluster":    redistest.SharedCluster,
-	} {
+	for name, addrs := range topologies(shared) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			addrs := addrs(t)
@@ -108,6 +105,28 @@ func TestStreamRetention(t *testing.T) {
 		})
 	}
 }
+
+// topologies are the Redis set-ups of a test that runs on both, by name:
+// the servers the tests share, or (fresh) servers of the test's own, for
+// one that counts what Redis serves.
+func topologies(fresh bool) map[string]func(testing.TB) []string {
+	if fresh {
+		return map[string]func(testing.TB) []string{
+			"standalone": func(t testing.TB) []string { return []string{redistest.Standalone(t)} },
+			"cluster":    redistest.Cluster,
+		}
+	}
+	return map[string]func(testing.TB) []string{
+		"standalone": func(t testing.TB) []string { return []string{redistest.SharedStandalone(t)} },
+		"cluster":    redistest.SharedCluster,
+	}
+}
+
+// The arguments of topologies.
+const (
+	shared = false
+	fresh  = true
+)
 
 // hostileUsers are user ids a client may send that mean something to Redis:
 // hash tags, glob patterns, separators. The domain refuses control

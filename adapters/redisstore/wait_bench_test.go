@@ -19,10 +19,7 @@ import (
 // reports the XREADs each change costs Redis (INFO commandstats of every
 // node), which must not grow with n.
 func BenchmarkWaitFollowing(b *testing.B) {
-	for name, start := range map[string]func(testing.TB) []string{
-		"standalone": func(t testing.TB) []string { return []string{redistest.Standalone(t)} },
-		"cluster":    redistest.Cluster,
-	} {
+	for name, start := range topologies(fresh) {
 		b.Run(name, func(b *testing.B) {
 			addrs := start(b)
 			s, c := newStore(b, addrs...), redistest.Client(b, addrs...)

@@ -25,10 +25,7 @@ import (
 // now one of the changed event's shard, a 16th of them.)
 func TestWaitSendsAgainOnlyTheChangedGroup(t *testing.T) {
 	t.Parallel()
-	for name, start := range map[string]func(testing.TB) []string{
-		"standalone": func(t testing.TB) []string { return []string{redistest.Standalone(t)} },
-		"cluster":    redistest.Cluster,
-	} {
+	for name, start := range topologies(fresh) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			addrs := start(t)
