@@ -91,7 +91,7 @@ func (s streams) serve(c *gin.Context) {
 	if after != "" {
 		from, _ = domain.ParsePosition(after)
 	}
-	w := &sseWriter{c: c, rc: http.NewResponseController(c.Writer), cl: callerOf(c), enc: s.enc, ee: s.enc.acquire(event), last: from}
+	w := &sseWriter{c: c, rc: http.NewResponseController(errorFlusher(c.Writer)), cl: callerOf(c), enc: s.enc, ee: s.enc.acquire(event), last: from}
 	defer s.enc.release(event)
 	if err := deadlineErr(w.rc.SetReadDeadline(time.Time{})); err != nil {
 		return
@@ -253,6 +253,25 @@ func (w *sseWriter) write(parts ...[]byte) error {
 	}
 	w.lastWrite = time.Now()
 	return w.rc.Flush()
+}
+
+// errorFlusher is the writer under w that reports a failed flush: gin's
+// writer has Flush, which drops the error, and a ResponseController calls
+// it rather than look under it. A flush cut by the write deadline then
+// went unseen: the server cancelled the request, and the stream ended as
+// if its client had gone, not as a slow subscriber (stream_slow_subscribers_total,
+// TestStreamDisconnectsASlowSubscriber, which failed about 1 run in 8).
+func errorFlusher(w http.ResponseWriter) http.ResponseWriter {
+	for {
+		if _, ok := w.(interface{ FlushError() error }); ok {
+			return w
+		}
+		u, ok := w.(interface{ Unwrap() http.ResponseWriter })
+		if !ok {
+			return w
+		}
+		w = u.Unwrap()
+	}
 }
 
 // deadlineErr is err, but nil for a writer that has no deadlines (a test's
