@@ -476,7 +476,7 @@ func (r report) summary() string {
 		s += r.saleTable() + "\n"
 	}
 	if r.results != nil {
-		s += r.table() + "\n" + r.redisTable() + "\n"
+		s += r.table() + "\n" + r.redisTable() + "\n" + r.cpuTable() + "\n"
 		if layers := r.layerTable(); layers != "" {
 			s += layers + "\n"
 		}
@@ -599,6 +599,15 @@ larger of the two sums. It is Redis's time executing commands, without
 reading requests and writing answers.
 
 %s
+The CPU time of each process per request, in µs, on standalone Redis: wrk's
+own (the kernel's count at its exit), the server's under load (from /proc)
+and Redis's (`+"`INFO cpu`"+`, every thread, reading and writing too), each
+over the run's requests. CPUs busy is the three together times the rate:
+near the machine's %d, the run was bound by CPU, and a scenario's rate is
+then about that over its row's sum, so the gap to its ceiling is in the
+columns larger than the ceiling's.
+
+%s
 What shapes these figures: Redis runs one command at a time, so its time
 per request (above; the ceiling's script takes a few µs) bounds a
 scenario's rate, and every µs of it counts twice on two cores that Redis
@@ -631,7 +640,7 @@ loadbench's Go clients run it (`+"`-sales`"+`, `+"`-sale-clients`"+`, `+"`-singl
 `, r.machine.date.Format("2006-01-02 15:04 MST"), r.opts.rounds, r.opts.duration, r.opts.sales,
 		r.machine.cpus, r.machine.cpu, r.machine.os, r.machine.goVersion, r.machine.redis, r.machine.wrk, loadNote(),
 		r.targetTable(), r.saleTable(), r.opts.singleCap, r.table(), thousands(bestPerEvent), thousands(frontHeld+bestPerEvent*bestSeats), churnFresh,
-		r.redisTable(), r.guardSection()+r.crowdSection()+r.streamSection(), strings.Join(os.Args, " "), r.commands())
+		r.redisTable(), r.machine.cpus, r.cpuTable(), r.guardSection()+r.crowdSection()+r.streamSection(), strings.Join(os.Args, " "), r.commands())
 	if r.goBench != "" {
 		fmt.Fprintf(&b, "\n## Go benchmarks\n\n`%s`\n\n```\n%s```\n", r.opts.goBenchCmd, benchLines(r.goBench))
 	}

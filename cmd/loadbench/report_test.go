@@ -2,6 +2,8 @@ package main
 
 import (
 	"encoding/xml"
+	"math"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -313,5 +315,27 @@ func TestListTargets(t *testing.T) {
 		if !strings.Contains(table, want) {
 			t.Errorf("target table lacks %q:\n%s", want, table)
 		}
+	}
+}
+
+func TestCPUPerRequest(t *testing.T) {
+	t.Parallel()
+	const info = "# CPU\r\nused_cpu_sys:1.250000\r\nused_cpu_user:0.750000\r\nused_cpu_sys_children:9.000000\r\n"
+	d, err := parseRedisCPU(info)
+	if err != nil || d != 2*time.Second {
+		t.Fatalf("parseRedisCPU = %v, %v; want 2s", d, err)
+	}
+	if _, err := parseRedisCPU("# CPU\r\nused_cpu_sys:1.0\r\n"); err == nil {
+		t.Error("an INFO cpu without used_cpu_user parsed")
+	}
+	w := wrkResult{Requests: 1000, DurationUs: 1e6, CPU: cpuUse{wrk: 20 * time.Millisecond, server: 50 * time.Millisecond, redis: 30 * time.Millisecond}}
+	if got := []float64{cpuWrk(w), cpuServer(w), cpuRedis(w), cpuAll(w)}; !slices.Equal(got, []float64{20, 50, 30, 100}) {
+		t.Errorf("µs per request = %v; want [20 50 30 100]", got)
+	}
+	// A run on the cluster measures no Redis: no figure, rather than a
+	// sum that leaves Redis out.
+	w.CPU.redis = 0
+	if !math.IsNaN(cpuRedis(w)) || !math.IsNaN(cpuAll(w)) {
+		t.Errorf("without Redis's CPU: Redis %v, all %v; want NaN", cpuRedis(w), cpuAll(w))
 	}
 }

@@ -38,6 +38,8 @@ type wrkResult struct {
 	Redis *redisTime `json:"-"`
 	// Probe is what the hold probe saw beside wrk (crowd.go), if it ran.
 	Probe *probeResult `json:"-"`
+	// CPU is what each process used during the run (cpu.go).
+	CPU cpuUse `json:"-"`
 }
 
 func (w wrkResult) rate() float64 {
@@ -238,7 +240,12 @@ func (l *loader) runFor(s scenario, d time.Duration, more int) (wrkResult, error
 		}
 	}
 	noteLoad()
-	out, err := exec.CommandContext(l.ctx, "wrk", args...).CombinedOutput()
+	mark, err := l.cpuStart(srv)
+	if err != nil {
+		return wrkResult{}, err
+	}
+	cmd := exec.CommandContext(l.ctx, "wrk", args...)
+	out, err := cmd.CombinedOutput()
 	var probe *probeResult
 	if stopProbe != nil {
 		probe = stopProbe()
@@ -258,6 +265,9 @@ func (l *loader) runFor(s scenario, d time.Duration, more int) (wrkResult, error
 	}
 	w.Command = "wrk " + strings.Join(shown, " ")
 	w.Probe = probe
+	if w.CPU, err = l.cpuSince(srv, mark, cmd.ProcessState); err != nil {
+		return wrkResult{}, err
+	}
 	if l.redis != nil {
 		if w.Redis, err = l.redisStats(w.Statuses[strconv.Itoa(s.expect)]); err != nil {
 			return wrkResult{}, err
