@@ -49,7 +49,9 @@ const DefaultStreamMaxLen = 100_000
 // Store keeps events and seats in Redis, standalone or Cluster, and applies
 // each transition as one Lua script.
 type Store struct {
-	client      rueidis.Client
+	client rueidis.Client
+	// follow is the client of Wait's XREADs (see followBuffer).
+	follow      rueidis.Client
 	timeout     time.Duration
 	replicaAcks int
 	ackTimeout  time.Duration
@@ -99,12 +101,24 @@ func New(ctx context.Context, cfg Config, log *zap.Logger) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("redisstore: connect to Redis at %s: %w: %w", strings.Join(cfg.Addrs, ","), application.ErrUnavailable, err)
 	}
+	follow, err := rueidis.NewClient(rueidis.ClientOption{
+		InitAddress:         cfg.Addrs,
+		Dialer:              net.Dialer{Timeout: cfg.DialTimeout},
+		DisableCache:        true,
+		ReadBufferEachConn:  followBuffer,
+		WriteBufferEachConn: followBuffer,
+		RingScaleEachConn:   followRingScale,
+	})
+	if err != nil {
+		client.Close()
+		return nil, fmt.Errorf("redisstore: connect to Redis at %s: %w: %w", strings.Join(cfg.Addrs, ","), application.ErrUnavailable, err)
+	}
 	if cfg.StreamMaxLen == 0 {
 		cfg.StreamMaxLen = DefaultStreamMaxLen
 	}
-	s := &Store{client: client, timeout: cfg.Timeout, replicaAcks: cfg.ReplicaAcks, ackTimeout: cfg.ReplicaAckTimeout, scripts: newChangeScripts(cfg.StreamMaxLen)}
+	s := &Store{client: client, follow: follow, timeout: cfg.Timeout, replicaAcks: cfg.ReplicaAcks, ackTimeout: cfg.ReplicaAckTimeout, scripts: newChangeScripts(cfg.StreamMaxLen)}
 	if err := s.Ping(ctx); err != nil {
-		client.Close()
+		s.Close()
 		return nil, fmt.Errorf("redisstore: ping Redis at %s: %w", strings.Join(cfg.Addrs, ","), err)
 	}
 	log.Info("connected to Redis", zap.Strings("addrs", cfg.Addrs))
@@ -117,6 +131,7 @@ func New(ctx context.Context, cfg Config, log *zap.Logger) (*Store, error) {
 // Close closes the connections to Redis.
 func (s *Store) Close() {
 	s.xreads.close()
+	s.follow.Close()
 	s.client.Close()
 }
 
