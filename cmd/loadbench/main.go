@@ -16,16 +16,20 @@
 //
 // While working on one scenario, run it alone and write no docs, e.g.
 //
-//	bin/loadbench -sales 0 -single '' -subscribers '' -topologies standalone -scenarios cartceil,cart -rounds 1 -out '' -chart ''
+//	bin/loadbench -sales 0 -single '' -subscribers '' -stream-followed 0 -topologies standalone -scenarios cartceil,cart -rounds 1 -out '' -chart ''
 //
 // the stream's subscribers beside a sale (stream.go), at 1,000 only:
 //
-//	bin/loadbench -sales 0 -single '' -topologies '' -subscribers 1000 -out '' -chart ''
+//	bin/loadbench -sales 0 -single '' -topologies '' -subscribers 1000 -stream-followed 0 -out '' -chart ''
+//
+// the stream on the cluster while the instance follows 2,000 other events:
+//
+//	bin/loadbench -sales 0 -single '' -topologies '' -subscribers '' -stream-followed 2000 -out '' -chart ''
 //
 // and the single-seat hold with each layer of the guard of issue #10
 // (guard.go), next to its ceiling and the plain hold at 64 connections:
 //
-//	bin/loadbench -sales 0 -single '' -subscribers '' -topologies standalone -scenarios evalsha@64,hold@64,holdall,holdoff,holdkey,holdtoken,holdlimits -out '' -chart ''
+//	bin/loadbench -sales 0 -single '' -subscribers '' -stream-followed 0 -topologies standalone -scenarios evalsha@64,hold@64,holdall,holdoff,holdkey,holdtoken,holdlimits -out '' -chart ''
 package main
 
 import (
@@ -56,6 +60,7 @@ func main() {
 	flag.DurationVar(&o.singleCap, "single-cap", 25*time.Second, "time after which a single-seat sale starts no new buyer")
 	flag.StringVar(&o.subscribers, "subscribers", "100,1000,5000", "subscribers of the runs of the stream, one run each (comma-separated); empty for none")
 	flag.IntVar(&o.streamRate, "stream-rate", 6000, "changes per second the sale beside the stream's subscribers makes, in all")
+	flag.IntVar(&o.streamFollowed, "stream-followed", 2000, fmt.Sprintf("other events, one subscriber each, that the instance follows in the run of the stream on the cluster (%d subscribers of the sale's event, %d changes/s); 0 for no such run", followedSubscribers, followedRate))
 	flag.DurationVar(&o.streamDuration, "stream-duration", 5*time.Second, "length of the sale beside the stream's subscribers")
 	flag.StringVar(&o.streamEnv, "stream-env", "", "settings of the stream's instances, NAME=value, comma-separated (e.g. RESERVATION_ADMIN_ADDR=127.0.0.1:6060 to profile one)")
 	flag.StringVar(&o.goBench, "gobench", "", "output of the Go benchmarks to include in the report")
@@ -86,6 +91,7 @@ type options struct {
 	singleCap        time.Duration
 	subscribers      string
 	streamRate       int
+	streamFollowed   int
 	streamDuration   time.Duration
 	streamEnv        string
 	goBench          string
@@ -109,7 +115,7 @@ func run(ctx context.Context, o options) error {
 	if err != nil {
 		return err
 	}
-	streams, err := runStreams(ctx, o)
+	streams, followed, err := runStreams(ctx, o)
 	if err != nil {
 		return err
 	}
@@ -128,7 +134,7 @@ func run(ctx context.Context, o options) error {
 			return err
 		}
 	}
-	r := report{machine: m, opts: o, results: results, sales: sales, streams: streams}
+	r := report{machine: m, opts: o, results: results, sales: sales, streams: streams, followed: followed}
 	fmt.Print(r.summary())
 	if failed := r.failures(); len(failed) > 0 {
 		return fmt.Errorf("unexpected answers, docs left alone:\n%s", strings.Join(failed, "\n"))

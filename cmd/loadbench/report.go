@@ -168,7 +168,10 @@ type report struct {
 	results []result
 	sales   []saleRun
 	streams []streamRun
-	goBench string
+	// followed is the run of the stream beside other events followed, if
+	// it ran.
+	followed *streamRun
+	goBench  string
 }
 
 // rows are the distinct runs, in the order they first ran.
@@ -263,7 +266,7 @@ func (r report) failures() []string {
 			out = append(out, f)
 		}
 	}
-	for _, run := range r.streams {
+	for _, run := range r.allStreams() {
 		if f := run.failure(); f != "" {
 			out = append(out, f)
 		}
@@ -341,7 +344,7 @@ func (r report) targets() []target {
 		r.gzipTarget(),
 		figure("POST /seats/hold beside a crowd of 512 connections listing one 10,000-seat event (plain), one client: p99", "standalone", "crowd", 512, probeP99, 50, "%.2f ms"),
 		r.readsTarget(),
-	), r.streamTargets()...)
+	), slices.Concat(r.streamTargets(), r.followedTargets())...)
 }
 
 // gzipTarget is the size of the gzipped list of 10,000 available seats.

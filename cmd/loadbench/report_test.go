@@ -241,7 +241,7 @@ func TestSaleReport(t *testing.T) {
 func TestStreamReport(t *testing.T) {
 	t.Parallel()
 	run := func(n, failed int, p99ms int64, requests map[int]int64) streamRun {
-		r := streamRun{subscribers: n, changes: 30_000, records: 30_000, span: 5 * time.Second, sale: 5 * time.Second, window: 6 * time.Second,
+		r := streamRun{subscribers: n, topology: "standalone", changes: 30_000, records: 30_000, span: 5 * time.Second, sale: 5 * time.Second, window: 6 * time.Second,
 			requests: requests, messages: int64(n) * 50, bytes: 1e9, lags: &lagHistogram{}, peakRSS: 200 << 20, failed: failed,
 			cpu: [2]time.Duration{6 * time.Second, 3 * time.Second}}
 		for range 199 {
@@ -284,14 +284,29 @@ func TestStreamReport(t *testing.T) {
 	if f := r.streams[1].failure(); !strings.Contains(f, "2 of 1000 subscribers had not seen the last change") {
 		t.Errorf("subscribers of 1,000 behind: failure %q", f)
 	}
-	if md := r.streamSection(); !strings.Contains(md, "| 1,000 | 6000 | 30000 (30000) | 11 | 11 | 900 |") || !strings.Contains(md, "**1 failed**: subscriber 7") {
+	if md := r.streamSection(); !strings.Contains(md, "| standalone | 1,000 | 6000 | 30000 (30000) | 11 | 11 | 900 |") || !strings.Contains(md, "**1 failed**: subscriber 7") {
 		t.Errorf("stream section:\n%s", md)
 	}
 	if err := xml.Unmarshal(r.streamChart(), new(struct{})); err != nil {
 		t.Errorf("stream chart is not XML: %v", err)
 	}
-	if (report{}).streamChart() != nil || (report{}).streamTargets() != nil {
+	if (report{}).streamChart() != nil || (report{}).streamTargets() != nil || (report{}).followedTargets() != nil {
 		t.Error("a stream chart or targets without a run of the stream")
+	}
+	// The run beside other events followed: its own targets and row, and
+	// a subscriber of it that missed a change fails the bench.
+	followed := run(100, 0, 700, ok)
+	followed.followed, followed.topology = 2000, "cluster"
+	r.followed = &followed
+	if table := r.targetTable(); !strings.Contains(table, "while the instance follows 2,000 other events (one subscriber each), cluster: p99 lag from a change's store time to its arrival | < 500 ms | 11 ms | yes |") {
+		t.Errorf("target table lacks the run beside other events followed:\n%s", table)
+	}
+	if md := r.streamSection(); !strings.Contains(md, "| cluster | 100, and 2,000 other events followed |") || !strings.Contains(md, "**other events followed**") {
+		t.Errorf("stream section without the run beside other events followed:\n%s", md)
+	}
+	r.followed.failed, r.followed.problems = 1, []string{"subscriber 3: a gap"}
+	if fails := r.failures(); !slices.ContainsFunc(fails, func(f string) bool { return strings.Contains(f, "subscriber 3: a gap") }) {
+		t.Errorf("a subscriber of the run beside other events followed missed a change: failures %q", fails)
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -44,8 +45,14 @@ func freeAddr() (string, error) {
 // LOADBENCH_KEEP is set: then it stays, to read the instances' logs after
 // a failure.
 func standaloneRun(name string) (redisAddr, dir string, done func(), err error) {
+	return redisRun(name, redistest.StartStandalone)
+}
+
+// redisRun is standaloneRun with the Redis that start starts: its
+// addresses, comma-separated.
+func redisRun(name string, start func() (*redistest.Servers, error)) (redisAddrs, dir string, done func(), err error) {
 	fmt.Printf("== %s: starting Redis\n", name)
-	redis, err := redistest.StartStandalone()
+	redis, err := start()
 	if err != nil {
 		return "", "", nil, fmt.Errorf("start Redis: %w", err)
 	}
@@ -53,7 +60,7 @@ func standaloneRun(name string) (redisAddr, dir string, done func(), err error) 
 		redis.Stop()
 		return "", "", nil, err
 	}
-	return redis.Addrs()[0], dir, func() {
+	return strings.Join(redis.Addrs(), ","), dir, func() {
 		redis.Stop()
 		if os.Getenv("LOADBENCH_KEEP") == "" {
 			os.RemoveAll(dir)

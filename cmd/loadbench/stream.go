@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/seatres/reservation/adapters/redisstore/redistest"
 	"github.com/seatres/reservation/api/client"
 	"github.com/seatres/reservation/domain"
 )
@@ -69,6 +70,8 @@ const serviceMaxStreams = 10_000
 // streamRun is one run of the stream.
 type streamRun struct {
 	subscribers int
+	followed    int      // other events the instance followed meanwhile (streamSetup)
+	topology    string   // Redis's
 	settings    []string // of its instance, beyond the defaults
 	changes     int      // recorded after the snapshots
 	records     int
@@ -146,25 +149,50 @@ func (r streamRun) failure() string {
 }
 
 // runStreams runs the stream once for each count of subscribers in
-// o.subscribers.
-func runStreams(ctx context.Context, o options) (runs []streamRun, err error) {
+// o.subscribers, on standalone Redis, then, unless o.streamFollowed is 0,
+// once on the cluster while the instance follows that many other events.
+func runStreams(ctx context.Context, o options) (runs []streamRun, followed *streamRun, err error) {
 	sizes, err := counts(o.subscribers)
 	if err != nil {
-		return nil, fmt.Errorf("-subscribers: %w", err)
+		return nil, nil, fmt.Errorf("-subscribers: %w", err)
 	}
-	if len(sizes) == 0 {
-		return nil, nil
+	if len(sizes) == 0 && o.streamFollowed == 0 {
+		return nil, nil, nil
 	}
 	if err := raiseFileLimit(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	if len(sizes) > 0 {
+		if runs, err = streamRuns(ctx, o, sizes); err != nil {
+			return runs, nil, err
+		}
+	}
+	if o.streamFollowed == 0 {
+		return runs, nil, nil
+	}
+	redisAddrs, dir, done, err := redisRun("stream-followed", redistest.StartCluster)
+	if err != nil {
+		return runs, nil, err
+	}
+	defer done()
+	run, err := streamOnce(ctx, o, dir, redisAddrs, streamSetup{subscribers: followedSubscribers, followed: o.streamFollowed, rate: followedRate, topology: "cluster"})
+	if err != nil {
+		return runs, nil, fmt.Errorf("stream, %d other events followed: %w", o.streamFollowed, err)
+	}
+	fmt.Println(run)
+	return runs, &run, nil
+}
+
+// streamRuns runs the stream once for each count of subscribers of sizes,
+// on one standalone Redis.
+func streamRuns(ctx context.Context, o options, sizes []int) (runs []streamRun, err error) {
 	redisAddr, dir, done, err := standaloneRun("stream")
 	if err != nil {
 		return nil, err
 	}
 	defer done()
 	for _, n := range sizes {
-		run, err := streamOnce(ctx, o, dir, redisAddr, n)
+		run, err := streamOnce(ctx, o, dir, redisAddr, streamSetup{subscribers: n, rate: o.streamRate, topology: "standalone"})
 		if err != nil {
 			return runs, fmt.Errorf("stream, %d subscribers: %w", n, err)
 		}
@@ -174,27 +202,60 @@ func runStreams(ctx context.Context, o options) (runs []streamRun, err error) {
 	return runs, nil
 }
 
-// streamOnce runs n subscribers beside a sale, on an instance of its own.
-func streamOnce(ctx context.Context, o options, dir, redisAddr string, n int) (run streamRun, err error) {
-	run = streamRun{subscribers: n}
-	if need := n + streamClients + 100; need > serviceMaxStreams {
+// The run beside other events followed: few subscribers of the sale's
+// event, and a sale slow enough that its figures are the follower's, not
+// the machine's limit, while each other event has one subscriber and no
+// change, as the seat maps of a day's other events would.
+const (
+	followedSubscribers = 100
+	followedRate        = 1000 // changes/s
+)
+
+// streamSetup is what a run of the stream is made of.
+type streamSetup struct {
+	subscribers int // of the sale's event
+	// followed is the other events, one subscriber each, that the
+	// instance follows meanwhile.
+	followed int
+	rate     int    // the sale's changes a second
+	topology string // Redis's: standalone or cluster
+}
+
+// streamOnce runs a stream of st on an instance of its own.
+func streamOnce(ctx context.Context, o options, dir, redisAddrs string, st streamSetup) (run streamRun, err error) {
+	n := st.subscribers
+	run = streamRun{subscribers: n, followed: st.followed, topology: st.topology}
+	if need := n + st.followed + streamClients + 100; need > serviceMaxStreams {
 		run.settings = []string{"RESERVATION_HTTP_MAX_CONNS=" + strconv.Itoa(need), "RESERVATION_STREAM_MAX_SUBSCRIBERS=" + strconv.Itoa(need)}
 	}
 	if o.streamEnv != "" {
 		run.settings = append(run.settings, strings.Split(o.streamEnv, ",")...)
 	}
-	svc, err := startService(ctx, o, dir, fmt.Sprintf("stream-%d", n), redisAddr, run.settings...)
+	name := fmt.Sprintf("stream-%d", n)
+	if st.followed > 0 {
+		name += fmt.Sprintf("-followed-%d", st.followed)
+	}
+	svc, err := startService(ctx, o, dir, name, redisAddrs, run.settings...)
 	if err != nil {
 		return run, err
 	}
 	defer func() { err = errors.Join(err, svc.stop()) }()
-	events, err := svc.createEvents(ctx, 1, createBody)
+	events, err := svc.createEvents(ctx, 1+st.followed, createBody)
 	if err != nil {
 		return run, err
 	}
 	event := events[0]
+	if st.followed > 0 {
+		// Their subscribers only make the instance follow their events:
+		// nothing changes there, and nothing of theirs is judged.
+		_, stopOthers, err := subscribe(ctx, svc, events[1:])
+		if err != nil {
+			return run, fmt.Errorf("the other events' subscribers: %w", err)
+		}
+		defer stopOthers()
+	}
 
-	subs, stop, err := subscribe(ctx, svc, event, n)
+	subs, stop, err := subscribe(ctx, svc, slices.Repeat([]string{event}, n))
 	if err != nil {
 		return run, err
 	}
@@ -205,7 +266,7 @@ func streamOnce(ctx context.Context, o options, dir, redisAddr string, n int) (r
 		return run, err
 	}
 	start := time.Now()
-	run.requests, run.sale, err = streamSale(ctx, svc, event, o.streamRate, o.streamDuration)
+	run.requests, run.sale, err = streamSale(ctx, svc, event, st.rate, o.streamDuration)
 	if err != nil {
 		return run, err
 	}
@@ -257,9 +318,11 @@ type listener struct {
 	err   error       // why it ended
 }
 
-// subscribe connects n subscribers to the stream of event and waits for
-// their snapshots; stop disconnects them and waits for their readers.
-func subscribe(ctx context.Context, srv *server, event string, n int) ([]*listener, func(), error) {
+// subscribe connects a subscriber to the stream of each of events (an
+// event given n times has n) and waits for their snapshots; stop
+// disconnects them and waits for their readers.
+func subscribe(ctx context.Context, srv *server, events []string) ([]*listener, func(), error) {
+	n := len(events)
 	ctx, cancel := context.WithCancel(ctx)
 	hc := &http.Client{Transport: &http.Transport{
 		Proxy:               nil,
@@ -275,7 +338,7 @@ func subscribe(ctx context.Context, srv *server, event string, n int) ([]*listen
 		dials    = make(chan struct{}, streamDialsAtOnce)
 		subs     = make([]*listener, n)
 	)
-	for i := range subs {
+	for i, event := range events {
 		l := &listener{}
 		subs[i] = l
 		wg.Go(func() {
