@@ -106,12 +106,39 @@ type FeedConfig struct {
 	Expiries ExpiryTracker
 }
 
-// Snapshot is the state of an event's seats at a position: the seats
-// available there, ascending.
+// Snapshot is the state of an event's seats at a position.
 type Snapshot struct {
-	Event     domain.Event
-	Available []int
+	Event domain.Event
+	// Available is the seats available there, as runs of consecutive
+	// numbers, ascending. The Feed keeps the latest snapshot of every
+	// event it follows: as numbers, the seats of a 10,000-seat event took
+	// 80 KB, and an instance that followed 2,000 events kept 160 MB of
+	// them.
+	Available []SeatRun
 	Position  domain.Position
+}
+
+// SeatRun is the seats From to To, inclusive.
+type SeatRun struct{ From, To int32 }
+
+// newSnapshot is the snapshot of event e at pos, whose available seats
+// are seats, ascending (as Store.Snapshot answers them).
+func newSnapshot(e domain.Event, seats []int, pos domain.Position) *Snapshot {
+	n := 0
+	for i := range seats {
+		if i == 0 || seats[i] != seats[i-1]+1 {
+			n++
+		}
+	}
+	runs := make([]SeatRun, 0, n)
+	for i, seat := range seats {
+		if i > 0 && seat == seats[i-1]+1 {
+			runs[len(runs)-1].To = int32(seat)
+		} else {
+			runs = append(runs, SeatRun{From: int32(seat), To: int32(seat)})
+		}
+	}
+	return &Snapshot{Event: e, Available: runs, Position: pos}
 }
 
 // Batch is what Next answers: a Snapshot, when the subscriber starts or
@@ -287,7 +314,7 @@ func (f *Feed) init(ctx context.Context, ev *followed, first bool) error {
 		close(ev.ready)
 		return ev.initErr
 	}
-	ev.snap = &Snapshot{Event: event, Available: seats, Position: pos}
+	ev.snap = newSnapshot(event, seats, pos)
 	ev.start, ev.pos, ev.checked = pos, pos, f.now()
 	close(ev.ready)
 	// Follow it now, not after the Wait in progress.
@@ -320,7 +347,7 @@ func (f *Feed) snapshot(ctx context.Context, ev *followed) (*Snapshot, error) {
 	if err != nil {
 		return nil, fmt.Errorf("snapshot of %s: %w", ev.id, err)
 	}
-	snap = &Snapshot{Event: event, Available: seats, Position: pos}
+	snap = newSnapshot(event, seats, pos)
 	f.mu.Lock()
 	if ev.snap == nil || ev.snap.Position.Before(pos) {
 		ev.snap = snap
@@ -495,7 +522,7 @@ func (f *Feed) reset(ev *followed) {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	ev.snap = &Snapshot{Event: event, Available: seats, Position: pos}
+	ev.snap = newSnapshot(event, seats, pos)
 	ev.start, ev.pos, ev.buf = pos, pos, nil
 	ev.broadcast()
 }

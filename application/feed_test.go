@@ -229,7 +229,7 @@ func TestFeedStartsWithASnapshotThenEveryRecordOnce(t *testing.T) {
 	want := s.add(streamEvent, 20)
 	for i, sub := range subs {
 		b := next(t, sub)
-		if b.Snapshot == nil || b.Snapshot.Position != (domain.Position{Ms: 3}) || !slices.Equal(b.Snapshot.Available, []int{4}) {
+		if b.Snapshot == nil || b.Snapshot.Position != (domain.Position{Ms: 3}) || !slices.Equal(b.Snapshot.Available, []application.SeatRun{{4, 4}}) {
 			t.Fatalf("subscriber %d: first batch %+v, want the snapshot at 3-0", i, b)
 		}
 		if got := collect(t, sub, len(want)); !slices.Equal(storetest.Positions(got), storetest.Positions(want)) {

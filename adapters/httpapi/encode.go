@@ -277,20 +277,15 @@ func appendSnapshot(b []byte, s *application.Snapshot) []byte {
 	b = append(b, `","event":`...)
 	b = appendEvent(b, s.Event)
 	b = append(b, `,"available":[`...)
-	for i := 0; i < len(s.Available); {
-		j := i
-		for j+1 < len(s.Available) && s.Available[j+1] == s.Available[j]+1 {
-			j++
-		}
+	for i, run := range s.Available {
 		if i > 0 {
 			b = append(b, ',')
 		}
 		b = append(b, '[')
-		b = strconv.AppendInt(b, int64(s.Available[i]), 10)
+		b = strconv.AppendInt(b, int64(run.From), 10)
 		b = append(b, ',')
-		b = strconv.AppendInt(b, int64(s.Available[j]), 10)
+		b = strconv.AppendInt(b, int64(run.To), 10)
 		b = append(b, ']')
-		i = j + 1
 	}
 	return append(b, "]}"...)
 }

@@ -74,8 +74,8 @@ func TestWaitSendsAgainOnlyTheChangedGroup(t *testing.T) {
 // connection of its own. Those connections are the follower's, with small
 // buffers: on the store's main client, whose connections have 0.5 MiB
 // buffers each way for the pipelined holds, these 256 took 145 MiB of heap
-// (and 2,000 events followed took an instance to 1.1 GB of RSS in
-// make bench). Not parallel: it measures the process's heap.
+// (4 MiB now), and 2,000 events followed took an instance to 1.1 GB of RSS
+// in make bench. Not parallel: it measures the process's heap.
 func TestWaitsHoldLittleMemory(t *testing.T) {
 	addrs := redistest.SharedCluster(t)
 	s := newStore(t, addrs...)
