@@ -15,6 +15,7 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"sigs.k8s.io/yaml"
@@ -192,6 +193,38 @@ func checkWorkloads(t *testing.T, o objects) {
 	}
 }
 
+// What a pod of the service needs in memory, measured by make bench
+// (docs/benchmarks.md): an instance with no client, and a stream
+// subscriber at most (each of an event of its own, on the cluster: 2,100
+// subscribers took an instance to 250 MB of RSS).
+const (
+	idleServiceBytes = 32 << 20
+	subscriberBytes  = 110 << 10
+)
+
+// checkMemory checks that the pod's memory limit holds its caps: the
+// stream's subscribers, beside an idle instance and a fifth of the limit
+// for its holds and lists; and that GOMEMLIMIT is set below the limit, so
+// that Go collects harder near it rather than be OOM-killed.
+func checkMemory(t *testing.T, c corev1.Container, cfg bootstrap.Config) {
+	t.Helper()
+	limit, ok := c.Resources.Limits[corev1.ResourceMemory]
+	if !ok {
+		return // checkWorkloads tells
+	}
+	if need := idleServiceBytes + int64(cfg.StreamMaxSubscribers)*subscriberBytes; need > limit.Value()*4/5 {
+		t.Errorf("RESERVATION_STREAM_MAX_SUBSCRIBERS %d needs about %d MiB, more than four fifths of the memory limit %s", cfg.StreamMaxSubscribers, need>>20, limit.String())
+	}
+	i := slices.IndexFunc(c.Env, func(e corev1.EnvVar) bool { return e.Name == "GOMEMLIMIT" })
+	if i < 0 {
+		t.Fatal("no GOMEMLIMIT in the service's environment")
+	}
+	soft, err := resource.ParseQuantity(strings.TrimSuffix(c.Env[i].Value, "B")) // Go's MiB is Kubernetes's Mi
+	if err != nil || soft.Cmp(limit) >= 0 || soft.Value() < limit.Value()*3/4 {
+		t.Errorf("GOMEMLIMIT %q, want three quarters of the memory limit %s or more, and below it", c.Env[i].Value, limit.String())
+	}
+}
+
 // checkService checks the service's Deployment and the objects around it,
 // and returns the configuration its pods run with.
 func checkService(t *testing.T, o objects) bootstrap.Config {
@@ -244,6 +277,8 @@ func checkService(t *testing.T, o objects) bootstrap.Config {
 			t.Errorf("pod annotation %s = %q, want %q", k, pod.Annotations[k], v)
 		}
 	}
+
+	checkMemory(t, c, cfg)
 
 	// Graceful termination: endpoints drain during preStop, then the
 	// service has its whole shutdown timeout before SIGKILL.
