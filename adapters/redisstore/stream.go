@@ -109,15 +109,15 @@ func (s *Store) Changes(ctx context.Context, id domain.EventID, after domain.Pos
 	return records(id, entries)
 }
 
-// Wait implements application.Store with XREAD BLOCK, on the client's
-// connections for blocking commands: one call per group of events (see
-// waitGroup), the first that answers ending the Wait. The others go on:
-// an XREAD outlives the Wait that sent it, and the next Wait that asks the
-// same of its group (the same events, from the same positions) waits for
-// it again rather than send it again. So a change of one event, while an
-// instance follows thousands, costs one XREAD of its group, not one of
-// every group followed. An XREAD that no Wait waits for and the next one
-// does not ask is ended (CLIENT UNBLOCK).
+// Wait implements application.Store with XREAD BLOCK, on the blocking
+// connections of the follower's client (see followBuffer): one call per
+// group of events (see waitGroup), the first that answers ending the
+// Wait. The others go on: an XREAD outlives the Wait that sent it, and
+// the next Wait that asks the same of its group (the same events, from
+// the same positions) waits for it again rather than send it again. So a
+// change of one event, while an instance follows thousands, costs one
+// XREAD of its group, not one of every group followed. An XREAD that no
+// Wait waits for and the next one does not ask is ended (CLIENT UNBLOCK).
 func (s *Store) Wait(ctx context.Context, after map[domain.EventID]domain.Position, block time.Duration) ([]domain.EventID, error) {
 	timer := time.NewTimer(block)
 	defer timer.Stop()
