@@ -278,6 +278,11 @@ func recordFaults(t *testing.T, c *harness.Client, sys *system, f fault, w workl
 	t.Logf("%d operations in %v by %d clients on %d events, through %d faults: %d changes of unknown outcome, %d reads without an answer left out; %d answered after the last fault",
 		len(ops), time.Since(began).Round(time.Millisecond), w.events*w.clients, w.events, n, unknown, rec.unknowns-unknown, after)
 	t.Logf("answers: %s", tally(ops))
+	var mends []time.Duration
+	for _, w := range windows {
+		mends = append(mends, w.end.Sub(w.mending).Round(time.Millisecond))
+	}
+	t.Logf("faults mended in %v", mends)
 	if unknown == 0 {
 		t.Error("no change of unknown outcome: the faults did not strike while changes were in flight")
 	}
@@ -285,6 +290,14 @@ func recordFaults(t *testing.T, c *harness.Client, sys *system, f fault, w workl
 		t.Errorf("%d answers after the last fault within %v: the service did not recover", after, recoveryBound)
 	}
 	settle(ops, windows, f.held)
+	most, all := 0, 0
+	for _, op := range ops {
+		if op.Output.(seatmodel.Output).Unknown {
+			n := len(op.Input.(seatmodel.Input).Moments)
+			most, all = max(most, n), all+n
+		}
+	}
+	t.Logf("changes of unknown outcome tried at %d moments past their call, at most %d for one", all, most)
 	return events, ops
 }
 
@@ -306,8 +319,9 @@ func (rec *recorder) answeredSince(since time.Time) int {
 // each stays pending until the last moment its change may be made, and is
 // tried at the moments that tell. A change that a fault cuts (a Redis or an
 // instance killed) is made before its answer or never; one that a fault
-// holds back (a frozen Redis) may be made when the fault ends, which is
-// one more moment to try. Either may be made a little after its answer,
+// holds back (a frozen Redis) may be made while the store catches up, from
+// the thaw until it answers again, a span of moments to try. Either may
+// be made a little after its answer,
 // settleSlack, if the instance gave up on a Redis that was only slow.
 // AddMoments then adds the moments that later answers pin down.
 func settle(ops []porcupine.Operation, windows []window, held bool) {
@@ -320,7 +334,7 @@ func settle(ops []porcupine.Operation, windows []window, held bool) {
 		for _, w := range windows {
 			if held && op.Call < w.end.UnixNano() && op.Return > w.start.UnixNano() {
 				until = later(until, w.end)
-				in.Moments = append(in.Moments, w.mending.UnixMilli())
+				in.Spans = append(in.Spans, seatmodel.Span{FromMs: w.mending.UnixMilli(), ToMs: w.end.UnixMilli()})
 			}
 		}
 		until = until.Add(settleSlack)

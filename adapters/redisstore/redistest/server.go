@@ -51,8 +51,15 @@ func (s *Server) Kill() { s.n.kill() }
 // answers nothing, as a hung server would.
 func (s *Server) Freeze() { s.n.freeze() }
 
-// Thaw lets a frozen server go on.
-func (s *Server) Thaw() { s.n.thaw() }
+// Thaw lets a frozen server go on, and returns once it answers again: by
+// then it has run what each connection sent it while frozen, up to one
+// read (16 KB) of each, as it reads a new connection's PING in a later
+// turn of its event loop than the one that reads what was waiting. On a
+// busy machine that is tens of milliseconds after the signal.
+func (s *Server) Thaw() {
+	s.n.thaw()
+	s.n.do("PING")
+}
 
 // StartReplica starts a replica of master for this test, killed when the
 // test ends, and returns once it has the master's data and the master

@@ -29,9 +29,10 @@
 // worst), or not at all. Its answer fixes no moment, and each moment tried
 // is one more state to carry along until later answers rule it out, so the
 // model tries it at few: its call (a change in flight when a store or an
-// instance dies is made then or never), and the Input.Moments, which the
-// recorder knows (when a frozen store went on) and AddMoments fills from
-// the expiries that later answers show. That is stricter than the rules: a
+// instance dies is made then or never), the Input.Moments, which
+// AddMoments fills from the expiries that later answers show, and, for
+// each of the Input.Spans the recorder knows (while a frozen store caught
+// up), the moments of it that the other answers can tell apart. That is stricter than the rules: a
 // change made at another moment, whose expiry no answer shows, is taken at
 // one of those, which could make a correct history fail, never a wrong one
 // pass.
@@ -145,10 +146,18 @@ type Input struct {
 	ReturnMs    int64
 	// UntilMs and Moments are, for an operation of unknown outcome, the
 	// last moment its change may have been made, and moments after
-	// CallMs at which to try it (see AddMoments).
+	// CallMs at which to try it (see AddMoments). Spans are stretches of
+	// time in which it may have been made, which AddMoments turns into
+	// the moments that tell their instants apart: a frozen store runs
+	// what it received as it catches up after its thaw, which on a busy
+	// machine takes tens of milliseconds.
 	UntilMs int64
 	Moments []int64
+	Spans   []Span
 }
+
+// Span is a stretch of time, in Unix ms, both ends included.
+type Span struct{ FromMs, ToMs int64 }
 
 // SeatOut is a seat in an answer. A refusal names seats by Number alone.
 type SeatOut struct {
@@ -345,6 +354,11 @@ func (r Rules) unknown(s state, in Input) []any {
 			ms = append(ms, t)
 		}
 	}
+	for _, sp := range in.Spans {
+		if from, to := max(lo, sp.FromMs), min(in.UntilMs, sp.ToMs); from <= to {
+			ms = r.moments(ms, s, Output{}, from, to)
+		}
+	}
 	for _, t := range ms {
 		_, next := r.apply(s, in, user, t)
 		if next = r.after(next, in); !slices.Contains(nexts, any(next)) {
@@ -375,8 +389,12 @@ func (r Rules) AddMoments(history []porcupine.Operation) {
 		seat int
 	}
 	byHold, byCart := map[held][]int64{}, map[buyer][]int64{}
+	answered := map[string][]Input{}
 	for _, op := range history {
 		in := op.Input.(Input)
+		if !op.Output.(Output).Unknown {
+			answered[in.Event] = append(answered[in.Event], in)
+		}
 		for _, o := range op.Output.(Output).Seats {
 			if o.Status == OnHold {
 				b := buyer{in.Event, o.Holder}
@@ -393,29 +411,70 @@ func (r Rules) AddMoments(history []porcupine.Operation) {
 			continue
 		}
 		b := buyer{in.Event, in.User}
-		var seats []int
-		switch in.Kind {
-		case Hold, Refresh, Reserve:
-			seats = []int{in.Seat}
-		case HoldSeats, ReserveSeats:
-			seats = in.Seats
-		case Release:
-			if seats = in.Seats; seats == nil {
-				seats = r.all()
-			}
-		default:
-			seats = r.all()
-		}
+		seats := r.reach(in)
 		ms := slices.Clone(byCart[b])
 		for _, n := range seats {
 			ms = append(ms, byHold[held{b, n}]...)
 		}
 		ms = append(ms, in.Moments...)
+		if len(in.Spans) > 0 {
+			// The operations that can tell when it was made: the
+			// buyer's (its limit counts the holds), and those that
+			// look at its seats.
+			var seen []Input
+			for _, o := range answered[in.Event] {
+				if o.User == in.User || slices.ContainsFunc(r.reach(o), func(n int) bool { return slices.Contains(seats, n) }) {
+					seen = append(seen, o)
+				}
+			}
+			for _, sp := range in.Spans {
+				ms = append(ms, r.spanMoments(sp, seen)...)
+			}
+		}
 		ms = slices.DeleteFunc(ms, func(t int64) bool { return t <= in.CallMs || t > in.UntilMs })
 		slices.Sort(ms)
 		in.Moments = slices.Compact(ms)
 		history[i].Input = in
 	}
+}
+
+// spanMoments returns the moments of span sp at which to try a change of
+// unknown outcome, as far as the answered operations ops can tell them
+// apart: a hold made at t ends a TTL later, and an operation o sees it
+// live all along when t+TTL > o.ReturnMs, ended all along when t+TTL <=
+// o.CallMs, and either between. Those cases change at t = o.CallMs-TTL+1
+// and o.ReturnMs-TTL+1, so the start of sp and each such moment within it
+// stand for all of sp. (unknown adds the moments at which the state's own
+// holds end.) A cart begun in sp ends at its cap a lifetime later, which
+// would add as many moments again; they are left out, as the search then
+// took up to 50 s where it takes 15, and a change tried at a moment near
+// its own can only make a correct history fail, not a wrong one pass.
+func (r Rules) spanMoments(sp Span, ops []Input) []int64 {
+	ms := []int64{sp.FromMs}
+	d := r.TTLMs
+	for _, o := range ops {
+		for _, t := range []int64{o.CallMs - d + 1, o.ReturnMs - d + 1} {
+			if sp.FromMs < t && t <= sp.ToMs {
+				ms = append(ms, t)
+			}
+		}
+	}
+	return ms
+}
+
+// reach returns the seats that in may change or look at.
+func (r Rules) reach(in Input) []int {
+	switch in.Kind {
+	case Hold, Refresh, Reserve, Get:
+		return []int{in.Seat}
+	case HoldSeats, ReserveSeats:
+		return in.Seats
+	case Release:
+		if in.Seats != nil {
+			return in.Seats
+		}
+	}
+	return r.all()
 }
 
 // all returns every seat number of an event.

@@ -578,6 +578,16 @@ func unknownOp(call int64, in Input) porcupine.Operation {
 	return o
 }
 
+// heldOp is unknownOp, held back by a frozen store that caught up
+// between from and to.
+func heldOp(call, from, to int64, in Input) porcupine.Operation {
+	o := unknownOp(call, in)
+	in = o.Input.(Input)
+	in.Spans = []Span{{FromMs: from, ToMs: to}}
+	o.Input = in
+	return o
+}
+
 // TestUnknownOutcomes: a change answered 503 or not at all may have taken
 // effect at any moment after its call, even after its answer (a frozen
 // Redis runs it when thawed), or never; but not before its call, and not
@@ -620,6 +630,18 @@ func TestUnknownOutcomes(t *testing.T) {
 			op(200, 201, get(1), reserved(1, "a")),
 			op(200, 201, get(2), available(2)),
 		}, true},
+		// Only a hold made at 136-139 is still there for the list and
+		// gone for b: neither end of the catch-up fits.
+		{"a hold made while a frozen store caught up", []porcupine.Operation{
+			heldOp(10, 100, 140, hold(1, "a")),
+			op(235, 236, list, freeBut(1)),
+			op(238, 239, hold(1, "b"), onHold(1, "b", 338)),
+		}, true},
+		{"a hold made after the store caught up", []porcupine.Operation{
+			heldOp(10, 100, 130, hold(1, "a")),
+			op(235, 236, list, freeBut(1)),
+			op(238, 239, hold(1, "b"), onHold(1, "b", 338)),
+		}, false},
 		{"a reserve of a hold that had expired", []porcupine.Operation{
 			op(0, 1, hold(1, "a"), onHold(1, "a", 101)),
 			op(120, 121, get(1), available(1)),
