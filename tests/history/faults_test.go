@@ -321,9 +321,9 @@ func (rec *recorder) answeredSince(since time.Time) int {
 // instance killed) is made before its answer or never; one that a fault
 // holds back (a frozen Redis) may be made while the store catches up, from
 // the thaw until it answers again, a span of moments to try. Either may
-// be made a little after its answer,
-// settleSlack, if the instance gave up on a Redis that was only slow.
-// AddMoments then adds the moments that later answers pin down.
+// be made a little after its answer, settleSlack, if the instance gave up
+// on a Redis that was only slow. AddMoments then adds the moments that
+// later answers pin down.
 func settle(ops []porcupine.Operation, windows []window, held bool) {
 	for i, op := range ops {
 		if !op.Output.(seatmodel.Output).Unknown {

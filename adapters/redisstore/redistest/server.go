@@ -55,7 +55,9 @@ func (s *Server) Freeze() { s.n.freeze() }
 // then it has run what each connection sent it while frozen, up to one
 // read (16 KB) of each, as it reads a new connection's PING in a later
 // turn of its event loop than the one that reads what was waiting. On a
-// busy machine that is tens of milliseconds after the signal.
+// busy machine that is tens of milliseconds after the signal. A server
+// that does not answer within do's deadline is left to the caller's next
+// command to find.
 func (s *Server) Thaw() {
 	s.n.thaw()
 	s.n.do("PING")

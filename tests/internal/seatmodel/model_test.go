@@ -637,7 +637,7 @@ func TestUnknownOutcomes(t *testing.T) {
 			op(235, 236, list, freeBut(1)),
 			op(238, 239, hold(1, "b"), onHold(1, "b", 338)),
 		}, true},
-		{"a hold made after the store caught up", []porcupine.Operation{
+		{"a hold that fits only after the store caught up", []porcupine.Operation{
 			heldOp(10, 100, 130, hold(1, "a")),
 			op(235, 236, list, freeBut(1)),
 			op(238, 239, hold(1, "b"), onHold(1, "b", 338)),
