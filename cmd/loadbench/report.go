@@ -490,7 +490,40 @@ func (r report) summary() string {
 	if streams := r.streamTable(); streams != "" {
 		s += streams + "\n"
 	}
-	return s + r.targetTable()
+	return s + r.targetTable() + r.boundsTable()
+}
+
+// boundsTable compares the hold's share of its ceiling with the share of
+// a hold's writes alone (benchceiling's POST /writes: one EVALSHA that
+// makes them in the service's layout, without its reads and rules), round
+// by round: a hold that keeps that layout and makes one hold a run gets no
+// nearer its ceiling than they do. Empty when they did not run.
+func (r report) boundsTable() string {
+	var b strings.Builder
+	for _, topo := range []string{"standalone", "cluster"} {
+		writes, ok := r.ratio(topo, "writes", "evalsha", 64)
+		hold, okHold := r.ratio(topo, "hold", "evalsha", 64)
+		if !ok || !okHold {
+			continue
+		}
+		if b.Len() == 0 {
+			b.WriteString(`
+The bound of the hold's share: the ceiling server's POST /writes makes, in
+one EVALSHA, a hold's writes alone in the service's layout (the clock, the
+seat's byte and expiry, its holder and the buyer's cart, the expiry queue,
+the stream's record: benchceiling's writesScript), without a read or a
+rule. A hold that keeps that layout and makes one hold a script run gets
+no nearer the ceiling than it does; the service's holds share a run only
+when they meet (redisstore's batcher). Shares of the gin + one EVALSHA
+ceiling at 64 connections, median (min–max) of rounds:
+
+| Redis | a hold's writes alone | POST /seats/hold |
+|---|--:|--:|
+`)
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s |\n", topo, writes.format("%.0f%%"), hold.format("%.0f%%"))
+	}
+	return b.String()
 }
 
 func (r report) commands() string {
@@ -526,7 +559,7 @@ CPUs, as they do in the targets of issue 3.%s
 Ratios are taken round by round against the ceiling run next to each (just
 before it in odd rounds, just after it in even ones), so both saw the machine
 in about the same state.
-
+%s
 ## The sale
 
 %s
@@ -642,7 +675,7 @@ loadbench's Go clients run it (`+"`-sales`"+`, `+"`-sale-clients`"+`, `+"`-singl
 `+"`-stream-rate`"+`, `+"`-stream-duration`"+`; see cmd/loadbench/stream.go).
 `, r.machine.date.Format("2006-01-02 15:04 MST"), r.opts.rounds, r.opts.duration, r.opts.sales,
 		r.machine.cpus, r.machine.cpu, r.machine.os, r.machine.goVersion, r.machine.redis, r.machine.wrk, loadNote(),
-		r.targetTable(), r.saleTable(), r.opts.singleCap, r.table(), thousands(bestPerEvent), thousands(frontHeld+bestPerEvent*bestSeats), churnFresh,
+		r.targetTable(), r.boundsTable(), r.saleTable(), r.opts.singleCap, r.table(), thousands(bestPerEvent), thousands(frontHeld+bestPerEvent*bestSeats), churnFresh,
 		r.redisTable(), r.machine.cpus, r.cpuTable(), r.guardSection()+r.crowdSection()+r.streamSection(), strings.Join(os.Args, " "), r.commands())
 	if r.goBench != "" {
 		fmt.Fprintf(&b, "\n## Go benchmarks\n\n`%s`\n\n```\n%s```\n", r.opts.goBenchCmd, benchLines(r.goBench))

@@ -333,6 +333,27 @@ func TestListTargets(t *testing.T) {
 	}
 }
 
+// TestBoundsTable: the share of a hold's writes alone is reported beside
+// the hold's, and nothing when they did not run.
+func TestBoundsTable(t *testing.T) {
+	t.Parallel()
+	var r report
+	for _, s := range selected(topologies["standalone"].scenarios, "evalsha@64,hold@64") {
+		w, _ := parseWrk([]byte(wrkOut))
+		w.Requests = map[string]int64{"evalsha": 1000, "hold": 600}[s.id]
+		r.results = append(r.results, result{topology: "standalone", scenario: s, round: 1, wrk: w})
+	}
+	if table := r.boundsTable(); table != "" {
+		t.Errorf("bounds table without a run of the writes:\n%s", table)
+	}
+	w, _ := parseWrk([]byte(wrkOut))
+	w.Requests = 750
+	r.results = append(r.results, result{topology: "standalone", scenario: selected(topologies["standalone"].scenarios, "writes@64")[0], round: 1, wrk: w})
+	if table, want := r.boundsTable(), "| standalone | 75% | 60% |"; !strings.Contains(table, want) {
+		t.Errorf("bounds table lacks %q:\n%s", want, table)
+	}
+}
+
 func TestCPUPerRequest(t *testing.T) {
 	t.Parallel()
 	const info = "# CPU\r\nused_cpu_sys:1.250000\r\nused_cpu_user:0.750000\r\nused_cpu_sys_children:9.000000\r\n"

@@ -70,6 +70,13 @@ func holdCurve() []scenario {
 		s = append(s,
 			scenario{id: "evalsha", label: "ceiling: gin + JSON + one EVALSHA", ceiling: true, mode: "seats", path: "/evalsha", conns: c, expect: http.StatusOK},
 			scenario{id: "hold", label: "POST /seats/hold", mode: "seats", path: "/seats/hold", conns: c, expect: http.StatusOK, base: "evalsha"})
+		if c == 64 {
+			// The bound of the hold's share (report.go, boundsTable). Its
+			// keys stay in Redis: a few MB a run, of keys no other
+			// scenario reads.
+			s = append(s, scenario{id: "writes", label: "bound: gin + JSON + one EVALSHA of a hold's writes alone", ceiling: true, mode: "seats", path: "/writes",
+				conns: c, expect: http.StatusOK, base: "evalsha"})
+		}
 	}
 	return s
 }
