@@ -73,7 +73,7 @@ local function now_ms()
 end
 `
 
-	// Sets now to Redis's time, for luaNow and luaReadCart (which makes no
+	// Sets now to Redis's time, for luaNow and luaReadCarts (which makes no
 	// closure for it).
 	luaTime = `
   local t = redis.call('TIME')
@@ -109,16 +109,17 @@ end
 local EVENT, SEATS, EXP, HOLDS, EXPQ, COOL, CHANGES, IDEM, IDEMS = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
 -- Arithmetic reads a number's text once; tonumber reads it twice.
 local USER, TOTAL, FP, IDEM_TTL = ARGV[1], ARGV[2] + 0, ARGV[3], ARGV[4]
+-- The user's cart is the field c:<user> of the holds hash.
+local CART = 'c:' .. USER
 ` + luaChangeState
 
 	// What every change script declares after its keys and arguments.
 	luaChangeState = `
--- The user's cart is the field c:<user> of the holds hash.
-local CART = 'c:' .. USER
 -- NONE is the holds hash's min when nothing is queued: past every expiry.
 local NONE = 99999999999999
--- MIN is the holds hash's min, read with the cart and now (see
--- luaReadCart).
+-- MIN is the holds hash's min, read with the carts and now (see
+-- luaReadCarts); cart_value is the user's cart of the scripts of one user
+-- (luaReadCart).
 local MIN, cart_value, now
 -- The stream keeps at least this many records (XADD MAXLEN ~): the
 -- store's setting, written into the script's text (see changeScripts).
@@ -306,14 +307,16 @@ local function reclaim(now)
 end
 `
 
-	// Reads the holds hash's min and the user's cart in one call, after the
-	// reclaim if something may have expired: MIN is a lower bound of every
-	// score of expq and cool (NONE when both are empty), and no hold or
-	// cool-down can have ended before it.
-	luaReadCart = `
-local hv = redis.call('HMGET', HOLDS, 'min', CART)
-MIN = hv[1] and hv[1] + 0
-cart_value = hv[2]
+	// Reads the holds hash's min and the carts named in CARTS (fields c:<user>)
+	// in one call, after the reclaim if something may have expired: MIN is
+	// a lower bound of every score of expq and cool (NONE when both are
+	// empty), and no hold or cool-down can have ended before it. Leaves
+	// cart_values, the carts' values in the order of CARTS (false for
+	// none).
+	luaReadCarts = `
+local cart_values = redis.call('HMGET', HOLDS, 'min', unpack(CARTS))
+MIN = table.remove(cart_values, 1)
+MIN = MIN and MIN + 0
 do
 ` + luaTime + `
 end
@@ -324,8 +327,15 @@ if not MIN or MIN <= now then
   -- The reclaim's helpers are made only when it runs.
 ` + luaSetSeats + luaRecord + luaReclaim + `
   MIN = reclaim(now)
-  cart_value = redis.call('HGET', HOLDS, CART)
+  if #CARTS > 0 then cart_values = redis.call('HMGET', HOLDS, unpack(CARTS)) end
 end
+`
+
+	// luaReadCarts of the user's cart alone: cart_value.
+	luaReadCart = `
+local CARTS = {CART}
+` + luaReadCarts + `
+cart_value = cart_values[1]
 `
 
 	// The user's cart in the event (domain.Cart): start, till (its Until),
@@ -550,7 +560,6 @@ end
 	// 'H' with their holder; every seat gets its expiry and queue entry;
 	// each cart changed is written by the HSET of the holders, and so is
 	// min if an expiry is before it; each hold is one record.
-	// put_holds is a hold alone: stage, then flush.
 	luaHolds = `
 local staged = {fresh = {}, exps = {}, holders = {}, carts = {}, records = {}, least = NONE}
 
@@ -611,7 +620,10 @@ local function flush(now)
   for k = 1, #s.records do record(OP_HOLD, s.records[k][1], s.records[k][2]) end
   staged = {fresh = {}, exps = {}, holders = {}, carts = {}, records = {}, least = NONE}
 end
+`
 
+	// A hold of the script's user alone (luaHolds): stage, then flush.
+	luaPutHolds = luaHolds + `
 local function put_holds(c, ns, now, e, ttl, cap)
   local reply = stage(USER, c, ns, now, e, ttl, cap)
   flush(now)
@@ -847,7 +859,7 @@ return {total, total - held - reserved, held, reserved}
 	// With an idempotency key; the holds without one are holdsSource's.
 	holdSource = changeScript(`
 local TTL, MAX, CAP = ARGV[5] + 0, ARGV[6] + 0, ARGV[7] + 0
-`, luaPush, luaAsked, luaSetSeats, luaCart, luaHolding, luaPolicy, luaOpen, luaDecide, luaSeatByte, luaSeatBytes, luaHolds, `
+`, luaPush, luaAsked, luaSetSeats, luaCart, luaHolding, luaPolicy, luaOpen, luaDecide, luaSeatByte, luaSeatBytes, luaPutHolds, `
 local seen = answered(false)
 if seen then return seen end
 local ns, missing = asked(8)
@@ -877,10 +889,7 @@ return answer(put_holds(c, ns, now, expiry(c, now, TTL, CAP), TTL, CAP))
 	holdsSource = script(`
 local SEATS, EXP, HOLDS, EXPQ, COOL, CHANGES = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local TOTAL, TTL, MAX, CAP, ROWS = ARGV[1] + 0, ARGV[2] + 0, ARGV[3] + 0, ARGV[4] + 0, ARGV[5] + 0
--- No user: luaReadCart reads the holds hash's field 'c:', which none
--- has, with its min; the carts are read after it.
-local USER = ''
-`, luaChangeState, luaReadCart, luaText, luaPush, luaSetSeats, luaRecord, luaCart, luaHolding, luaPolicy, luaOpen, luaDecide, luaBest, luaAsked, luaSeatByte, luaSeatBytes, luaHolds, `
+`, luaChangeState, luaText, luaPush, luaAsked, `
 -- The holds {user, seats, missing} or {user, nil, count, adjacent}:
 -- missing the refusal of the seats past the event, if any (asked's); all
 -- the seats to read.
@@ -905,9 +914,11 @@ while i <= #ARGV do
     names[#names + 1] = 'c:' .. u
   end
 end
--- The carts, as read_cart makes them, by user.
-local carts, values = {}, redis.call('HMGET', HOLDS, unpack(names))
-for k = 1, #names do carts[string.sub(names[k], 3)] = read_cart(values[k]) end
+-- The carts, read with min, as read_cart makes them, by user.
+local CARTS = names
+`, luaReadCarts, luaSetSeats, luaRecord, luaCart, luaHolding, luaPolicy, luaOpen, luaDecide, luaBest, luaSeatByte, luaSeatBytes, luaHolds, `
+local carts = {}
+for k = 1, #names do carts[string.sub(names[k], 3)] = read_cart(cart_values[k]) end
 -- The seats' bytes, by seat: read once, then as the holds leave them.
 local bytes = {}
 if #all > 0 then
@@ -963,7 +974,7 @@ var (
 	holdBestSource = changeScript(`
 local TTL, MAX, CAP, ROWS = ARGV[5] + 0, ARGV[6] + 0, ARGV[7] + 0, ARGV[8] + 0
 local COUNT, ADJACENT = ARGV[9] + 0, ARGV[10] == '1'
-`, luaSetSeats, luaCart, luaHolding, luaPolicy, luaOpen, luaHolds, luaBest, `
+`, luaSetSeats, luaCart, luaHolding, luaPolicy, luaOpen, luaPutHolds, luaBest, `
 local seen = answered(false)
 if seen then return seen end
 `, luaReadCart, `
@@ -1057,9 +1068,9 @@ return answer(reply)
 	// reclaim alone. Answers the holds hash's min after it, 0 for none.
 	expireSource = script(`
 local SEATS, EXP, HOLDS, EXPQ, COOL, CHANGES = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
--- No user: the cart read with min is the field 'c:', which none has.
-local USER = ''
-` + luaChangeState + luaReadCart + `
+-- No cart: min alone.
+local CARTS = {}
+` + luaChangeState + luaReadCarts + `
 if MIN == NONE then return 0 end
 return MIN
 `)
