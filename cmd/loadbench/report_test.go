@@ -164,7 +164,7 @@ func TestInOrderPairs(t *testing.T) {
 	for _, x := range inOrder(s, 2) {
 		got = append(got, x.id)
 	}
-	want := "cart cartceil best bestceil summary sumceil churnlist"
+	want := "cart cartceil cartwrites best bestceil summary sumceil churnlist"
 	if strings.Join(got, " ") != want {
 		t.Errorf("round 2: %v, want %s", got, want)
 	}
@@ -349,7 +349,7 @@ func TestBoundsTable(t *testing.T) {
 	w, _ := parseWrk([]byte(wrkOut))
 	w.Requests = 750
 	r.results = append(r.results, result{topology: "standalone", scenario: selected(topologies["standalone"].scenarios, "writes@64")[0], round: 1, wrk: w})
-	if table, want := r.boundsTable(), "| standalone | 75% | 60% |"; !strings.Contains(table, want) {
+	if table, want := r.boundsTable(), "| POST /seats/hold | standalone | 75% | 60% |"; !strings.Contains(table, want) {
 		t.Errorf("bounds table lacks %q:\n%s", want, table)
 	}
 }

@@ -72,8 +72,8 @@ func holdCurve() []scenario {
 			scenario{id: "hold", label: "POST /seats/hold", mode: "seats", path: "/seats/hold", conns: c, expect: http.StatusOK, base: "evalsha"})
 		if c == 64 {
 			// The bound of the hold's share (report.go, boundsTable). Its
-			// keys stay in Redis: a few MB a run, of keys no other
-			// scenario reads.
+			// keys, and the cart's bound's, stay in Redis: a few MB a
+			// run, of keys no other scenario reads.
 			s = append(s, scenario{id: "writes", label: "bound: gin + JSON + one EVALSHA of a hold's writes alone", ceiling: true, mode: "seats", path: "/writes",
 				conns: c, expect: http.StatusOK, base: "evalsha"})
 		}
@@ -87,6 +87,8 @@ func cartScenarios() []scenario {
 	return []scenario{
 		{id: "cartceil", label: "ceiling: gin + cart JSON + one EVALSHA", ceiling: true, mode: "cart", path: "/evalsha/{event}/hold", conns: 64, expect: http.StatusOK},
 		{id: "cart", label: "POST /events/{id}/hold, 6 listed seats", mode: "cart", path: "/events/{event}/hold", conns: 64, expect: http.StatusOK, base: "cartceil"},
+		{id: "cartwrites", label: "bound: gin + cart JSON + one EVALSHA of a cart's writes alone", ceiling: true, mode: "cart", path: "/writes/{event}/hold", conns: 64,
+			expect: http.StatusOK, base: "cartceil"},
 		{id: "bestceil", label: "ceiling: gin + best-available JSON + one EVALSHA", ceiling: true, mode: "best", path: "/evalsha/{event}/hold", conns: 64, expect: http.StatusOK},
 		{id: "best", label: "POST /events/{id}/hold, best available 4 (5,000 live holds)", mode: "best", path: "/events/{event}/hold", conns: 64, expect: http.StatusOK, base: "bestceil"},
 		{id: "sumceil", label: "ceiling: gin GET + one EVALSHA", ceiling: true, mode: "get", path: "/evalsha/{event}/summary", conns: 64, expect: http.StatusOK},
