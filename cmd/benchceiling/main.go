@@ -137,20 +137,25 @@ func run(addr string, redisAddrs []string) error {
 
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
-	r.POST("/evalsha", func(c *gin.Context) {
-		var req seatRequest
-		if err := c.ShouldBindJSON(&req); err != nil {
-			c.JSON(http.StatusBadRequest, gin.H{"error": err.Error()})
-			return
+	// seatHold decodes a seat body and, once run made its round trip for
+	// the seat id of event, answers it back.
+	seatHold := func(run func(c *gin.Context, event, user, id string) bool) gin.HandlerFunc {
+		return func(c *gin.Context) {
+			var req seatRequest
+			if err := c.ShouldBindJSON(&req); err != nil {
+				c.JSON(http.StatusBadRequest, gin.H{"error": err.Error()})
+				return
+			}
+			event, _, _ := strings.Cut(req.ID, ".")
+			if run(c, event, req.UUID, req.ID) {
+				c.JSON(http.StatusOK, req)
+			}
 		}
-		event, _, _ := strings.Cut(req.ID, ".")
-		if evalsha(c, event, req.UUID) {
-			c.JSON(http.StatusOK, req)
-		}
-	})
-	// cart answers a cart body as the service's hold does, after run
+	}
+	r.POST("/evalsha", seatHold(func(c *gin.Context, event, user, _ string) bool { return evalsha(c, event, user) }))
+	// cartHold answers a cart body as the service's hold does, after run
 	// made its round trip for the seats.
-	cart := func(run func(c *gin.Context, event, user string, ids []string) bool) gin.HandlerFunc {
+	cartHold := func(run func(c *gin.Context, event, user string, ids []string) bool) gin.HandlerFunc {
 		return func(c *gin.Context) {
 			var req cartRequest
 			if err := c.ShouldBindJSON(&req); err != nil {
@@ -176,7 +181,7 @@ func run(addr string, redisAddrs []string) error {
 			c.JSON(http.StatusOK, answer)
 		}
 	}
-	r.POST("/evalsha/:event/hold", cart(func(c *gin.Context, event, user string, ids []string) bool {
+	r.POST("/evalsha/:event/hold", cartHold(func(c *gin.Context, event, user string, ids []string) bool {
 		return evalsha(c, event, append([]string{user}, ids...)...)
 	}))
 	r.GET("/evalsha/:event/summary", func(c *gin.Context) {
@@ -201,18 +206,8 @@ func run(addr string, redisAddrs []string) error {
 		}
 		return true
 	}
-	r.POST("/writes", func(c *gin.Context) {
-		var req seatRequest
-		if err := c.ShouldBindJSON(&req); err != nil {
-			c.JSON(http.StatusBadRequest, gin.H{"error": err.Error()})
-			return
-		}
-		event, _, _ := strings.Cut(req.ID, ".")
-		if writes(c, event, req.UUID, []string{req.ID}) {
-			c.JSON(http.StatusOK, req)
-		}
-	})
-	r.POST("/writes/:event/hold", cart(writes))
+	r.POST("/writes", seatHold(func(c *gin.Context, event, user, id string) bool { return writes(c, event, user, []string{id}) }))
+	r.POST("/writes/:event/hold", cartHold(writes))
 	r.POST("/decode", func(c *gin.Context) {
 		var req seatRequest
 		if err := c.ShouldBindJSON(&req); err != nil {
