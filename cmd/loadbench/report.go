@@ -490,15 +490,15 @@ func (r report) summary() string {
 	if streams := r.streamTable(); streams != "" {
 		s += streams + "\n"
 	}
-	return s + r.targetTable() + r.boundsTable()
+	return s + r.targetTable() + "\n" + r.boundsTable()
 }
 
 // boundsTable compares the shares of the hold and the cart hold of their
 // ceilings with those of their writes alone (benchceiling's POST /writes:
 // one EVALSHA that makes them in the service's layout, without its reads
 // and rules), round by round: a hold that keeps that layout and makes one
-// hold a run gets no nearer its ceiling than they do. Empty when none
-// ran.
+// hold a run gets no nearer its ceiling than they do. A paragraph and a
+// table, each followed by a blank line, or empty when none ran.
 func (r report) boundsTable() string {
 	var b strings.Builder
 	for _, x := range []struct{ label, topo, id, bound, base string }{
@@ -512,8 +512,7 @@ func (r report) boundsTable() string {
 			continue
 		}
 		if b.Len() == 0 {
-			b.WriteString(`
-The bound of a hold's share: the ceiling server's POST /writes makes, in
+			b.WriteString(`The bound of a hold's share: the ceiling server's POST /writes makes, in
 one EVALSHA, a hold's writes alone in the service's layout (the clock, the
 seats' bytes and expiries, their holder and the buyer's cart, the expiry
 queue, the stream's record: benchceiling's writesScript), without a read
@@ -527,6 +526,9 @@ ceiling at 64 connections, median (min–max) of rounds:
 `)
 		}
 		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", x.label, x.topo, bound.format("%.0f%%"), got.format("%.0f%%"))
+	}
+	if b.Len() > 0 {
+		b.WriteString("\n")
 	}
 	return b.String()
 }
@@ -564,8 +566,8 @@ CPUs, as they do in the targets of issue 3.%s
 Ratios are taken round by round against the ceiling run next to each (just
 before it in odd rounds, just after it in even ones), so both saw the machine
 in about the same state.
-%s
-## The sale
+
+%s## The sale
 
 %s
 - **cart**: each of the concurrent clients is a stream of buyers, each with
