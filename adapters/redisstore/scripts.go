@@ -118,9 +118,8 @@ local CART = 'c:' .. USER
 -- NONE is the holds hash's min when nothing is queued: past every expiry.
 local NONE = 99999999999999
 -- MIN is the holds hash's min, read with the carts and now (see
--- luaReadCarts); cart_value is the user's cart of the scripts of one user
--- (luaReadCart).
-local MIN, cart_value, now
+-- luaReadCarts).
+local MIN, now
 -- The stream keeps at least this many records (XADD MAXLEN ~): the
 -- store's setting, written into the script's text (see changeScripts).
 local STREAM_MAX = '` + streamMaxMark + `'
@@ -335,7 +334,7 @@ end
 	luaReadCart = `
 local CARTS = {CART}
 ` + luaReadCarts + `
-cart_value = cart_values[1]
+local cart_value = cart_values[1]
 `
 
 	// The user's cart in the event (domain.Cart): start, till (its Until),
