@@ -229,6 +229,17 @@ local function set_seats(key, ns, width, b)
 end
 `
 
+	// Calls cmd on key with the values of list, at most 1000 a call:
+	// unpack, and so one Redis call of a script, takes about 8,000 values
+	// at most, and a change may name more (a cart of 4,000 seats writes
+	// two values a seat), which must not fail half written. 1000 is even,
+	// so that the pairs of HSET and ZADD stay whole.
+	luaChunked = `
+local function chunked(cmd, key, list)
+  for i = 1, #list, 1000 do redis.call(cmd, key, unpack(list, i, math.min(i + 999, #list))) end
+end
+`
+
 	// Gives back every seat whose hold expired by now: its byte 'A' again,
 	// its holder and its expq entry gone. So afterwards every 'H' byte is a
 	// live hold. Each hold is reclaimed once, by the first change after it
@@ -294,8 +305,8 @@ local function reclaim(now)
       end
     end
   end
-  for i = 1, #del, 1000 do redis.call('HDEL', HOLDS, unpack(del, i, math.min(i + 999, #del))) end
-  for i = 1, #cool, 1000 do redis.call('ZADD', COOL, unpack(cool, i, math.min(i + 999, #cool))) end
+  chunked('HDEL', HOLDS, del)
+  chunked('ZADD', COOL, cool)
   local min = NONE
   local first = redis.call('ZRANGE', EXPQ, 0, 0, 'WITHSCORES')
   if first[2] then min = tonumber(first[2]) end
@@ -324,7 +335,7 @@ if not MIN or MIN <= now then
   -- write again.
   if not MIN and redis.call('EXISTS', SEATS) == 0 then return {EVENT_NOT_FOUND} end
   -- The reclaim's helpers are made only when it runs.
-` + luaSetSeats + luaRecord + luaReclaim + `
+` + luaSetSeats + luaRecord + luaChunked + luaReclaim + `
   MIN = reclaim(now)
   if #CARTS > 0 then cart_values = redis.call('HMGET', HOLDS, unpack(CARTS)) end
 end
@@ -614,8 +625,8 @@ local function flush(now)
   if s.least < MIN then
     fields[#fields + 1], fields[#fields + 2] = 'min', text(s.least)
   end
-  redis.call('HSET', HOLDS, unpack(fields))
-  redis.call('ZADD', EXPQ, unpack(queue))
+  chunked('HSET', HOLDS, fields)
+  chunked('ZADD', EXPQ, queue)
   for k = 1, #s.records do record(OP_HOLD, s.records[k][1], s.records[k][2]) end
   staged = {fresh = {}, exps = {}, holders = {}, carts = {}, records = {}, least = NONE}
 end
@@ -665,8 +676,8 @@ local function drop_holds(c, ns, now, b)
     c.exp[ns[i]] = nil
     rec[i] = text(ns[i]) .. ' 0'
   end
-  redis.call('HDEL', HOLDS, unpack(ns))
-  redis.call('ZREM', EXPQ, unpack(ns))
+  chunked('HDEL', HOLDS, ns)
+  chunked('ZREM', EXPQ, ns)
   leave_cart(c, now, b == 'R')
   record(b == 'R' and OP_RESERVE or OP_RELEASE, USER, table.concat(rec, ' '))
 end
@@ -858,7 +869,7 @@ return {total, total - held - reserved, held, reserved}
 	// With an idempotency key; the holds without one are holdsSource's.
 	holdSource = changeScript(`
 local TTL, MAX, CAP = ARGV[5] + 0, ARGV[6] + 0, ARGV[7] + 0
-`, luaPush, luaAsked, luaSetSeats, luaCart, luaHolding, luaPolicy, luaOpen, luaDecide, luaSeatByte, luaSeatBytes, luaPutHolds, `
+`, luaPush, luaAsked, luaSetSeats, luaChunked, luaCart, luaHolding, luaPolicy, luaOpen, luaDecide, luaSeatByte, luaSeatBytes, luaPutHolds, `
 local seen = answered(false)
 if seen then return seen end
 local ns, missing = asked(8)
@@ -915,7 +926,7 @@ while i <= #ARGV do
 end
 -- The carts, read with min, as read_cart makes them, by user.
 local CARTS = names
-`, luaReadCarts, luaSetSeats, luaRecord, luaCart, luaHolding, luaPolicy, luaOpen, luaDecide, luaBest, luaSeatByte, luaSeatBytes, luaHolds, `
+`, luaReadCarts, luaSetSeats, luaRecord, luaChunked, luaCart, luaHolding, luaPolicy, luaOpen, luaDecide, luaBest, luaSeatByte, luaSeatBytes, luaHolds, `
 local carts = {}
 for k = 1, #names do carts[string.sub(names[k], 3)] = read_cart(cart_values[k]) end
 -- The seats' bytes, by seat: read once, then as the holds leave them.
@@ -973,7 +984,7 @@ var (
 	holdBestSource = changeScript(`
 local TTL, MAX, CAP, ROWS = ARGV[5] + 0, ARGV[6] + 0, ARGV[7] + 0, ARGV[8] + 0
 local COUNT, ADJACENT = ARGV[9] + 0, ARGV[10] == '1'
-`, luaSetSeats, luaCart, luaHolding, luaPolicy, luaOpen, luaPutHolds, luaBest, `
+`, luaSetSeats, luaChunked, luaCart, luaHolding, luaPolicy, luaOpen, luaPutHolds, luaBest, `
 local seen = answered(false)
 if seen then return seen end
 `, luaReadCart, `
@@ -990,7 +1001,7 @@ return answer(put_holds(c, ns, now, expiry(c, now, TTL, CAP), TTL, CAP))
 
 	// ARGV ttlMs, maxLifetimeMs, all (1: the user's live holds, 0: the
 	// seats that follow), then the seats: domain.Refresh.
-	refreshSource = changeScript(luaSetSeats, luaPush, luaAsked, luaCart, luaLive, luaPolicy, luaSetExp, luaSeatByte, `
+	refreshSource = changeScript(luaSetSeats, luaChunked, luaPush, luaAsked, luaCart, luaLive, luaPolicy, luaSetExp, luaSeatByte, `
 local TTL, CAP, ALL = ARGV[5] + 0, ARGV[6] + 0, ARGV[7] == '1'
 local seen = answered(false)
 if seen then return seen end
@@ -1031,7 +1042,7 @@ for i = 1, #extended do
   queue[2 * i - 1], queue[2 * i] = text(e), text(extended[i])
   rec[2 * i - 1], rec[2 * i] = text(extended[i]), text(e)
 end
-redis.call('ZADD', EXPQ, unpack(queue))
+chunked('ZADD', EXPQ, queue)
 record(OP_REFRESH, USER, table.concat(rec, ' '))
 c.till = math.max(c.till, e)
 set_keep(c, TTL, CAP)
@@ -1041,7 +1052,7 @@ return answer(reply)
 
 	// ARGV all (1: the user's live holds, 0: the seats that follow), then
 	// the seats: domain.Release.
-	releaseSource = changeScript(luaSetSeats, luaPush, luaAsked, luaCart, luaLive, luaLeaveCart, luaDropHolds, `
+	releaseSource = changeScript(luaSetSeats, luaChunked, luaPush, luaAsked, luaCart, luaLive, luaLeaveCart, luaDropHolds, `
 local ALL = ARGV[5] == '1'
 local seen = answered(false)
 if seen then return seen end
@@ -1079,7 +1090,7 @@ return MIN
 // each seat; ARGV the seats: domain.Reserve), which the reserve that
 // waits for replicas sends itself (see replicas.go). KEYS[9+i] is the res
 // key of the i-th seat.
-var reserveSource = changeScript(luaSetSeats, luaPush, luaAsked, luaCart, luaLeaveCart, luaDropHolds, luaSeatByte, luaCountReserved, `
+var reserveSource = changeScript(luaSetSeats, luaChunked, luaPush, luaAsked, luaCart, luaLeaveCart, luaDropHolds, luaSeatByte, luaCountReserved, `
 local seen = answered(true)
 if seen then return seen end
 local ns, missing = asked(5)

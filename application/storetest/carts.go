@@ -441,3 +441,32 @@ func testRelease(t *testing.T, s application.Store) {
 	got, err = s.Release(ctx, u.ID, nil, "alice", noIdem)
 	wantRefusal(t, "Release in an unknown event", ans(got, err), domain.ErrEventNotFound, u)
 }
+
+// testBigCart: a deployment may let one buyer hold thousands of seats
+// (RESERVATION_HOLD_MAX_SEATS), more than one Redis call of a script takes
+// at once (Lua's unpack stops at about 8,000 values, and some writes take
+// two a seat). Every change of such a cart is whole: hold, refresh,
+// release, expiry and reserve, listed or best available.
+func testBigCart(t *testing.T, s application.Store) {
+	ctx := context.Background()
+	const total, n = 10_000, 8_500
+	e := newEvent(t, s, total)
+	p := domain.HoldPolicy{TTL: time.Minute, MaxSeats: n}
+	all := seq(1, n)
+
+	wantHeld(t, "best available of 8,500", ans(s.HoldBest(ctx, e.ID, domain.BestAvailable{Count: n, Adjacent: true}, "alice", p, noIdem)), e, "alice", all...)
+	wantSummary(t, s, e, domain.Summary{Total: total, Available: total - n, OnHold: n})
+	wantHeld(t, "Refresh of the cart", ans(s.Refresh(ctx, e.ID, nil, "alice", p, noIdem)), e, "alice", all...)
+	wantSeats(t, "Release of the cart", ans(s.Release(ctx, e.ID, nil, "alice", noIdem)), e, domain.Available, "", all...)
+	wantSummary(t, s, e, domain.Summary{Total: total, Available: total})
+
+	short := domain.HoldPolicy{TTL: shortHold.TTL, MaxSeats: n}
+	exp := wantHeld(t, "Hold of 8,500 listed seats", ans(s.Hold(ctx, e.ID, ids(e, all...), "bob", short, noIdem)), e, "bob", all...)
+	waitAvailable(t, s, e.Seat(n), exp)
+	// The next change reclaims them all.
+	wantHeld(t, "Hold after the expiry", ans(s.Hold(ctx, e.ID, ids(e, all...), "carol", p, noIdem)), e, "carol", all...)
+	wantSummary(t, s, e, domain.Summary{Total: total, Available: total - n, OnHold: n})
+	wantSeats(t, "Reserve of the cart", ans(s.Reserve(ctx, e.ID, ids(e, all...), "carol", noIdem)), e, domain.Reserved, "carol", all...)
+	wantSummary(t, s, e, domain.Summary{Total: total, Available: total - n, Reserved: n})
+	wantAvailable(t, s, e, seq(n+1, total)...)
+}

@@ -54,6 +54,7 @@ func Run(t *testing.T, newStore func(t *testing.T) application.Store) {
 		{"cart refresh", testCartRefresh},
 		{"cart reserve", testCartReserve},
 		{"release", testRelease},
+		{"a cart of more seats than a Redis call takes", testBigCart},
 		{"lifetime cap and cool-down", testLifetime},
 		{"release before the cap", testReleaseBeforeCap},
 		{"a reserve ends the cart", testReserveEndsCart},
