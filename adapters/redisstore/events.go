@@ -24,7 +24,9 @@ const maxCachedEvents = 10_000
 // finds it gone (see Store.gone): a window kept on purpose, as it spares
 // GET /events/{id} a round trip to Redis; an id
 // created again with other fields in that time is answered with the old
-// ones until then (its seats past the old size as not found).
+// ones until then. A seat call that meets the new size (a seat past the
+// new end, a best available) answers the event not found and forgets it,
+// as for an event gone; it never writes past the end of the seats.
 const eventCacheTTL = 5 * time.Second
 
 // eventCache keeps the events this instance created or read. An event never

@@ -540,7 +540,11 @@ end
 `
 
 	// The bytes of seats ns, in their order (see seat_byte), or nil when
-	// the event's seats are gone. Moving a string into Lua costs about 1ns a
+	// the event's seats are gone or end before one of ns: an event deleted,
+	// or created again smaller through another instance, that this one
+	// still has in memory with its old size (see eventCacheTTL); a seat past
+	// the end must never read as available, or its hold would grow the
+	// string. Moving a string into Lua costs about 1ns a
 	// byte: one GETRANGE from the lowest seat to the highest when they are
 	// close (a cart usually is), else one GETRANGE a seat.
 	luaSeatBytes = `
@@ -551,7 +555,7 @@ local function seat_bytes(ns)
   if hi - lo < 64 * #ns then
     local from = string.format('%d', lo - 1)
     local span = redis.call('GETRANGE', SEATS, from, lo == hi and from or string.format('%d', hi - 1))
-    if span == '' then return nil end
+    if #span <= hi - lo then return nil end
     for i = 1, #ns do bs[i] = string.sub(span, ns[i] - lo + 1, ns[i] - lo + 1) end
     return bs
   end
@@ -954,7 +958,9 @@ for k = 1, #holds do
     if not refused then
       if not seats then
         seats = redis.call('GET', SEATS)
-        if not seats then return {EVENT_NOT_FOUND} end
+        -- Of another size: created again through another instance (see
+        -- seat_bytes).
+        if not seats or #seats ~= TOTAL then return {EVENT_NOT_FOUND} end
       end
       ns = best(seats, count, holds[k][4], staged.holders) -- the seats the batch took
       if not ns then
@@ -989,7 +995,7 @@ local seen = answered(false)
 if seen then return seen end
 `, luaReadCart, `
 local seats = redis.call('GET', SEATS)
-if not seats then return {EVENT_NOT_FOUND} end
+if not seats or #seats ~= TOTAL then return {EVENT_NOT_FOUND} end -- see holdsSource
 local c = read_cart(cart_value)
 local holds = holding(c, now)
 local refused = admit(c, holds, holds + COUNT, now)
