@@ -72,7 +72,7 @@ var (
 	ErrInvalidTotalSeats  = refusal("INVALID_TOTAL_SEATS", "totalSeats must be an integer from 10 to 10000")
 	ErrInvalidSeatsPerRow = refusal("INVALID_SEATS_PER_ROW", "seatsPerRow must be an integer from 1 to totalSeats")
 	ErrInvalidUser        = refusal("INVALID_UUID", "UUID must be 1 to 128 printable characters")
-	ErrInvalidSeatID      = refusal("INVALID_SEAT_ID", "seat id is required")
+	ErrInvalidSeatID      = refusal("INVALID_SEAT_ID", "a seat id is required, as <eventId>.<seat number> (the id the API gives)")
 	ErrInvalidSeatIDs     = refusal("INVALID_SEAT_IDS", "ids must be 1 to the hold limit of distinct seat ids")
 	ErrInvalidCount       = refusal("INVALID_SEAT_COUNT", "bestAvailable.count must be an integer from 1 to the hold limit")
 	ErrInvalidIdemKey     = refusal("INVALID_IDEMPOTENCY_KEY", "Idempotency-Key must be 1 to 255 printable ASCII characters")

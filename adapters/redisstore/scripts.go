@@ -837,6 +837,9 @@ local first = '0-0'
 if f['first-entry'] then first = f['first-entry'][1] end
 local trimmed = 0
 if f['entries-added'] > f['length'] then trimmed = 1 end
+-- XRANGE refuses the last ID there can be as an exclusive start; no
+-- record follows it.
+if ARGV[1] == '18446744073709551615-18446744073709551615' then return {first, trimmed, {}} end
 return {first, trimmed, redis.call('XRANGE', KEYS[2], '(' .. ARGV[1], '+', 'COUNT', ARGV[2])}
 `)
 

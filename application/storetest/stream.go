@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -190,6 +191,10 @@ func testStreamRecords(t *testing.T, s application.Store) {
 	wantChanges(t, "every change", got, want)
 	// Read from a position, and in one page.
 	wantChanges(t, "after the third", changesAfter(t, s, e, got[2].Position, 1000), want[3:])
+	// After the last position there can be: none, as after any other.
+	if after := changesAfter(t, s, e, domain.Position{Ms: math.MaxUint64, Seq: math.MaxUint64}, pageSize); len(after) != 0 {
+		t.Fatalf("records after the last position there can be: %+v", after)
+	}
 	if p := lastPosition(t, s, e); p != got[len(got)-1].Position {
 		t.Fatalf("snapshot at %v, want the last record's %v", p, got[len(got)-1].Position)
 	}
