@@ -91,7 +91,7 @@ func (s streams) serve(c *gin.Context) {
 	if after != "" {
 		from, _ = domain.ParsePosition(after)
 	}
-	w := &sseWriter{c: c, rc: http.NewResponseController(errorFlusher(c.Writer)), cl: callerOf(c), enc: s.enc, ee: s.enc.acquire(event), last: from}
+	w := &sseWriter{c: c, rc: http.NewResponseController(errorFlusher(c.Writer)), cl: callerOf(c), creds: c.Request.Header, enc: s.enc, ee: s.enc.acquire(event), last: from}
 	defer s.enc.release(event)
 	if err := deadlineErr(w.rc.SetReadDeadline(time.Time{})); err != nil {
 		return
@@ -140,6 +140,7 @@ type sseWriter struct {
 	c         *gin.Context
 	rc        *http.ResponseController
 	cl        *caller
+	creds     http.Header // the request's, which the caller is identified by again
 	enc       *streamEncodings
 	ee        *eventEncodings
 	last      domain.Position // of the last record (or snapshot) written
@@ -172,6 +173,14 @@ func (w *sseWriter) run(ctx context.Context, sub *application.Subscription) erro
 		b, err := sub.Next(next)
 		quiet := err != nil && next.Err() != nil && ctx.Err() == nil
 		cancel()
+		if denied := w.identify(); denied != nil && (quiet || err == nil) {
+			return errors.Join(denied, w.message(func(b []byte) []byte {
+				e := classify(denied)
+				b = append(b, "event: denied\ndata: "...)
+				b = appendError(b, e.message(denied), e.code, nil)
+				return append(b, "\n\n"...)
+			}))
+		}
 		switch {
 		case quiet:
 			err = w.write(streamHeartbeat)
@@ -194,6 +203,24 @@ func (w *sseWriter) run(ctx context.Context, sub *application.Subscription) erro
 			return err
 		}
 	}
+}
+
+// identify checks the stream's credentials again before each message, as
+// every request has them checked: a key taken out of the keys file (a
+// SIGHUP's reload) or a buyer token past its expiry would otherwise keep
+// showing a long-lived stream what they no longer may (holders), and a
+// key's scopes are the file's as it is now. It returns the refusal that a
+// new request with them would get, nil while they are good.
+func (w *sseWriter) identify() error {
+	if w.cl == nil || !w.cl.g.identifies() {
+		return nil
+	}
+	cl := &caller{g: w.cl.g, ip: w.cl.ip}
+	if err := cl.identify(w.creds); err != nil {
+		return err
+	}
+	w.cl = cl
+	return nil
 }
 
 func (w *sseWriter) snapshot(s *application.Snapshot) error {

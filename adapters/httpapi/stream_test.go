@@ -9,9 +9,11 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -673,4 +675,91 @@ func TestStreamEncodings(t *testing.T) {
 	if len(se.events) != 0 {
 		t.Errorf("%d events kept once their last subscriber went", len(se.events))
 	}
+}
+
+// TestStreamChecksItsCredentialsAgain: a stream outlives no credential. A
+// key taken out of the keys file (and the file read again, as SIGHUP does)
+// and a buyer token past its expiry end their streams at the next message
+// with a denied event, the refusal a new request with them gets, instead
+// of showing holders on; a stream whose key is still in the file goes on.
+func TestStreamChecksItsCredentialsAgain(t *testing.T) {
+	t.Parallel()
+	keysFile := identitytest.WriteKeys(t, testKeys...)
+	keys, err := identity.LoadKeys(keysFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret := identitytest.NewSecret(t)
+	var late atomic.Bool // the tokens' clock, two hours on
+	tokens, err := identity.NewTokens(identity.TokenConfig{SecretFile: identitytest.WriteSecret(t, secret), Now: func() time.Time {
+		if late.Load() {
+			return time.Now().Add(2 * time.Hour)
+		}
+		return time.Now()
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := newStreamAPI(t, streamSetup{opts: []Option{WithKeys(keys), WithBuyerTokens(tokens)}})
+	e := a.createWith(bearerOf("admin"))
+	open := func(h http.Header) *sseStream {
+		s := a.open("/events/"+e.ID+"/stream", h)
+		s.snapshot()
+		return s
+	}
+	admin := open(http.Header{authorizationHeader: {bearerOf("admin")}})
+	reader := open(http.Header{authorizationHeader: {bearerOf("reader")}})
+	alice := open(http.Header{buyerTokenHeader: {identitytest.Mint(t, secret, "alice", time.Now().Add(time.Hour), "")}})
+	hold := func(user string, n int) {
+		t.Helper()
+		if _, err := a.svc.HoldSeats(context.Background(), application.CartRequest{Event: e.ID, User: user, IDs: []string{seatOf(e, n)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hold("alice", 1)
+	for name, s := range map[string]*sseStream{"admin": admin, "reader": reader, "alice": alice} {
+		if got, _ := s.changes(1); got[0].UUID != "alice" {
+			t.Fatalf("%s's stream shows holder %q, want alice", name, got[0].UUID)
+		}
+	}
+
+	var kept []identitytest.Key
+	for _, k := range testKeys {
+		if k.Name != "reader" {
+			kept = append(kept, k)
+		}
+	}
+	if err := os.WriteFile(keysFile, []byte(readFile(t, identitytest.WriteKeys(t, kept...))), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := keys.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	late.Store(true)
+	hold("alice", 2)
+	for name, want := range map[string]string{
+		"reader": `{"error":"authentication required: unknown API key","code":"UNAUTHENTICATED"}`,
+		"alice":  "INVALID_BUYER_TOKEN",
+	} {
+		s := map[string]*sseStream{"reader": reader, "alice": alice}[name]
+		m := s.event()
+		if m.event != "denied" || !strings.Contains(m.data, want) {
+			t.Errorf("%s's stream after its credential went: %+v, want denied with %s", name, m, want)
+		}
+		if _, err := s.read(); !errors.Is(err, io.EOF) {
+			t.Errorf("%s's stream after denied: %v, want its end", name, err)
+		}
+	}
+	if got, _ := admin.changes(1); got[0].UUID != "alice" {
+		t.Errorf("the stream of a key still in the file shows holder %q, want alice", got[0].UUID)
+	}
+}
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }

@@ -1235,6 +1235,11 @@ type ClientInterface interface {
 	//   cart's seats) are always in one message.
 	// - `gone`: the event was deleted; `data:` an Error
 	//   (`EVENT_NOT_FOUND`), then the stream ends.
+	// - `denied`: the credentials the stream was opened with are no
+	//   longer good (a key taken out of the keys file, a buyer token past
+	//   its expiry: they are checked again before each message); `data:`
+	//   the Error a new request with them gets (`UNAUTHENTICATED`,
+	//   `INVALID_BUYER_TOKEN`), then the stream ends.
 	// - a comment `: heartbeat` after 15 s without a message.
 	//
 	// A change of a hold that expires appears (`op: expired`) within about
@@ -1857,6 +1862,11 @@ func (c *Client) ReserveSeats(ctx context.Context, id EventID, params *ReserveSe
 //     cart's seats) are always in one message.
 //   - `gone`: the event was deleted; `data:` an Error
 //     (`EVENT_NOT_FOUND`), then the stream ends.
+//   - `denied`: the credentials the stream was opened with are no
+//     longer good (a key taken out of the keys file, a buyer token past
+//     its expiry: they are checked again before each message); `data:`
+//     the Error a new request with them gets (`UNAUTHENTICATED`,
+//     `INVALID_BUYER_TOKEN`), then the stream ends.
 //   - a comment `: heartbeat` after 15 s without a message.
 //
 // A change of a hold that expires appears (`op: expired`) within about
@@ -3706,6 +3716,11 @@ type ClientWithResponsesInterface interface {
 	//   cart's seats) are always in one message.
 	// - `gone`: the event was deleted; `data:` an Error
 	//   (`EVENT_NOT_FOUND`), then the stream ends.
+	// - `denied`: the credentials the stream was opened with are no
+	//   longer good (a key taken out of the keys file, a buyer token past
+	//   its expiry: they are checked again before each message); `data:`
+	//   the Error a new request with them gets (`UNAUTHENTICATED`,
+	//   `INVALID_BUYER_TOKEN`), then the stream ends.
 	// - a comment `: heartbeat` after 15 s without a message.
 	//
 	// A change of a hold that expires appears (`op: expired`) within about
@@ -7153,6 +7168,11 @@ func (c *ClientWithResponses) ReserveSeatsWithResponse(ctx context.Context, id E
 //     cart's seats) are always in one message.
 //   - `gone`: the event was deleted; `data:` an Error
 //     (`EVENT_NOT_FOUND`), then the stream ends.
+//   - `denied`: the credentials the stream was opened with are no
+//     longer good (a key taken out of the keys file, a buyer token past
+//     its expiry: they are checked again before each message); `data:`
+//     the Error a new request with them gets (`UNAUTHENTICATED`,
+//     `INVALID_BUYER_TOKEN`), then the stream ends.
 //   - a comment `: heartbeat` after 15 s without a message.
 //
 // A change of a hold that expires appears (`op: expired`) within about
