@@ -67,6 +67,19 @@ func (p Position) Prev() (Position, bool) {
 	return Position{}, false
 }
 
+// Next is the position right after p, with no position between them;
+// the last position there can be has none (ok false). A store that reads
+// the records from one position on, and not after one, starts at it.
+func (p Position) Next() (Position, bool) {
+	switch {
+	case p.Seq < math.MaxUint64:
+		return Position{Ms: p.Ms, Seq: p.Seq + 1}, true
+	case p.Ms < math.MaxUint64:
+		return Position{Ms: p.Ms + 1}, true
+	}
+	return Position{}, false
+}
+
 // Op is the operation that made a change.
 type Op uint8
 

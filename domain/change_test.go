@@ -58,6 +58,20 @@ func TestPositionPrev(t *testing.T) {
 	}
 }
 
+// TestPositionNext: Next is right after, Prev's inverse; the last position
+// there can be has none.
+func TestPositionNext(t *testing.T) {
+	for _, p := range []domain.Position{{}, {Seq: 1}, {Ms: 1, Seq: math.MaxUint64}, {Ms: math.MaxUint64, Seq: 7}} {
+		q, ok := p.Next()
+		if back, _ := q.Prev(); !ok || back != p {
+			t.Errorf("%v.Next() = %v, %v; want the position whose Prev it is", p, q, ok)
+		}
+	}
+	if q, ok := (domain.Position{Ms: math.MaxUint64, Seq: math.MaxUint64}).Next(); ok {
+		t.Errorf("the last position's Next is %v", q)
+	}
+}
+
 func TestVersionText(t *testing.T) {
 	v := domain.Version{Position: domain.Position{Ms: 17, Seq: 2}, Expired: 3}
 	if got := v.String(); got != "17-2.3" {

@@ -821,10 +821,10 @@ if not min or min + 0 > now then exact = 1 end
 return {redis.call('XREVRANGE', KEYS[3], '+', '-', 'COUNT', 1), exact}
 `)
 
-	// KEYS seats, changes; ARGV after, count. Answers {the first record
+	// KEYS seats, changes; ARGV from, count. Answers {the first record
 	// kept ('0-0': none), 1 if records were trimmed (else 0), the records
-	// after ARGV[1], at most ARGV[2]}, or 0 when there is no event (a nil
-	// would read as no answer): Store.Changes. Records leave only by
+	// from ARGV[1] on ('': none), at most ARGV[2]}, or 0 when there is no
+	// event (a nil would read as no answer): Store.Changes. Records leave only by
 	// MAXLEN, from the oldest, and XINFO's max-deleted-entry-id does not
 	// count those: that more were added than are kept says some went.
 	changesScript = rueidis.NewLuaScriptReadOnly(`#!lua flags=no-writes
@@ -837,10 +837,8 @@ local first = '0-0'
 if f['first-entry'] then first = f['first-entry'][1] end
 local trimmed = 0
 if f['entries-added'] > f['length'] then trimmed = 1 end
--- XRANGE refuses the last ID there can be as an exclusive start; no
--- record follows it.
-if ARGV[1] == '18446744073709551615-18446744073709551615' then return {first, trimmed, {}} end
-return {first, trimmed, redis.call('XRANGE', KEYS[2], '(' .. ARGV[1], '+', 'COUNT', ARGV[2])}
+if ARGV[1] == '' then return {first, trimmed, {}} end
+return {first, trimmed, redis.call('XRANGE', KEYS[2], ARGV[1], '+', 'COUNT', ARGV[2])}
 `)
 
 	// KEYS seats, exp, holds, res; ARGV seat. Answers {state, holder,

@@ -77,7 +77,13 @@ func (s *Store) ListVersion(ctx context.Context, id domain.EventID) (domain.Vers
 
 // Changes implements application.Store.
 func (s *Store) Changes(ctx context.Context, id domain.EventID, after domain.Position, limit int) ([]domain.Record, error) {
-	msg, err := s.run(ctx, changesScript, []string{seatsKey(id), changesKey(id)}, []string{after.String(), strconv.Itoa(max(limit, 1))})
+	// From the position right after after: XRANGE's exclusive start
+	// refuses the last ID there can be, which no record follows.
+	from := ""
+	if next, ok := after.Next(); ok {
+		from = next.String()
+	}
+	msg, err := s.run(ctx, changesScript, []string{seatsKey(id), changesKey(id)}, []string{from, strconv.Itoa(max(limit, 1))})
 	if err != nil {
 		return nil, err
 	}
