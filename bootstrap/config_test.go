@@ -98,6 +98,7 @@ func TestLoadConfigEverySetting(t *testing.T) {
 				"RESERVATION_MEMORY_MAX_SEATS=50000",
 				"RESERVATION_STREAM_MAX_LEN=5000",
 				"RESERVATION_STREAM_MAX_SUBSCRIBERS=300",
+				"RESERVATION_STREAM_MAX_PER_IP=40",
 				"RESERVATION_HTTP_MAX_CONNS=500",
 			)
 		}},
@@ -138,6 +139,7 @@ memory:
 stream:
   maxLen: 5000
   maxSubscribers: 300
+  maxPerIP: 40
 `, "")
 		}},
 		{"dotenv", func(t *testing.T) Sources {
@@ -172,12 +174,13 @@ RESERVATION_EVENTS_MAX_PER_KEY=100
 RESERVATION_MEMORY_MAX_SEATS=50000
 RESERVATION_STREAM_MAX_LEN=5000
 RESERVATION_STREAM_MAX_SUBSCRIBERS=300
+RESERVATION_STREAM_MAX_PER_IP=40
 RESERVATION_HTTP_MAX_CONNS=500
 `)
 		}},
 	}
 	want := Config{
-		HTTP: httpapi.Config{Addr: "127.0.0.1:9000", ShutdownTimeout: 2 * time.Second, MaxConns: 500, WriteTimeout: 30 * time.Second, MaxLists: 16},
+		HTTP: httpapi.Config{Addr: "127.0.0.1:9000", ShutdownTimeout: 2 * time.Second, MaxConns: 500, WriteTimeout: 30 * time.Second, MaxLists: 16, MaxStreamsPerIP: 40},
 		Redis: redisstore.Config{Addrs: []string{"r1:7000", "r2:7001"}, Timeout: 250 * time.Millisecond, DialTimeout: 5 * time.Second,
 			ReplicaAcks: 1, ReplicaAckTimeout: 2 * time.Second},
 		Hold: domain.HoldPolicy{TTL: 90 * time.Second, MaxSeats: 4}, // 0: no lifetime cap

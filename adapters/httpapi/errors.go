@@ -84,6 +84,7 @@ var otherErrors = []apiError{
 	{application.ErrInvalidLimit, http.StatusBadRequest, "INVALID_LIMIT"},
 	{application.ErrTrimmed, http.StatusGone, "CHANGES_TRIMMED"},
 	{application.ErrTooManySubscribers, http.StatusServiceUnavailable, "TOO_MANY_SUBSCRIBERS"}, // with Retry-After
+	{errTooManyStreams, http.StatusTooManyRequests, "TOO_MANY_STREAMS"},                        // with Retry-After
 	internalError,
 }
 

@@ -76,6 +76,9 @@ type guard struct {
 	// seatsNeed says what a seat change needs, in a 401's message.
 	seatsNeed string
 	maxLists  int // lists answered at once; 0: no cap (lists.go)
+	// streamsPerIP: streams one client IP has open at once; 0: no cap
+	// (stream.go).
+	streamsPerIP int
 }
 
 func newGuard(opts []Option) *guard {

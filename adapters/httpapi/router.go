@@ -41,8 +41,8 @@ func NewRouter(uc UseCases, log *zap.Logger, m Metrics, opts ...Option) *gin.Eng
 	read.GET("/events/:id", h.event)
 	g.group(r, deletes).DELETE("/events/:id", h.deleteEvent)
 	read.GET("/events/:id/summary", h.summary)
-	read.GET("/events/:id/stream", newStreams(uc, m).serve) // stream.go
-	read.GET("/events/:id/changes", h.changes)              // changes.go
+	read.GET("/events/:id/stream", newStreams(uc, m, g.streamsPerIP).serve) // stream.go
+	read.GET("/events/:id/changes", h.changes)                              // changes.go
 	// mappage.go: the seat map and its assets, reads like the API's that
 	// the page makes.
 	read.GET("/events/:id/map", seatMap)

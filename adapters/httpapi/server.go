@@ -36,6 +36,10 @@ type Config struct {
 	// MaxLists caps the seat lists answered at once; those past it are
 	// answered 503 TOO_MANY_LISTS (see lists.go). Zero is no cap.
 	MaxLists int
+	// MaxStreamsPerIP caps the streams one client IP (its /64 for IPv6)
+	// has open at once; one past it is answered 429 TOO_MANY_STREAMS (see
+	// stream.go). Zero is no cap.
+	MaxStreamsPerIP int
 }
 
 // Connection limits that protect the server from slow or idle clients; no
@@ -202,7 +206,7 @@ type serverParams struct {
 
 func newServer(p serverParams) *Server {
 	gin.SetMode(gin.ReleaseMode) // no debug output on stdout: the logs are zap's
-	opts := append([]Option{WithMaxLists(p.Config.MaxLists)}, p.Options...)
+	opts := append([]Option{WithMaxLists(p.Config.MaxLists), WithMaxStreamsPerIP(p.Config.MaxStreamsPerIP)}, p.Options...)
 	s := NewServer(p.Config, NewRouter(p.Service, p.Log, p.Metrics, opts...), p.Log)
 	s.refused = p.Metrics.ConnectionRefused
 	if p.Feed != nil {

@@ -61,13 +61,55 @@ var (
 const lastEventIDHeader = "Last-Event-Id"
 
 type streams struct {
-	uc  UseCases
-	m   Metrics
-	enc *streamEncodings
+	uc    UseCases
+	m     Metrics
+	enc   *streamEncodings
+	perIP *openStreams // nil: no cap
 }
 
-func newStreams(uc UseCases, m Metrics) streams {
-	return streams{uc: uc, m: m, enc: newStreamEncodings()}
+// WithMaxStreamsPerIP caps the streams one client IP (as the rate limits
+// count it: an IPv4 address, an IPv6 /64) has open at once; 0 is no cap.
+// A stream is held for as long as its client reads it, so without this cap
+// one script could open every stream the instance serves
+// (RESERVATION_STREAM_MAX_SUBSCRIBERS) and leave every seat map a 503; with
+// it, one past its IP's cap is answered 429 TOO_MANY_STREAMS at once.
+func WithMaxStreamsPerIP(n int) Option { return func(g *guard) { g.streamsPerIP = n } }
+
+var errTooManyStreams = errors.New("this client IP has as many streams open as it may; close one, or retry later")
+
+func newStreams(uc UseCases, m Metrics, perIP int) streams {
+	s := streams{uc: uc, m: m, enc: newStreamEncodings()}
+	if perIP > 0 {
+		s.perIP = &openStreams{max: perIP, open: map[string]int{}}
+	}
+	return s
+}
+
+// openStreams counts the streams open by each client IP.
+type openStreams struct {
+	max  int
+	mu   sync.Mutex
+	open map[string]int // IP -> its streams; an IP with none has no entry
+}
+
+// take counts a stream of ip, unless ip has max open already.
+func (o *openStreams) take(ip string) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.open[ip] >= o.max {
+		return false
+	}
+	o.open[ip]++
+	return true
+}
+
+// put uncounts a stream of ip.
+func (o *openStreams) put(ip string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.open[ip]--; o.open[ip] == 0 {
+		delete(o.open, ip)
+	}
 }
 
 func (s streams) serve(c *gin.Context) {
@@ -75,6 +117,15 @@ func (s streams) serve(c *gin.Context) {
 	if err != nil {
 		writeError(c, err)
 		return
+	}
+	if s.perIP != nil {
+		ip := ipBucket(c.ClientIP())
+		if !s.perIP.take(ip) {
+			c.Header("Retry-After", "1")
+			writeError(c, errTooManyStreams)
+			return
+		}
+		defer s.perIP.put(ip)
 	}
 	sub, err := s.uc.Stream(c.Request.Context(), c.Param("id"), after)
 	if err != nil {

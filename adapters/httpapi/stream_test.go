@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"os"
 	"slices"
 	"strconv"
@@ -762,4 +763,64 @@ func readFile(t *testing.T, path string) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// TestStreamsPerIP: a script that opens streams from one IP gets 429
+// TOO_MANY_STREAMS past its cap, at once, and holds no more of the
+// instance's streams; another IP still gets one, and a stream closed gives
+// its IP its place back.
+func TestStreamsPerIP(t *testing.T) {
+	t.Parallel()
+	const perIP = 3
+	loopback := []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+	a := newStreamAPI(t, streamSetup{opts: []Option{WithMaxStreamsPerIP(perIP), WithTrustedProxies(loopback)}})
+	e := a.createEvent(10)
+	path := "/events/" + e.ID + "/stream"
+	from := func(ip string) http.Header { return http.Header{"X-Forwarded-For": {ip}} }
+	open := func(ip string) (*http.Response, error) {
+		req, err := http.NewRequest(http.MethodGet, a.url+path, nil)
+		if err != nil {
+			return nil, err
+		}
+		req.Header = from(ip)
+		return streamClient.Do(req)
+	}
+	var script []*sseStream
+	for range perIP {
+		s := a.open(path, from("203.0.113.9"))
+		s.snapshot()
+		script = append(script, s)
+	}
+	for range 5 {
+		resp, err := open("203.0.113.9")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") != "1" || !strings.Contains(string(body), `"code":"TOO_MANY_STREAMS"`) {
+			t.Fatalf("a stream past the IP's cap: %d, Retry-After %q, %s; want 429 TOO_MANY_STREAMS", resp.StatusCode, resp.Header.Get("Retry-After"), body)
+		}
+	}
+	a.open(path, from("198.51.100.4")).snapshot() // another IP
+
+	// A stream closed: its IP may open one again, once the server has seen
+	// it go.
+	script[0].close()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := open("203.0.113.9")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode == http.StatusOK {
+			resp.Body.Close()
+			break
+		}
+		resp.Body.Close()
+		if time.Now().After(deadline) {
+			t.Fatalf("the IP's place is not back 10 s after one of its streams closed: %d", resp.StatusCode)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }

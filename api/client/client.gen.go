@@ -86,6 +86,7 @@ const (
 	STOREUNAVAILABLE       ErrorCode = "STORE_UNAVAILABLE"
 	TOOMANYCONNECTIONS     ErrorCode = "TOO_MANY_CONNECTIONS"
 	TOOMANYLISTS           ErrorCode = "TOO_MANY_LISTS"
+	TOOMANYSTREAMS         ErrorCode = "TOO_MANY_STREAMS"
 	TOOMANYSUBSCRIBERS     ErrorCode = "TOO_MANY_SUBSCRIBERS"
 	UNAUTHENTICATED        ErrorCode = "UNAUTHENTICATED"
 	UNSUPPORTEDMEDIATYPE   ErrorCode = "UNSUPPORTED_MEDIA_TYPE"
@@ -170,6 +171,8 @@ func (e ErrorCode) Valid() bool {
 	case TOOMANYCONNECTIONS:
 		return true
 	case TOOMANYLISTS:
+		return true
+	case TOOMANYSTREAMS:
 		return true
 	case TOOMANYSUBSCRIBERS:
 		return true
@@ -330,6 +333,7 @@ type Error struct {
 	// - TOO_MANY_CONNECTIONS (503, before any request is read): the instance has as many connections open as it may; retry, perhaps elsewhere.
 	// - TOO_MANY_LISTS (503, with Retry-After): the instance is answering as many seat lists as it may (`RESERVATION_HTTP_MAX_LISTS`); retry.
 	// - TOO_MANY_SUBSCRIBERS (503, with Retry-After): the instance serves as many streams as it may (`RESERVATION_STREAM_MAX_SUBSCRIBERS`); retry, perhaps elsewhere.
+	// - TOO_MANY_STREAMS (429, with Retry-After): the client's IP has as many streams open on the instance as it may (`RESERVATION_STREAM_MAX_PER_IP`).
 	// - INVALID_POSITION (400): a stream's Last-Event-ID or an `after` is not a position `<ms>-<seq>`.
 	// - INVALID_LIMIT (400): a page's `limit` is not an integer from 1 to 1000.
 	// - CHANGES_TRIMMED (410): the changes after `after` are no longer kept.
@@ -366,6 +370,7 @@ type Error struct {
 // - TOO_MANY_CONNECTIONS (503, before any request is read): the instance has as many connections open as it may; retry, perhaps elsewhere.
 // - TOO_MANY_LISTS (503, with Retry-After): the instance is answering as many seat lists as it may (`RESERVATION_HTTP_MAX_LISTS`); retry.
 // - TOO_MANY_SUBSCRIBERS (503, with Retry-After): the instance serves as many streams as it may (`RESERVATION_STREAM_MAX_SUBSCRIBERS`); retry, perhaps elsewhere.
+// - TOO_MANY_STREAMS (429, with Retry-After): the client's IP has as many streams open on the instance as it may (`RESERVATION_STREAM_MAX_PER_IP`).
 // - INVALID_POSITION (400): a stream's Last-Event-ID or an `after` is not a position `<ms>-<seq>`.
 // - INVALID_LIMIT (400): a page's `limit` is not an integer from 1 to 1000.
 // - CHANGES_TRIMMED (410): the changes after `after` are no longer kept.
@@ -5333,7 +5338,7 @@ type StreamEventChangesResponse struct {
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *EventNotFound
 	// JSON429 the response for an HTTP 429 `application/json` response
-	JSON429 *RateLimited
+	JSON429 *Error
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
 	// JSON500 the response for an HTTP 500 `application/json` response
@@ -5364,7 +5369,7 @@ func (r StreamEventChangesResponse) GetJSON404() *EventNotFound {
 }
 
 // GetJSON429 returns the response for an HTTP 429 `application/json` response
-func (r StreamEventChangesResponse) GetJSON429() *RateLimited {
+func (r StreamEventChangesResponse) GetJSON429() *Error {
 	return r.JSON429
 }
 
@@ -8937,7 +8942,7 @@ func ParseStreamEventChangesResponse(rsp *http.Response) (*StreamEventChangesRes
 		response.JSON404 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
-		var dest RateLimited
+		var dest Error
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
