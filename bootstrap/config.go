@@ -305,21 +305,6 @@ func parse(k *koanf.Koanf, origin map[string]string) (Config, error) {
 	if c.Auth.BuyerSecretFile != "" && c.Auth.BuyerPublicKeysFile != "" {
 		return Config{}, fmt.Errorf("%s, %s: set one of them, not both", origin["auth.buyerSecretFile"], origin["auth.buyerPublicKeysFile"])
 	}
-	// Settings that would be silently ignored are a mistake, told at start.
-	if c.Auth.BuyerAudience != "" && c.Auth.BuyerSecretFile == "" && c.Auth.BuyerPublicKeysFile == "" {
-		errs = append(errs, fmt.Errorf("%s: buyer tokens are off (no %s or %s), so no audience is checked", origin["auth.buyerAudience"], envName("auth.buyerSecretFile"), envName("auth.buyerPublicKeysFile")))
-	}
-	for _, l := range []struct {
-		key string
-		r   domain.Rate
-	}{{"buyer", c.Limits.Buyer}, {"ip", c.Limits.IP}, {"key", c.Limits.Key}, {"create", c.Limits.Create}} {
-		if key, r := l.key, l.r; r.Off() && r.Burst > 0 {
-			errs = append(errs, fmt.Errorf("%s: a burst without a rate limits nothing (%s is 0)", origin["limit."+key+".burst"], envName("limit."+key+".rate")))
-		}
-	}
-	if len(errs) > 0 {
-		return Config{}, errors.Join(errs...)
-	}
 	c.Limits.Buyer = perPeriod(c.Limits.Buyer, time.Second)
 	c.Limits.IP = perPeriod(c.Limits.IP, time.Second)
 	c.Limits.Key = perPeriod(c.Limits.Key, time.Second)
