@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/seatres/reservation/adapters/identity/identitytest"
 	"github.com/seatres/reservation/adapters/memstore"
 	"github.com/seatres/reservation/application"
 	"github.com/seatres/reservation/application/storetest"
@@ -143,6 +144,46 @@ func TestChangesRefusals(t *testing.T) {
 	for _, q := range []string{"limit=1", "limit=1000", "after=0-0", "after=99999999999999-0", "seat=" + seatOf(e, 1)} {
 		if r := a.get(path + q); r.Code != http.StatusOK {
 			t.Errorf("%s: %d %s", q, r.Code, r.Body)
+		}
+	}
+}
+
+// TestChangesHideHolders: the history shows a holder under the rule of the
+// stream and of every seat answer (with keys or tokens on: a key with
+// holders:read sees every holder, a buyer's token its own holds, anyone
+// else none), in a page and in one seat's page alike.
+func TestChangesHideHolders(t *testing.T) {
+	t.Parallel()
+	secret := identitytest.NewSecret(t)
+	a := newStreamAPI(t, streamSetup{opts: identityOptions(t, keysOn|tokensOn, secret, time.Now)})
+	e := a.createWith(bearerOf("admin"))
+	for _, hold := range []application.CartRequest{
+		{Event: e.ID, User: "alice", IDs: []string{seatOf(e, 1)}},
+		{Event: e.ID, User: "carol", IDs: []string{seatOf(e, 2)}},
+	} {
+		if _, err := a.svc.HoldSeats(t.Context(), hold); err != nil {
+			t.Fatal(err)
+		}
+	}
+	alice := identitytest.Mint(t, secret, "alice", time.Now().Add(time.Hour), "")
+	for name, tc := range map[string]struct {
+		credential []string
+		want       [2]string // the holders of seats 1 and 2 shown
+	}{
+		"anonymous":     {nil, [2]string{"", ""}},
+		"holders:read":  {[]string{authorizationHeader, bearerOf("reader")}, [2]string{"alice", "carol"}},
+		"seats:write":   {[]string{authorizationHeader, bearerOf("seats")}, [2]string{"", ""}},
+		"alice's token": {[]string{buyerTokenHeader, alice}, [2]string{"alice", ""}},
+	} {
+		all := decode[pageJSON](t, a.send(http.MethodGet, "/events/"+e.ID+"/changes", "", tc.credential...), http.StatusOK)
+		if len(all.Changes) != 2 || all.Changes[0].UUID != tc.want[0] || all.Changes[1].UUID != tc.want[1] {
+			t.Errorf("%s sees the history %+v, want holders %q", name, all.Changes, tc.want)
+		}
+		for i, n := range []int{1, 2} {
+			one := decode[pageJSON](t, a.send(http.MethodGet, "/events/"+e.ID+"/changes?seat="+url.QueryEscape(seatOf(e, n)), "", tc.credential...), http.StatusOK)
+			if len(one.Changes) != 1 || one.Changes[0].UUID != tc.want[i] {
+				t.Errorf("%s sees seat %d's history %+v, want holder %q", name, n, one.Changes, tc.want[i])
+			}
 		}
 	}
 }
