@@ -257,9 +257,8 @@ local function reclaim(now)
   local check, seen = {}, {}
   local gone = redis.call('ZRANGEBYSCORE', EXPQ, '-inf', nowt)
   if #gone > 0 then
-    for i = 1, #gone, 1000 do -- unpack has a limit on its values
-      local last = math.min(i + 999, #gone)
-      local who = redis.call('HMGET', HOLDS, unpack(gone, i, last))
+    for i = 1, #gone, 1000 do -- unpack has a limit on its values (see chunked)
+      local who = redis.call('HMGET', HOLDS, unpack(gone, i, math.min(i + 999, #gone)))
       for k = 1, #who do
         local u = who[k]
         if u and not seen[u] then
@@ -267,8 +266,8 @@ local function reclaim(now)
           check[#check + 1] = 'c:' .. u
         end
       end
-      redis.call('HDEL', HOLDS, unpack(gone, i, last))
     end
+    chunked('HDEL', HOLDS, gone)
     redis.call('ZREMRANGEBYSCORE', EXPQ, '-inf', nowt)
     for i = 1, #gone do gone[i] = tonumber(gone[i]) end
     table.sort(gone) -- so that the seats of a cart make runs
@@ -517,6 +516,18 @@ local function best(seats, count, adjacent, taken)
     pos = i + 1
   end
   return ns
+end
+`
+
+	// The seats string, or nil when the event's seats are gone or are not
+	// TOTAL long: created again with another size through another instance,
+	// which this one still has in memory with its old size (see
+	// seat_bytes).
+	luaAllSeats = `
+local function all_seats()
+  local seats = redis.call('GET', SEATS)
+  if seats and #seats == TOTAL then return seats end
+  return nil
 end
 `
 
@@ -824,9 +835,10 @@ return {redis.call('XREVRANGE', KEYS[3], '+', '-', 'COUNT', 1), exact}
 	// KEYS seats, changes; ARGV from, count. Answers {the first record
 	// kept ('0-0': none), 1 if records were trimmed (else 0), the records
 	// from ARGV[1] on ('': none), at most ARGV[2]}, or 0 when there is no
-	// event (a nil would read as no answer): Store.Changes. Records leave only by
-	// MAXLEN, from the oldest, and XINFO's max-deleted-entry-id does not
-	// count those: that more were added than are kept says some went.
+	// event (a nil would read as no answer): Store.Changes. Records leave
+	// only by MAXLEN, from the oldest, and XINFO's max-deleted-entry-id
+	// does not count those: that more were added than are kept says some
+	// went.
 	changesScript = rueidis.NewLuaScriptReadOnly(`#!lua flags=no-writes
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 if redis.call('EXISTS', KEYS[2]) == 0 then return {'0-0', 0, {}} end
@@ -931,7 +943,7 @@ while i <= #ARGV do
 end
 -- The carts, read with min, as read_cart makes them, by user.
 local CARTS = names
-`, luaReadCarts, luaSetSeats, luaRecord, luaChunked, luaCart, luaHolding, luaPolicy, luaOpen, luaDecide, luaBest, luaSeatByte, luaSeatBytes, luaHolds, `
+`, luaReadCarts, luaSetSeats, luaRecord, luaChunked, luaCart, luaHolding, luaPolicy, luaOpen, luaDecide, luaBest, luaAllSeats, luaSeatByte, luaSeatBytes, luaHolds, `
 local carts = {}
 for k = 1, #names do carts[string.sub(names[k], 3)] = read_cart(cart_values[k]) end
 -- The seats' bytes, by seat: read once, then as the holds leave them.
@@ -958,10 +970,8 @@ for k = 1, #holds do
     refused = admit(c, live, live + count, now)
     if not refused then
       if not seats then
-        seats = redis.call('GET', SEATS)
-        -- Of another size: created again through another instance (see
-        -- seat_bytes).
-        if not seats or #seats ~= TOTAL then return {EVENT_NOT_FOUND} end
+        seats = all_seats()
+        if not seats then return {EVENT_NOT_FOUND} end
       end
       ns = best(seats, count, holds[k][4], staged.holders) -- the seats the batch took
       if not ns then
@@ -991,12 +1001,12 @@ var (
 	holdBestSource = changeScript(`
 local TTL, MAX, CAP, ROWS = ARGV[5] + 0, ARGV[6] + 0, ARGV[7] + 0, ARGV[8] + 0
 local COUNT, ADJACENT = ARGV[9] + 0, ARGV[10] == '1'
-`, luaSetSeats, luaChunked, luaCart, luaHolding, luaPolicy, luaOpen, luaPutHolds, luaBest, `
+`, luaSetSeats, luaChunked, luaCart, luaHolding, luaPolicy, luaOpen, luaPutHolds, luaBest, luaAllSeats, `
 local seen = answered(false)
 if seen then return seen end
 `, luaReadCart, `
-local seats = redis.call('GET', SEATS)
-if not seats or #seats ~= TOTAL then return {EVENT_NOT_FOUND} end -- see holdsSource
+local seats = all_seats()
+if not seats then return {EVENT_NOT_FOUND} end
 local c = read_cart(cart_value)
 local holds = holding(c, now)
 local refused = admit(c, holds, holds + COUNT, now)
