@@ -14,9 +14,12 @@
 //	rsv:{E}:event       hash   name, total, rows (seats per row), reserved (a count)
 //	rsv:{E}:seats       string a byte a seat: 'A' available, 'H' on hold, 'R' reserved
 //	rsv:{E}:exp         string 8 bytes a seat: the expiry of its hold while its byte is 'H'
-//	rsv:{E}:holds       hash   n -> the holder of seat n while its byte is 'H'
+//	rsv:{E}:holds       hash   n -> the holder of seat n while its byte is 'H';
+//	                           c:<U> -> U's cart and holds; min, a bound of the
+//	                           scores of expq and cool; low, no seat below it is 'A'
 //	rsv:{E}:expq        zset   n scored by its hold's expiry, one per 'H' byte
-//	rsv:{E}:cart:<U>    string "<start> <until> <n> <exp> ...": U's cart and holds
+//	rsv:{E}:cool        zset   c:<U> scored by when U's cart stops mattering
+//	rsv:{E}:changes     stream the record of changes, appended by each change
 //	rsv:{E}:res:<b>     hash   n -> who reserved seat n, for n = 100b+1 .. 100b+100
 //	rsv:{E}:idem:<K>    string the fingerprint and first answer of a change under key K
 //	rsv:{E}:idems       zset   rsv:{E}:idem:<K> scored by its expiry: what a delete must find
@@ -28,8 +31,8 @@
 // expiry with the domain's rule (domain.Seat.At), and nothing needs a
 // background job. A list reads the seats and exp strings and the time in
 // one transaction: 9 bytes a seat, however many holds and whatever their
-// users' ids. A cart goes when Redis expires it, after its last hold or its
-// cool-down.
+// users' ids. A cart goes with the reclaim that finds its last hold expired
+// or its cool-down over.
 //
 // # Events in memory
 //

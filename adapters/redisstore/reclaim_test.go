@@ -2,6 +2,7 @@ package redisstore_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -54,8 +55,8 @@ func TestReclaim(t *testing.T) {
 		t.Fatal(err)
 	}
 	holds, err := c.Do(ctx, c.B().Hgetall().Key(layoutKey(e.ID, "holds")).Build()).AsStrMap()
-	if err != nil || len(holds) != 3 || holds["100"] != "zed" || holds["c:zed"] == "" || holds["min"] == "" {
-		t.Fatalf("holds hash after the change: %v, %v; want seat 100 by zed, zed's cart and min alone", holds, err)
+	if err != nil || len(holds) != 4 || holds["100"] != "zed" || holds["c:zed"] == "" || holds["min"] == "" || holds["low"] != "1" {
+		t.Fatalf("holds hash after the change: %v, %v; want seat 100 by zed, zed's cart, min and low alone", holds, err)
 	}
 	queue, err := c.Do(ctx, c.B().Zrange().Key(layoutKey(e.ID, "expq")).Min("0").Max("-1").Build()).AsStrSlice()
 	if err != nil || len(queue) != 1 || queue[0] != "100" {
@@ -66,6 +67,59 @@ func TestReclaim(t *testing.T) {
 		t.Fatalf("seats after the change: %q, %v; want %q", seats, err, want)
 	}
 	wantAvailable(t, s, e, 99)
+}
+
+// TestBestAvailableLow: the holds hash's low, below which no seat is
+// available, is where a best-available search starts reading the seats
+// string (docs/redis-layout.md). A best-available hold raises it past the
+// seats it took; a release and the reclaim of an expiry lower it to the
+// seats they give back. (storetest's "best available after seats were
+// freed" shows the answers; this shows that the search reads less.)
+func TestBestAvailableLow(t *testing.T) {
+	t.Parallel()
+	addr := redistest.SharedStandalone(t)
+	s, c := newStore(t, addr), redistest.Client(t, addr)
+	ctx := context.Background()
+	e := newEvent(t, s, 100)
+	short := domain.HoldPolicy{TTL: 20 * time.Millisecond, MaxSeats: 40}
+	low := func(want string) {
+		t.Helper()
+		got, err := c.Do(ctx, c.B().Hget().Key(layoutKey(e.ID, "holds")).Field("low").Build()).ToString()
+		if err != nil || got != want {
+			t.Fatalf("low = %q, %v; want %q", got, err, want)
+		}
+	}
+	best := func(count int, u domain.UserID, p domain.HoldPolicy) []domain.Seat {
+		t.Helper()
+		held, err := s.HoldBest(ctx, e.ID, domain.BestAvailable{Count: count}, u, p, noIdem)
+		if err != nil || len(held) != count {
+			t.Fatalf("HoldBest(%d) = %v, %v", count, held, err)
+		}
+		return held
+	}
+	best(4, "alice", longHold)
+	low("5")
+	expiring := best(3, "bob", short)
+	low("8")
+	if _, err := s.Release(ctx, e.ID, ids(e, 2), "alice", noIdem); err != nil {
+		t.Fatal(err)
+	}
+	low("2")
+	best(1, "carol", longHold)
+	low("8") // past 2, the seat taken, and past 3..7, held
+	waitRedisPast(t, c, e, expiring[0].HoldExpiresAt)
+	if _, err := s.Hold(ctx, e.ID, ids(e, 50), "dave", longHold, noIdem); err != nil {
+		t.Fatal(err)
+	}
+	low("5") // the reclaim gave back 5..7
+	best(1, "erin", longHold)
+	low("6")
+	// Every seat taken: low stays at the last one, a string of one byte.
+	best(94, "frank", domain.HoldPolicy{TTL: time.Minute, MaxSeats: 94})
+	low("100")
+	if _, err := s.HoldBest(ctx, e.ID, domain.BestAvailable{Count: 1}, "grace", longHold, noIdem); !errors.Is(err, domain.ErrNotEnoughSeats) {
+		t.Fatalf("HoldBest of a full event: %v, want %v", err, domain.ErrNotEnoughSeats)
+	}
 }
 
 // seatRange returns the ids of seats from..to of e.

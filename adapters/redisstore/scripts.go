@@ -118,8 +118,11 @@ local CART = 'c:' .. USER
 -- NONE is the holds hash's min when nothing is queued: past every expiry.
 local NONE = 99999999999999
 -- MIN is the holds hash's min, read with the carts and now (see
--- luaReadCarts).
-local MIN, now
+-- luaReadCarts). LOW is its low: no seat below seat LOW is available (1
+-- when it has none), so that the best-available search reads the seats
+-- string from there. Whatever frees a seat (the reclaim, a release) lowers
+-- it; the search raises it to the first available seat it found.
+local MIN, LOW, now
 -- The stream keeps at least this many records (XADD MAXLEN ~): the
 -- store's setting, written into the script's text (see changeScripts).
 local STREAM_MAX = '` + streamMaxMark + `'
@@ -272,6 +275,7 @@ local function reclaim(now)
     for i = 1, #gone do gone[i] = tonumber(gone[i]) end
     table.sort(gone) -- so that the seats of a cart make runs
     set_seats(SEATS, gone, 1, 'A')
+    LOW = math.min(LOW, gone[1])
     local s = {}
     for i = 1, #gone do s[i] = string.format('%d 0', gone[i]) end
     record(OP_EXPIRE, '', table.concat(s, ' '))
@@ -311,21 +315,24 @@ local function reclaim(now)
   if first[2] then min = tonumber(first[2]) end
   first = redis.call('ZRANGE', COOL, 0, 0, 'WITHSCORES')
   if first[2] then min = math.min(min, tonumber(first[2])) end
-  redis.call('HSET', HOLDS, 'min', string.format('%d', min))
+  redis.call('HSET', HOLDS, 'min', string.format('%d', min), 'low', string.format('%d', LOW))
   return min
 end
 `
 
-	// Reads the holds hash's min and the carts named in CARTS (fields c:<user>)
-	// in one call, after the reclaim if something may have expired: MIN is
+	// Reads the holds hash's min, its low (LOW) and the carts named in CARTS
+	// (fields c:<user>) in one call, after the reclaim if something may
+	// have expired: MIN is
 	// a lower bound of every score of expq and cool (NONE when both are
 	// empty), and no hold or cool-down can have ended before it. Leaves
 	// cart_values, the carts' values in the order of CARTS (false for
 	// none).
 	luaReadCarts = `
-local cart_values = redis.call('HMGET', HOLDS, 'min', unpack(CARTS))
+local cart_values = redis.call('HMGET', HOLDS, 'min', 'low', unpack(CARTS))
 MIN = table.remove(cart_values, 1)
 MIN = MIN and MIN + 0
+LOW = table.remove(cart_values, 1)
+LOW = LOW and LOW + 0 or 1
 do
 ` + luaTime + `
 end
@@ -478,32 +485,34 @@ local function decide(c, ns, bs, now)
 end
 `
 
-	// domain.Event.Best in the seats string seats, in rows of ROWS, but for
-	// the seats of taken (seat -> true), held since the string was read:
-	// the lowest run of count available seats within one row, else (not
-	// adjacent) the lowest count available seats, else nil. After the
-	// reclaim 'A' is exactly an available seat, so the search is plain
-	// string.find.
+	// domain.Event.Best in seats, the seats string from seat LOW on (see
+	// all_seats), in rows of ROWS, but for the seats of taken (seat ->
+	// true), held since the string was read: the lowest run of count
+	// available seats within one row, else (not adjacent) the lowest count
+	// available seats, else nil. After the reclaim 'A' is exactly an
+	// available seat, so the search is plain string.find; byte i of seats
+	// is seat i + off.
 	luaBest = `
 local function best(seats, count, adjacent, taken)
-  local run, pos = string.rep('A', count), 1
+  local run, pos, off = string.rep('A', count), 1, LOW - 1
   while true do
     local i = string.find(seats, run, pos, true)
     if not i then break end
-    local row_end = math.ceil(i / ROWS) * ROWS
-    if i + count - 1 > row_end then
-      pos = row_end + 1 -- this row has no such run: the next one may
+    local first = i + off
+    local row_end = math.ceil(first / ROWS) * ROWS
+    if first + count - 1 > row_end then
+      pos = row_end + 1 - off -- this row has no such run: the next one may
     else
       local last -- the last seat of the run that is taken
-      for n = i, i + count - 1 do
+      for n = first, first + count - 1 do
         if taken[n] then last = n end
       end
       if not last then
         local ns = {}
-        for k = 1, count do ns[k] = i + k - 1 end
+        for k = 1, count do ns[k] = first + k - 1 end
         return ns
       end
-      pos = last + 1
+      pos = last + 1 - off
     end
   end
   if adjacent then return nil end
@@ -512,22 +521,27 @@ local function best(seats, count, adjacent, taken)
   while #ns < count do
     local i = string.find(seats, 'A', pos, true)
     if not i then return nil end
-    if not taken[i] then ns[#ns + 1] = i end
+    if not taken[i + off] then ns[#ns + 1] = i + off end
     pos = i + 1
   end
   return ns
 end
 `
 
-	// The seats string, or nil when the event's seats are gone or are not
-	// TOTAL long: created again with another size through another instance,
-	// which this one still has in memory with its old size (see
-	// seat_bytes).
+	// The seats string from seat LOW on, which is all a best-available
+	// search needs, or nil when the event's seats are gone or are not TOTAL
+	// long: created again with another size through another instance, which
+	// this one still has in memory with its old size (see seat_bytes).
+	// Moving a string into Lua costs Redis about 1.6 ns a byte, so a sale
+	// that sells from the front reads less and less. flush then raises low
+	// to the first seat of the string that is still available after the
+	// run (TOTAL when none is): no seat below it is, and a hold frees none.
 	luaAllSeats = `
 local function all_seats()
-  local seats = redis.call('GET', SEATS)
-  if seats and #seats == TOTAL then return seats end
-  return nil
+  local seats = redis.call('GETRANGE', SEATS, string.format('%d', LOW - 1), '-1')
+  if #seats ~= TOTAL - LOW + 1 then return nil end
+  staged.seats = seats
+  return seats
 end
 `
 
@@ -640,6 +654,16 @@ local function flush(now)
   if s.least < MIN then
     fields[#fields + 1], fields[#fields + 2] = 'min', text(s.least)
   end
+  if s.seats then -- low: the first seat of s.seats still available (see all_seats)
+    local low, pos = TOTAL, 1
+    while true do
+      local i = string.find(s.seats, 'A', pos, true)
+      if not i then break end
+      if not s.holders[i + LOW - 1] then low = i + LOW - 1 break end
+      pos = i + 1
+    end
+    if low > LOW then fields[#fields + 1], fields[#fields + 2] = 'low', text(low) end
+  end
   chunked('HSET', HOLDS, fields)
   chunked('ZADD', EXPQ, queue)
   for k = 1, #s.records do record(OP_HOLD, s.records[k][1], s.records[k][2]) end
@@ -686,10 +710,15 @@ end
 local function drop_holds(c, ns, now, b)
   if #ns == 0 then return end
   set_seats(SEATS, ns, 1, b)
-  local rec = {}
+  local rec, lo = {}, LOW
   for i = 1, #ns do
     c.exp[ns[i]] = nil
     rec[i] = text(ns[i]) .. ' 0'
+    lo = math.min(lo, ns[i])
+  end
+  if b == 'A' and lo < LOW then
+    LOW = lo
+    redis.call('HSET', HOLDS, 'low', text(lo))
   end
   chunked('HDEL', HOLDS, ns)
   chunked('ZREM', EXPQ, ns)
@@ -943,7 +972,7 @@ while i <= #ARGV do
 end
 -- The carts, read with min, as read_cart makes them, by user.
 local CARTS = names
-`, luaReadCarts, luaSetSeats, luaRecord, luaChunked, luaCart, luaHolding, luaPolicy, luaOpen, luaDecide, luaBest, luaAllSeats, luaSeatByte, luaSeatBytes, luaHolds, `
+`, luaReadCarts, luaSetSeats, luaRecord, luaChunked, luaCart, luaHolding, luaPolicy, luaOpen, luaDecide, luaBest, luaSeatByte, luaSeatBytes, luaHolds, luaAllSeats, `
 local carts = {}
 for k = 1, #names do carts[string.sub(names[k], 3)] = read_cart(cart_values[k]) end
 -- The seats' bytes, by seat: read once, then as the holds leave them.

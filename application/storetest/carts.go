@@ -325,6 +325,31 @@ func testBestInRows(t *testing.T, s application.Store) {
 	}
 }
 
+// testBestAfterFreed: best available takes the lowest seats free when it
+// runs, those a release or an expiry gave back below the seats it took
+// before too. (The Redis store starts its search at a mark below which no
+// seat is available: each of them must lower it.)
+func testBestAfterFreed(t *testing.T, s application.Store) {
+	ctx := context.Background()
+	e := newEvent(t, s, 12)
+	short := domain.HoldPolicy{TTL: shortHold.TTL, MaxSeats: cartHold.MaxSeats}
+	best := func(count int, adjacent bool, u domain.UserID, p domain.HoldPolicy) answer {
+		return ans(s.HoldBest(ctx, e.ID, domain.BestAvailable{Count: count, Adjacent: adjacent}, u, p, noIdem))
+	}
+	wantHeld(t, "best 4", best(4, true, "alice", cartHold), e, "alice", 1, 2, 3, 4)
+	exp := wantHeld(t, "best 2, short", best(2, false, "bob", short), e, "bob", 5, 6)
+	wantHeld(t, "best 4 after them", best(4, false, "carol", cartHold), e, "carol", 7, 8, 9, 10)
+	waitAvailable(t, s, e.Seat(6), exp)
+	wantHeld(t, "best 2 after an expiry", best(2, true, "erin", cartHold), e, "erin", 5, 6)
+	wantSeats(t, "Release", ans(s.Release(ctx, e.ID, ids(e, 2), "alice", noIdem)), e, domain.Available, "", 2)
+	wantHeld(t, "best 1 after a release", best(1, false, "dave", cartHold), e, "dave", 2)
+	wantHeld(t, "best 2 of the last", best(2, true, "frank", cartHold), e, "frank", 11, 12)
+	got, err := s.HoldBest(ctx, e.ID, domain.BestAvailable{Count: 1}, "grace", cartHold, noIdem)
+	wantRefusal(t, "best 1 of a full event", ans(got, err), domain.ErrNotEnoughSeats, e)
+	wantSeats(t, "Release of a cart", ans(s.Release(ctx, e.ID, nil, "carol", noIdem)), e, domain.Available, "", 7, 8, 9, 10)
+	wantHeld(t, "best 3 after the release of a cart", best(3, true, "grace", cartHold), e, "grace", 7, 8, 9)
+}
+
 func testCartRefresh(t *testing.T, s application.Store) {
 	ctx := context.Background()
 	e := newEvent(t, s, 10)

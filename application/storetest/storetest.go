@@ -51,6 +51,7 @@ func Run(t *testing.T, newStore func(t *testing.T) application.Store) {
 		{"cart hold", testCartHold},
 		{"best available", testBestAvailable},
 		{"best available in rows", testBestInRows},
+		{"best available after seats were freed", testBestAfterFreed},
 		{"cart refresh", testCartRefresh},
 		{"cart reserve", testCartReserve},
 		{"release", testRelease},
