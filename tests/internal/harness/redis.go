@@ -27,6 +27,7 @@ type EventState struct {
 	Holders     map[int]string   // seat -> its holder, for the seats on hold
 	Carts       map[string]Cart  // user -> the user's cart, of the holds hash
 	Min         int64            // the holds hash's lower bound of the queues' scores, -1 if none
+	Low         int              // the holds hash's low: no seat below it is available (1 if none)
 	Queue       map[int]int64    // seat -> its hold's expiry, the queue of expiries
 	Cool        map[string]int64 // user -> the end of the cool-down their cart waits for
 	Reserved    map[int]string   // seat -> the user who reserved it
@@ -95,7 +96,7 @@ func readEvent(t testing.TB, c rueidis.Client, event string) EventState {
 	ctx := context.Background()
 	prefix := "rsv:{" + event + "}:"
 	s := EventState{
-		Holders: map[int]string{}, Carts: map[string]Cart{}, Min: -1, Queue: map[int]int64{},
+		Holders: map[int]string{}, Carts: map[string]Cart{}, Min: -1, Low: 1, Queue: map[int]int64{},
 		Cool: map[string]int64{}, Reserved: map[int]string{}, Expiring: map[string]int64{},
 		Indexed: map[string]int64{},
 	}
@@ -135,6 +136,11 @@ func readEvent(t testing.TB, c rueidis.Client, event string) EventState {
 				if field == "min" {
 					var err error
 					s.Min, err = strconv.ParseInt(v, 10, 64)
+					return err
+				}
+				if field == "low" {
+					var err error
+					s.Low, err = strconv.Atoi(v)
 					return err
 				}
 				n, err := strconv.Atoi(field)
@@ -374,6 +380,10 @@ func (s EventState) Check(maxSeats int) error {
 				bad("cart of %q is queued at %d, before the bound %d", user, keep, s.Min)
 			}
 		}
+	}
+	// The best-available search reads the seats from low on.
+	if i := strings.IndexByte(s.Seats, 'A'); s.Low < 1 || i >= 0 && i+1 < s.Low {
+		bad("seat %d is available, below the low mark %d", i+1, s.Low)
 	}
 	for _, key := range slices.Sorted(maps.Keys(s.Expiring)) {
 		if at := s.Expiring[key]; at <= 0 {
