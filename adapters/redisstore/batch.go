@@ -39,8 +39,14 @@ const maxBatch = 64
 // that finds fewer goes at once, alone, and only one that finds this many
 // waits. With one, a key's runs would go one round trip after another,
 // and a few clients, whose calls seldom meet, would wait for each other's
-// round trips as much as they shared them.
-const maxRuns = 8
+// round trips as much as they shared them. With two, one run gathers
+// while the other is in Redis; more let calls go alone that would have
+// shared a run, and each run costs Redis its own prologue and each call
+// a round trip: at 64 connections on 2 cores, 8 gave single-seat holds
+// 58% of their ceiling, carts of 6 47% and best available 49%, 2 gave
+// 65%, 56% and 55%, and holds beside a crowd a lower p99 (bin/loadbench,
+// 3 rounds of each, 2026-12-05).
+const maxRuns = 2
 
 // batcher runs calls (T, which a run answers in place) in batches by key.
 type batcher[K comparable, T any] struct {
