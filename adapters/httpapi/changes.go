@@ -29,6 +29,7 @@ func (h handler) changes(c *gin.Context) {
 		return
 	}
 	cl := callerOf(c)
+	callerDependent(c)
 	respond(c, http.StatusOK, func(b []byte) []byte { return appendChangesPage(b, page, cl) })
 }
 

@@ -354,6 +354,20 @@ func (cl *caller) seesEveryHolder() bool {
 	return cl == nil || !cl.g.identifies() || cl.keyed && cl.key.Has(identity.ScopeHoldersRead)
 }
 
+// callerDependent marks an answer whose holders depend on the caller's
+// credentials (see seesHolder), when callers are told apart: a cache keeps
+// it for that caller alone, and names the headers it varies with, so that
+// no shared cache (a CDN in front of the API) serves one buyer's holds, or
+// a holders:read key's view, to another caller. Without the guard every
+// caller gets the same answer, which may be shared.
+func callerDependent(c *gin.Context) {
+	if cl := callerOf(c); cl != nil && cl.g.identifies() {
+		h := c.Writer.Header()
+		h.Set("Cache-Control", "private")
+		h.Add("Vary", authorizationHeader+", "+buyerTokenHeader)
+	}
+}
+
 // shown is s as the request's caller may see it: its holder "" unless the
 // caller may see it.
 func shown(c *gin.Context, s domain.Seat) domain.Seat {

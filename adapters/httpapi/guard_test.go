@@ -389,6 +389,51 @@ func TestHoldersHidden(t *testing.T) {
 	})
 }
 
+// TestCallerDependentAnswers: with the guard on, the answers that show a
+// holder only to some callers are private to the caller and vary with its
+// credentials, so that no shared cache gives a buyer's holds, or what a
+// holders:read key sees, to anyone else; without the guard they may be
+// shared, and say nothing of the kind.
+func TestCallerDependentAnswers(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name    string
+		on      int
+		private bool
+	}{
+		{"keys and tokens", keysOn | tokensOn, true},
+		{"keys", keysOn, true},
+		{"tokens", tokensOn, true},
+		{"no guard", 0, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			a := newGuardAPI(t, tt.on)
+			e, err := a.svc.CreateEvent(context.Background(), application.NewEvent{Name: "Cached", TotalSeats: 10})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, target := range []string{"/seats/get/" + e.Seat(1).String(), "/events/" + string(e.ID) + "/changes"} {
+				r := a.send(http.MethodGet, target, "")
+				if r.Code != http.StatusOK {
+					t.Fatalf("GET %s: %d %s", target, r.Code, r.Body)
+				}
+				varies := headerList(strings.Join(r.Header().Values("Vary"), ","))
+				got := r.Header().Get("Cache-Control") == "private" &&
+					slices.Contains(varies, "authorization") && slices.Contains(varies, "x-buyer-token")
+				if got != tt.private {
+					t.Errorf("GET %s: Cache-Control %q, Vary %q; want private to the caller: %v",
+						target, r.Header().Get("Cache-Control"), r.Header().Values("Vary"), tt.private)
+				}
+				if !tt.private && (r.Header().Get("Cache-Control") != "" || len(varies) != 0) {
+					t.Errorf("GET %s without the guard: Cache-Control %q, Vary %q; want neither",
+						target, r.Header().Get("Cache-Control"), r.Header().Values("Vary"))
+				}
+			}
+		})
+	}
+}
+
 // TestImpersonation: another buyer's UUID, from any outcome, gets a buyer
 // with a token of their own nothing: not the seats, not a refresh, and not
 // a share of the victim's rate limit.

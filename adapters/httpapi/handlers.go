@@ -83,6 +83,7 @@ func (h handler) seat(c *gin.Context) {
 		return
 	}
 	s = shown(c, s)
+	callerDependent(c)
 	respond(c, http.StatusOK, func(b []byte) []byte { return appendSeat(b, s) })
 }
 

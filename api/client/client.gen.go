@@ -4481,6 +4481,12 @@ func (r GetEventResponse) ContentType() string {
 	return ""
 }
 
+// ListEventChangesResponse200Headers the declared response headers of an HTTP 200 response for ListEventChanges
+type ListEventChangesResponse200Headers struct {
+	CacheControl *string
+	Vary         *string
+}
+
 // ListEventChangesResponse401Headers the declared response headers of an HTTP 401 response for ListEventChanges
 type ListEventChangesResponse401Headers struct {
 	WWWAuthenticate *string
@@ -4514,6 +4520,8 @@ type ListEventChangesResponse struct {
 	JSON500 *Internal
 	// JSON503 the response for an HTTP 503 `application/json` response
 	JSON503 *StoreUnavailable
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *ListEventChangesResponse200Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ListEventChangesResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
@@ -6016,6 +6024,12 @@ func (r GetSeatMapScriptResponse) ContentType() string {
 	return ""
 }
 
+// GetSeatResponse200Headers the declared response headers of an HTTP 200 response for GetSeat
+type GetSeatResponse200Headers struct {
+	CacheControl *string
+	Vary         *string
+}
+
 // GetSeatResponse401Headers the declared response headers of an HTTP 401 response for GetSeat
 type GetSeatResponse401Headers struct {
 	WWWAuthenticate *string
@@ -6045,6 +6059,8 @@ type GetSeatResponse struct {
 	JSON500 *Internal
 	// JSON503 the response for an HTTP 503 `application/json` response
 	JSON503 *StoreUnavailable
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *GetSeatResponse200Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *GetSeatResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
@@ -8123,6 +8139,23 @@ func ParseListEventChangesResponse(rsp *http.Response) (*ListEventChangesRespons
 	}
 
 	switch {
+	case rsp.StatusCode == 200:
+		var headers ListEventChangesResponse200Headers
+		if values := rsp.Header.Values("Cache-Control"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Cache-Control", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CacheControl = &value
+		}
+		if values := rsp.Header.Values("Vary"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Vary", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Vary = &value
+		}
+		response.Headers200 = &headers
 	case rsp.StatusCode == 401:
 		var headers ListEventChangesResponse401Headers
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
@@ -9621,6 +9654,23 @@ func ParseGetSeatResponse(rsp *http.Response) (*GetSeatResponse, error) {
 	}
 
 	switch {
+	case rsp.StatusCode == 200:
+		var headers GetSeatResponse200Headers
+		if values := rsp.Header.Values("Cache-Control"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Cache-Control", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CacheControl = &value
+		}
+		if values := rsp.Header.Values("Vary"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Vary", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Vary = &value
+		}
+		response.Headers200 = &headers
 	case rsp.StatusCode == 401:
 		var headers GetSeatResponse401Headers
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
