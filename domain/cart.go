@@ -1,6 +1,14 @@
 package domain
 
-import "time"
+import (
+	"strconv"
+	"time"
+)
+
+// MaxHoldSeats is the most live holds a policy may let one buyer have in
+// one event: more than any group a box office sells to one buyer, and few
+// enough that a cart of that many seat ids always fits a request body.
+const MaxHoldSeats = 256
 
 // HoldPolicy is how long a hold lasts, how many live holds one buyer may
 // have in one event, and how long a buyer's cart may keep seats.
@@ -18,8 +26,8 @@ func NewHoldPolicy(ttl time.Duration, maxSeats int, maxLifetime time.Duration) (
 	switch {
 	case ttl < time.Millisecond:
 		return HoldPolicy{}, &HoldPolicyError{Field: HoldTTL, Want: "at least 1ms"}
-	case maxSeats < 1:
-		return HoldPolicy{}, &HoldPolicyError{Field: HoldMaxSeats, Want: "at least 1"}
+	case maxSeats < 1 || maxSeats > MaxHoldSeats:
+		return HoldPolicy{}, &HoldPolicyError{Field: HoldMaxSeats, Want: "from 1 to " + strconv.Itoa(MaxHoldSeats)}
 	case maxLifetime != 0 && maxLifetime < ttl:
 		return HoldPolicy{}, &HoldPolicyError{Field: HoldMaxLifetime, Bound: HoldTTL, Want: "0 for no cap, or at least the hold TTL"}
 	}

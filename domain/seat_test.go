@@ -269,6 +269,8 @@ func TestNewHoldPolicy(t *testing.T) {
 		{ttl: time.Microsecond, max: 6, lifetime: time.Nanosecond, wantErr: domain.HoldTTL},
 		{ttl: time.Minute, max: 0, wantErr: domain.HoldMaxSeats},
 		{ttl: time.Minute, max: -1, wantErr: domain.HoldMaxSeats},
+		{ttl: time.Minute, max: domain.MaxHoldSeats},
+		{ttl: time.Minute, max: domain.MaxHoldSeats + 1, wantErr: domain.HoldMaxSeats},
 	}
 	for _, tt := range tests {
 		p, err := domain.NewHoldPolicy(tt.ttl, tt.max, tt.lifetime)

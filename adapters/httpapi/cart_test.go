@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"encoding/json"
 	"net/http"
 	"slices"
 	"strings"
@@ -84,6 +85,30 @@ func TestHoldSeats(t *testing.T) {
 	a.change(holdPath, seatOf(e, 6), "alice")
 	wantError(t, a.post(holdPath, seatRequest(seatOf(e, 7), "alice")), http.StatusTooManyRequests, "HOLD_LIMIT_REACHED")
 	wantSeatsError(t, a.post(cartPath(e.ID, opHold), idsBody("carol", seatsOf(e, 7, 6)...)), http.StatusConflict, "SEAT_HELD", seatOf(e, 6))
+}
+
+// TestLargestCart: the largest cart a policy may allow, of the longest
+// seat ids and UUID, indented as a person would write it, fits a body and
+// is held; the body cap refuses only what no client of the API sends.
+func TestLargestCart(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t, domain.HoldPolicy{TTL: time.Minute, MaxSeats: domain.MaxHoldSeats})
+	e := a.createEvent(domain.MaxTotalSeats)
+	ids := make([]string, domain.MaxHoldSeats)
+	for i := range ids {
+		ids[i] = seatOf(e, domain.MaxTotalSeats-i)
+	}
+	user := strings.Repeat("u", domain.MaxUserLength)
+	b, err := json.MarshalIndent(map[string]any{"UUID": user, "ids": ids}, "", "    ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b) > maxBodyBytes {
+		t.Fatalf("a cart of %d seats is %d bytes, over the body cap of %d", len(ids), len(b), maxBodyBytes)
+	}
+	if got := a.cart(e, opHold, string(b)); len(got.Seats) != len(ids) {
+		t.Errorf("the largest cart held %d seats, want %d", len(got.Seats), len(ids))
+	}
 }
 
 // TestHoldBestAvailable: the server picks the lowest run of seats within a

@@ -15,9 +15,9 @@ import (
 	"github.com/go-json-experiment/json/jsontext"
 )
 
-// maxBodyBytes caps request bodies. The largest valid one is a cart of the
-// hold limit's seat ids, some 45 bytes each, far under it for any sane
-// limit: anything larger is not a client of this API.
+// maxBodyBytes caps request bodies. The largest valid one is a cart of
+// domain.MaxHoldSeats seat ids, some 45 bytes each, under it even indented
+// (TestLargestCart): anything larger is not a client of this API.
 const maxBodyBytes = 16 << 10
 
 var bodies = sync.Pool{New: func() any { return new(bytes.Buffer) }}
