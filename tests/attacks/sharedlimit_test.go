@@ -29,7 +29,7 @@ func TestSharedLimitAcrossInstances(t *testing.T) {
 	run := time.Duration(harness.Size(3, 10)) * time.Second
 	d := readDeployment(t).with("RESERVATION_REDIS_ADDRS="+redistest.Standalone(t),
 		"RESERVATION_LIMIT_BUYER_RATE="+strconv.Itoa(rate), "RESERVATION_LIMIT_BUYER_BURST="+strconv.Itoa(burst),
-		"RESERVATION_LIMIT_IP_RATE=0", "RESERVATION_LIMIT_IP_BURST=0", "RESERVATION_LIMIT_KEY_RATE=0", "RESERVATION_LIMIT_KEY_BURST=0")
+		"RESERVATION_LIMIT_IP_RATE=0", "RESERVATION_LIMIT_KEY_RATE=0")
 	bin := servicetest.Build(t)
 	a, b := servicetest.Start(t, bin, d.environ()...), servicetest.Start(t, bin, d.environ()...)
 	instances := []*client{newClient(t, a.URL(), "127.0.0.1"), newClient(t, b.URL(), "127.0.0.1")}
