@@ -159,7 +159,7 @@ var settings = slices.Concat([]setting{
 		"PEM file of Ed25519 public keys that sign buyer tokens (EdDSA), instead of a secret; empty: none",
 		func(c *Config, v any) error { return setString(&c.Auth.BuyerPublicKeysFile, v) }},
 	{"RESERVATION_AUTH_BUYER_AUDIENCE", "auth.buyerAudience", "",
-		"the aud claim buyer tokens must carry (only with buyer tokens); empty checks none",
+		"the aud claim buyer tokens must carry; empty checks none",
 		func(c *Config, v any) error { return setString(&c.Auth.BuyerAudience, v) }},
 	{"RESERVATION_HTTP_TRUSTED_PROXIES", "http.trustedProxies", "",
 		"comma-separated IPs or CIDRs of proxies whose X-Forwarded-For names the client (for the IP rate limit); empty trusts none",
@@ -200,7 +200,7 @@ func limitSettings(env, key, rate string, limit func(*Config) *domain.Rate) []se
 	return []setting{
 		{"RESERVATION_LIMIT_" + env + "_RATE", "limit." + key + ".rate", "0", rate + "; 0: no limit",
 			func(c *Config, v any) error { return setCount(&limit(c).Count, v) }},
-		{"RESERVATION_LIMIT_" + env + "_BURST", "limit." + key + ".burst", "0", "how many of them at once (0: the rate; only with a rate)",
+		{"RESERVATION_LIMIT_" + env + "_BURST", "limit." + key + ".burst", "0", "how many of them at once (0: the rate)",
 			func(c *Config, v any) error { return setCount(&limit(c).Burst, v) }},
 	}
 }
@@ -305,31 +305,10 @@ func parse(k *koanf.Koanf, origin map[string]string) (Config, error) {
 	if c.Auth.BuyerSecretFile != "" && c.Auth.BuyerPublicKeysFile != "" {
 		return Config{}, fmt.Errorf("%s, %s: set one of them, not both", origin["auth.buyerSecretFile"], origin["auth.buyerPublicKeysFile"])
 	}
-	// A setting that would do nothing is refused: whoever set it expects
-	// it to do something.
-	if c.Auth.BuyerAudience != "" && c.Auth.BuyerSecretFile == "" && c.Auth.BuyerPublicKeysFile == "" {
-		errs = append(errs, fmt.Errorf("%s: no buyer tokens to check it on (set %s or %s)",
-			origin["auth.buyerAudience"], envName("auth.buyerSecretFile"), envName("auth.buyerPublicKeysFile")))
-	}
-	for _, l := range []struct {
-		key    string
-		rate   *domain.Rate
-		period time.Duration
-	}{
-		{"buyer", &c.Limits.Buyer, time.Second},
-		{"ip", &c.Limits.IP, time.Second},
-		{"key", &c.Limits.Key, time.Second},
-		{"create", &c.Limits.Create, time.Minute},
-	} {
-		if l.rate.Off() && l.rate.Burst != 0 {
-			errs = append(errs, fmt.Errorf("%s does nothing: %s is no limit",
-				valued(k, origin, "limit."+l.key+".burst"), valued(k, origin, "limit."+l.key+".rate")))
-		}
-		*l.rate = perPeriod(*l.rate, l.period)
-	}
-	if len(errs) > 0 {
-		return Config{}, errors.Join(errs...)
-	}
+	c.Limits.Buyer = perPeriod(c.Limits.Buyer, time.Second)
+	c.Limits.IP = perPeriod(c.Limits.IP, time.Second)
+	c.Limits.Key = perPeriod(c.Limits.Key, time.Second)
+	c.Limits.Create = perPeriod(c.Limits.Create, time.Minute)
 	return c, nil
 }
 
