@@ -88,7 +88,10 @@ type Store interface {
 	Snapshot(ctx context.Context, id domain.EventID) (domain.Event, []int, domain.Position, error)
 	// Changes returns at most limit records of the event after position
 	// after, oldest first. A *TrimmedError when some record after it is
-	// no longer kept: the reader starts again from a Snapshot.
+	// no longer kept, or when after is of an earlier event of the id,
+	// deleted since (domain.Position.Predates: Last is then the event's
+	// birth): the reader starts again from a Snapshot. An event with no
+	// record is at its birth (domain.Born), never at the zero position.
 	Changes(ctx context.Context, id domain.EventID, after domain.Position, limit int) ([]domain.Record, error)
 	// Wait blocks until some of the events have records after their
 	// positions, or for block at most, and returns those events (none

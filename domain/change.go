@@ -80,6 +80,27 @@ func (p Position) Next() (Position, bool) {
 	return Position{}, false
 }
 
+// Born is the position of an event created at now, before its first
+// change: the millisecond after now, with no record there yet. A store
+// numbers the event's records after it, and an event of the same id
+// deleted before it made its records at or before now, so they all come
+// before it (unless that event lived and died within now's millisecond),
+// and a reader that resumes from one of them is told (see Predates).
+// Its position before any change is Born, never the zero position that
+// every event had otherwise: two events of one id never share a version.
+func Born(now time.Time) Position {
+	return Position{Ms: uint64(max(now.UnixMilli(), 0)) + 1}
+}
+
+// Predates reports whether a reader at p, resuming the event born at born,
+// read an earlier event of that id, deleted since: the records after p are
+// not the ones it missed, so it starts again from a snapshot. The zero
+// position is the start of every event (and every event created before
+// births were kept has born zero).
+func (p Position) Predates(born Position) bool {
+	return p != Position{} && p.Before(born)
+}
+
 // Op is the operation that made a change.
 type Op uint8
 

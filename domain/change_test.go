@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math"
 	"testing"
+	"time"
 
 	"github.com/seatres/reservation/domain"
 )
@@ -69,6 +70,36 @@ func TestPositionNext(t *testing.T) {
 	}
 	if q, ok := (domain.Position{Ms: math.MaxUint64, Seq: math.MaxUint64}).Next(); ok {
 		t.Errorf("the last position's Next is %v", q)
+	}
+}
+
+// TestBorn: an event's birth comes after every position of a same-id
+// event that ended by then, before its own first record, and a reader of
+// the earlier event is told; a reader at the start, at the birth or after
+// it is not.
+func TestBorn(t *testing.T) {
+	now := time.Date(2026, 3, 1, 18, 0, 0, 500_000, time.UTC) // half a millisecond in
+	born := domain.Born(now)
+	ms := uint64(now.UnixMilli())
+	earlier := []domain.Position{{Ms: ms - 1, Seq: math.MaxUint64}, {Ms: ms}, {Ms: ms, Seq: math.MaxUint64}}
+	for _, p := range earlier {
+		if !p.Before(born) || !p.Predates(born) {
+			t.Errorf("a record at %v, made by the time of the birth %v: before it %v, predates it %v; want both", p, born, p.Before(born), p.Predates(born))
+		}
+	}
+	first := domain.Position{Ms: ms + 1, Seq: 1} // a record in the birth's millisecond
+	for _, p := range []domain.Position{{}, born, first, {Ms: ms + 2}} {
+		if p.Predates(born) {
+			t.Errorf("%v predates the birth %v", p, born)
+		}
+	}
+	if domain.Born(time.UnixMilli(-5)) != (domain.Position{Ms: 1}) {
+		t.Errorf("a birth before 1970 is %v", domain.Born(time.UnixMilli(-5)))
+	}
+	for _, p := range []domain.Position{{Ms: 1}, {Ms: 9, Seq: 3}} {
+		if p.Predates(domain.Position{}) {
+			t.Errorf("%v predates an event born before births were kept", p)
+		}
 	}
 }
 

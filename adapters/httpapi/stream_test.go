@@ -313,6 +313,42 @@ func TestStreamResetsWhenTrimmed(t *testing.T) {
 	}
 }
 
+// TestStreamOfAnEventMadeAgain: an event deleted and created again under
+// its id (by a create's Idempotency-Key) is another event: a seat map of
+// the old one that resumes is reset with a snapshot of the new one, its
+// history from an old position is 410, and its list's old ETag is no
+// match.
+func TestStreamOfAnEventMadeAgain(t *testing.T) {
+	t.Parallel()
+	a := newStreamAPI(t, streamSetup{})
+	e := decode[eventJSON](t, a.postKey("/events/create", "concert", `{"name":"Concert","totalSeats":10}`), http.StatusCreated)
+	fresh := a.listIf(e).Header().Get("ETag")
+	old := a.open("/events/"+e.ID+"/stream", nil)
+	old.snapshot()
+	a.cart(e, opHold, idsBody("alice", seatOf(e, 1)))
+	_, id := old.changes(1)
+	old.close()
+	held := a.listIf(e).Header().Get("ETag")
+	if r := a.do(http.MethodDelete, "/events/"+e.ID, "", ""); r.Code != http.StatusNoContent {
+		t.Fatalf("DELETE = %d %s", r.Code, r.Body)
+	}
+	a.clock.Advance(time.Millisecond) // two events of one millisecond are not told apart (domain.Born)
+	again := decode[eventJSON](t, a.postKey("/events/create", "concert", `{"name":"Concert","totalSeats":20}`), http.StatusCreated)
+	if again.ID != e.ID {
+		t.Fatalf("made again as %s, want the id %s", again.ID, e.ID)
+	}
+	s := a.open("/events/"+e.ID+"/stream", http.Header{lastEventIDHeader: {id}})
+	if snap := s.snapshot(); !slices.Equal(snap.Available, [][2]int{{1, 20}}) {
+		t.Fatalf("resumed from %s of the old event with %+v, want a reset to seats 1 to 20 available", id, snap)
+	}
+	wantError(t, a.get("/events/"+e.ID+"/changes?after="+id), http.StatusGone, "CHANGES_TRIMMED")
+	for _, etag := range []string{fresh, held} {
+		if r := a.listIf(e, etag); r.Code != http.StatusOK || r.Header().Get("ETag") == etag {
+			t.Errorf("list of the event made again with If-None-Match %s of the old one: %d, ETag %s", etag, r.Code, r.Header().Get("ETag"))
+		}
+	}
+}
+
 func TestStreamRefusals(t *testing.T) {
 	t.Parallel()
 	a := newStreamAPI(t, streamSetup{})

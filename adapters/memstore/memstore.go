@@ -117,7 +117,10 @@ func (s *Store) CreateOwnedEvent(_ context.Context, e domain.Event, q applicatio
 	if s.maxSeats > 0 && s.seats+e.TotalSeats > s.maxSeats {
 		return fmt.Errorf("memstore: %d seats kept, %d more would pass the cap of %d: %w", s.seats, e.TotalSeats, s.maxSeats, application.ErrStoreFull)
 	}
-	s.events[e.ID] = &event{info: e, owner: q.Owner, seats: seats, carts: make(map[domain.UserID]*cart), idem: make(map[string]answer), sweepAt: minSweep, maxLen: s.maxLen}
+	ev := &event{info: e, owner: q.Owner, seats: seats, carts: make(map[domain.UserID]*cart), idem: make(map[string]answer), sweepAt: minSweep, maxLen: s.maxLen}
+	ev.changes.born = domain.Born(s.now())
+	ev.changes.last = ev.changes.born
+	s.events[e.ID] = ev
 	s.seats += e.TotalSeats
 	if q.Owner != "" {
 		s.owned[q.Owner]++

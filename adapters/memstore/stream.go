@@ -29,7 +29,10 @@ type changes struct {
 	// trimmed is the position of the last record dropped: Changes after a
 	// position before it would skip it.
 	trimmed domain.Position
-	holds   expiries
+	// born is the event's position before its first record (domain.Born),
+	// and so its last while it has none.
+	born  domain.Position
+	holds expiries
 	// wake is closed at the next record, for Wait; nil while nobody waits,
 	// so that a change that nobody follows makes no channel.
 	wake chan struct{}
@@ -221,6 +224,9 @@ func (s *Store) Changes(_ context.Context, id domain.EventID, after domain.Posit
 	ev.mu.Lock()
 	defer ev.mu.Unlock()
 	c := &ev.changes
+	if after.Predates(c.born) {
+		return nil, &application.TrimmedError{Last: c.born}
+	}
 	if after.Before(c.trimmed) {
 		return nil, &application.TrimmedError{Last: c.trimmed}
 	}
@@ -275,7 +281,7 @@ func (s *Store) ready(after map[domain.EventID]domain.Position) ([]domain.EventI
 		ev.mu.Lock()
 		c := &ev.changes
 		switch {
-		case p.Before(c.last):
+		case p.Before(c.last) && c.last != c.born: // a record after p
 			ready = append(ready, id)
 		case ready == nil:
 			if c.wake == nil {

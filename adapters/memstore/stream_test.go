@@ -30,8 +30,9 @@ func changes(t *testing.T, s *memstore.Store, e domain.Event, after domain.Posit
 	return got
 }
 
-// Positions take the clock's millisecond, and a sequence while it stands
-// still or goes back: they only grow.
+// Positions come after the event's birth (the millisecond after its
+// create), take the clock's millisecond once it is past, and a sequence
+// while it stands still or goes back: they only grow.
 func TestPositionsOnlyGrow(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -56,7 +57,7 @@ func TestPositionsOnlyGrow(t *testing.T) {
 	}
 	records := changes(t, s, e, zeroPos)
 	got := storetest.Positions(records)
-	want := []domain.Position{{Ms: t0Ms}, {Ms: t0Ms, Seq: 1}, {Ms: t0Ms, Seq: 2}, {Ms: t0Ms, Seq: 3}, {Ms: t0Ms + 1000}, {Ms: t0Ms + 1000, Seq: 1}}
+	want := []domain.Position{{Ms: t0Ms + 1, Seq: 1}, {Ms: t0Ms + 1, Seq: 2}, {Ms: t0Ms + 1, Seq: 3}, {Ms: t0Ms + 1, Seq: 4}, {Ms: t0Ms + 1000}, {Ms: t0Ms + 1000, Seq: 1}}
 	if !slices.Equal(got, want) || records[4].Op != domain.OpExpire || records[5].Op != domain.OpRelease {
 		t.Fatalf("records %+v, want at %v", records, want)
 	}
@@ -77,8 +78,8 @@ func TestFirstPositionAtEpoch(t *testing.T) {
 	if _, err := s.Hold(context.Background(), e.ID, ids(e, 1), "alice", minute, none); err != nil {
 		t.Fatal(err)
 	}
-	if got := storetest.Positions(changes(t, s, e, zeroPos)); len(got) != 1 || got[0] != (domain.Position{Seq: 1}) {
-		t.Fatalf("positions %v, want [0-1]", got)
+	if got := storetest.Positions(changes(t, s, e, zeroPos)); len(got) != 1 || got[0] != (domain.Position{Ms: 1, Seq: 1}) {
+		t.Fatalf("positions %v, want [1-1], after the birth 1-0", got)
 	}
 }
 
@@ -99,20 +100,20 @@ func TestStreamMaxLenExactly(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// Records 0-0 ... 0-4 made, 0-2 ... 0-4 kept.
-	at := func(seq uint64) domain.Position { return domain.Position{Ms: t0Ms, Seq: seq} }
-	for _, after := range []domain.Position{zeroPos, at(0)} {
+	// Records 1 ... 5 of the birth's millisecond made, 3 ... 5 kept.
+	at := func(seq uint64) domain.Position { return domain.Position{Ms: t0Ms + 1, Seq: seq} }
+	for _, after := range []domain.Position{zeroPos, at(1)} {
 		if _, err := s.Changes(ctx, e.ID, after, 10); !errors.Is(err, application.ErrTrimmed) {
 			t.Fatalf("Changes after %v: %v, want ErrTrimmed", after, err)
 		}
 	}
-	if got := storetest.Positions(changes(t, s, e, at(1))); len(got) != 3 || got[0] != at(2) || got[2] != at(4) {
-		t.Fatalf("kept %v, want 0-2 to 0-4", got)
+	if got := storetest.Positions(changes(t, s, e, at(2))); len(got) != 3 || got[0] != at(3) || got[2] != at(5) {
+		t.Fatalf("kept %v, want %v to %v", got, at(3), at(5))
 	}
-	if got := changes(t, s, e, at(4)); len(got) != 0 {
+	if got := changes(t, s, e, at(5)); len(got) != 0 {
 		t.Fatalf("after the last: %+v", got)
 	}
-	if got, err := s.Changes(ctx, e.ID, at(1), 2); err != nil || len(got) != 2 || got[1].Position != at(3) {
+	if got, err := s.Changes(ctx, e.ID, at(2), 2); err != nil || len(got) != 2 || got[1].Position != at(4) {
 		t.Fatalf("a page of 2: %+v, %v", got, err)
 	}
 }

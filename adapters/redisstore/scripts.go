@@ -741,10 +741,17 @@ func changeScript(snippets ...string) string {
 // are changeScripts, below. Create is retryable (see retryDead): running
 // it twice leaves the event as once; the reads are.
 var (
-	// KEYS event, seats; ARGV name, totalSeats, seatsPerRow, owner ('':
-	// none). A retry rewrites the name, unchanged, so that a WAIT after it
-	// counts the replicas that have the event (see replicas.go).
-	createScript = newConfirmedScript(script(`
+	// KEYS event, seats, changes; ARGV name, totalSeats, seatsPerRow, owner
+	// ('': none). A retry rewrites the name, unchanged, so that a WAIT
+	// after it counts the replicas that have the event (see replicas.go).
+	//
+	// The event's birth (domain.Born: the millisecond after now) is kept
+	// in its hash, for the reads of its position, and is the last ID of
+	// its stream, made empty (a consumer group made and dropped makes it),
+	// so that XADD numbers every record after it whatever the clock does.
+	// A stream of no event is an earlier event's, which the birth does not
+	// follow: it goes.
+	createScript = newConfirmedScript(script(luaNow, `
 if redis.call('EXISTS', KEYS[1]) == 1 then
   local v = redis.call('HMGET', KEYS[1], 'name', 'total', 'rows', 'owner')
   -- An event of the old code has no rows: all its seats are one row.
@@ -760,6 +767,12 @@ else
   redis.call('HSET', KEYS[1], 'name', ARGV[1], 'total', ARGV[2], 'rows', ARGV[3], 'reserved', 0, 'owner', ARGV[4])
 end
 redis.call('SET', KEYS[2], string.rep('A', tonumber(ARGV[2])))
+local born = string.format('%d-0', now_ms() + 1)
+redis.call('DEL', KEYS[3])
+redis.call('XGROUP', 'CREATE', KEYS[3], 'born', '$', 'MKSTREAM')
+redis.call('XGROUP', 'DESTROY', KEYS[3], 'born')
+redis.call('XSETID', KEYS[3], born)
+redis.call('HSET', KEYS[1], 'born', born)
 return OK
 `))
 
@@ -834,22 +847,25 @@ redis.call('UNLINK', unpack(KEYS))
 return {OK, owner}
 `))
 
-	// KEYS seats, exp, changes. Answers {seats, exp, TIME, last record}
-	// as the list's transaction does, for a Redis out of memory, which
-	// refuses every command queued in a MULTI: a script that declares it
-	// writes nothing runs then.
+	// KEYS seats, exp, changes, event. Answers {seats, exp, TIME, last
+	// record, birth} as the list's transaction does, for a Redis out of
+	// memory, which refuses every command queued in a MULTI: a script that
+	// declares it writes nothing runs then. Every read of a position also
+	// reads the birth (see createScript), the position of an event with no
+	// record; false for an event made before births were kept.
 	listScript = rueidis.NewLuaScriptReadOnly(`#!lua flags=no-writes
-return {redis.call('GET', KEYS[1]), redis.call('GET', KEYS[2]), redis.call('TIME'), redis.call('XREVRANGE', KEYS[3], '+', '-', 'COUNT', 1)}
+return {redis.call('GET', KEYS[1]), redis.call('GET', KEYS[2]), redis.call('TIME'), redis.call('XREVRANGE', KEYS[3], '+', '-', 'COUNT', 1), redis.call('HGET', KEYS[4], 'born')}
 `)
 
-	// KEYS seats, changes. Answers {seats, last record}: Store.Snapshot.
+	// KEYS seats, changes, event. Answers {seats, last record, birth}:
+	// Store.Snapshot.
 	snapshotScript = rueidis.NewLuaScriptReadOnly(`#!lua flags=no-writes
-return {redis.call('GET', KEYS[1]), redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)}
+return {redis.call('GET', KEYS[1]), redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1), redis.call('HGET', KEYS[3], 'born')}
 `)
 
-	// KEYS seats, holds, changes. Answers {last record, 1 when no hold or
-	// cool-down can have ended unrecorded (min after now), else 0}, or 0
-	// when there is no event (a nil would read as no answer):
+	// KEYS seats, holds, changes, event. Answers {last record, 1 when no
+	// hold or cool-down can have ended unrecorded (min after now), else 0,
+	// birth}, or 0 when there is no event (a nil would read as no answer):
 	// Store.ListVersion.
 	listVersionScript = rueidis.NewLuaScriptReadOnly(`#!lua flags=no-writes
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
@@ -858,19 +874,20 @@ local t = redis.call('TIME')
 local now = t[1] * 1000 + math.floor(t[2] / 1000)
 local exact = 0
 if not min or min + 0 > now then exact = 1 end
-return {redis.call('XREVRANGE', KEYS[3], '+', '-', 'COUNT', 1), exact}
+return {redis.call('XREVRANGE', KEYS[3], '+', '-', 'COUNT', 1), exact, redis.call('HGET', KEYS[4], 'born')}
 `)
 
-	// KEYS seats, changes; ARGV from, count. Answers {the first record
-	// kept ('0-0': none), 1 if records were trimmed (else 0), the records
-	// from ARGV[1] on ('': none), at most ARGV[2]}, or 0 when there is no
-	// event (a nil would read as no answer): Store.Changes. Records leave
-	// only by MAXLEN, from the oldest, and XINFO's max-deleted-entry-id
-	// does not count those: that more were added than are kept says some
-	// went.
+	// KEYS seats, changes, event; ARGV from, count. Answers {the first
+	// record kept ('0-0': none), 1 if records were trimmed (else 0), the
+	// records from ARGV[1] on ('': none), at most ARGV[2], birth}, or 0
+	// when there is no event (a nil would read as no answer):
+	// Store.Changes. Records leave only by MAXLEN, from the oldest, and
+	// XINFO's max-deleted-entry-id does not count those: that more were
+	// added than are kept says some went.
 	changesScript = rueidis.NewLuaScriptReadOnly(`#!lua flags=no-writes
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-if redis.call('EXISTS', KEYS[2]) == 0 then return {'0-0', 0, {}} end
+local born = redis.call('HGET', KEYS[3], 'born')
+if redis.call('EXISTS', KEYS[2]) == 0 then return {'0-0', 0, {}, born} end
 local info = redis.call('XINFO', 'STREAM', KEYS[2])
 local f = {}
 for i = 1, #info, 2 do f[info[i]] = info[i + 1] end
@@ -878,8 +895,8 @@ local first = '0-0'
 if f['first-entry'] then first = f['first-entry'][1] end
 local trimmed = 0
 if f['entries-added'] > f['length'] then trimmed = 1 end
-if ARGV[1] == '' then return {first, trimmed, {}} end
-return {first, trimmed, redis.call('XRANGE', KEYS[2], ARGV[1], '+', 'COUNT', ARGV[2])}
+if ARGV[1] == '' then return {first, trimmed, {}, born} end
+return {first, trimmed, redis.call('XRANGE', KEYS[2], ARGV[1], '+', 'COUNT', ARGV[2]), born}
 `)
 
 	// KEYS seats, exp, holds, res; ARGV seat. Answers {state, holder,

@@ -237,7 +237,7 @@ func (s *Store) CreateOwnedEvent(ctx context.Context, e domain.Event, q applicat
 			return err
 		}
 	}
-	keys := []string{eventKey(e.ID), seatsKey(e.ID)}
+	keys := []string{eventKey(e.ID), seatsKey(e.ID), changesKey(e.ID)}
 	args := []string{e.Name, strconv.Itoa(e.TotalSeats), strconv.Itoa(e.SeatsPerRow), q.Owner}
 	// An event confirmed and then lost in a failover would lose the
 	// reservations made in it since (see replicas.go).
@@ -523,7 +523,7 @@ func (s *Store) AvailableSeats(ctx context.Context, id domain.EventID) (domain.E
 	if err != nil {
 		return domain.Event{}, nil, domain.Version{}, err
 	}
-	if len(reply) != 4 {
+	if len(reply) != 5 {
 		return domain.Event{}, nil, domain.Version{}, errMalformed
 	}
 	seats, err := s.seatsString(e, reply[0])
@@ -535,7 +535,7 @@ func (s *Store) AvailableSeats(ctx context.Context, id domain.EventID) (domain.E
 		exp, err2 = "", nil // no seat was ever held
 	}
 	clock, err3 := reply[2].AsIntSlice()
-	at, err4 := lastPosition(reply[3])
+	at, err4 := position(reply[3], reply[4])
 	if errors.Join(err2, err3, err4) != nil || len(clock) != 2 {
 		return domain.Event{}, nil, domain.Version{}, errMalformed
 	}
@@ -582,8 +582,9 @@ func (s *Store) seatsString(e *cachedEvent, reply rueidis.RedisMessage) (string,
 	return seats, nil
 }
 
-// listReply reads the seats and exp strings of e, the time and the last
-// record, in one step: {seats, exp, TIME, last record}.
+// listReply reads the seats and exp strings of e, the time, the last
+// record and the birth, in one step: {seats, exp, TIME, last record,
+// birth}.
 func (s *Store) listReply(ctx context.Context, e *cachedEvent) ([]rueidis.RedisMessage, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
@@ -594,6 +595,7 @@ func (s *Store) listReply(ctx context.Context, e *cachedEvent) ([]rueidis.RedisM
 		b.Get().Key(e.keys[keyExp]).Build(),
 		b.Time().Build(),
 		b.Xrevrange().Key(e.keys[keyChanges]).End("+").Start("-").Count(1).Build(),
+		b.Hget().Key(e.keys[keyEvent]).Field("born").Build(),
 		b.Exec().Build(),
 	}
 	for i := range tx {
@@ -610,7 +612,7 @@ func (s *Store) listReply(ctx context.Context, e *cachedEvent) ([]rueidis.RedisM
 	if !slices.ContainsFunc(res, func(r rueidis.RedisResult) bool { return isOOM(r.Error()) }) {
 		return nil, unavailable(err)
 	}
-	keys := []string{e.keys[keySeats], e.keys[keyExp], e.keys[keyChanges]}
+	keys := []string{e.keys[keySeats], e.keys[keyExp], e.keys[keyChanges], e.keys[keyEvent]}
 	if reply, err = listScript.Exec(ctx, s.client, keys, nil).ToArray(); err != nil {
 		return nil, unavailable(err)
 	}

@@ -28,19 +28,19 @@ func (s *Store) Snapshot(ctx context.Context, id domain.EventID) (domain.Event, 
 	if err != nil {
 		return domain.Event{}, nil, domain.Position{}, err
 	}
-	msg, err := s.run(ctx, snapshotScript, []string{e.keys[keySeats], e.keys[keyChanges]}, nil)
+	msg, err := s.run(ctx, snapshotScript, []string{e.keys[keySeats], e.keys[keyChanges], e.keys[keyEvent]}, nil)
 	if err != nil {
 		return domain.Event{}, nil, domain.Position{}, err
 	}
 	reply, err := msg.ToArray()
-	if err != nil || len(reply) != 2 {
+	if err != nil || len(reply) != 3 {
 		return domain.Event{}, nil, domain.Position{}, errMalformed
 	}
 	seats, err := s.seatsString(e, reply[0])
 	if err != nil {
 		return domain.Event{}, nil, domain.Position{}, err
 	}
-	at, err := lastPosition(reply[1])
+	at, err := position(reply[1], reply[2])
 	if err != nil {
 		return domain.Event{}, nil, domain.Position{}, errMalformed
 	}
@@ -56,7 +56,7 @@ func (s *Store) Snapshot(ctx context.Context, id domain.EventID) (domain.Event, 
 
 // ListVersion implements application.Store.
 func (s *Store) ListVersion(ctx context.Context, id domain.EventID) (domain.Version, bool, error) {
-	msg, err := s.run(ctx, listVersionScript, []string{seatsKey(id), holdsKey(id), changesKey(id)}, nil)
+	msg, err := s.run(ctx, listVersionScript, []string{seatsKey(id), holdsKey(id), changesKey(id), eventKey(id)}, nil)
 	if err != nil {
 		return domain.Version{}, false, err
 	}
@@ -64,10 +64,10 @@ func (s *Store) ListVersion(ctx context.Context, id domain.EventID) (domain.Vers
 		return domain.Version{}, false, s.gone(id, domain.ErrEventNotFound)
 	}
 	reply, err := msg.ToArray()
-	if err != nil || len(reply) != 2 {
+	if err != nil || len(reply) != 3 {
 		return domain.Version{}, false, errMalformed
 	}
-	at, err1 := lastPosition(reply[0])
+	at, err1 := position(reply[0], reply[2])
 	exact, err2 := reply[1].AsInt64()
 	if errors.Join(err1, err2) != nil {
 		return domain.Version{}, false, errMalformed
@@ -83,7 +83,7 @@ func (s *Store) Changes(ctx context.Context, id domain.EventID, after domain.Pos
 	if next, ok := after.Next(); ok {
 		from = next.String()
 	}
-	msg, err := s.run(ctx, changesScript, []string{seatsKey(id), changesKey(id)}, []string{from, strconv.Itoa(max(limit, 1))})
+	msg, err := s.run(ctx, changesScript, []string{seatsKey(id), changesKey(id), eventKey(id)}, []string{from, strconv.Itoa(max(limit, 1))})
 	if err != nil {
 		return nil, err
 	}
@@ -91,14 +91,18 @@ func (s *Store) Changes(ctx context.Context, id domain.EventID, after domain.Pos
 		return nil, s.gone(id, domain.ErrEventNotFound)
 	}
 	reply, err := msg.ToArray()
-	if err != nil || len(reply) != 3 {
+	if err != nil || len(reply) != 4 {
 		return nil, errMalformed
 	}
 	f, err1 := reply[0].ToString()
 	trimmed, err2 := reply[1].AsInt64()
 	first, err3 := domain.ParsePosition(f)
-	if errors.Join(err1, err2, err3) != nil {
+	born, err4 := birth(reply[3])
+	if errors.Join(err1, err2, err3, err4) != nil {
 		return nil, errMalformed
+	}
+	if after.Predates(born) {
+		return nil, &application.TrimmedError{Last: born}
 	}
 	// Records went, all of them before the first kept: some after after
 	// may have gone, unless after is the last that went, which this
@@ -426,6 +430,33 @@ func lastPosition(reply rueidis.RedisMessage) (domain.Position, error) {
 		return domain.Position{}, nil
 	}
 	return domain.ParsePosition(entries[0].ID)
+}
+
+// birth reads an event's birth from its hash (see createScript): the zero
+// Position for an event made before births were kept.
+func birth(reply rueidis.RedisMessage) (domain.Position, error) {
+	if reply.IsNil() {
+		return domain.Position{}, nil
+	}
+	b, err := reply.ToString()
+	if err != nil {
+		return domain.Position{}, err
+	}
+	return domain.ParsePosition(b)
+}
+
+// position reads an event's position from the replies of its last record
+// (lastPosition's) and its birth: the birth while it has no record.
+func position(last, born rueidis.RedisMessage) (domain.Position, error) {
+	at, err1 := lastPosition(last)
+	b, err2 := birth(born)
+	if err := errors.Join(err1, err2); err != nil {
+		return domain.Position{}, err
+	}
+	if at.Before(b) {
+		return b, nil
+	}
+	return at, nil
 }
 
 // records reads stream entries of event id as the records they are.

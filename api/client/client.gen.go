@@ -1103,6 +1103,11 @@ type ClientInterface interface {
 	// of another event is 404 `SEAT_NOT_FOUND`; a number past the event's
 	// seats has no change.
 	//
+	// An `after` of an earlier event of the same id, deleted since (its
+	// id made again by a create's `Idempotency-Key`), is 410
+	// `CHANGES_TRIMMED`, like a position no longer kept: the changes
+	// after it are not this event's. `0-0` is the start of every event.
+	//
 	// Corresponds with GET /events/{id}/changes (the `ListEventChanges` operationId).
 	ListEventChanges(ctx context.Context, id EventID, params *ListEventChangesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
@@ -1228,8 +1233,10 @@ type ClientInterface interface {
 	//   position, then the changes after it;
 	// - with `Last-Event-ID` (what `EventSource` sends when it
 	//   reconnects) or `?after=`: the changes after that position; if
-	//   they are no longer kept, a `snapshot` first (a reset: it replaces
-	//   all the client knew), never a silent gap.
+	//   they are no longer kept, or the position is of an earlier event
+	//   of the same id, deleted since (a create's `Idempotency-Key` names
+	//   the id), a `snapshot` first (a reset: it replaces all the client
+	//   knew), never a silent gap.
 	//
 	// Events:
 	//
@@ -1630,6 +1637,11 @@ func (c *Client) GetEvent(ctx context.Context, id EventID, reqEditors ...Request
 // of another event is 404 `SEAT_NOT_FOUND`; a number past the event's
 // seats has no change.
 //
+// An `after` of an earlier event of the same id, deleted since (its
+// id made again by a create's `Idempotency-Key`), is 410
+// `CHANGES_TRIMMED`, like a position no longer kept: the changes
+// after it are not this event's. `0-0` is the start of every event.
+//
 // Corresponds with GET /events/{id}/changes (the `ListEventChanges` operationId).
 func (c *Client) ListEventChanges(ctx context.Context, id EventID, params *ListEventChangesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewListEventChangesRequest(c.Server, id, params)
@@ -1855,8 +1867,10 @@ func (c *Client) ReserveSeats(ctx context.Context, id EventID, params *ReserveSe
 //     position, then the changes after it;
 //   - with `Last-Event-ID` (what `EventSource` sends when it
 //     reconnects) or `?after=`: the changes after that position; if
-//     they are no longer kept, a `snapshot` first (a reset: it replaces
-//     all the client knew), never a silent gap.
+//     they are no longer kept, or the position is of an earlier event
+//     of the same id, deleted since (a create's `Idempotency-Key` names
+//     the id), a `snapshot` first (a reset: it replaces all the client
+//     knew), never a silent gap.
 //
 // Events:
 //
@@ -3580,6 +3594,11 @@ type ClientWithResponsesInterface interface {
 	// of another event is 404 `SEAT_NOT_FOUND`; a number past the event's
 	// seats has no change.
 	//
+	// An `after` of an earlier event of the same id, deleted since (its
+	// id made again by a create's `Idempotency-Key`), is 410
+	// `CHANGES_TRIMMED`, like a position no longer kept: the changes
+	// after it are not this event's. `0-0` is the start of every event.
+	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /events/{id}/changes (the `ListEventChanges` operationId).
@@ -3709,8 +3728,10 @@ type ClientWithResponsesInterface interface {
 	//   position, then the changes after it;
 	// - with `Last-Event-ID` (what `EventSource` sends when it
 	//   reconnects) or `?after=`: the changes after that position; if
-	//   they are no longer kept, a `snapshot` first (a reset: it replaces
-	//   all the client knew), never a silent gap.
+	//   they are no longer kept, or the position is of an earlier event
+	//   of the same id, deleted since (a create's `Idempotency-Key` names
+	//   the id), a `snapshot` first (a reset: it replaces all the client
+	//   knew), never a silent gap.
 	//
 	// Events:
 	//
@@ -6988,6 +7009,11 @@ func (c *ClientWithResponses) GetEventWithResponse(ctx context.Context, id Event
 // of another event is 404 `SEAT_NOT_FOUND`; a number past the event's
 // seats has no change.
 //
+// An `after` of an earlier event of the same id, deleted since (its
+// id made again by a create's `Idempotency-Key`), is 410
+// `CHANGES_TRIMMED`, like a position no longer kept: the changes
+// after it are not this event's. `0-0` is the start of every event.
+//
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /events/{id}/changes (the `ListEventChanges` operationId).
@@ -7177,8 +7203,10 @@ func (c *ClientWithResponses) ReserveSeatsWithResponse(ctx context.Context, id E
 //     position, then the changes after it;
 //   - with `Last-Event-ID` (what `EventSource` sends when it
 //     reconnects) or `?after=`: the changes after that position; if
-//     they are no longer kept, a `snapshot` first (a reset: it replaces
-//     all the client knew), never a silent gap.
+//     they are no longer kept, or the position is of an earlier event
+//     of the same id, deleted since (a create's `Idempotency-Key` names
+//     the id), a `snapshot` first (a reset: it replaces all the client
+//     knew), never a silent gap.
 //
 // Events:
 //

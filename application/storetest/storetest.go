@@ -78,6 +78,7 @@ func Run(t *testing.T, newStore func(t *testing.T) application.Store) {
 		{"stream wait", testStreamWait},
 		{"stream version", testStreamVersion},
 		{"stream deleted", testStreamDeleted},
+		{"stream of an event made again", testStreamRecreated},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { t.Parallel(); c.test(t, newStore(t)) })

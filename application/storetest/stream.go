@@ -117,8 +117,12 @@ func testStreamRecords(t *testing.T, s application.Store) {
 	if got := changesAfter(t, s, e, domain.Position{}, pageSize); len(got) != 0 {
 		t.Fatalf("a new event has records %+v", got)
 	}
-	if p := lastPosition(t, s, e); p != (domain.Position{}) {
-		t.Fatalf("a new event's snapshot is at %v, want the zero position", p)
+	// A new event is at its birth, which no record of it comes before
+	// (see testStreamRecreated), and never at the zero position, every
+	// new event's: the version of its list would be another's.
+	born := lastPosition(t, s, e)
+	if born == (domain.Position{}) || len(changesAfter(t, s, e, born, pageSize)) != 0 {
+		t.Fatalf("a new event's snapshot is at %v, want a position of its own with no record after it", born)
 	}
 
 	var want []change
@@ -584,6 +588,73 @@ func testStreamDeleted(t *testing.T, s application.Store) {
 	}
 	if got := changesAfter(t, s, e, domain.Position{}, pageSize); len(got) != 0 {
 		t.Fatalf("the event made again has records %+v", got)
+	}
+}
+
+// testStreamRecreated: an event deleted and created again under its id
+// (an Idempotency-Key on create names the id) is another event. Its list's
+// version is none of the old one's, and a reader that resumes from a
+// position of the old one is told to start again from a snapshot
+// (ErrTrimmed, naming the new event's birth): the new records do not
+// follow the ones it read.
+func testStreamRecreated(t *testing.T, s application.Store) {
+	ctx := context.Background()
+	e := newEvent(t, s, 10)
+	_, _, fresh, err := s.AvailableSeats(ctx, e.ID)
+	if err != nil {
+		t.Fatalf("AvailableSeats: %v", err)
+	}
+	must(t, "Hold")(Hold(ctx, s, e.Seat(1), "alice", longHold))
+	held := lastPosition(t, s, e)
+	if err := s.DeleteEvent(ctx, e.ID); err != nil {
+		t.Fatalf("DeleteEvent: %v", err)
+	}
+	// The store's clock passes the old event's last record before the
+	// new one is born: within one millisecond the two cannot be told
+	// apart (domain.Born). A hold of a millisecond ends after it.
+	scratch := newEvent(t, s, 10)
+	tick := domain.HoldPolicy{TTL: time.Millisecond, MaxSeats: 1}
+	waitAvailable(t, s, scratch.Seat(1), must(t, "Hold")(Hold(ctx, s, scratch.Seat(1), "clock", tick)).HoldExpiresAt)
+
+	again, err := domain.NewEvent(e.ID, "Made again", 20, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateEvent(ctx, again); err != nil {
+		t.Fatalf("CreateEvent again: %v", err)
+	}
+	_, _, v, err := s.AvailableSeats(ctx, e.ID)
+	if err != nil {
+		t.Fatalf("AvailableSeats: %v", err)
+	}
+	born := lastPosition(t, s, again)
+	if v == fresh || v.Position != born || !held.Before(born) {
+		t.Fatalf("the event made again is at %v (version %v), the old one was at %v and %v; want a version of its own, after them", born, v, fresh, held)
+	}
+	if lv, ok, err := s.ListVersion(ctx, e.ID); err != nil || !ok || lv != v {
+		t.Fatalf("ListVersion = %v, %v, %v; want %v", lv, ok, err, v)
+	}
+	trimmed := func(what string) {
+		t.Helper()
+		for _, after := range []domain.Position{fresh.Position, held} {
+			_, err := s.Changes(ctx, e.ID, after, 10)
+			if te := (*application.TrimmedError)(nil); !errors.As(err, &te) || te.Last != born {
+				t.Fatalf("%s: Changes after %v of the old event = %v, want ErrTrimmed naming the birth %v", what, after, err, born)
+			}
+		}
+	}
+	trimmed("a new event")
+	if got := changesAfter(t, s, again, domain.Position{}, pageSize); len(got) != 0 {
+		t.Fatalf("the event made again has records %+v", got)
+	}
+	must(t, "Hold")(Hold(ctx, s, again.Seat(15), "bob", longHold))
+	trimmed("after a change")
+	got := changesAfter(t, s, again, born, pageSize)
+	if len(got) != 1 || !born.Before(got[0].Position) || got[0].Seats[0].ID != again.Seat(15) {
+		t.Fatalf("records after the birth %v: %+v, want bob's hold after it", born, got)
+	}
+	if ids, err := s.Wait(ctx, map[domain.EventID]domain.Position{e.ID: born}, time.Minute); err != nil || !slices.Equal(ids, []domain.EventID{e.ID}) {
+		t.Fatalf("Wait from the birth = %v, %v; want the event", ids, err)
 	}
 }
 

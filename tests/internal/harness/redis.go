@@ -117,6 +117,13 @@ func readEvent(t testing.TB, c rueidis.Client, event string) EventState {
 					s.Counted = n
 				case "name", "owner":
 					err = nil
+				case "born": // the event's birth, a stream ID (docs/redis-layout.md)
+					ms, seq, ok := strings.Cut(v, "-")
+					_, err1 := strconv.ParseUint(ms, 10, 64)
+					_, err2 := strconv.ParseUint(seq, 10, 64)
+					if err = errors.Join(err1, err2); !ok {
+						err = errors.New("not a stream ID")
+					}
 				default:
 					err = errors.New("unknown field")
 				}
