@@ -9,10 +9,20 @@ import (
 
 	"github.com/redis/rueidis"
 
+	"github.com/seatres/reservation/adapters/redisstore"
 	"github.com/seatres/reservation/adapters/redisstore/redistest"
 	"github.com/seatres/reservation/application"
 	"github.com/seatres/reservation/domain"
 )
+
+// newShortHoldEvent returns a store on the shared standalone Redis, a
+// client to read its layout, an event of 100 seats in it and a policy
+// whose holds expire soon, 40 of them per buyer.
+func newShortHoldEvent(t *testing.T) (*redisstore.Store, rueidis.Client, domain.Event, domain.HoldPolicy) {
+	addr := redistest.SharedStandalone(t)
+	s := newStore(t, addr)
+	return s, redistest.Client(t, addr), newEvent(t, s, 100), domain.HoldPolicy{TTL: 20 * time.Millisecond, MaxSeats: 40}
+}
 
 // TestReclaim: expired holds stay in the holds hash and the expiry queue
 // (rsv:{E}:holds, rsv:{E}:expq, see docs/redis-layout.md) only until the
@@ -21,11 +31,8 @@ import (
 // carts (fields c:<user> of the holds hash) are gone.
 func TestReclaim(t *testing.T) {
 	t.Parallel()
-	addr := redistest.SharedStandalone(t)
-	s, c := newStore(t, addr), redistest.Client(t, addr)
+	s, c, e, short := newShortHoldEvent(t)
 	ctx := context.Background()
-	e := newEvent(t, s, 100)
-	short := domain.HoldPolicy{TTL: 20 * time.Millisecond, MaxSeats: 40}
 
 	// One cart of 40 holds, all expiring at once: nothing reclaims them
 	// until a change comes.
@@ -77,11 +84,8 @@ func TestReclaim(t *testing.T) {
 // freed" shows the answers; this shows that the search reads less.)
 func TestBestAvailableLow(t *testing.T) {
 	t.Parallel()
-	addr := redistest.SharedStandalone(t)
-	s, c := newStore(t, addr), redistest.Client(t, addr)
+	s, c, e, short := newShortHoldEvent(t)
 	ctx := context.Background()
-	e := newEvent(t, s, 100)
-	short := domain.HoldPolicy{TTL: 20 * time.Millisecond, MaxSeats: 40}
 	low := func(want string) {
 		t.Helper()
 		got, err := c.Do(ctx, c.B().Hget().Key(layoutKey(e.ID, "holds")).Field("low").Build()).ToString()
