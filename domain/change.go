@@ -87,7 +87,8 @@ func (p Position) Next() (Position, bool) {
 // before it (unless that event lived and died within now's millisecond),
 // and a reader that resumes from one of them is told (see Predates).
 // Its position before any change is Born, never the zero position that
-// every event had otherwise: two events of one id never share a version.
+// every event had otherwise: two events of one id share no version (but
+// again those of one millisecond).
 func Born(now time.Time) Position {
 	return Position{Ms: uint64(max(now.UnixMilli(), 0)) + 1}
 }
