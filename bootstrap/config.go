@@ -144,7 +144,7 @@ var settings = slices.Concat([]setting{
 		"how long a hold lasts (Go duration, at least 1ms)",
 		func(c *Config, v any) error { return setDuration(&c.Hold.TTL, v) }},
 	{"RESERVATION_HOLD_MAX_SEATS", "hold.maxSeats", "6",
-		"how many live holds one UUID may have in one event (1 to 256)",
+		"how many live holds one UUID may have in one event (1 to " + strconv.Itoa(domain.MaxHoldSeats) + ")",
 		func(c *Config, v any) error { return setPositiveInt(&c.Hold.MaxSeats, v) }},
 	{"RESERVATION_HOLD_MAX_LIFETIME", "hold.maxLifetime", "15m",
 		"the longest any hold of a buyer's cart in an event may last from the cart's first hold, however often it is refreshed; a buyer who keeps seats that long may hold none there for one TTL (at least the TTL, or 0 for no cap)",
