@@ -614,7 +614,8 @@ func testStreamRecreated(t *testing.T, s application.Store) {
 	// apart (domain.Born). A hold of a millisecond ends after it.
 	scratch := newEvent(t, s, 10)
 	tick := domain.HoldPolicy{TTL: time.Millisecond, MaxSeats: 1}
-	waitAvailable(t, s, scratch.Seat(1), must(t, "Hold")(Hold(ctx, s, scratch.Seat(1), "clock", tick)).HoldExpiresAt)
+	clock := must(t, "Hold")(Hold(ctx, s, scratch.Seat(1), "clock", tick)).HoldExpiresAt
+	waitAvailable(t, s, scratch.Seat(1), clock)
 
 	again, err := domain.NewEvent(e.ID, "Made again", 20, 0)
 	if err != nil {
@@ -623,6 +624,9 @@ func testStreamRecreated(t *testing.T, s application.Store) {
 	if err := s.CreateEvent(ctx, again); err != nil {
 		t.Fatalf("CreateEvent again: %v", err)
 	}
+	// The store's time after the create, read as the clock hold's was (a
+	// hold without a cap ends a TTL after it is made).
+	after := must(t, "Hold")(Hold(ctx, s, scratch.Seat(2), "clock", longHold)).HoldExpiresAt.Add(-longHold.TTL)
 	_, _, v, err := s.AvailableSeats(ctx, e.ID)
 	if err != nil {
 		t.Fatalf("AvailableSeats: %v", err)
@@ -630,6 +634,12 @@ func testStreamRecreated(t *testing.T, s application.Store) {
 	born := lastPosition(t, s, again)
 	if v == fresh || v.Position != born || !held.Before(born) {
 		t.Fatalf("the event made again is at %v (version %v), the old one was at %v and %v; want a version of its own, after them", born, v, fresh, held)
+	}
+	// The birth is domain.Born of the store's time at the create, which
+	// the Redis script computes itself: between the clock hold's end and
+	// the hold after the create.
+	if earliest, latest := domain.Born(clock), domain.Born(after); born.Before(earliest) || latest.Before(born) || born.Seq != 0 {
+		t.Fatalf("the event made again is born at %v, want domain.Born of a time of its create: from %v to %v", born, earliest, latest)
 	}
 	if lv, ok, err := s.ListVersion(ctx, e.ID); err != nil || !ok || lv != v {
 		t.Fatalf("ListVersion = %v, %v, %v; want %v", lv, ok, err, v)
