@@ -522,37 +522,51 @@ func (s *Service) cart(op string, r CartRequest, withIDs bool) (cart, error) {
 	return c, nil
 }
 
-// seatIDs parses 1 to MaxSeats distinct ids of seats of event e.
+// seatIDs parses 1 to MaxSeats distinct ids of seats of event e. The ids
+// that name no seat of e (another event's, or no seat id at all) are
+// refused together, named as asked (UnknownSeatsError).
 func (s *Service) seatIDs(e domain.EventID, ids []string) ([]domain.SeatID, error) {
 	if len(ids) == 0 || len(ids) > s.policy.MaxSeats {
 		return nil, domain.ErrInvalidSeatIDs
 	}
 	out := make([]domain.SeatID, len(ids))
 	seen := make(map[int]bool, len(ids))
-	var foreign []domain.SeatID
+	var unknown []string
 	for i, text := range ids {
 		id, err := domain.ParseSeatID(text)
 		if errors.Is(err, domain.ErrInvalidSeatID) {
 			return nil, domain.ErrInvalidSeatIDs
 		}
-		if err != nil {
-			return nil, fmt.Errorf("seat %q: %w", text, err)
+		if err != nil || id.Event != e {
+			unknown = append(unknown, text)
+			continue // refused below; its number, if any, is not one of e's
 		}
-		if id.Event != e {
-			foreign = append(foreign, id)
-			continue // refused below; its number is not one of e's
-		}
-		if seen[id.Number] && id.Event == e {
+		if seen[id.Number] {
 			return nil, fmt.Errorf("seat %s twice: %w", text, domain.ErrInvalidSeatIDs)
 		}
 		seen[id.Number] = true
 		out[i] = id
 	}
-	if foreign != nil {
-		return nil, &domain.SeatsError{Err: domain.ErrSeatNotFound, Seats: foreign}
+	if unknown != nil {
+		return nil, &UnknownSeatsError{IDs: unknown}
 	}
 	return out, nil
 }
+
+// UnknownSeatsError refuses a cart some of whose ids name no seat of its
+// event: a seat of another event, or a text that is no seat id at all.
+// IDs are those ids as the request gave them, in its order, so that a
+// client learns which of its ids to mend; a domain.SeatsError names the
+// seats past the event's instead, which only the store knows.
+type UnknownSeatsError struct {
+	IDs []string
+}
+
+func (e *UnknownSeatsError) Error() string {
+	return domain.ErrSeatNotFound.Error() + ": " + strings.Join(e.IDs, ", ")
+}
+
+func (e *UnknownSeatsError) Unwrap() error { return domain.ErrSeatNotFound }
 
 // idemTTL is how long an Idempotency-Key's answer is kept: as long as the
 // longest a cart may live, so that every retry a buyer can still need finds

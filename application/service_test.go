@@ -345,25 +345,40 @@ func TestCartValidation(t *testing.T) {
 		calls []string
 		give  application.CartRequest
 		want  error
-		named []domain.SeatID // the seats a SeatsError names
+		named []string // the ids an UnknownSeatsError names
 	}{
 		{name: "no ids", calls: []string{"HoldSeats", "ReserveSeats"}, give: application.CartRequest{Event: eventID, User: "alice"}, want: domain.ErrInvalidSeatIDs},
 		{name: "empty ids", calls: []string{"HoldSeats", "ReserveSeats", "Release"}, give: application.CartRequest{Event: eventID, User: "alice", IDs: []string{}}, want: domain.ErrInvalidSeatIDs},
 		{name: "more ids than the limit", calls: []string{"HoldSeats", "ReserveSeats", "Release"}, give: application.CartRequest{Event: eventID, User: "alice", IDs: many}, want: domain.ErrInvalidSeatIDs},
 		{name: "a seat twice", calls: []string{"HoldSeats", "ReserveSeats", "Release"}, give: application.CartRequest{Event: eventID, User: "alice", IDs: seatsOf(1, 2, 1)}, want: domain.ErrInvalidSeatIDs},
 		{name: "an empty id", calls: []string{"HoldSeats", "ReserveSeats", "Release"}, give: application.CartRequest{Event: eventID, User: "alice", IDs: []string{seatID, ""}}, want: domain.ErrInvalidSeatIDs},
-		{name: "a malformed id", calls: []string{"HoldSeats", "ReserveSeats", "Release"}, give: application.CartRequest{Event: eventID, User: "alice", IDs: []string{seatID, "nope"}}, want: domain.ErrSeatNotFound},
+		{
+			name: "a malformed id", calls: []string{"HoldSeats", "ReserveSeats", "Release"},
+			give: application.CartRequest{Event: eventID, User: "alice", IDs: []string{seatID, "nope"}},
+			want: domain.ErrSeatNotFound, named: []string{"nope"},
+		},
 		{
 			name: "seats of another event", calls: []string{"HoldSeats", "ReserveSeats", "Release"},
 			give:  application.CartRequest{Event: eventID, User: "alice", IDs: []string{otherID + ".4", seatID, otherID + ".9"}},
 			want:  domain.ErrSeatNotFound,
-			named: []domain.SeatID{{Event: otherID, Number: 4}, {Event: otherID, Number: 9}},
+			named: []string{otherID + ".4", otherID + ".9"},
 		},
 		{
 			name: "a seat of another event with a number of this one", calls: []string{"HoldSeats"},
 			give:  application.CartRequest{Event: eventID, User: "alice", IDs: []string{otherID + ".3", seatID}},
 			want:  domain.ErrSeatNotFound,
-			named: []domain.SeatID{{Event: otherID, Number: 3}},
+			named: []string{otherID + ".3"},
+		},
+		{
+			name: "ids of no seat of the event, of every kind", calls: []string{"HoldSeats", "ReserveSeats", "Release"},
+			give:  application.CartRequest{Event: eventID, User: "alice", IDs: []string{eventID + ".01", otherID + ".3", seatID, eventID + ".x"}},
+			want:  domain.ErrSeatNotFound,
+			named: []string{eventID + ".01", otherID + ".3", eventID + ".x"},
+		},
+		{
+			name: "a seat twice beside an id of no seat", calls: []string{"HoldSeats", "ReserveSeats", "Release"},
+			give: application.CartRequest{Event: eventID, User: "alice", IDs: []string{"nope", seatID, seatID}},
+			want: domain.ErrInvalidSeatIDs,
 		},
 		{name: "best of none", calls: []string{"HoldSeats"}, give: application.CartRequest{Event: eventID, User: "alice", Best: best(0)}, want: domain.ErrInvalidCount},
 		{name: "best of fewer than none", calls: []string{"HoldSeats"}, give: application.CartRequest{Event: eventID, User: "alice", Best: best(-1)}, want: domain.ErrInvalidCount},
@@ -388,9 +403,9 @@ func TestCartValidation(t *testing.T) {
 				if !errors.Is(err, tt.want) || got != nil {
 					t.Fatalf("= %+v, %v; want %v", got, err, tt.want)
 				}
-				var se *domain.SeatsError
-				if errors.As(err, &se) != (tt.named != nil) || se != nil && !slices.Equal(se.Seats, tt.named) {
-					t.Fatalf("error %v names %v, want %v", err, se, tt.named)
+				var ue *application.UnknownSeatsError
+				if errors.As(err, &ue) != (tt.named != nil) || ue != nil && !slices.Equal(ue.IDs, tt.named) {
+					t.Fatalf("error %v names %v, want %v", err, ue, tt.named)
 				}
 			})
 		}

@@ -353,8 +353,12 @@ func TestCartRefusals(t *testing.T) {
 		bad("ids object", `{"UUID":"alice","ids":{"0":"`+seatOf(e, 4)+`"}}`),
 		{"seat of another event", json, idsBody("alice", seatOf(e, 4), seatOf(other, 4), seatOf(other, 5)), 404, "SEAT_NOT_FOUND", seatsOf(other, 4, 5)},
 		{"seat past the event's", json, idsBody("alice", seatsOf(e, 4, 11)...), 404, "SEAT_NOT_FOUND", []string{seatOf(e, 11)}},
-		{"malformed id", json, idsBody("alice", seatOf(e, 4), e.ID+".*"), 404, "SEAT_NOT_FOUND", nil},
-		{"id of a hash tag", json, idsBody("alice", "{"+e.ID+"}.1"), 404, "SEAT_NOT_FOUND", nil},
+		{"malformed id", json, idsBody("alice", seatOf(e, 4), e.ID+".*"), 404, "SEAT_NOT_FOUND", []string{e.ID + ".*"}},
+		{"id of a hash tag", json, idsBody("alice", "{"+e.ID+"}.1"), 404, "SEAT_NOT_FOUND", []string{"{" + e.ID + "}.1"}},
+		// Every id of no seat of the event, as sent and in its order,
+		// so that a client learns which to mend.
+		{"ids of no seat", json, idsBody("alice", seatOf(other, 4), seatOf(e, 4), e.ID+".007", "seat \"5\"\u00e9", seatOf(e, 5)),
+			404, "SEAT_NOT_FOUND", []string{seatOf(other, 4), e.ID + ".007", "seat \"5\"é"}},
 	}
 	hold := append(append(common(idsBody("alice", seatOf(e, 4))), withIDs...),
 		bad("ids and bestAvailable", `{"UUID":"alice","ids":["`+seatOf(e, 4)+`"],"bestAvailable":{"count":1}}`),

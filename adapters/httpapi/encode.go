@@ -191,9 +191,9 @@ func appendSeatsChange(b []byte, message string, seats []domain.Seat) []byte {
 	return append(b, "]}"...)
 }
 
-// appendError encodes an error; seats, when not nil, are the seats that
-// caused it.
-func appendError(b []byte, message, code string, seats []domain.SeatID) []byte {
+// appendError encodes an error; seats, when not nil, are the ids of the
+// seats that caused it.
+func appendError(b []byte, message, code string, seats []string) []byte {
 	b = append(b, `{"error":`...)
 	b = appendString(b, message)
 	b = append(b, `,"code":"`...)
@@ -205,9 +205,7 @@ func appendError(b []byte, message, code string, seats []domain.SeatID) []byte {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = append(b, '"')
-			b = id.AppendText(b) // a UUID, a dot and digits: nothing to escape
-			b = append(b, '"')
+			b = appendString(b, id) // an id as the client sent it may need escaping
 		}
 		b = append(b, ']')
 	}

@@ -124,8 +124,10 @@ func TestAppendShapes(t *testing.T) {
 		{appendSeatsChange(nil, "Seats held", seats), seatsChange{"Seats held", []json.RawMessage{appendSeat(nil, seats[0]), appendSeat(nil, seats[1])}}},
 		{appendSeatsChange(nil, "Seats released", nil), seatsChange{"Seats released", []json.RawMessage{}}},
 		{appendError(nil, "a \"refusal\"", "SEAT_HELD", nil), errorBody{Error: `a "refusal"`, Code: "SEAT_HELD"}},
-		{appendError(nil, "r", "SEAT_HELD", []domain.SeatID{e.Seat(1), e.Seat(10000)}),
+		{appendError(nil, "r", "SEAT_HELD", []string{e.Seat(1).String(), e.Seat(10000).String()}),
 			errorBody{Error: "r", Code: "SEAT_HELD", Seats: []string{e.Seat(1).String(), e.Seat(10000).String()}}},
+		// An id of no seat, as a client sent it.
+		{appendError(nil, "r", "SEAT_NOT_FOUND", []string{"a \"seat\"\té"}), errorBody{Error: "r", Code: "SEAT_NOT_FOUND", Seats: []string{"a \"seat\"\té"}}},
 	}
 	for _, tt := range tests {
 		want, _ := json.Marshal(tt.want)

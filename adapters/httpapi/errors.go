@@ -128,12 +128,15 @@ func (e apiError) message(err error) string {
 	}
 	var (
 		seats    *domain.SeatsError
+		unknown  *application.UnknownSeatsError
 		coolDown *domain.CoolDownError
 		refusal  *domain.Refusal
 	)
 	switch {
 	case errors.As(err, &seats):
 		return seats.Error()
+	case errors.As(err, &unknown):
+		return unknown.Error()
 	case errors.As(err, &coolDown):
 		return coolDown.Error()
 	case errors.As(err, &refusal):
@@ -154,14 +157,28 @@ func writeError(c *gin.Context, err error) {
 		_ = c.Error(err)
 	}
 	c.Set(answeredKey{}, err)
-	var seats []domain.SeatID
-	if se := (*domain.SeatsError)(nil); errors.As(err, &se) {
-		seats = se.Seats
-	}
+	seats := namedSeats(err)
 	if cd := (*domain.CoolDownError)(nil); errors.As(err, &cd) {
 		c.Header("Retry-After", retryAfter(cd.RetryAfter))
 	}
 	respond(c, e.status, func(b []byte) []byte { return appendError(b, e.message(err), e.code, seats) })
+}
+
+// namedSeats are the ids that a refusal of a cart names, nil for none:
+// seats the rules refused, or ids of no seat of the event as the client
+// sent them.
+func namedSeats(err error) []string {
+	if se := (*domain.SeatsError)(nil); errors.As(err, &se) {
+		ids := make([]string, len(se.Seats))
+		for i, id := range se.Seats {
+			ids[i] = id.String()
+		}
+		return ids
+	}
+	if ue := (*application.UnknownSeatsError)(nil); errors.As(err, &ue) {
+		return ue.IDs
+	}
+	return nil
 }
 
 // answeredKey keeps the error a request was answered with, for its log

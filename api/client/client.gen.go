@@ -345,7 +345,7 @@ type Error struct {
 	// Error What went wrong, as a sentence for people.
 	Error string `json:"error"`
 
-	// Seats The ids of the seats that caused a cart's refusal, in the order asked.
+	// Seats The ids that caused a cart's refusal, as they were sent, in the order asked.
 	Seats *[]string `json:"seats,omitempty"`
 }
 

@@ -181,8 +181,9 @@ func hostileCarts(t *testing.T, c *harness.Client, base string, victim harness.E
 		wantSeats(t, cart(victim.ID, harness.CartRelease, u), "")
 	}
 	for _, id := range hostileIDs(victim.ID) {
+		// No seat of the event, named as sent.
 		for _, op := range []string{harness.CartHold, harness.CartReserve, harness.CartRelease} {
-			want(t, cart(carts.ID, op, "owner", id), http.StatusNotFound, "SEAT_NOT_FOUND")
+			wantNamed(t, cart(carts.ID, op, "owner", id), http.StatusNotFound, "SEAT_NOT_FOUND", id)
 		}
 		// As the path's event.
 		path := url.PathEscape(id)
