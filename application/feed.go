@@ -270,6 +270,9 @@ func (f *Feed) Subscribe(ctx context.Context, e domain.EventID, after *domain.Po
 	}
 	if after != nil {
 		s.cursor = *after
+		f.mu.Lock()
+		s.unsure = !ev.knows(*after)
+		f.mu.Unlock()
 		return s, nil
 	}
 	snap, err := f.snapshot(ctx, ev)
@@ -570,7 +573,12 @@ type Subscription struct {
 	ev      *followed
 	cursor  domain.Position // the position of the last record answered
 	pending *Snapshot       // the first batch, when it is a snapshot
-	once    sync.Once
+	// unsure is set while cursor is a position the subscriber gave that the
+	// buffer does not know: the store tells first whether the event gave
+	// it (Store.Changes), lest records after it in the buffer skip those
+	// that took the place of records the store lost.
+	unsure bool
+	once   sync.Once
 }
 
 // Next answers the subscriber's next batch, waiting for one until ctx is
@@ -592,7 +600,7 @@ func (s *Subscription) Next(ctx context.Context) (Batch, error) {
 			f.mu.Unlock()
 			return Batch{}, fmt.Errorf("records of %s: %w", ev.id, domain.ErrEventNotFound)
 		}
-		behind := s.cursor.Before(ev.start)
+		behind := s.cursor.Before(ev.start) || s.unsure
 		var records []domain.Record
 		if !behind {
 			records = ev.after(s.cursor)
@@ -620,7 +628,18 @@ func (s *Subscription) Next(ctx context.Context) (Batch, error) {
 // after returns at most maxBatchRecords records of the buffer after
 // cursor, which is not before ev.start. Feed.mu is held.
 func (ev *followed) after(cursor domain.Position) []domain.Record {
-	i, _ := slices.BinarySearchFunc(ev.buf, cursor, func(r domain.Record, p domain.Position) int {
+	i, _ := ev.find(cursor)
+	for i < len(ev.buf) && !cursor.Before(ev.buf[i].Position) {
+		i++ // the record at cursor itself was answered
+	}
+	j := min(len(ev.buf), i+maxBatchRecords)
+	return ev.buf[i:j:j] // full: an append by the caller cannot reach the buffer
+}
+
+// find is where p is, or would be, in the buffer, and whether a record is
+// there. Feed.mu is held.
+func (ev *followed) find(p domain.Position) (int, bool) {
+	return slices.BinarySearchFunc(ev.buf, p, func(r domain.Record, p domain.Position) int {
 		switch {
 		case r.Position.Before(p):
 			return -1
@@ -629,14 +648,18 @@ func (ev *followed) after(cursor domain.Position) []domain.Record {
 		}
 		return 0
 	})
-	for i < len(ev.buf) && !cursor.Before(ev.buf[i].Position) {
-		i++ // the record at cursor itself was answered
-	}
-	j := min(len(ev.buf), i+maxBatchRecords)
-	return ev.buf[i:j:j] // full: an append by the caller cannot reach the buffer
 }
 
-// catchUp reads the store for a subscriber behind the buffer.
+// knows reports whether p is a position of the event that the buffer
+// tells: its start or a record of it; one before the start is the
+// store's to tell (see Subscription.catchUp). Feed.mu is held.
+func (ev *followed) knows(p domain.Position) bool {
+	_, found := ev.find(p)
+	return found || !ev.start.Before(p)
+}
+
+// catchUp reads the store for a subscriber behind the buffer, or whose
+// position the buffer does not know.
 func (s *Subscription) catchUp(ctx context.Context) (Batch, error) {
 	select {
 	case s.f.catchUps <- struct{}{}:
@@ -650,12 +673,13 @@ func (s *Subscription) catchUp(ctx context.Context) (Batch, error) {
 		if err != nil {
 			return Batch{}, err
 		}
-		s.cursor = snap.Position
+		s.cursor, s.unsure = snap.Position, false
 		return Batch{Snapshot: snap}, nil
 	}
 	if err != nil {
 		return Batch{}, fmt.Errorf("records of %s after %s: %w", s.ev.id, s.cursor, err)
 	}
+	s.unsure = false
 	if len(records) > 0 {
 		s.cursor = records[len(records)-1].Position
 	}

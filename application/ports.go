@@ -88,10 +88,16 @@ type Store interface {
 	Snapshot(ctx context.Context, id domain.EventID) (domain.Event, []int, domain.Position, error)
 	// Changes returns at most limit records of the event after position
 	// after, oldest first. A *TrimmedError when some record after it is
-	// no longer kept, or when after is of an earlier event of the id,
+	// no longer kept, when after is of an earlier event of the id,
 	// deleted since (domain.Position.Predates: Last is then the event's
-	// birth): the reader starts again from a Snapshot. An event with no
-	// record is at its birth (domain.Born), never at the zero position.
+	// birth), or when after is no position the event gave: neither the
+	// zero position, its birth, a record kept nor the last one trimmed
+	// (Last is then its last position). Such is a position made up, or a
+	// record the store lost (a Redis restarted from an AOF behind its
+	// last writes, a replica promoted before it had them), whose place
+	// later records take: reading on from it would skip them. The reader
+	// starts again from a Snapshot. An event with no record is at its
+	// birth (domain.Born), never at the zero position.
 	Changes(ctx context.Context, id domain.EventID, after domain.Position, limit int) ([]domain.Record, error)
 	// Wait blocks until some of the events have records after their
 	// positions, or for block at most, and returns those events (none

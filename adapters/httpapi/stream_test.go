@@ -313,6 +313,57 @@ func TestStreamResetsWhenTrimmed(t *testing.T) {
 	}
 }
 
+// TestStreamResetsFromAPositionOfNoRecord: a Last-Event-ID that is no
+// record's position is none the event gave (made up, or of a record a
+// Redis lost), and changes after it could skip those that took the lost
+// ones' place: a seat map that resumes from it is reset with a snapshot,
+// whether the instance's buffer holds the event's records or not, and its
+// history is 410.
+func TestStreamResetsFromAPositionOfNoRecord(t *testing.T) {
+	t.Parallel()
+	a := newStreamAPI(t, streamSetup{})
+	e := a.createEvent(10)
+	follower := a.open("/events/"+e.ID+"/stream", nil) // the instance follows the event
+	follower.snapshot()
+	a.cart(e, opHold, idsBody("alice", seatOf(e, 1)))
+	a.clock.Advance(time.Millisecond)
+	a.cart(e, opHold, idsBody("alice", seatOf(e, 2)))
+	_, id := follower.changes(2)
+	last, err := domain.ParsePosition(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []domain.Position{
+		{Ms: last.Ms, Seq: last.Seq + 1}, {Ms: last.Ms + 60_000}, // after the last record
+		{Ms: last.Ms - 1, Seq: 7}, // between the two
+	} {
+		// A snapshot, then the changes after it up to the last: seats 3
+		// to 10 available.
+		s := a.open("/events/"+e.ID+"/stream", http.Header{lastEventIDHeader: {p.String()}})
+		snap := s.snapshot()
+		free := map[int]bool{}
+		for _, run := range snap.Available {
+			for n := run[0]; n <= run[1]; n++ {
+				free[n] = true
+			}
+		}
+		for at := snap.Position; at != id; {
+			var changes []changeWire
+			changes, at = s.message()
+			for _, c := range changes {
+				free[c.Seat] = c.Status == "Available"
+			}
+		}
+		for n := 1; n <= 10; n++ {
+			if free[n] != (n >= 3) {
+				t.Errorf("resumed from %v, no record's position: seat %d available %v after a reset to %+v", p, n, free[n], snap)
+			}
+		}
+		s.close()
+		wantError(t, a.get("/events/"+e.ID+"/changes?after="+p.String()), http.StatusGone, "CHANGES_TRIMMED")
+	}
+}
+
 // TestStreamOfAnEventMadeAgain: an event deleted and created again under
 // its id (by a create's Idempotency-Key) is another event: a seat map of
 // the old one that resumes is reset with a snapshot of the new one, its

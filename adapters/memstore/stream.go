@@ -231,11 +231,25 @@ func (s *Store) Changes(_ context.Context, id domain.EventID, after domain.Posit
 		return nil, &application.TrimmedError{Last: c.trimmed}
 	}
 	from := sort.Search(c.kept.n, func(i int) bool { return after.Before(c.kept.at(i).pos) })
+	if !c.gave(after, from) {
+		return nil, &application.TrimmedError{Last: c.last}
+	}
 	out := make([]domain.Record, min(max(limit, 0), c.kept.n-from))
 	for i := range out {
 		out[i] = c.kept.at(from + i).Record(id)
 	}
 	return out, nil
+}
+
+// gave reports whether after, from the first kept record after it on, is
+// a position that a reader of the event can hold: the start, its birth,
+// a record kept, or the last record dropped (see application.TrimmedError).
+func (c *changes) gave(after domain.Position, from int) bool {
+	switch after {
+	case domain.Position{}, c.born, c.trimmed:
+		return true
+	}
+	return from > 0 && c.kept.at(from-1).pos == after
 }
 
 // Wait implements application.Store. An event it does not know (deleted,

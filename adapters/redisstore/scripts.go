@@ -877,17 +877,18 @@ if not min or min + 0 > now then exact = 1 end
 return {redis.call('XREVRANGE', KEYS[3], '+', '-', 'COUNT', 1), exact, redis.call('HGET', KEYS[4], 'born')}
 `)
 
-	// KEYS seats, changes, event; ARGV from, count. Answers {the first
-	// record kept ('0-0': none), 1 if records were trimmed (else 0), the
-	// records from ARGV[1] on ('': none), at most ARGV[2], birth}, or 0
-	// when there is no event (a nil would read as no answer):
-	// Store.Changes. Records leave only by MAXLEN, from the oldest, and
-	// XINFO's max-deleted-entry-id does not count those: that more were
-	// added than are kept says some went.
+	// KEYS seats, changes, event; ARGV from, count, after. Answers {the
+	// first record kept ('0-0': none), 1 if records were trimmed (else 0),
+	// the records from ARGV[1] on ('': none), at most ARGV[2], birth, 1 if
+	// a record kept is at ARGV[3] (else 0), the last position (the last
+	// record's, or the birth)}, or 0 when there is no event (a nil would
+	// read as no answer): Store.Changes. Records leave only by MAXLEN,
+	// from the oldest, and XINFO's max-deleted-entry-id does not count
+	// those: that more were added than are kept says some went.
 	changesScript = rueidis.NewLuaScriptReadOnly(`#!lua flags=no-writes
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 local born = redis.call('HGET', KEYS[3], 'born')
-if redis.call('EXISTS', KEYS[2]) == 0 then return {'0-0', 0, {}, born} end
+if redis.call('EXISTS', KEYS[2]) == 0 then return {'0-0', 0, {}, born, 0, '0-0'} end
 local info = redis.call('XINFO', 'STREAM', KEYS[2])
 local f = {}
 for i = 1, #info, 2 do f[info[i]] = info[i + 1] end
@@ -895,8 +896,11 @@ local first = '0-0'
 if f['first-entry'] then first = f['first-entry'][1] end
 local trimmed = 0
 if f['entries-added'] > f['length'] then trimmed = 1 end
-if ARGV[1] == '' then return {first, trimmed, {}, born} end
-return {first, trimmed, redis.call('XRANGE', KEYS[2], ARGV[1], '+', 'COUNT', ARGV[2]), born}
+local at = 0
+if #redis.call('XRANGE', KEYS[2], ARGV[3], ARGV[3]) > 0 then at = 1 end
+local records = {}
+if ARGV[1] ~= '' then records = redis.call('XRANGE', KEYS[2], ARGV[1], '+', 'COUNT', ARGV[2]) end
+return {first, trimmed, records, born, at, f['last-generated-id']}
 `)
 
 	// KEYS seats, exp, holds, res; ARGV seat. Answers {state, holder,

@@ -83,7 +83,7 @@ func (s *Store) Changes(ctx context.Context, id domain.EventID, after domain.Pos
 	if next, ok := after.Next(); ok {
 		from = next.String()
 	}
-	msg, err := s.run(ctx, changesScript, []string{seatsKey(id), changesKey(id), eventKey(id)}, []string{from, strconv.Itoa(max(limit, 1))})
+	msg, err := s.run(ctx, changesScript, []string{seatsKey(id), changesKey(id), eventKey(id)}, []string{from, strconv.Itoa(max(limit, 1)), after.String()})
 	if err != nil {
 		return nil, err
 	}
@@ -91,14 +91,17 @@ func (s *Store) Changes(ctx context.Context, id domain.EventID, after domain.Pos
 		return nil, s.gone(id, domain.ErrEventNotFound)
 	}
 	reply, err := msg.ToArray()
-	if err != nil || len(reply) != 4 {
+	if err != nil || len(reply) != 6 {
 		return nil, errMalformed
 	}
 	f, err1 := reply[0].ToString()
 	trimmed, err2 := reply[1].AsInt64()
 	first, err3 := domain.ParsePosition(f)
 	born, err4 := birth(reply[3])
-	if errors.Join(err1, err2, err3, err4) != nil {
+	at, err5 := reply[4].AsInt64()
+	l, err6 := reply[5].ToString()
+	last, err7 := domain.ParsePosition(l)
+	if errors.Join(err1, err2, err3, err4, err5, err6, err7) != nil {
 		return nil, errMalformed
 	}
 	if after.Predates(born) {
@@ -109,7 +112,18 @@ func (s *Store) Changes(ctx context.Context, id domain.EventID, after domain.Pos
 	// cannot tell apart but when it is right before the first (then no
 	// record lies between). A reader further behind starts again from a
 	// snapshot, needlessly at times, never with a gap.
-	if last, ok := first.Prev(); trimmed == 1 && ok && after.Before(last) {
+	edge, ok := first.Prev()
+	ok = ok && trimmed == 1
+	if ok && after.Before(edge) {
+		return nil, &application.TrimmedError{Last: edge}
+	}
+	// Any other position that is no record kept is none this event gave:
+	// one that Redis lost (restarted from an AOF behind its last writes,
+	// or a replica promoted before it had them), or made up. Reading on
+	// from it could skip the records that took the lost ones' place. A
+	// record of a lost one's millisecond may take its very ID: that, no
+	// position can tell.
+	if at == 0 && after != (domain.Position{}) && after != born && (!ok || after != edge) {
 		return nil, &application.TrimmedError{Last: last}
 	}
 	entries, err := reply[2].AsXRange()

@@ -336,7 +336,7 @@ type Error struct {
 	// - TOO_MANY_STREAMS (429, with Retry-After): the client's IP has as many streams open on the instance as it may (`RESERVATION_STREAM_MAX_PER_IP`).
 	// - INVALID_POSITION (400): a stream's Last-Event-ID or an `after` is not a position `<ms>-<seq>`.
 	// - INVALID_LIMIT (400): a page's `limit` is not an integer from 1 to 1000.
-	// - CHANGES_TRIMMED (410): the changes after `after` are no longer kept.
+	// - CHANGES_TRIMMED (410): the changes after `after` are no longer kept, or `after` is no position of the event.
 	// - ORIGIN_NOT_ALLOWED (403): a CORS preflight from an origin that is not listed; see CORS above.
 	// - STORE_FULL (507): the store has no room for the change; nothing changed, reads keep working.
 	// - INTERNAL (500): a bug.
@@ -373,7 +373,7 @@ type Error struct {
 // - TOO_MANY_STREAMS (429, with Retry-After): the client's IP has as many streams open on the instance as it may (`RESERVATION_STREAM_MAX_PER_IP`).
 // - INVALID_POSITION (400): a stream's Last-Event-ID or an `after` is not a position `<ms>-<seq>`.
 // - INVALID_LIMIT (400): a page's `limit` is not an integer from 1 to 1000.
-// - CHANGES_TRIMMED (410): the changes after `after` are no longer kept.
+// - CHANGES_TRIMMED (410): the changes after `after` are no longer kept, or `after` is no position of the event.
 // - ORIGIN_NOT_ALLOWED (403): a CORS preflight from an origin that is not listed; see CORS above.
 // - STORE_FULL (507): the store has no room for the change; nothing changed, reads keep working.
 // - INTERNAL (500): a bug.
@@ -1106,7 +1106,9 @@ type ClientInterface interface {
 	// An `after` of an earlier event of the same id, deleted since (its
 	// id made again by a create's `Idempotency-Key`), is 410
 	// `CHANGES_TRIMMED`, like a position no longer kept: the changes
-	// after it are not this event's. `0-0` is the start of every event.
+	// after it are not this event's; so is an `after` that is no change's
+	// position (nor a `next`), which this event never gave. `0-0` is the
+	// start of every event.
 	//
 	// Corresponds with GET /events/{id}/changes (the `ListEventChanges` operationId).
 	ListEventChanges(ctx context.Context, id EventID, params *ListEventChangesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -1233,10 +1235,12 @@ type ClientInterface interface {
 	//   position, then the changes after it;
 	// - with `Last-Event-ID` (what `EventSource` sends when it
 	//   reconnects) or `?after=`: the changes after that position; if
-	//   they are no longer kept, or the position is of an earlier event
-	//   of the same id, deleted since (a create's `Idempotency-Key` names
-	//   the id), a `snapshot` first (a reset: it replaces all the client
-	//   knew), never a silent gap.
+	//   they are no longer kept, the position is of an earlier event of
+	//   the same id, deleted since (a create's `Idempotency-Key` names
+	//   the id), or it is no position this event gave (no change's: made
+	//   up, or of changes a Redis lost with its last writes), a
+	//   `snapshot` first (a reset: it replaces all the client knew),
+	//   never a silent gap.
 	//
 	// Events:
 	//
@@ -1640,7 +1644,9 @@ func (c *Client) GetEvent(ctx context.Context, id EventID, reqEditors ...Request
 // An `after` of an earlier event of the same id, deleted since (its
 // id made again by a create's `Idempotency-Key`), is 410
 // `CHANGES_TRIMMED`, like a position no longer kept: the changes
-// after it are not this event's. `0-0` is the start of every event.
+// after it are not this event's; so is an `after` that is no change's
+// position (nor a `next`), which this event never gave. `0-0` is the
+// start of every event.
 //
 // Corresponds with GET /events/{id}/changes (the `ListEventChanges` operationId).
 func (c *Client) ListEventChanges(ctx context.Context, id EventID, params *ListEventChangesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1867,10 +1873,12 @@ func (c *Client) ReserveSeats(ctx context.Context, id EventID, params *ReserveSe
 //     position, then the changes after it;
 //   - with `Last-Event-ID` (what `EventSource` sends when it
 //     reconnects) or `?after=`: the changes after that position; if
-//     they are no longer kept, or the position is of an earlier event
-//     of the same id, deleted since (a create's `Idempotency-Key` names
-//     the id), a `snapshot` first (a reset: it replaces all the client
-//     knew), never a silent gap.
+//     they are no longer kept, the position is of an earlier event of
+//     the same id, deleted since (a create's `Idempotency-Key` names
+//     the id), or it is no position this event gave (no change's: made
+//     up, or of changes a Redis lost with its last writes), a
+//     `snapshot` first (a reset: it replaces all the client knew),
+//     never a silent gap.
 //
 // Events:
 //
@@ -3597,7 +3605,9 @@ type ClientWithResponsesInterface interface {
 	// An `after` of an earlier event of the same id, deleted since (its
 	// id made again by a create's `Idempotency-Key`), is 410
 	// `CHANGES_TRIMMED`, like a position no longer kept: the changes
-	// after it are not this event's. `0-0` is the start of every event.
+	// after it are not this event's; so is an `after` that is no change's
+	// position (nor a `next`), which this event never gave. `0-0` is the
+	// start of every event.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -3728,10 +3738,12 @@ type ClientWithResponsesInterface interface {
 	//   position, then the changes after it;
 	// - with `Last-Event-ID` (what `EventSource` sends when it
 	//   reconnects) or `?after=`: the changes after that position; if
-	//   they are no longer kept, or the position is of an earlier event
-	//   of the same id, deleted since (a create's `Idempotency-Key` names
-	//   the id), a `snapshot` first (a reset: it replaces all the client
-	//   knew), never a silent gap.
+	//   they are no longer kept, the position is of an earlier event of
+	//   the same id, deleted since (a create's `Idempotency-Key` names
+	//   the id), or it is no position this event gave (no change's: made
+	//   up, or of changes a Redis lost with its last writes), a
+	//   `snapshot` first (a reset: it replaces all the client knew),
+	//   never a silent gap.
 	//
 	// Events:
 	//
@@ -7012,7 +7024,9 @@ func (c *ClientWithResponses) GetEventWithResponse(ctx context.Context, id Event
 // An `after` of an earlier event of the same id, deleted since (its
 // id made again by a create's `Idempotency-Key`), is 410
 // `CHANGES_TRIMMED`, like a position no longer kept: the changes
-// after it are not this event's. `0-0` is the start of every event.
+// after it are not this event's; so is an `after` that is no change's
+// position (nor a `next`), which this event never gave. `0-0` is the
+// start of every event.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -7203,10 +7217,12 @@ func (c *ClientWithResponses) ReserveSeatsWithResponse(ctx context.Context, id E
 //     position, then the changes after it;
 //   - with `Last-Event-ID` (what `EventSource` sends when it
 //     reconnects) or `?after=`: the changes after that position; if
-//     they are no longer kept, or the position is of an earlier event
-//     of the same id, deleted since (a create's `Idempotency-Key` names
-//     the id), a `snapshot` first (a reset: it replaces all the client
-//     knew), never a silent gap.
+//     they are no longer kept, the position is of an earlier event of
+//     the same id, deleted since (a create's `Idempotency-Key` names
+//     the id), or it is no position this event gave (no change's: made
+//     up, or of changes a Redis lost with its last writes), a
+//     `snapshot` first (a reset: it replaces all the client knew),
+//     never a silent gap.
 //
 // Events:
 //
