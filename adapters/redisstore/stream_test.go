@@ -3,10 +3,8 @@ package redisstore_test
 import (
 	"context"
 	"errors"
-	"strconv"
 	"testing"
-
-	"github.com/redis/rueidis"
+	"time"
 
 	"github.com/seatres/reservation/adapters/redisstore/redistest"
 	"github.com/seatres/reservation/application"
@@ -55,8 +53,7 @@ func TestChangesAfterLostRecords(t *testing.T) {
 			}
 			// A record of the lost one's millisecond could take its very
 			// position, which no reader can tell from the lost one.
-			for redisMs(t, c) <= lost.Ms { // a millisecond at most
-			}
+			waitRedisPast(t, c, e, time.UnixMilli(int64(lost.Ms)))
 			later := hold(4)
 			var trimmed *application.TrimmedError
 			if records, err := s.Changes(ctx, e.ID, lost, 100); !errors.As(err, &trimmed) || trimmed.Last != later {
@@ -67,20 +64,4 @@ func TestChangesAfterLostRecords(t *testing.T) {
 			}
 		})
 	}
-}
-
-// redisMs is Redis's clock, in ms (of any node, on a cluster: they share
-// this machine's clock).
-func redisMs(t *testing.T, c rueidis.Client) uint64 {
-	t.Helper()
-	now, err := c.Do(context.Background(), c.B().Time().Build()).AsStrSlice()
-	if err != nil || len(now) != 2 {
-		t.Fatalf("TIME: %v, %v", now, err)
-	}
-	s, err1 := strconv.ParseUint(now[0], 10, 64)
-	us, err2 := strconv.ParseUint(now[1], 10, 64)
-	if err1 != nil || err2 != nil {
-		t.Fatalf("TIME: %v", now)
-	}
-	return s*1000 + us/1000
 }
