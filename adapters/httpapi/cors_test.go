@@ -110,8 +110,8 @@ func wantNoCORS(t *testing.T, h http.Header) {
 // header the API reads and how long to keep it. The methods are those that
 // the path's 405 names in Allow: its routes' methods (and on
 // /events/create, where gin's Allow also names the DELETE of
-// /events/{id} and a HEAD that no route has, those too: a page that sends
-// them gets the API's JSON answer).
+// /events/{id}, that too: a page that sends it gets the API's JSON
+// answer).
 func TestCORSPreflight(t *testing.T) {
 	t.Parallel()
 	a := newCORSAPI(t)

@@ -33,21 +33,28 @@ func NewRouter(uc UseCases, log *zap.Logger, m Metrics, opts ...Option) *gin.Eng
 	r.NoMethod(func(c *gin.Context) { writeError(c, errMethodNotAllowed) })
 
 	h := handler{uc: uc}
-	// The guard's groups: every route of the API is in one.
+	// The guard's groups: every route of the API is in one. Every path
+	// that answers GET answers HEAD alike (RFC 9110 wants both of a
+	// general-purpose server): the same handlers, status and headers, and
+	// net/http drops the body.
 	read, create, change := g.group(r, reads), g.group(r, creates), g.group(r, seatChanges)
+	get := func(routes gin.IRoutes, path string, handler gin.HandlerFunc) {
+		routes.GET(path, handler)
+		routes.HEAD(path, handler)
+	}
 	create.POST("/events/create", h.createEvent)
 	// gin needs one wildcard name at one position: the event is :id in
 	// every path under /events/.
-	read.GET("/events/:id", h.event)
+	get(read, "/events/:id", h.event)
 	g.group(r, deletes).DELETE("/events/:id", h.deleteEvent)
-	read.GET("/events/:id/summary", h.summary)
-	read.GET("/events/:id/stream", newStreams(uc, m, g.streamsPerIP).serve) // stream.go
-	read.GET("/events/:id/changes", h.changes)                              // changes.go
+	get(read, "/events/:id/summary", h.summary)
+	get(read, "/events/:id/stream", newStreams(uc, m, g.streamsPerIP).serve) // stream.go
+	get(read, "/events/:id/changes", h.changes)                              // changes.go
 	// mappage.go: the seat map and its assets, reads like the API's that
 	// the page makes.
-	read.GET("/events/:id/map", seatMap)
-	read.GET(seatMapScriptPath, seatMapScriptAsset)
-	read.GET(seatMapStylePath, seatMapStyleAsset)
+	get(read, "/events/:id/map", seatMap)
+	get(read, seatMapScriptPath, seatMapScriptAsset)
+	get(read, seatMapStylePath, seatMapStyleAsset)
 	change.POST("/events/:id/hold", cartChange("Seats held", readHold, uc.HoldSeats))
 	change.POST("/events/:id/refresh", cartChange("Seat holds refreshed", readRefresh, uc.RefreshCart))
 	change.POST("/events/:id/reserve", cartChange("Seats reserved", readReserve, uc.ReserveSeats))
@@ -55,12 +62,12 @@ func NewRouter(uc UseCases, log *zap.Logger, m Metrics, opts ...Option) *gin.Eng
 	// OpenAPI matches a concrete path before a templated one, so GET
 	// /events/create is a method that /events/create lacks, not the event
 	// "create".
-	r.GET("/events/create", func(c *gin.Context) {
+	get(r, "/events/create", func(c *gin.Context) {
 		c.Header("Allow", http.MethodPost)
 		writeError(c, errMethodNotAllowed)
 	})
-	read.GET("/seats/list/:eventId", newLists(uc, g.maxLists).serve) // lists.go
-	read.GET("/seats/get/:id", h.seat)
+	get(read, "/seats/list/:eventId", newLists(uc, g.maxLists).serve) // lists.go
+	get(read, "/seats/get/:id", h.seat)
 	change.POST("/seats/hold", seatChange("Seat held", uc.Hold))
 	refresh := seatChange("Seat hold refreshed", uc.Refresh)
 	change.POST("/seats/refresh", refresh)
@@ -69,17 +76,13 @@ func NewRouter(uc UseCases, log *zap.Logger, m Metrics, opts ...Option) *gin.Eng
 	// The document and its docs page, the probes and the metrics are in no
 	// group of the guard: open to all and unlimited, they cost less than a
 	// limiter call.
-	r.GET("/openapi.yaml", openAPIDocument)
-	r.GET("/docs", docs) // docs.go: the page that renders the document
-	r.GET(docsScriptPath, docsScript)
-	r.GET("/", rootRedirect)
-	// The probes answer HEAD too, as uptime checkers send it: the same
-	// status, and net/http drops the body.
-	for _, method := range []string{http.MethodGet, http.MethodHead} {
-		r.Handle(method, "/healthz", healthz)
-		r.Handle(method, "/readyz", h.readyz)
-	}
-	r.GET("/metrics", gin.WrapH(m.Handler()))
+	get(r, "/openapi.yaml", openAPIDocument)
+	get(r, "/docs", docs) // docs.go: the page that renders the document
+	get(r, docsScriptPath, docsScript)
+	get(r, "/", rootRedirect)
+	get(r, "/healthz", healthz) // uptime checkers send HEAD
+	get(r, "/readyz", h.readyz)
+	get(r, "/metrics", gin.WrapH(m.Handler()))
 	return r
 }
 

@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -39,13 +42,13 @@ func TestUnknownRoutesAndMethods(t *testing.T) {
 		{http.MethodGet, "/seats/hold", 405, "METHOD_NOT_ALLOWED", "POST"},
 		{http.MethodPut, "/seats/reserve", 405, "METHOD_NOT_ALLOWED", "POST"},
 		{http.MethodGet, "/events/create", 405, "METHOD_NOT_ALLOWED", "POST"}, // not GET /events/{id}
-		{http.MethodPost, "/events/" + e.ID, 405, "METHOD_NOT_ALLOWED", "GET, DELETE"},
-		{http.MethodPut, "/events/" + e.ID, 405, "METHOD_NOT_ALLOWED", "GET, DELETE"},
-		{http.MethodHead, "/openapi.yaml", 405, "METHOD_NOT_ALLOWED", "GET"},
+		{http.MethodPost, "/events/" + e.ID, 405, "METHOD_NOT_ALLOWED", "GET, HEAD, DELETE"},
+		{http.MethodPut, "/events/" + e.ID, 405, "METHOD_NOT_ALLOWED", "GET, HEAD, DELETE"},
+		{http.MethodHead, "/seats/hold", 405, "METHOD_NOT_ALLOWED", "POST"},
 		{http.MethodOptions, "/seats/hold", 405, "METHOD_NOT_ALLOWED", "POST"},
 		{http.MethodGet, "/events/" + e.ID + "/hold", 405, "METHOD_NOT_ALLOWED", "POST"},
 		{http.MethodPut, "/events/" + e.ID + "/release", 405, "METHOD_NOT_ALLOWED", "POST"},
-		{http.MethodPost, "/events/" + e.ID + "/summary", 405, "METHOD_NOT_ALLOWED", "GET"},
+		{http.MethodPost, "/events/" + e.ID + "/summary", 405, "METHOD_NOT_ALLOWED", "GET, HEAD"},
 		{http.MethodPost, "/events/" + e.ID + "/hold/", 404, "NOT_FOUND", ""},
 		{http.MethodPost, "/events/" + e.ID + "/cancel", 404, "NOT_FOUND", ""},
 		{http.MethodPost, "/events/" + e.ID + "/seats/hold", 404, "NOT_FOUND", ""},
@@ -235,6 +238,82 @@ func TestRequestLog(t *testing.T) {
 		for k, v := range want[i].fields {
 			if got[k] != v {
 				t.Errorf("line %d: %s = %v (%T), want %v", i, k, got[k], got[k], v)
+			}
+		}
+	}
+}
+
+// TestHeadAnswersAsGet: every path that answers GET answers HEAD (RFC
+// 9110 §9.1) with the status and headers of its GET and no body, served
+// by net/http as in production; the stream's HEAD ends at once. Each path
+// is asked plain and gzipped, found and not.
+func TestHeadAnswersAsGet(t *testing.T) {
+	t.Parallel()
+	a := newStreamAPI(t, streamSetup{})
+	e := a.createRows(20, 10)
+	a.cart(e, "hold", idsBody("alice", seatOf(e, 3), seatOf(e, 4)))
+	client := &http.Client{Transport: &http.Transport{DisableCompression: true}}
+	send := func(method, path, encoding string) (*http.Response, []byte) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		req, err := http.NewRequestWithContext(ctx, method, a.url+path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if encoding != "" {
+			req.Header.Set("Accept-Encoding", encoding)
+		}
+		r, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Body.Close()
+		if r.Header.Get("Content-Type") == "text/event-stream" {
+			return r, nil // a GET's stream does not end: its headers are enough
+		}
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			t.Fatalf("%s %s: %v", method, path, err)
+		}
+		return r, body
+	}
+	var gets, heads []string
+	for _, route := range a.router.Routes() {
+		switch route.Method {
+		case http.MethodHead:
+			heads = append(heads, route.Path)
+		case http.MethodGet:
+			gets = append(gets, route.Path)
+		}
+	}
+	slices.Sort(gets)
+	slices.Sort(heads)
+	if len(gets) < 15 || !slices.Equal(gets, heads) {
+		t.Fatalf("the paths of GET and of HEAD differ\nGET:  %q\nHEAD: %q", gets, heads)
+	}
+	var targets []string
+	for _, path := range gets {
+		for _, id := range []string{e.ID, "00000000-0000-4000-8000-000000000000"} {
+			target := strings.NewReplacer("/seats/get/:id", "/seats/get/"+id+".3", ":id", id, ":eventId", id).Replace(path)
+			if target != path || id == e.ID {
+				targets = append(targets, target)
+			}
+		}
+	}
+	for _, target := range targets {
+		for _, encoding := range []string{"", "gzip"} {
+			get, body := send(http.MethodGet, target, encoding)
+			head, empty := send(http.MethodHead, target, encoding)
+			if head.StatusCode != get.StatusCode || len(empty) != 0 {
+				t.Errorf("HEAD %s (%q): %d and %d bytes, want %d as GET and none", target, encoding, head.StatusCode, len(empty), get.StatusCode)
+			}
+			for _, h := range []http.Header{get.Header, head.Header} {
+				h.Del("Date")
+				h.Del("X-Request-Id")
+			}
+			if !reflect.DeepEqual(head.Header, get.Header) {
+				t.Errorf("HEAD %s (%q): headers differ from GET's (%d bytes)\nHEAD: %v\nGET:  %v", target, encoding, len(body), head.Header, get.Header)
 			}
 		}
 	}

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"errors"
+	"maps"
 	"net/http"
 	"os"
 	"slices"
@@ -136,6 +137,11 @@ func (s streams) serve(c *gin.Context) {
 		return
 	}
 	defer sub.Close()
+	if c.Request.Method == http.MethodHead {
+		// What a GET would start with, and no stream to hold open.
+		maps.Copy(c.Writer.Header(), streamHeaders)
+		return
+	}
 	// The use case took both: they parse.
 	event, _ := domain.ParseEventID(c.Param("id"))
 	var from domain.Position
@@ -147,10 +153,7 @@ func (s streams) serve(c *gin.Context) {
 	if err := deadlineErr(w.rc.SetReadDeadline(time.Time{})); err != nil {
 		return
 	}
-	h := c.Writer.Header()
-	for k, v := range streamHeaders {
-		h[k] = v
-	}
+	maps.Copy(c.Writer.Header(), streamHeaders)
 	c.Status(http.StatusOK)
 	err = w.run(c.Request.Context(), sub)
 	if errors.Is(err, os.ErrDeadlineExceeded) {
