@@ -34,10 +34,14 @@ func (h handler) changes(c *gin.Context) {
 }
 
 // changesQuery reads the query of a page of changes. Each parameter is
-// given once at most; given empty, it is a mistake, not its default.
+// given once at most; given empty, it is a mistake, not its default; one
+// of another name is a mistake too.
 func changesQuery(c *gin.Context) (application.ChangesQuery, error) {
 	q := application.ChangesQuery{Event: c.Param("id"), Limit: defaultChangesLimit}
-	var err error
+	err := knownParams(c.Request, "after", "limit", "seat")
+	if err != nil {
+		return q, err
+	}
 	if q.After, err = positionParam(c.Request); err != nil {
 		return q, err
 	}

@@ -133,6 +133,9 @@ func TestChangesRefusals(t *testing.T) {
 		{"seat=x", http.StatusBadRequest, "INVALID_SEAT_ID"},
 		{"seat=" + e.ID + ".0", http.StatusBadRequest, "INVALID_SEAT_ID"},
 		{"seat=" + seatOf(other, 1), http.StatusNotFound, "SEAT_NOT_FOUND"},
+		{"limt=5", http.StatusBadRequest, "UNKNOWN_PARAMETER"},
+		{"limit=5&Seat=" + seatOf(e, 1), http.StatusBadRequest, "UNKNOWN_PARAMETER"},
+		{"after=x&bogus=", http.StatusBadRequest, "UNKNOWN_PARAMETER"},
 	} {
 		if r := a.get(path + tt.query); r.Code != tt.status || errorCode(t, r) != tt.code {
 			t.Errorf("%s: %d %s, want %d %s", tt.query, r.Code, r.Body, tt.status, tt.code)

@@ -82,6 +82,7 @@ var otherErrors = []apiError{
 	{errOriginNotAllowed, http.StatusForbidden, "ORIGIN_NOT_ALLOWED"},                         // cors.go
 	// The stream and the history (stream.go, changes.go).
 	{application.ErrInvalidLimit, http.StatusBadRequest, "INVALID_LIMIT"},
+	{errUnknownParameter, http.StatusBadRequest, "UNKNOWN_PARAMETER"},
 	{application.ErrTrimmed, http.StatusGone, "CHANGES_TRIMMED"},
 	{application.ErrTooManySubscribers, http.StatusServiceUnavailable, "TOO_MANY_SUBSCRIBERS"}, // with Retry-After
 	{errTooManyStreams, http.StatusTooManyRequests, "TOO_MANY_STREAMS"},                        // with Retry-After

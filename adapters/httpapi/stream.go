@@ -3,11 +3,14 @@ package httpapi
 import (
 	"context"
 	"errors"
+	"fmt"
 	"maps"
 	"net/http"
 	"os"
 	"slices"
 	"sort"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -169,12 +172,36 @@ func (s streams) serve(c *gin.Context) {
 // snapshot). An empty Last-Event-ID is none, as EventSource sends none
 // after an empty id; an empty or repeated ?after= is a mistake.
 func streamStart(r *http.Request) (string, error) {
+	if err := knownParams(r, "after"); err != nil {
+		return "", err
+	}
 	if ids := r.Header[lastEventIDHeader]; len(ids) > 1 {
 		return "", domain.ErrInvalidPosition
 	} else if len(ids) == 1 && ids[0] != "" {
 		return ids[0], nil
 	}
 	return positionParam(r)
+}
+
+// errUnknownParameter refuses a query parameter that the path does not
+// take: a typo (?afer=, ?limt=5) taken for none would answer another
+// stream or page than the one asked for, and nothing would show it.
+var errUnknownParameter = errors.New("unknown query parameter")
+
+// knownParams refuses a query of r that names a parameter other than
+// names.
+func knownParams(r *http.Request, names ...string) error {
+	var unknown []string
+	for name := range r.URL.Query() {
+		if !slices.Contains(names, name) {
+			unknown = append(unknown, strconv.Quote(name))
+		}
+	}
+	if unknown == nil {
+		return nil
+	}
+	slices.Sort(unknown)
+	return fmt.Errorf("%w %s: this path takes %s", errUnknownParameter, strings.Join(unknown, ", "), strings.Join(names, ", "))
 }
 
 // positionParam is the ?after= of r, "" when it has none.

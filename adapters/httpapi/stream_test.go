@@ -418,6 +418,8 @@ func TestStreamRefusals(t *testing.T) {
 		{"bad after", stream + "?after=1", nil, http.StatusBadRequest, "INVALID_POSITION"},
 		{"empty after", stream + "?after=", nil, http.StatusBadRequest, "INVALID_POSITION"},
 		{"after twice", stream + "?after=1-0&after=1-0", nil, http.StatusBadRequest, "INVALID_POSITION"},
+		{"after misspelt", stream + "?afer=1-0", nil, http.StatusBadRequest, "UNKNOWN_PARAMETER"},
+		{"unknown beside Last-Event-ID", stream + "?limit=5", http.Header{lastEventIDHeader: {"1-0"}}, http.StatusBadRequest, "UNKNOWN_PARAMETER"},
 		{"unknown event", "/events/0b6c3c1e-8a52-4c5e-9a57-0f6a3d2b9e10/stream", nil, http.StatusNotFound, "EVENT_NOT_FOUND"},
 		{"unknown event after", "/events/0b6c3c1e-8a52-4c5e-9a57-0f6a3d2b9e10/stream?after=1-0", nil, http.StatusNotFound, "EVENT_NOT_FOUND"},
 		{"malformed event", "/events/x/stream", nil, http.StatusNotFound, "EVENT_NOT_FOUND"},

@@ -89,6 +89,7 @@ const (
 	TOOMANYSTREAMS         ErrorCode = "TOO_MANY_STREAMS"
 	TOOMANYSUBSCRIBERS     ErrorCode = "TOO_MANY_SUBSCRIBERS"
 	UNAUTHENTICATED        ErrorCode = "UNAUTHENTICATED"
+	UNKNOWNPARAMETER       ErrorCode = "UNKNOWN_PARAMETER"
 	UNSUPPORTEDMEDIATYPE   ErrorCode = "UNSUPPORTED_MEDIA_TYPE"
 	UUIDMISMATCH           ErrorCode = "UUID_MISMATCH"
 )
@@ -177,6 +178,8 @@ func (e ErrorCode) Valid() bool {
 	case TOOMANYSUBSCRIBERS:
 		return true
 	case UNAUTHENTICATED:
+		return true
+	case UNKNOWNPARAMETER:
 		return true
 	case UNSUPPORTEDMEDIATYPE:
 		return true
@@ -336,6 +339,7 @@ type Error struct {
 	// - TOO_MANY_STREAMS (429, with Retry-After): the client's IP has as many streams open on the instance as it may (`RESERVATION_STREAM_MAX_PER_IP`).
 	// - INVALID_POSITION (400): a stream's Last-Event-ID or an `after` is not a position `<ms>-<seq>`.
 	// - INVALID_LIMIT (400): a page's `limit` is not an integer from 1 to 1000.
+	// - UNKNOWN_PARAMETER (400): the query of a stream or of a page of changes names a parameter that the path does not take.
 	// - CHANGES_TRIMMED (410): the changes after `after` are no longer kept, or `after` is no position of the event.
 	// - ORIGIN_NOT_ALLOWED (403): a CORS preflight from an origin that is not listed; see CORS above.
 	// - STORE_FULL (507): the store has no room for the change; nothing changed, reads keep working.
@@ -373,6 +377,7 @@ type Error struct {
 // - TOO_MANY_STREAMS (429, with Retry-After): the client's IP has as many streams open on the instance as it may (`RESERVATION_STREAM_MAX_PER_IP`).
 // - INVALID_POSITION (400): a stream's Last-Event-ID or an `after` is not a position `<ms>-<seq>`.
 // - INVALID_LIMIT (400): a page's `limit` is not an integer from 1 to 1000.
+// - UNKNOWN_PARAMETER (400): the query of a stream or of a page of changes names a parameter that the path does not take.
 // - CHANGES_TRIMMED (410): the changes after `after` are no longer kept, or `after` is no position of the event.
 // - ORIGIN_NOT_ALLOWED (403): a CORS preflight from an origin that is not listed; see CORS above.
 // - STORE_FULL (507): the store has no room for the change; nothing changed, reads keep working.
