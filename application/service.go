@@ -66,10 +66,10 @@ func (s *Service) Ready(ctx context.Context) error {
 }
 
 // NewEvent is a request to create an event. SeatsPerRow 0 is one row.
-// With an IdempotencyKey, the event's id is derived from the key, so that a
-// retry finds the event the first try made (the store takes the same event
-// again as a retry) and another event under the key is
-// domain.ErrIdempotencyKeyReused.
+// With an IdempotencyKey, the event's id is derived from the key and the
+// Owner, so that a retry finds the event the first try made (the store
+// takes the same event again as a retry) and another event under the key
+// is domain.ErrIdempotencyKeyReused.
 type NewEvent struct {
 	Name           string
 	TotalSeats     int
@@ -92,7 +92,11 @@ func (s *Service) CreateEvent(ctx context.Context, r NewEvent) (domain.Event, er
 		if err != nil {
 			return domain.Event{}, err
 		}
-		id = uuid.NewSHA1(eventKeySpace, []byte(key)).String()
+		// The key is the owner's: another API key's same key names another
+		// event, so that no tenant can take or block the ids of another's
+		// creates. The hash is of fixed length, so hash and owner read one
+		// way; without an owner it is the hash alone, as before owners.
+		id = uuid.NewSHA1(eventKeySpace, []byte(key+r.Owner)).String()
 	}
 	e, err := domain.NewEvent(domain.EventID(id), r.Name, r.TotalSeats, r.SeatsPerRow)
 	if err != nil {

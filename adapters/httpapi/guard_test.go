@@ -730,3 +730,28 @@ func BenchmarkGuardedHold(b *testing.B) {
 		})
 	}
 }
+
+// TestCreateIdempotencyKeyPerAPIKey: a create's Idempotency-Key is its API
+// key's: two ticketing sites that name their creates alike (the same key,
+// the same body) get an event each, and each retry its own, where the
+// second used to be refused as a key reused by the first.
+func TestCreateIdempotencyKeyPerAPIKey(t *testing.T) {
+	t.Parallel()
+	a := newGuardAPI(t, keysOn)
+	body := `{"name":"Arena 2027-01-15","totalSeats":20}`
+	create := func(key string) eventJSON {
+		t.Helper()
+		r := a.send(http.MethodPost, "/events/create", body, authorizationHeader, bearerOf(key), "Idempotency-Key", "arena-2027-01-15")
+		return decode[eventJSON](t, r, http.StatusCreated)
+	}
+	first, second := create("admin"), create("events")
+	if first.ID == second.ID {
+		t.Fatalf("two API keys' creates under one Idempotency-Key made one event %s", first.ID)
+	}
+	if again := create("events"); again.ID != second.ID {
+		t.Errorf("the second key's retry made %s, want its %s", again.ID, second.ID)
+	}
+	if again := create("admin"); again.ID != first.ID {
+		t.Errorf("the first key's retry made %s, want its %s", again.ID, first.ID)
+	}
+}
