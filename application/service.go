@@ -88,15 +88,14 @@ var eventKeySpace = uuid.MustParse("6b1d4f5e-2c49-4f7e-9d0a-3e8c5b7a1f20")
 func (s *Service) CreateEvent(ctx context.Context, r NewEvent) (domain.Event, error) {
 	id := uuid.NewString()
 	if r.IdempotencyKey != "" {
-		key, err := hashKey(r.IdempotencyKey)
+		// The key is the owner's: another API key's same key names another
+		// event, so that no tenant can take or block the ids of another's
+		// creates.
+		key, err := hashKey(r.IdempotencyKey, r.Owner)
 		if err != nil {
 			return domain.Event{}, err
 		}
-		// The key is the owner's: another API key's same key names another
-		// event, so that no tenant can take or block the ids of another's
-		// creates. The hash is of fixed length, so hash and owner read one
-		// way; without an owner it is the hash alone, as before owners.
-		id = uuid.NewSHA1(eventKeySpace, []byte(key+r.Owner)).String()
+		id = uuid.NewSHA1(eventKeySpace, []byte(key)).String()
 	}
 	e, err := domain.NewEvent(domain.EventID(id), r.Name, r.TotalSeats, r.SeatsPerRow)
 	if err != nil {
@@ -517,7 +516,9 @@ func (s *Service) cart(op string, r CartRequest, withIDs bool) (cart, error) {
 		}
 	}
 	if r.IdempotencyKey != "" {
-		key, err := hashKey(r.IdempotencyKey)
+		// The key is the buyer's: another UUID's same key is another key,
+		// so that no buyer can take, or refuse with 422, another's retry.
+		key, err := hashKey(r.IdempotencyKey, string(u))
 		if err != nil {
 			return cart{}, err
 		}
@@ -582,9 +583,13 @@ func (s *Service) idemTTL() time.Duration {
 	return 24 * time.Hour
 }
 
-// hashKey checks a client's Idempotency-Key and hashes it, so that stores
-// get a fixed-length name whatever the client sent.
-func hashKey(key string) (string, error) {
+// hashKey checks a client's Idempotency-Key and hashes it with whose key
+// it is (scope), so that stores get a fixed-length name whatever the
+// client sent, one per scope. A key holds no NUL, so key and scope read
+// one way; with no scope the hash is of the key alone, as it was before
+// keys had scopes, so that a retry across that upgrade finds its answer
+// when it has none.
+func hashKey(key, scope string) (string, error) {
 	if len(key) > 255 {
 		return "", domain.ErrInvalidIdemKey
 	}
@@ -593,8 +598,13 @@ func hashKey(key string) (string, error) {
 			return "", domain.ErrInvalidIdemKey
 		}
 	}
-	sum := sha256.Sum256([]byte(key))
-	return hex.EncodeToString(sum[:]), nil
+	h := sha256.New()
+	h.Write([]byte(key))
+	if scope != "" {
+		h.Write([]byte{0})
+		h.Write([]byte(scope))
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // fingerprint names a validated request: the same request sent again has

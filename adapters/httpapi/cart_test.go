@@ -422,10 +422,10 @@ func TestIdempotencyKey(t *testing.T) {
 		t.Errorf("replay: %d %s, want %d %s", again.Code, again.Body, first.Code, first.Body)
 	}
 	a.wantUnchanged(e, before)
-	// Another request under the key is refused, whatever it is.
+	// Another request of the buyer under the key is refused, whatever it
+	// is.
 	for _, r := range []struct{ op, body string }{
 		{opHold, idsBody("alice", seatsOf(e, 2, 1)...)},
-		{opHold, idsBody("bob", seatsOf(e, 1, 2)...)},
 		{opHold, bestRequest("alice", 2, false)},
 		{opRelease, idsBody("alice", seatsOf(e, 1, 2)...)},
 		{opRefresh, idsBody("alice")},
@@ -434,6 +434,18 @@ func TestIdempotencyKey(t *testing.T) {
 	}
 	a.wantUnchanged(e, before)
 	decode[seatsJSON](t, a.postKey(cartPath(other.ID, opHold), "k1", idsBody("alice", seatOf(other, 1))), http.StatusOK) // keys are per event
+	// and per buyer: bob's k1 is his own, and neither answers the other's.
+	bobs := decode[seatsJSON](t, a.postKey(path, "k1", idsBody("bob", seatsOf(e, 1, 2)...)), http.StatusOK)
+	if bobs.Seats[0].UUID != "bob" || bobs.Seats[1].UUID != "bob" {
+		t.Errorf("bob's hold under alice's key: %+v", bobs)
+	}
+	wantSeatsError(t, a.postKey(path, "k1", idsBody("bob", seatsOf(e, 2, 1)...)), http.StatusUnprocessableEntity, "IDEMPOTENCY_KEY_REUSED")
+	a.cart(e, opRelease, idsBody("bob"))
+	before = a.state(e)
+	if again := a.postKey(path, "k1", idsBody("alice", seatsOf(e, 1, 2)...)); again.Body.String() != first.Body.String() {
+		t.Errorf("alice's replay after bob's key: %d %s, want %s", again.Code, again.Body, first.Body)
+	}
+	a.wantUnchanged(e, before)
 
 	// A refusal is an answer too.
 	a.cart(e, opHold, idsBody("alice", seatOf(e, 3)))
