@@ -586,9 +586,9 @@ func (s *Service) idemTTL() time.Duration {
 // hashKey checks a client's Idempotency-Key and hashes it with whose key
 // it is (scope), so that stores get a fixed-length name whatever the
 // client sent, one per scope. A key holds no NUL, so key and scope read
-// one way; with no scope the hash is of the key alone, as it was before
-// keys had scopes, so that a retry across that upgrade finds its answer
-// when it has none.
+// one way. With no scope (a create without an owner) the hash is of the
+// key alone, as it was before keys had scopes: such a create retried
+// across that upgrade still finds its event.
 func hashKey(key, scope string) (string, error) {
 	if len(key) > 255 {
 		return "", domain.ErrInvalidIdemKey
