@@ -245,8 +245,10 @@ func TestRequestLog(t *testing.T) {
 
 // TestHeadAnswersAsGet: every path that answers GET answers HEAD (RFC
 // 9110 §9.1) with the status and headers of its GET and no body, served
-// by net/http as in production; the stream's HEAD ends at once. Each path
-// is asked plain and gzipped, found and not.
+// by net/http as in production; the stream's HEAD ends at once (else the
+// next request, on the connection the client keeps, would wait for it
+// until its deadline). Each path is asked plain and gzipped, found and
+// not.
 func TestHeadAnswersAsGet(t *testing.T) {
 	t.Parallel()
 	a := newStreamAPI(t, streamSetup{})
