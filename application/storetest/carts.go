@@ -350,6 +350,47 @@ func testBestAfterFreed(t *testing.T, s application.Store) {
 	wantHeld(t, "best 3 after the release of a cart", best(3, true, "grace", cartHold), e, "grace", 7, 8, 9)
 }
 
+// testBestInABigHall: best available in a hall of thousands of seats, where
+// the search runs far from its start (the Redis store starts at a mark
+// below which no seat is available): the lowest run in a row when it is
+// thousands of seats past the first free one, the lowest seats when no row
+// has one, across the whole hall.
+func testBestInABigHall(t *testing.T, s application.Store) {
+	ctx := context.Background()
+	// blockOdd holds every odd seat of e up to last: no row has two free
+	// seats side by side there.
+	blockOdd := func(e domain.Event, last int) {
+		t.Helper()
+		for first := 1; first <= last; first += 2 * wideHold.MaxSeats {
+			var ns []int
+			for n := first; n <= last && len(ns) < wideHold.MaxSeats; n += 2 {
+				ns = append(ns, n)
+			}
+			user := domain.UserID(fmt.Sprintf("blocker-%d", first))
+			wantHeld(t, "Hold", ans(s.Hold(ctx, e.ID, ids(e, ns...), user, wideHold, noIdem)), e, user, ns...)
+		}
+	}
+	best := func(e domain.Event, count int, adjacent bool, u domain.UserID) answer {
+		return ans(s.HoldBest(ctx, e.ID, domain.BestAvailable{Count: count, Adjacent: adjacent}, u, cartHold, noIdem))
+	}
+
+	// Free seats 2, 4, ..., 4000 alone in their rows, then 4001..5000.
+	hall := newEventRows(t, s, 5000, 10)
+	blockOdd(hall, 4000)
+	wantHeld(t, "best 2, far from the front", best(hall, 2, false, "alice"), hall, "alice", 4001, 4002)
+	wantHeld(t, "best 1, at the front", best(hall, 1, false, "bob"), hall, "bob", 2)
+	wantHeld(t, "best 3, adjacent", best(hall, 3, true, "carol"), hall, "carol", 4003, 4004, 4005)
+
+	// No row has a run of two anywhere: the lowest seats, or none adjacent.
+	sparse := newEventRows(t, s, 3000, 10)
+	blockOdd(sparse, 3000)
+	before := snap(t, s, sparse)
+	got, err := s.HoldBest(ctx, sparse.ID, domain.BestAvailable{Count: 2, Adjacent: true}, "alice", cartHold, noIdem)
+	wantRefusal(t, "adjacent seats in a hall with no two side by side", ans(got, err), domain.ErrNotEnoughSeats, sparse)
+	unchanged(t, "a refused best available", s, sparse, before)
+	wantHeld(t, "best 3, fallback", best(sparse, 3, false, "alice"), sparse, "alice", 2, 4, 6)
+}
+
 func testCartRefresh(t *testing.T, s application.Store) {
 	ctx := context.Background()
 	e := newEvent(t, s, 10)

@@ -52,6 +52,7 @@ func Run(t *testing.T, newStore func(t *testing.T) application.Store) {
 		{"best available", testBestAvailable},
 		{"best available in rows", testBestInRows},
 		{"best available after seats were freed", testBestAfterFreed},
+		{"best available in a big hall", testBestInABigHall},
 		{"cart refresh", testCartRefresh},
 		{"cart reserve", testCartReserve},
 		{"release", testRelease},
