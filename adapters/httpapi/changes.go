@@ -38,14 +38,14 @@ func (h handler) changes(c *gin.Context) {
 // of another name is a mistake too.
 func changesQuery(c *gin.Context) (application.ChangesQuery, error) {
 	q := application.ChangesQuery{Event: c.Param("id"), Limit: defaultChangesLimit}
-	err := knownParams(c.Request, "after", "limit", "seat")
+	query := c.Request.URL.Query()
+	err := knownParams(query, "after", "limit", "seat")
 	if err != nil {
 		return q, err
 	}
-	if q.After, err = positionParam(c.Request); err != nil {
+	if q.After, err = positionParam(query); err != nil {
 		return q, err
 	}
-	query := c.Request.URL.Query()
 	if values, ok := query["limit"]; ok {
 		if len(values) != 1 {
 			return q, application.ErrInvalidLimit

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
+	"net/url"
 	"os"
 	"slices"
 	"sort"
@@ -172,7 +173,8 @@ func (s streams) serve(c *gin.Context) {
 // snapshot). An empty Last-Event-ID is none, as EventSource sends none
 // after an empty id; an empty or repeated ?after= is a mistake.
 func streamStart(r *http.Request) (string, error) {
-	if err := knownParams(r, "after"); err != nil {
+	query := r.URL.Query()
+	if err := knownParams(query, "after"); err != nil {
 		return "", err
 	}
 	if ids := r.Header[lastEventIDHeader]; len(ids) > 1 {
@@ -180,7 +182,7 @@ func streamStart(r *http.Request) (string, error) {
 	} else if len(ids) == 1 && ids[0] != "" {
 		return ids[0], nil
 	}
-	return positionParam(r)
+	return positionParam(query)
 }
 
 // errUnknownParameter refuses a query parameter that the path does not
@@ -188,11 +190,10 @@ func streamStart(r *http.Request) (string, error) {
 // stream or page than the one asked for, and nothing would show it.
 var errUnknownParameter = errors.New("unknown query parameter")
 
-// knownParams refuses a query of r that names a parameter other than
-// names.
-func knownParams(r *http.Request, names ...string) error {
+// knownParams refuses a query that names a parameter other than names.
+func knownParams(query url.Values, names ...string) error {
 	var unknown []string
-	for name := range r.URL.Query() {
+	for name := range query {
 		if !slices.Contains(names, name) {
 			unknown = append(unknown, strconv.Quote(name))
 		}
@@ -204,9 +205,9 @@ func knownParams(r *http.Request, names ...string) error {
 	return fmt.Errorf("%w %s: this path takes %s", errUnknownParameter, strings.Join(unknown, ", "), strings.Join(names, ", "))
 }
 
-// positionParam is the ?after= of r, "" when it has none.
-func positionParam(r *http.Request) (string, error) {
-	values, ok := r.URL.Query()["after"]
+// positionParam is the ?after= of a query, "" when it has none.
+func positionParam(query url.Values) (string, error) {
+	values, ok := query["after"]
 	if !ok {
 		return "", nil
 	}
