@@ -123,12 +123,14 @@ func (o Op) String() string {
 	return "op(" + strconv.Itoa(int(o)) + ")"
 }
 
-// Record is what one atomic step of the store changed: the seats one
-// operation changed, as they became, at one position and one instant of
-// the store's clock. A step that changes no seat (a refusal, a repeat of
-// an idempotent change, the reserve of a seat already the user's) records
-// nothing; the seats of a cart change share one record, so that a reader
-// never sees half of it.
+// Record is what one atomic step of the store changed: the seats its
+// operations of kind Op changed, as they became, at one position and one
+// instant of the store's clock. A step is one operation, or holds that a
+// store makes together (the Redis store's batch of the holds that arrive
+// at once): their seats, one hold after another. A step that changes no
+// seat (a refusal, a repeat of an idempotent change, the reserve of a seat
+// already the user's) records nothing; the seats of a cart change share
+// one record, so that a reader never sees half of it.
 type Record struct {
 	Position Position
 	Op       Op

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -26,7 +27,8 @@ import (
 // first (random changes, as TestSameAsMemstore makes them), then a batch
 // of random holds of 1 to 3 seats by three users, of seats 1 to 13 of 12,
 // the same ones again among them, and a batch of holds of the best 1 to 4
-// available, adjacent or not.
+// available, adjacent or not. The batch's holds are one record in the
+// stream, which has the seats of memstore's records of them, in order.
 func TestHoldBatchSameAsMemstore(t *testing.T) {
 	t.Parallel()
 	srv := redistest.StartServer(t)
@@ -73,6 +75,14 @@ func TestHoldBatchSameAsMemstore(t *testing.T) {
 				lead := request{op: op, user: domain.UserID(fmt.Sprint("first-", i)), picked: []domain.SeatID{e.Seat(13)}, best: domain.BestAvailable{Count: p.MaxSeats + 1}}
 				holds = append([]request{lead}, holds...)
 			}
+			var from []domain.Position
+			for _, s := range stores {
+				_, _, at, err := s.Snapshot(ctx, e.ID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				from = append(from, at)
+			}
 			before := commandStats(t, c)["evalsha"].calls
 			got := holdTogether(t, srv, redis, e, holds, p)
 			if runs := commandStats(t, c)["evalsha"].calls - before; runs != redisstore.MaxRuns+1 {
@@ -82,6 +92,20 @@ func TestHoldBatchSameAsMemstore(t *testing.T) {
 				if want := outcome(holdOf(ctx, mem, e, q, p)); got[i] != want {
 					t.Fatalf("seed %d, hold %d of %d, %+v:\nmemstore: %s\nredis:    %s", seed, i, len(holds), q, want, got[i])
 				}
+			}
+			var recorded []string
+			for k, s := range stores {
+				records, err := s.Changes(ctx, e.ID, from[k], 1000)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if s == redis && len(records) > 1 {
+					t.Errorf("seed %d: the batch made %d records, want one", seed, len(records))
+				}
+				recorded = append(recorded, seatChanges(records))
+			}
+			if recorded[0] != recorded[1] {
+				t.Fatalf("seed %d, the records of the batch:\nmemstore: %s\nredis:    %s", seed, recorded[0], recorded[1])
 			}
 		}
 		var views []string
@@ -94,6 +118,19 @@ func TestHoldBatchSameAsMemstore(t *testing.T) {
 			t.Fatalf("seed %d after the batch:\nmemstore: %s\nredis:    %s", seed, views[0], views[1])
 		}
 	}
+}
+
+// seatChanges writes the seats of records, in order, as a record leaves
+// each of them but for the expiry of its hold, which the clock of its
+// store sets.
+func seatChanges(records []domain.Record) string {
+	var b strings.Builder
+	for _, r := range records {
+		for _, s := range r.Seats {
+			fmt.Fprintf(&b, "%v %d %v %q, ", r.Op, s.ID.Number, s.Status, s.Holder)
+		}
+	}
+	return b.String()
 }
 
 // holdOf makes the hold q (op 0, of the seats picked, or op 1, the best

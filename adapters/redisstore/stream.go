@@ -19,8 +19,9 @@ import (
 // event's hash tag, which every change script appends to in its own step
 // (luaRecord): entry id = the record's position, fields o (domain.Op), t
 // (the script's now, ms), u (the user) and s ("n e n e ...": each seat and
-// the expiry of its hold, 0 when not on hold). Reads are read-only scripts
-// or XREAD, so they work on a Redis out of memory too.
+// the expiry of its hold, 0 when not on hold), then u2 and s2, u3 and s3,
+// and so on, for the other users of a batch of holds. Reads are read-only
+// scripts or XREAD, so they work on a Redis out of memory too.
 
 // Snapshot implements application.Store.
 func (s *Store) Snapshot(ctx context.Context, id domain.EventID) (domain.Event, []int, domain.Position, error) {
@@ -484,28 +485,46 @@ func records(id domain.EventID, entries []rueidis.XRangeEntry) ([]domain.Record,
 			return nil, errMalformed
 		}
 		r := domain.Record{Position: at, Op: domain.Op(op), At: time.UnixMilli(ms)}
-		user := domain.UserID(en.FieldValues["u"])
-		fields := strings.Fields(en.FieldValues["s"])
-		if len(fields)%2 != 0 {
-			return nil, errMalformed
-		}
-		r.Seats = make([]domain.Seat, len(fields)/2)
-		for k := range r.Seats {
-			n, err1 := strconv.Atoi(fields[2*k])
-			exp, err2 := strconv.ParseInt(fields[2*k+1], 10, 64)
-			if errors.Join(err1, err2) != nil {
-				return nil, errMalformed
+		for k := 1; ; k++ {
+			uf, sf := "u", "s"
+			if k > 1 {
+				uf, sf = "u"+strconv.Itoa(k), "s"+strconv.Itoa(k)
 			}
-			seat := domain.NewSeat(domain.SeatID{Event: id, Number: n})
-			switch r.Op {
-			case domain.OpHold, domain.OpRefresh:
-				seat.Status, seat.Holder, seat.HoldExpiresAt = domain.OnHold, user, time.UnixMilli(exp)
-			case domain.OpReserve:
-				seat.Status, seat.Holder = domain.Reserved, user
+			seats, ok := en.FieldValues[sf]
+			if !ok && k > 1 {
+				break
 			}
-			r.Seats[k] = seat
+			if r.Seats, err1 = recordSeats(r.Seats, id, r.Op, domain.UserID(en.FieldValues[uf]), seats); err1 != nil {
+				return nil, err1
+			}
 		}
 		out[i] = r
+	}
+	return out, nil
+}
+
+// recordSeats appends the seats of s ("n e n e ...") as the change op of
+// user left them.
+func recordSeats(out []domain.Seat, id domain.EventID, op domain.Op, user domain.UserID, s string) ([]domain.Seat, error) {
+	fields := strings.Fields(s)
+	if len(fields)%2 != 0 {
+		return nil, errMalformed
+	}
+	out = slices.Grow(out, len(fields)/2)
+	for k := 0; k < len(fields); k += 2 {
+		n, err1 := strconv.Atoi(fields[k])
+		exp, err2 := strconv.ParseInt(fields[k+1], 10, 64)
+		if errors.Join(err1, err2) != nil {
+			return nil, errMalformed
+		}
+		seat := domain.NewSeat(domain.SeatID{Event: id, Number: n})
+		switch op {
+		case domain.OpHold, domain.OpRefresh:
+			seat.Status, seat.Holder, seat.HoldExpiresAt = domain.OnHold, user, time.UnixMilli(exp)
+		case domain.OpReserve:
+			seat.Status, seat.Holder = domain.Reserved, user
+		}
+		out = append(out, seat)
 	}
 	return out, nil
 }

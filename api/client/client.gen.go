@@ -230,7 +230,9 @@ type BestAvailable struct {
 }
 
 // Change A seat as one change left it, at the change's position. The seats
-// of one store step (a cart's) share a position and come together.
+// of one store step share a position and come together: a cart's,
+// and the holds, of several users, that the store made together, one
+// after another.
 // `op` is the operation: hold, refresh, reserve, release, or expired
 // (a hold that ended at its expiry, recorded by the store). The seat
 // is named by its number in the event, as in a snapshot (its id is
@@ -1098,7 +1100,7 @@ type ClientInterface interface {
 	// `next` is then its `after`, to ask again later).
 	//
 	// `limit` counts changes, but the changes of one store step (a cart's
-	// seats) are never split: a step that does not fit in what is left of
+	// seats, or holds the store made together) are never split: a step that does not fit in what is left of
 	// the page goes to the next one, unless it is the page's first, so a
 	// page may hold more than `limit` then.
 	//
@@ -1253,7 +1255,8 @@ type ClientInterface interface {
 	// - `changes`: `id:` the position of its last change, `data:` a
 	//   StreamChanges, every change since the previous message; at most
 	//   one such message per 100 ms. The changes of one store step (a
-	//   cart's seats) are always in one message.
+	//   cart's seats, or holds the store made together) are always in
+	//   one message.
 	// - `gone`: the event was deleted; `data:` an Error
 	//   (`EVENT_NOT_FOUND`), then the stream ends.
 	// - `denied`: the credentials the stream was opened with are no
@@ -1636,7 +1639,7 @@ func (c *Client) GetEvent(ctx context.Context, id EventID, reqEditors ...Request
 // `next` is then its `after`, to ask again later).
 //
 // `limit` counts changes, but the changes of one store step (a cart's
-// seats) are never split: a step that does not fit in what is left of
+// seats, or holds the store made together) are never split: a step that does not fit in what is left of
 // the page goes to the next one, unless it is the page's first, so a
 // page may hold more than `limit` then.
 //
@@ -1891,7 +1894,8 @@ func (c *Client) ReserveSeats(ctx context.Context, id EventID, params *ReserveSe
 //   - `changes`: `id:` the position of its last change, `data:` a
 //     StreamChanges, every change since the previous message; at most
 //     one such message per 100 ms. The changes of one store step (a
-//     cart's seats) are always in one message.
+//     cart's seats, or holds the store made together) are always in
+//     one message.
 //   - `gone`: the event was deleted; `data:` an Error
 //     (`EVENT_NOT_FOUND`), then the stream ends.
 //   - `denied`: the credentials the stream was opened with are no
@@ -3597,7 +3601,7 @@ type ClientWithResponsesInterface interface {
 	// `next` is then its `after`, to ask again later).
 	//
 	// `limit` counts changes, but the changes of one store step (a cart's
-	// seats) are never split: a step that does not fit in what is left of
+	// seats, or holds the store made together) are never split: a step that does not fit in what is left of
 	// the page goes to the next one, unless it is the page's first, so a
 	// page may hold more than `limit` then.
 	//
@@ -3756,7 +3760,8 @@ type ClientWithResponsesInterface interface {
 	// - `changes`: `id:` the position of its last change, `data:` a
 	//   StreamChanges, every change since the previous message; at most
 	//   one such message per 100 ms. The changes of one store step (a
-	//   cart's seats) are always in one message.
+	//   cart's seats, or holds the store made together) are always in
+	//   one message.
 	// - `gone`: the event was deleted; `data:` an Error
 	//   (`EVENT_NOT_FOUND`), then the stream ends.
 	// - `denied`: the credentials the stream was opened with are no
@@ -7016,7 +7021,7 @@ func (c *ClientWithResponses) GetEventWithResponse(ctx context.Context, id Event
 // `next` is then its `after`, to ask again later).
 //
 // `limit` counts changes, but the changes of one store step (a cart's
-// seats) are never split: a step that does not fit in what is left of
+// seats, or holds the store made together) are never split: a step that does not fit in what is left of
 // the page goes to the next one, unless it is the page's first, so a
 // page may hold more than `limit` then.
 //
@@ -7235,7 +7240,8 @@ func (c *ClientWithResponses) ReserveSeatsWithResponse(ctx context.Context, id E
 //   - `changes`: `id:` the position of its last change, `data:` a
 //     StreamChanges, every change since the previous message; at most
 //     one such message per 100 ms. The changes of one store step (a
-//     cart's seats) are always in one message.
+//     cart's seats, or holds the store made together) are always in
+//     one message.
 //   - `gone`: the event was deleted; `data:` an Error
 //     (`EVENT_NOT_FOUND`), then the stream ends.
 //   - `denied`: the credentials the stream was opened with are no

@@ -415,6 +415,27 @@ func (s EventState) Check(maxSeats int) error {
 	return errors.Join(errs...)
 }
 
+// recordPart is the seats of one user in a record of the stream: the
+// fields "n e n e ...", each seat and the expiry of its hold.
+type recordPart struct {
+	user  string
+	seats []string
+}
+
+// recordParts reads a record of the stream as redisstore writes it: the
+// fields u and s of its first user, then u2 and s2, u3 and s3, and so on
+// (a batch of holds by several users is one record).
+func recordParts(e rueidis.XRangeEntry) []recordPart {
+	parts := []recordPart{{e.FieldValues["u"], strings.Fields(e.FieldValues["s"])}}
+	for k := 2; ; k++ {
+		s, ok := e.FieldValues["s"+strconv.Itoa(k)]
+		if !ok {
+			return parts
+		}
+		parts = append(parts, recordPart{e.FieldValues["u"+strconv.Itoa(k)], strings.Fields(s)})
+	}
+}
+
 // replay applies the records of the stream key to seats all available,
 // as docs/redis-layout.md describes them: "" when records were trimmed.
 func replay(ctx context.Context, c rueidis.Client, key string) (string, error) {
@@ -435,19 +456,23 @@ func replay(ctx context.Context, c rueidis.Client, key string) (string, error) {
 	var seats []byte
 	for _, e := range entries {
 		state, ok := map[string]byte{"1": 'H', "2": 'H', "3": 'R', "4": 'A', "5": 'A'}[e.FieldValues["o"]]
-		fields := strings.Fields(e.FieldValues["s"])
-		if !ok || len(fields)%2 != 0 {
+		if !ok {
 			return "", fmt.Errorf("record %s: %v", e.ID, e.FieldValues)
 		}
-		for i := 0; i < len(fields); i += 2 {
-			n, err := strconv.Atoi(fields[i])
-			if err != nil || n < 1 {
-				return "", fmt.Errorf("record %s: seat %q", e.ID, fields[i])
+		for _, part := range recordParts(e) {
+			if len(part.seats)%2 != 0 {
+				return "", fmt.Errorf("record %s: %v", e.ID, e.FieldValues)
 			}
-			for len(seats) < n {
-				seats = append(seats, 'A')
+			for i := 0; i < len(part.seats); i += 2 {
+				n, err := strconv.Atoi(part.seats[i])
+				if err != nil || n < 1 {
+					return "", fmt.Errorf("record %s: seat %q", e.ID, part.seats[i])
+				}
+				for len(seats) < n {
+					seats = append(seats, 'A')
+				}
+				seats[n-1] = state
 			}
-			seats[n-1] = state
 		}
 	}
 	return string(seats), nil
@@ -474,9 +499,11 @@ func Unrecorded(t testing.TB, c rueidis.Client, calls []Call) []string {
 			t.Fatalf("read %s: %v", key, err)
 		}
 		for _, e := range entries {
-			f := strings.Fields(e.FieldValues["s"])
-			for i := 0; i+1 < len(f); i += 2 {
-				recorded[event+"."+f[i]+" "+e.FieldValues["o"]+" "+e.FieldValues["u"]+" "+f[i+1]] = true
+			for _, part := range recordParts(e) {
+				f := part.seats
+				for i := 0; i+1 < len(f); i += 2 {
+					recorded[event+"."+f[i]+" "+e.FieldValues["o"]+" "+part.user+" "+f[i+1]] = true
+				}
 			}
 		}
 	}

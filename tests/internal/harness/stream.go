@@ -215,9 +215,10 @@ func (s *Subscriber) Missed(t testing.TB, rc rueidis.Client) string {
 	}
 	var want []string
 	for _, e := range entries {
-		f := strings.Fields(e.FieldValues["s"])
-		for i := 0; i+1 < len(f); i += 2 {
-			want = append(want, e.ID+" "+s.event+"."+f[i])
+		for _, part := range recordParts(e) {
+			for i := 0; i+1 < len(part.seats); i += 2 {
+				want = append(want, e.ID+" "+s.event+"."+part.seats[i])
+			}
 		}
 	}
 	got := make([]string, len(s.changes))
