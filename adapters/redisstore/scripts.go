@@ -1028,8 +1028,10 @@ local TOTAL, TTL, MAX, CAP, ROWS = ARGV[1] + 0, ARGV[2] + 0, ARGV[3] + 0, ARGV[4
 -- past the event, if any (asked's), or of the best hx[k] available,
 -- adjacent if hadj[k]: arrays, not a table a hold, which costs Redis a
 -- table's making and growing, and its collection. all: the seats to read,
--- hold k's from all[hat[k] + 1] on.
-local hu, hns, hx, hadj, hat, users, names, seen, all = {}, {}, {}, {}, {}, {}, {}, {}, {}
+-- hold k's from all[hat[k] + 1] on. names[k]: the field of hu[k]'s cart,
+-- read once a hold: a user with two holds in a batch is rarer than a set
+-- of the users was dear.
+local hu, hns, hx, hadj, hat, names, all = {}, {}, {}, {}, {}, {}, {}
 local i = 6
 while i <= #ARGV do
   local u, count = ARGV[i], ARGV[i + 1] + 0
@@ -1046,16 +1048,13 @@ while i <= #ARGV do
     end
     i = i + 2 + count
   end
-  if not seen[u] then
-    seen[u] = true
-    users[#users + 1], names[#names + 1] = u, 'c:' .. u
-  end
+  names[k] = 'c:' .. u
 end
 -- The carts, read with min, as read_cart makes them, by user.
 local CARTS = names
 `, luaReadCarts, luaRecord, luaChunked, luaCart, luaHolding, luaPolicy, luaOpen, luaDecide, luaBest, luaSeatByte, luaSeatBytes, luaHolds, luaAllSeats, `
 local carts = {}
-for k = 1, #names do carts[users[k]] = read_cart(cart_values[k], names[k]) end
+for k = 1, #hu do carts[hu[k]] = read_cart(cart_values[k], names[k]) end -- a user's last read, if twice
 -- The seats' bytes, read once, in the order of all; a seat's byte is 'H'
 -- once a hold of the batch staged it fresh (its holder staged).
 local read = {}
