@@ -494,8 +494,9 @@ func records(id domain.EventID, entries []rueidis.XRangeEntry) ([]domain.Record,
 			if !ok && k > 1 {
 				break
 			}
-			if r.Seats, err1 = recordSeats(r.Seats, id, r.Op, domain.UserID(en.FieldValues[uf]), seats); err1 != nil {
-				return nil, err1
+			var err error
+			if r.Seats, err = recordSeats(r.Seats, id, r.Op, domain.UserID(en.FieldValues[uf]), seats); err != nil {
+				return nil, err
 			}
 		}
 		out[i] = r
