@@ -598,7 +598,10 @@ end
 	luaSeatBytes = `
 local function seat_bytes(ns)
   local lo, hi = ns[1], ns[1]
-  for i = 2, #ns do lo, hi = math.min(lo, ns[i]), math.max(hi, ns[i]) end
+  for i = 2, #ns do
+    local n = ns[i]
+    if n < lo then lo = n elseif n > hi then hi = n end
+  end
   local bs = {}
   if hi - lo < 64 * #ns then
     local from = string.format('%d', lo - 1)
