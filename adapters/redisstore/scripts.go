@@ -667,20 +667,20 @@ local function stage(u, c, ns, now, e, ttl, cap)
     p = struct.pack('>I8', e)
     staged.packed[e] = p
   end
-  local count, from = #ns, 1
+  local count, from, nf, nq = #ns, 1, #fields, #queue
   for j = 1, count do
     local n = ns[j]
     local nt = text(n)
     if alone or not mine(c, n, now) then
       staged.holders[n] = u
-      fields[#fields + 1], fields[#fields + 2] = nt, u
+      fields[nf + 1], fields[nf + 2], nf = nt, u, nf + 2
     end
     c.exp[n] = e
     if j == count or ns[j + 1] ~= n + 1 then -- the end of a run of ns
       range(ns[from], n, string.rep(p, j - from + 1))
       from = j + 1
     end
-    queue[#queue + 1], queue[#queue + 2] = et, nt
+    queue[nq + 1], queue[nq + 2], nq = et, nt, nq + 2
     reply[2 * j], reply[2 * j + 1] = n, e
     rec[2 * j - 1], rec[2 * j] = nt, et
   end
