@@ -72,15 +72,16 @@ ensure-npm:
 # service against throwaway Redis servers (cmd/loadbench): the sale of an
 # event by concurrent Go clients, then the wrk scenarios against their
 # ceilings. It prints a summary and writes docs/benchmarks.md and
-# docs/benchmarks.svg. LOADBENCH_FLAGS adds flags of loadbench, e.g.
-# LOADBENCH_FLAGS='-rounds 1 -out "" -chart ""' for a quick look that
-# writes no docs (`bin/loadbench -h` lists them).
+# docs/benchmarks.svg. Valgrind's callgrind counts Redis's instructions for
+# the holds (BenchmarkInstructions in adapters/redisstore). LOADBENCH_FLAGS
+# adds flags of loadbench, e.g. LOADBENCH_FLAGS='-rounds 1 -out "" -chart ""'
+# for a quick look that writes no docs (`bin/loadbench -h` lists them).
 GOBENCH = $(GO) test -run '^$$' -bench . -benchmem -benchtime 1s ./domain ./adapters/...
 LOADBENCH_FLAGS ?=
 
-.PHONY: bench ensure-wrk
+.PHONY: bench ensure-wrk ensure-valgrind
 
-bench: build ensure-redis ensure-wrk
+bench: build ensure-redis ensure-wrk ensure-valgrind
 	CGO_ENABLED=0 $(GO) build -trimpath -o bin/benchceiling ./cmd/benchceiling
 	$(GO) build -o bin/loadbench ./cmd/loadbench
 	$(GOBENCH) > bin/gobench.txt || { cat bin/gobench.txt; exit 1; }
@@ -89,6 +90,9 @@ bench: build ensure-redis ensure-wrk
 
 ensure-wrk:
 	@command -v wrk >/dev/null || { $(SUDO) apt-get update && $(SUDO) apt-get install -y wrk; }
+
+ensure-valgrind:
+	@command -v valgrind >/dev/null || { $(SUDO) apt-get update && $(SUDO) apt-get install -y valgrind; }
 
 # Hostile input and faults (issue 4). Every fuzz target (a func Fuzz... in a
 # _test.go file) runs for FUZZTIME_SHORT within `make test`, and for

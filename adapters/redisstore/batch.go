@@ -167,21 +167,27 @@ func (h *holdCall) args(args []string) []string {
 // holdBatched makes hold h of event ev in a batch.
 func (s *Store) holdBatched(ctx context.Context, ev *cachedEvent, h *holdCall, pa *policyArgs) (rueidis.RedisMessage, error) {
 	k := holdKey{event: ev.ID, policy: pa, best: h.seats == nil}
-	script := s.scripts.holds
-	if k.best {
-		script = s.scripts.holdsBest
-	}
 	s.holds.do(k, h, func(batch []*holdCall) {
-		args := make([]string, 0, 5+(3+len(h.seats))*len(batch))
-		args = append(args, ev.total, pa.ttl, pa.maxSeats, pa.maxLifetime, strconv.Itoa(ev.SeatsPerRow))
-		for _, h := range batch {
-			args = h.args(args)
-		}
 		// The run is the batch's, not the request's: the others wait on it.
-		msg, err := s.run(context.WithoutCancel(ctx), script, ev.keys[keySeats:keyIdems], args)
-		answerHolds(batch, msg, err)
+		s.runHolds(context.WithoutCancel(ctx), ev, pa, k.best, batch)
 	})
 	return h.msg, h.err
+}
+
+// runHolds runs batch, holds of event ev, all of listed seats or all of the
+// best available, in one run of its script, and answers each.
+func (s *Store) runHolds(ctx context.Context, ev *cachedEvent, pa *policyArgs, best bool, batch []*holdCall) {
+	script := s.scripts.holds
+	if best {
+		script = s.scripts.holdsBest
+	}
+	args := make([]string, 0, 5+(3+len(batch[0].seats))*len(batch))
+	args = append(args, ev.total, pa.ttl, pa.maxSeats, pa.maxLifetime, strconv.Itoa(ev.SeatsPerRow))
+	for _, h := range batch {
+		args = h.args(args)
+	}
+	msg, err := s.run(ctx, script, ev.keys[keySeats:keyIdems], args)
+	answerHolds(batch, msg, err)
 }
 
 // answerHolds gives each hold of batch its answer from the batch's: one

@@ -1,5 +1,6 @@
 // Package redistest starts throwaway redis-server processes for tests: a
-// standalone server or a three-master Redis Cluster on free loopback ports.
+// standalone server or a three-master Redis Cluster on free loopback ports,
+// and for benchmarks a server whose instructions callgrind counts.
 //
 // When redis-server is missing or cannot start, the calling test is skipped,
 // except under CI=true where it fails, so CI never passes by skipping.
@@ -19,6 +20,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -157,8 +159,8 @@ func unavailable(t testing.TB, err error) {
 type node struct {
 	addr   string
 	port   int
-	bus    int // cluster bus port, 0 when not clustered
-	bin    string
+	bus    int      // cluster bus port, 0 when not clustered
+	prog   []string // the command line before the server's options
 	dir    string
 	args   []string
 	cmd    *exec.Cmd
@@ -201,21 +203,21 @@ func try(bin, dir string, clustered bool, extra []string) (*node, error) {
 		args = append(args, "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
 			"--cluster-port", strconv.Itoa(bus))
 	}
-	return launch(bin, dir, port, bus, append(args, extra...))
+	return launch([]string{bin}, dir, port, bus, append(args, extra...))
 }
 
-// launch runs redis-server in dir on port with args, and returns once it
-// answers.
-func launch(bin, dir string, port, bus int, args []string) (*node, error) {
-	all := append([]string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--dir", dir, "--logfile", "redis.log"}, args...)
-	cmd := exec.Command(bin, all...)
+// launch runs prog (redis-server, or a tool and its arguments before it) in
+// dir, the server on port with args, and returns once it answers.
+func launch(prog []string, dir string, port, bus int, args []string) (*node, error) {
+	all := append(slices.Clone(prog[1:]), "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--dir", dir, "--logfile", "redis.log")
+	cmd := exec.Command(prog[0], append(all, args...)...)
 	cmd.SysProcAttr = sysProcAttr()
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
 	n := &node{
 		addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), port: port, bus: bus,
-		bin: bin, dir: dir, args: args, cmd: cmd, exited: make(chan struct{}),
+		prog: prog, dir: dir, args: args, cmd: cmd, exited: make(chan struct{}),
 	}
 	go func() { cmd.Wait(); close(n.exited) }()
 	// Ask for the process id, not just PING: after a port race another

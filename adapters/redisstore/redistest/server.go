@@ -90,7 +90,7 @@ func StartReplica(t testing.TB, master *Server) *Server {
 // returns once it has loaded its data and answers.
 func (s *Server) Restart(t testing.TB) {
 	t.Helper()
-	n, err := launch(s.n.bin, s.n.dir, s.n.port, s.n.bus, s.n.args)
+	n, err := launch(s.n.prog, s.n.dir, s.n.port, s.n.bus, s.n.args)
 	if err != nil {
 		t.Fatalf("restart redis-server: %v", err)
 	}
