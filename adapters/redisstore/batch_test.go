@@ -27,7 +27,7 @@ import (
 // first (random changes, as TestSameAsMemstore makes them), then a batch
 // of random holds of 1 to 3 seats by three users, of seats 1 to 13 of 12,
 // the same ones again among them, and a batch of holds of the best 1 to 4
-// available, adjacent or not. The batch's holds are one record in the
+// available, adjacent or not, half of them by buyers of their own. The batch's holds are one record in the
 // stream, which has the seats of memstore's records of them, in order.
 func TestHoldBatchSameAsMemstore(t *testing.T) {
 	t.Parallel()
@@ -65,6 +65,11 @@ func TestHoldBatchSameAsMemstore(t *testing.T) {
 				holds[i].op, holds[i].key = op, application.Idem{}
 				if holds[i].picked == nil { // a hold names seats
 					holds[i].picked = []domain.SeatID{e.Seat(1 + r.IntN(13))}
+				}
+				if op == 1 && r.IntN(2) == 0 {
+					// A buyer of its own, whom the limit does not stop:
+					// searches of one kind follow each other in the batch.
+					holds[i].user = domain.UserID(fmt.Sprint("buyer-", i))
 				}
 			}
 			// The holds that go alone, as many as may be in Redis at
@@ -116,6 +121,49 @@ func TestHoldBatchSameAsMemstore(t *testing.T) {
 		}
 		if views[0] != views[1] {
 			t.Fatalf("seed %d after the batch:\nmemstore: %s\nredis:    %s", seed, views[0], views[1])
+		}
+	}
+}
+
+// TestHoldBatchBestSearches: in a batch of best-available holds by buyers
+// of their own, each search starts where those of its kind before it in
+// the batch left off (luaBest): every hold gets what memstore gives the
+// same holds one by one, in rows too short for a run (the lowest seats
+// anywhere, when not adjacent) and long enough, with seats taken before
+// the batch, until the seats run out.
+func TestHoldBatchBestSearches(t *testing.T) {
+	t.Parallel()
+	srv := redistest.StartServer(t)
+	redis := newStore(t, srv.Addr())
+	mem := memstore.New(time.Now)
+	ctx := context.Background()
+	p := domain.HoldPolicy{TTL: time.Hour, MaxSeats: 4}
+	for _, perRow := range []int{1, 2, 3, 5, 12} {
+		e, err := domain.NewEvent(domain.EventID(uuid.NewString()), "Best", 12, perRow)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range []application.Store{mem, redis} {
+			if err := s.CreateEvent(ctx, e); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.Hold(ctx, e.ID, []domain.SeatID{e.Seat(4), e.Seat(12)}, "before", p, application.Idem{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var holds []request
+		for i := range redisstore.MaxRuns { // alone, refused: see TestHoldBatchSameAsMemstore
+			holds = append(holds, request{op: 1, user: domain.UserID(fmt.Sprint("first-", i)), best: domain.BestAvailable{Count: p.MaxSeats + 1}})
+		}
+		for i, count := range []int{3, 3, 3, 1, 2, 2, 1, 4, 2, 1} {
+			holds = append(holds, request{op: 1, user: domain.UserID(fmt.Sprint("buyer-", i)), best: domain.BestAvailable{Count: count, Adjacent: i%4 == 3}})
+		}
+		got := holdTogether(t, srv, redis, e, holds, p)
+		t.Log(perRow, got)
+		for i, q := range holds {
+			if want := outcome(holdOf(ctx, mem, e, q, p)); got[i] != want {
+				t.Errorf("rows of %d, hold %d, %+v:\nmemstore: %s\nredis:    %s", perRow, i, q.best, want, got[i])
+			}
 		}
 	}
 }
