@@ -668,7 +668,9 @@ end
 
 local rec = {} -- the record's seats of each hold, one table for all (see cart_text)
 local function stage(u, c, ns, now, e, ttl, cap)
-  local et, reply, fields, queue = text(e), {OK}, staged.fields, staged.queue
+  -- The reply made with its first seat, as the loop writes it: a single
+  -- seat's at its size, which growing it from {OK} was 1.5% of the hold.
+  local et, reply, fields, queue = text(e), {OK, ns[1], e}, staged.fields, staged.queue
   -- A cart that had no hold, live or not, before this one: its holds are
   -- this hold's (see cart_text), until another hold of the batch adds to
   -- them; none of its seats is the user's before (mine's call a seat was
