@@ -691,7 +691,7 @@ local function stage(u, c, ns, now, e, ttl, cap)
     end
     c.exp[n] = e
     if j == count or ns[j + 1] ~= n + 1 then -- the end of a run of ns
-      range(ns[from], n, string.rep(p, j - from + 1))
+      range(ns[from], n, j == from and p or string.rep(p, j - from + 1)) -- one seat's is p
       from = j + 1
     end
     queue[nq + 1], queue[nq + 2], nq = et, nt, nq + 2
