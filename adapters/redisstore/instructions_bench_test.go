@@ -23,7 +23,7 @@ import (
 // counts what runs inside EVALSHA, while runHolds, as the batcher calls it,
 // runs batches of 21 holds (a sale's holds at 64 connections come about 13
 // a run), each of a buyer of its own, on a fresh event of 10,000 seats in
-// one row until it is sold out: single seats and carts of 6 listed in
+// one row until a batch no longer fits: single seats and carts of 6 listed in
 // order, and best available 4 adjacent. Beside them, the ceiling's EVALSHA
 // (cmd/benchceiling's script: one EXISTS). Ir/hold is the instructions a
 // hold, x-ceiling their ratio to the ceiling's a call. Under callgrind Redis
@@ -73,9 +73,8 @@ func BenchmarkInstructions(b *testing.B) {
 					h := &holdCall{user: domain.UserID(fmt.Sprintf("buyer-%08d", holds+k))}
 					if w.best {
 						h.best = domain.BestAvailable{Count: w.width, Adjacent: true}
-					}
-					for j := range w.width {
-						if !w.best {
+					} else {
+						for j := range w.width {
 							h.seats = append(h.seats, strconv.Itoa(next+k*w.width+j))
 						}
 					}

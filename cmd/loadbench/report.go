@@ -695,7 +695,7 @@ loadbench's Go clients run it (`+"`-sales`"+`, `+"`-sale-clients`"+`, `+"`-singl
 const instructionsNote = "`BenchmarkInstructions`" + ` (adapters/redisstore) counts the instructions Redis
 executes inside EVALSHA, with valgrind's callgrind running a redis-server of
 its own, while the batch script of holds runs batches of 21 holds, each of a
-buyer of its own, on a fresh event of 10,000 seats until it is sold out:
+buyer of its own, on a fresh event of 10,000 seats until a batch no longer fits:
 single seats and carts of 6 listed in order, best available 4 adjacent.
 ` + "`Ir/hold`" + ` is the instructions a hold, ` + "`x-ceiling`" + ` their ratio to those of the
 ceiling's EVALSHA (one EXISTS, ` + "`Ir/op`" + `). Unlike the times above, the count is the
