@@ -705,8 +705,8 @@ local function stage(u, c, ns, now, e, ttl, cap)
   staged.carts[c.key] = c
   if e < staged.least then staged.least = e end
   local k = #staged.users + 1 -- the hold's part of the record (see record)
-  staged.users[k], staged.recorded[k] = u, table.concat(rec, ' ', 1, 2 * #ns)
-  c.held, c.held_count = alone and staged.recorded[k] or nil, #ns
+  staged.users[k], staged.recorded[k] = u, table.concat(rec, ' ', 1, 2 * count)
+  c.held, c.held_count = alone and staged.recorded[k] or nil, count
   return reply
 end
 

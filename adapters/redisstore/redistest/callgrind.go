@@ -29,20 +29,11 @@ func StartCallgrind(t testing.TB) *Callgrind {
 	if err != nil {
 		t.Fatalf("redistest: callgrind needs valgrind (make ensure-valgrind): %v", err)
 	}
-	redis, err := exec.LookPath("redis-server")
+	dir := t.TempDir()
+	out := filepath.Join(dir, "callgrind.out")
+	n, err := startWrapped([]string{valgrind, "--tool=callgrind", "--toggle-collect=evalShaCommand", "--callgrind-out-file=" + out}, dir, false, nil)
 	if err != nil {
 		unavailable(t, err)
-	}
-	dir := t.TempDir()
-	port, err := freePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := filepath.Join(dir, "callgrind.out")
-	prog := []string{valgrind, "--tool=callgrind", "--toggle-collect=evalShaCommand", "--callgrind-out-file=" + out, redis}
-	n, err := launch(prog, dir, port, 0, []string{"--save", "", "--appendonly", "no"})
-	if err != nil {
-		t.Fatalf("redistest: start redis-server under callgrind: %v", err)
 	}
 	t.Cleanup(n.kill)
 	return &Callgrind{n: n, out: out}

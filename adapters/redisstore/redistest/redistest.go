@@ -172,6 +172,12 @@ type node struct {
 // someone else between picking and binding it makes the server exit, so it
 // picks new ports and tries again a few times.
 func start(parent string, clustered bool, extra ...string) (*node, error) {
+	return startWrapped(nil, parent, clustered, extra)
+}
+
+// startWrapped is start with the server run by wrap, a tool and its
+// arguments before the server's command line (none: the server itself).
+func startWrapped(wrap []string, parent string, clustered bool, extra []string) (*node, error) {
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
 		return nil, err
@@ -180,15 +186,16 @@ func start(parent string, clustered bool, extra ...string) (*node, error) {
 	if err != nil {
 		return nil, err
 	}
+	prog := append(slices.Clone(wrap), bin)
 	for attempt := 1; ; attempt++ {
-		n, err := try(bin, dir, clustered, extra)
+		n, err := try(prog, dir, clustered, extra)
 		if err == nil || attempt == 5 {
 			return n, err
 		}
 	}
 }
 
-func try(bin, dir string, clustered bool, extra []string) (*node, error) {
+func try(prog []string, dir string, clustered bool, extra []string) (*node, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
@@ -203,7 +210,7 @@ func try(bin, dir string, clustered bool, extra []string) (*node, error) {
 		args = append(args, "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
 			"--cluster-port", strconv.Itoa(bus))
 	}
-	return launch([]string{bin}, dir, port, bus, append(args, extra...))
+	return launch(prog, dir, port, bus, append(args, extra...))
 }
 
 // launch runs prog (redis-server, or a tool and its arguments before it) in
