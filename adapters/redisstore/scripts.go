@@ -37,7 +37,10 @@ func luaName(r *domain.Refusal) string {
 // entry in sharedCodes does.
 var codesLua = func() string {
 	var b strings.Builder
-	b.WriteString("local OK = 0\n")
+	// KEYS and ARGV are globals: a local of each spares every read of them
+	// a lookup in the table of globals.
+	b.WriteString("local KEYS, ARGV = KEYS, ARGV\n")
+	fmt.Fprintf(&b, "local OK, HELD = 0, %d\n", heldReply)
 	seen := map[string]bool{}
 	for code, r := range codes[1:] {
 		name := luaName(r)
@@ -55,6 +58,17 @@ var codesLua = func() string {
 var opsLua = fmt.Sprintf("local OP_HOLD, OP_REFRESH, OP_RESERVE, OP_RELEASE, OP_EXPIRE = '%d', '%d', '%d', '%d', '%d'\n",
 	domain.OpHold, domain.OpRefresh, domain.OpReserve, domain.OpRelease, domain.OpExpire)
 
+// recordNames lists, in Lua, the names of the fields of a record's users
+// after the first (see luaRecord): 'u2', 's2', 'u3', ... up to the last
+// hold a batch can have.
+func recordNames() string {
+	names := make([]string, 0, 2*maxBatch)
+	for k := 2; k <= maxBatch; k++ {
+		names = append(names, fmt.Sprintf("'u%d', 's%d'", k, k))
+	}
+	return strings.Join(names, ", ")
+}
+
 // script is the source of a script made of the codes and the named
 // snippets, in their order. Each script takes only the helpers it uses:
 // every local function of a script is a closure Redis allocates on every
@@ -63,7 +77,7 @@ func script(snippets ...string) string { return codesLua + opsLua + strings.Join
 
 // Snippets. Times are integers of milliseconds: Redis and Lua print those
 // below 10^14 exactly.
-const (
+var (
 	// Redis's clock is the one clock every instance of the service shares.
 	luaNow = `
 local function now_ms()
@@ -141,8 +155,14 @@ local now_text
 local function record(op, users, seats)
   now_text = now_text or string.format('%d', now)
   local x = {'XADD', CHANGES, 'MAXLEN', '~', STREAM_MAX, '*', 'o', op, 't', now_text, 'u', users[1], 's', seats[1]}
-  for k = 2, #users do
-    x[#x + 1], x[#x + 2], x[#x + 3], x[#x + 4] = 'u' .. k, users[k], 's' .. k, seats[k]
+  if #users > 1 then
+    -- The names of the fields of the users after the first, written out:
+    -- 'u' .. k prints k as a float, which cost a batch of 21 single-seat
+    -- holds 2.7% of its instructions.
+    local names = {` + recordNames() + `}
+    for k = 2, #users do
+      x[#x + 1], x[#x + 2], x[#x + 3], x[#x + 4] = names[2 * k - 3], users[k], names[2 * k - 2], seats[k]
+    end
   end
   redis.call(unpack(x))
 end
@@ -214,12 +234,13 @@ end
 	// refusal of those past the event, if any.
 	luaAsked = `
 local function asked(i, last)
-  local ns, missing = {}, nil
+  local ns, missing, count = {}, nil, 0
   for k = i, last or #ARGV do
     local t = ARGV[k]
     local n = t + 0
     texts[n] = t
-    ns[#ns + 1] = n
+    count = count + 1
+    ns[count] = n
     if n < 1 or n > TOTAL then missing = push(missing, SEAT_NOT_FOUND, n) end
   end
   return ns, missing
@@ -367,8 +388,9 @@ local cart_value = cart_values[1]
 	// The user's cart in the event (domain.Cart): start, till (its Until),
 	// keep (when it stops mattering: its till, or the end of its
 	// cool-down) and exp, seat -> expiry of the user's holds, a live hold
-	// of the user iff its expiry is after now. Start 0 is no cart. Key is
-	// its field in the holds hash, kept so that writing it makes no string.
+	// of the user iff its expiry is after now (but those that stage keeps
+	// apart, in a batch, until expand). Start 0 is no cart. Key is its
+	// field in the holds hash, kept so that writing it makes no string.
 	luaCart = `
 local function read_cart(v, key)
   local c = {start = 0, till = 0, keep = 0, exp = {}, key = key}
@@ -397,12 +419,13 @@ end
 -- collecting it: making fewer of them took 9% off the instructions of a
 -- batch of 21 single-seat holds, 12% off one of 21 carts of 6 (callgrind).
 -- A cart whose holds are one hold's of this run (c.held, their text as
--- its record has it, and c.held_count: see stage) takes that text, not a
--- walk of the cart, which cost a cart of 6 seats 7% of its instructions.
+-- its record has it, and c.alone, its seats: see stage) takes that text,
+-- not a walk of the cart, which cost a cart of 6 seats 7% of its
+-- instructions.
 local parts = {}
 local function cart_text(c, now)
   if c.held then
-    return text(c.start) .. ' ' .. text(c.till) .. ' ' .. text(c.keep) .. ' ' .. c.held, c.held_count
+    return text(c.start) .. ' ' .. text(c.till) .. ' ' .. text(c.keep) .. ' ' .. c.held, #c.alone
   end
   parts[1], parts[2], parts[3] = text(c.start), text(c.till), text(c.keep)
   local last = 3
@@ -668,13 +691,17 @@ end
 
 local rec = {} -- the record's seats of each hold, one table for all (see cart_text)
 local function stage(u, c, ns, now, e, ttl, cap)
-  -- The reply made with its first seat, as the loop writes it: a single
-  -- seat's at its size, which growing it from {OK} was 1.5% of the hold.
-  local et, reply, fields, queue = text(e), {OK, ns[1], e}, staged.fields, staged.queue
+  -- The reply ({HELD, e, n, ...}: see heldReply) made with its first
+  -- seat, as the loop writes it: a single seat's at its size, which
+  -- growing it was 1.5% of the hold.
+  local et, reply, fields, queue = text(e), {HELD, e, ns[1]}, staged.fields, staged.queue
   -- A cart that had no hold, live or not, before this one: its holds are
   -- this hold's (see cart_text), until another hold of the batch adds to
   -- them; none of its seats is the user's before (mine's call a seat was
-  -- 2% of a cart of 6).
+  -- 2% of a cart of 6). Its expiries stay out of c.exp, as its seats and
+  -- their one expiry (c.alone, c.alone_exp), unless another hold of its
+  -- user in the batch needs them (expand): a table's keys, seat numbers,
+  -- made and grown were 3% of a cart of 6.
   local alone = next(c.exp) == nil
   local p = staged.packed[e] -- a batch's holds share few expiries
   if not p then
@@ -684,18 +711,23 @@ local function stage(u, c, ns, now, e, ttl, cap)
   local count, from, nf, nq = #ns, 1, #fields, #queue
   for j = 1, count do
     local n = ns[j]
-    local nt = text(n)
-    if alone or not mine(c, n, now) then
+    local nt = texts[n] or text(n) -- a call less when asked read it
+    if alone then
       staged.holders[n] = u
       fields[nf + 1], fields[nf + 2], nf = nt, u, nf + 2
+    else
+      if not mine(c, n, now) then
+        staged.holders[n] = u
+        fields[nf + 1], fields[nf + 2], nf = nt, u, nf + 2
+      end
+      c.exp[n] = e
     end
-    c.exp[n] = e
     if j == count or ns[j + 1] ~= n + 1 then -- the end of a run of ns
       range(ns[from], n, j == from and p or string.rep(p, j - from + 1)) -- one seat's is p
       from = j + 1
     end
     queue[nq + 1], queue[nq + 2], nq = et, nt, nq + 2
-    reply[2 * j], reply[2 * j + 1] = n, e
+    reply[j + 2] = n
     rec[2 * j - 1], rec[2 * j] = nt, et
   end
   -- Comparisons, not math.max and math.min: a C call each was 1% of a
@@ -706,8 +738,19 @@ local function stage(u, c, ns, now, e, ttl, cap)
   if e < staged.least then staged.least = e end
   local k = #staged.users + 1 -- the hold's part of the record (see record)
   staged.users[k], staged.recorded[k] = u, table.concat(rec, ' ', 1, 2 * count)
-  c.held, c.held_count = alone and staged.recorded[k] or nil, count
+  if alone then
+    c.held, c.alone, c.alone_exp = staged.recorded[k], ns, e
+  else
+    c.held = nil
+  end
   return reply
+end
+
+-- Puts the expiries of an alone cart (see stage) in c.exp, for a later
+-- hold of its user in the batch.
+local function expand(c)
+  for j = 1, #c.alone do c.exp[c.alone[j]] = c.alone_exp end
+  c.alone_exp = nil
 end
 
 local function flush(now)
@@ -1088,6 +1131,7 @@ local replies, bs = {}, {} -- bs: the bytes of a hold's seats, one table for all
 for k = 1, #hu do
   local u, ns = hu[k], hns[k]
   local c = carts[u]
+  if c.alone_exp then expand(c) end
   local refused = hx[k]
   if ns and not refused then
     for j = 1, #ns do bs[j] = staged.holders[ns[j]] and 'H' or read[hat[k] + j] end

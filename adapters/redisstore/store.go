@@ -787,9 +787,16 @@ func seatOf(id domain.SeatID) func(rueidis.RedisMessage, error) (domain.Seat, er
 	}
 }
 
+// heldReply (HELD in the scripts) opens the answer of a hold: {HELD,
+// expiresAtMs, n, ...}, since every seat of a hold gets the same expiry. A
+// cart's answer in the form of the others' spent Redis a number a seat
+// more, to make and to send.
+const heldReply = -1
+
 // seatsOf reads the answer of a change script, or its failure: {OK, n,
-// expiresAtMs, ...} for the seats of event e it leaves in status for user,
-// or a refusal (see refused).
+// expiresAtMs, ...} for the seats of event e it leaves in status for user
+// (a hold's: {HELD, expiresAtMs, n, ...}, or the first form in an
+// Idempotency-Key's answer kept before HELD), or a refusal (see refused).
 func (s *Store) seatsOf(e domain.EventID, user domain.UserID, status domain.Status) func(rueidis.RedisMessage, error) ([]domain.Seat, error) {
 	return func(msg rueidis.RedisMessage, err error) ([]domain.Seat, error) {
 		if err != nil {
@@ -798,6 +805,15 @@ func (s *Store) seatsOf(e domain.EventID, user domain.UserID, status domain.Stat
 		reply, err := msg.AsIntSlice()
 		if err != nil || len(reply) == 0 {
 			return nil, errMalformed
+		}
+		if reply[0] == heldReply && status == domain.OnHold && len(reply) > 2 {
+			exp := time.UnixMilli(reply[1])
+			seats := make([]domain.Seat, len(reply)-2)
+			for i, n := range reply[2:] {
+				seats[i] = domain.NewSeat(domain.SeatID{Event: e, Number: int(n)})
+				seats[i].Status, seats[i].Holder, seats[i].HoldExpiresAt = domain.OnHold, user, exp
+			}
+			return seats, nil
 		}
 		if reply[0] != 0 {
 			return nil, s.gone(e, refused(e, reply))
