@@ -234,13 +234,25 @@ end
 	// refusal of those past the event, if any.
 	luaAsked = `
 local function asked(i, last)
-  local ns, missing, count = {}, nil, 0
-  for k = i, last or #ARGV do
-    local t = ARGV[k]
+  last = last or #ARGV
+  -- Made at its size with the texts, which the loop turns into numbers: a
+  -- table grown a seat at a time is rehashed at each power of two. One
+  -- seat's without unpack's call; unpack takes 1000 at a time (see
+  -- chunked), and a table of more grows.
+  local ns, missing
+  if i == last then
+    ns = {ARGV[i]}
+  elseif last - i < 1000 then
+    ns = {unpack(ARGV, i, last)}
+  else
+    ns = {}
+    for k = i, last do ns[k - i + 1] = ARGV[k] end
+  end
+  for k = 1, #ns do
+    local t = ns[k]
     local n = t + 0
     texts[n] = t
-    count = count + 1
-    ns[count] = n
+    ns[k] = n
     if n < 1 or n > TOTAL then missing = push(missing, SEAT_NOT_FOUND, n) end
   end
   return ns, missing
@@ -425,7 +437,8 @@ end
 local parts = {}
 local function cart_text(c, now)
   if c.held then
-    return text(c.start) .. ' ' .. text(c.till) .. ' ' .. text(c.keep) .. ' ' .. c.held, #c.alone
+    local start, till, keep = c.start, c.till, c.keep -- most in the memo already
+    return (texts[start] or text(start)) .. ' ' .. (texts[till] or text(till)) .. ' ' .. (texts[keep] or text(keep)) .. ' ' .. c.held, #c.alone
   end
   parts[1], parts[2], parts[3] = text(c.start), text(c.till), text(c.keep)
   local last = 3
@@ -737,7 +750,8 @@ local function stage(u, c, ns, now, e, ttl, cap)
   staged.carts[c.key] = c
   if e < staged.least then staged.least = e end
   local k = #staged.users + 1 -- the hold's part of the record (see record)
-  staged.users[k], staged.recorded[k] = u, table.concat(rec, ' ', 1, 2 * count)
+  -- A seat's part is one concatenation, not table.concat's call.
+  staged.users[k], staged.recorded[k] = u, count == 1 and rec[1] .. ' ' .. et or table.concat(rec, ' ', 1, 2 * count)
   if alone then
     c.held, c.alone, c.alone_exp = staged.recorded[k], ns, e
   else
@@ -766,11 +780,12 @@ local function flush(now)
   end
 ` + luaPadExp + `
   local fields = s.fields
+  local nf = #fields
   for key, c in pairs(s.carts) do
-    fields[#fields + 1], fields[#fields + 2] = key, (cart_text(c, now))
+    fields[nf + 1], fields[nf + 2], nf = key, (cart_text(c, now)), nf + 2
   end
   if s.least < MIN then
-    fields[#fields + 1], fields[#fields + 2] = 'min', text(s.least)
+    fields[nf + 1], fields[nf + 2] = 'min', text(s.least)
   end
   if s.seats then -- low: the first seat of s.seats still available (see all_seats)
     local low, pos = TOTAL, 1
@@ -1093,19 +1108,20 @@ local TOTAL, TTL, MAX, CAP, ROWS = ARGV[1] + 0, ARGV[2] + 0, ARGV[3] + 0, ARGV[4
 -- read once a hold: a user with two holds in a batch is rarer than a set
 -- of the users was dear.
 local hu, hns, hx, hadj, hat, names, all = {}, {}, {}, {}, {}, {}, {}
-local i = 6
-while i <= #ARGV do
+local i, k, nargs, nall = 6, 0, #ARGV, 0 -- counts, not #, which searches
+while i <= nargs do
   local u, count = ARGV[i], ARGV[i + 1] + 0
-  local k = #hu + 1
+  k = k + 1
   hu[k] = u
   if count < 0 then
     hns[k], hx[k], hadj[k] = false, -count, ARGV[i + 2] == '1'
     i = i + 3
   else
     local ns, missing = asked(i + 2, i + 1 + count)
-    hns[k], hx[k], hadj[k], hat[k] = ns, missing or false, false, #all
+    hns[k], hx[k], hadj[k], hat[k] = ns, missing or false, false, nall
     if not missing then -- a hold refused for seats past the event reads none
-      for j = 1, #ns do all[#all + 1] = ns[j] end
+      for j = 1, count do all[nall + j] = ns[j] end
+      nall = nall + count
     end
     i = i + 2 + count
   end
@@ -1134,7 +1150,8 @@ for k = 1, #hu do
   if c.alone_exp then expand(c) end
   local refused = hx[k]
   if ns and not refused then
-    for j = 1, #ns do bs[j] = staged.holders[ns[j]] and 'H' or read[hat[k] + j] end
+    local holders, at = staged.holders, hat[k]
+    for j = 1, #ns do bs[j] = holders[ns[j]] and 'H' or read[at + j] end
     refused = decide(c, ns, bs, now)
   elseif not ns then
     local count, live, start, till = refused, holding(c, now), c.start, c.till
