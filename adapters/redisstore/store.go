@@ -806,31 +806,28 @@ func (s *Store) seatsOf(e domain.EventID, user domain.UserID, status domain.Stat
 		if err != nil || len(reply) == 0 {
 			return nil, errMalformed
 		}
-		if reply[0] == heldReply && status == domain.OnHold && len(reply) > 2 {
-			exp := time.UnixMilli(reply[1])
-			seats := make([]domain.Seat, len(reply)-2)
-			for i, n := range reply[2:] {
-				seats[i] = domain.NewSeat(domain.SeatID{Event: e, Number: int(n)})
-				seats[i].Status, seats[i].Holder, seats[i].HoldExpiresAt = domain.OnHold, user, exp
-			}
-			return seats, nil
-		}
-		if reply[0] != 0 {
+		// Seat k's number and expiry, in {OK, n, e, ...} or a hold's {HELD,
+		// e, n, ...}.
+		count, at := len(reply)/2, func(k int) (int64, int64) { return reply[1+2*k], reply[2+2*k] }
+		switch {
+		case reply[0] == heldReply && status == domain.OnHold && len(reply) > 2:
+			count, at = len(reply)-2, func(k int) (int64, int64) { return reply[2+k], reply[1] }
+		case reply[0] != 0:
 			return nil, s.gone(e, refused(e, reply))
-		}
-		if len(reply)%2 != 1 {
+		case len(reply)%2 != 1:
 			return nil, errMalformed
 		}
-		seats := make([]domain.Seat, 0, len(reply)/2)
-		for i := 1; i < len(reply); i += 2 {
-			seat := domain.NewSeat(domain.SeatID{Event: e, Number: int(reply[i])})
+		seats := make([]domain.Seat, count)
+		for k := range seats {
+			n, exp := at(k)
+			seat := domain.NewSeat(domain.SeatID{Event: e, Number: int(n)})
 			if status != domain.Available {
 				seat.Status, seat.Holder = status, user
 			}
 			if status == domain.OnHold {
-				seat.HoldExpiresAt = time.UnixMilli(reply[i+1])
+				seat.HoldExpiresAt = time.UnixMilli(exp)
 			}
-			seats = append(seats, seat)
+			seats[k] = seat
 		}
 		return seats, nil
 	}
