@@ -64,7 +64,8 @@ var opsLua = fmt.Sprintf("local OP_HOLD, OP_REFRESH, OP_RESERVE, OP_RELEASE, OP_
 func recordNames() string {
 	names := make([]string, 0, 2*maxBatch)
 	for k := 2; k <= maxBatch; k++ {
-		names = append(names, fmt.Sprintf("'u%d', 's%d'", k, k))
+		user, seats := recordFields(k)
+		names = append(names, "'"+user+"', '"+seats+"'")
 	}
 	return strings.Join(names, ", ")
 }

@@ -486,10 +486,7 @@ func records(id domain.EventID, entries []rueidis.XRangeEntry) ([]domain.Record,
 		}
 		r := domain.Record{Position: at, Op: domain.Op(op), At: time.UnixMilli(ms)}
 		for k := 1; ; k++ {
-			uf, sf := "u", "s"
-			if k > 1 {
-				uf, sf = "u"+strconv.Itoa(k), "s"+strconv.Itoa(k)
-			}
+			uf, sf := recordFields(k)
 			seats, ok := en.FieldValues[sf]
 			if !ok && k > 1 {
 				break
@@ -502,6 +499,15 @@ func records(id domain.EventID, entries []rueidis.XRangeEntry) ([]domain.Record,
 		out[i] = r
 	}
 	return out, nil
+}
+
+// recordFields names the fields of the k-th user of a record (from 1) and
+// of their seats: u and s, then u2 and s2, u3 and s3, ... (see luaRecord).
+func recordFields(k int) (user, seats string) {
+	if k == 1 {
+		return "u", "s"
+	}
+	return "u" + strconv.Itoa(k), "s" + strconv.Itoa(k)
 }
 
 // recordSeats appends the seats of s ("n e n e ...") as the change op of
