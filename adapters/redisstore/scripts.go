@@ -668,16 +668,17 @@ end
 `
 
 	// The writes of holds: stage gathers those of a hold of seats ns for
-	// user u until e, in u's cart c, and answers it ({OK, n, e, ...} in the
-	// order of ns); flush writes all that were staged since the last, so
-	// that holds made together (a batch) write once. Every seat held
-	// becomes (or stays) 'H' and gets its expiry and queue entry, a fresh
-	// one its holder; each cart changed is written by the HSET of the
-	// holders, and so is min if an expiry is before it; the holds are one
-	// record. Stage writes the fields of the HSET and ZADD as it goes (a
-	// seat staged twice is twice in them, the last pair counting), the
-	// ranges of the SETRANGEs (see range), and the fresh seats' holders,
-	// by seat, which later holds of the batch and the best available read.
+	// user u until e, in u's cart c, and answers it ({HELD, e, n, ...} in
+	// the order of ns: see heldReply); flush writes all that were staged
+	// since the last, so that holds made together (a batch) write once.
+	// Every seat held becomes (or stays) 'H' and gets its expiry and queue
+	// entry, a fresh one its holder; each cart changed is written by the
+	// HSET of the holders, and so is min if an expiry is before it; the
+	// holds are one record. Stage writes the fields of the HSET and ZADD
+	// as it goes (a seat staged twice is twice in them, the last pair
+	// counting), the ranges of the SETRANGEs (see range), and the fresh
+	// seats' holders, by seat, which later holds of the batch and the best
+	// available read.
 	luaHolds = `
 local function unstaged()
   return {holders = {}, carts = {}, users = {}, recorded = {}, fields = {}, queue = {},
@@ -1136,7 +1137,7 @@ for k = 1, #hu do carts[hu[k]] = read_cart(cart_values[k], names[k]) end -- a us
 -- The seats' bytes, read once, in the order of all; a seat's byte is 'H'
 -- once a hold of the batch staged it fresh (its holder staged).
 local read = {}
-if #all > 0 then
+if nall > 0 then
   read = seat_bytes(all)
   if not read then return {EVENT_NOT_FOUND} end
 end
